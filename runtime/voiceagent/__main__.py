@@ -1,0 +1,5 @@
+"""``python -m voiceagent`` runs the CLI."""
+
+from voiceagent.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Agent configuration: pydantic models, the line-tracking YAML loader, ``extends`` and checks."""

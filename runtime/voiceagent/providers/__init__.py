@@ -1,0 +1,1 @@
+"""Speech and language providers behind small ``typing.Protocol`` interfaces (see :mod:`.base`)."""

@@ -1,0 +1,161 @@
+"""The interfaces every provider implements. The session loop knows only these.
+
+Audio crosses these interfaces as :class:`voiceagent.audio.AudioFrame` (PCM16 mono
+little-endian with an explicit sample rate). Messages and tool definitions use the OpenAI
+chat-completions shapes (https://platform.openai.com/docs/api-reference/chat), which Electron,
+llama.cpp's server and every OpenAI-compatible endpoint accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Literal, Protocol, runtime_checkable
+
+from voiceagent.audio import AudioFrame
+
+
+class ProviderError(Exception):
+    """A provider failed in a way the caller should hear about (auth, bad request, closed socket).
+
+    The message never contains an API key. ``retryable`` says whether trying again may help.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+# --------------------------------------------------------------------------- STT
+
+
+@dataclass(frozen=True, slots=True)
+class STTEvent:
+    """One event from a streaming STT.
+
+    kind:
+        ``speech_started``: the caller started speaking (drives barge-in);
+        ``interim``: a partial transcript that may still change;
+        ``final``: the end of an utterance (EOU) with its final ``text``;
+        ``closed``: the stream ended (after :meth:`STTStream.aclose`, or the server closed it).
+    t_ms: when the provider reported it, in ms on the session clock (``time.monotonic`` based),
+        filled by the provider from the moment it received the event.
+    """
+
+    kind: Literal["speech_started", "interim", "final", "closed"]
+    text: str = ""
+    language: str | None = None
+    t_ms: float | None = None
+
+
+@runtime_checkable
+class STTStream(Protocol):
+    """One caller's audio stream to a streaming STT."""
+
+    async def push_audio(self, frame: AudioFrame) -> None:
+        """Send caller audio (any rate: the stream resamples to its own rate if needed)."""
+
+    async def finalize(self) -> None:
+        """Ask for the pending audio to be finalised now (a turn boundary)."""
+
+    async def aclose(self) -> None:
+        """Flush, wait for the last transcript, and close. Idempotent."""
+
+    def events(self) -> AsyncIterator[STTEvent]:
+        """Events as they arrive; ends after a ``closed`` event."""
+
+
+@runtime_checkable
+class STT(Protocol):
+    """A streaming speech-to-text provider."""
+
+    name: str
+    sample_rate: int
+    """The rate (Hz) the provider wants its input at."""
+
+    async def open(self, *, language: str) -> STTStream:
+        """Open one stream for a call in ``language`` (BCP-47 such as ``en``, ``hi``)."""
+
+
+# --------------------------------------------------------------------------- LLM
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of assistant text as it streams."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    """One complete tool call requested by the LLM. ``arguments`` is the raw JSON string."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token usage of one completion, and the provider's request id when it sent one."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    request_id: str | None = None
+
+
+LLMEvent = TextDelta | ToolCallRequest | Usage
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """One chat-completions request.
+
+    messages: OpenAI-format message dicts (``role``, ``content``, ``tool_calls``, ``tool_call_id``).
+    tools: OpenAI-format tool definitions (``{"type": "function", "function": {...}}``).
+    tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a forced function.
+    """
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = "auto"
+    temperature: float = 0.3
+    max_tokens: int = 300
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A streaming chat LLM with tool calling."""
+
+    name: str
+    model: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
+        """Stream the reply: ``TextDelta`` pieces, then any ``ToolCallRequest`` (complete, after the
+        text), then one ``Usage``. Raises :class:`ProviderError` on failure. Cancelling the
+        consuming task stops the request."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+# --------------------------------------------------------------------------- TTS
+
+
+@runtime_checkable
+class TTS(Protocol):
+    """A text-to-speech provider that streams audio for one piece of text at a time."""
+
+    name: str
+    sample_rate: int
+    """The rate (Hz) of the frames it yields."""
+
+    def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
+        """Audio for ``text`` (usually one sentence) as it is produced. Closing the iterator
+        (or cancelling its task) stops synthesis at once: that is how barge-in cancels TTS.
+        Raises :class:`ProviderError` on failure."""
+
+    async def aclose(self) -> None:
+        """Release connections and models."""

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian packages the runtime needs: espeak-ng (offline TTS for languages without a Piper voice,
+# e.g. Hindi, and the sample caller recordings), libportaudio2 (microphone/speaker through
+# sounddevice) and sox (inspecting audio). Installs only what is missing; needs root or sudo.
+set -euo pipefail
+pkgs=(espeak-ng libportaudio2 sox)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
