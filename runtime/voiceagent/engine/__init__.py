@@ -1,0 +1,1 @@
+"""The compiled state machine and the session loop that drives one call."""

@@ -1,0 +1,1 @@
+"""Where a call's audio or text comes from and goes to (see :mod:`.base`)."""
