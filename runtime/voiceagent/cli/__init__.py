@@ -1,0 +1,15 @@
+"""The ``voiceagent`` command line: ``validate``, ``schema``, ``show`` (authoring) and ``run``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="voiceagent-runtime")
+def main() -> None:
+    """Declarative voice agents: validate, inspect and run YAML agent files."""
+
+
+# Sub-command modules register themselves on ``main``.
+from voiceagent.cli import authoring, run  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""``voiceagent run``: one live call through a transport."""
