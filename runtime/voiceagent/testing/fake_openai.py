@@ -1,0 +1,502 @@
+"""A scripted, OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benchmarks.
+
+It speaks real HTTP/1.1 (keep-alive, chunked server-sent events), so the real ``openai`` client
+and :class:`voiceagent.providers.openai_compat.OpenAICompatLLM` run against it unchanged.
+
+Wire format follows the OpenAI chat-completions API
+(https://platform.openai.com/docs/api-reference/chat/streaming) as Smallest Electron serves it
+(/work/shared/spec/smallest-protocols.md §5): ``data: {chat.completion.chunk}`` lines, the first
+chunk carrying ``delta.role``, filler ``content`` before streamed ``tool_calls`` deltas, a final
+chunk with ``finish_reason``, a usage chunk with ``"choices": []`` when
+``stream_options.include_usage`` is set, then ``data: [DONE]``. Every response carries an
+``X-Request-Id`` header; errors use the OpenAI envelope ``{"error": {"message", "type", ...}}``.
+
+Routes: ``POST /v1/chat/completions`` and ``POST /waves/v1/chat/completions`` (Electron's path),
+``GET /v1/models``. Anything else is a 404 envelope.
+
+Usage::
+
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply("Hello there.", chunk_delay_s=0.01),
+            ToolCallReply([ToolCall("get_weather", {"city": "Mumbai"})], filler="Let me check."),
+            ErrorReply(429, retry_after=0),
+            lambda req: TextReply(f"you said {req.body['messages'][-1]['content']}"),
+        )
+        client = AsyncOpenAI(base_url=srv.base_url, api_key="sk-test")
+        ...
+        assert srv.requests[0].body["stream"] is True
+
+Requests beyond the script get ``srv.default`` (a ``TextReply("ok.")``) rather than hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Union
+
+__all__ = [
+    "FakeOpenAI",
+    "TextReply",
+    "ToolCall",
+    "ToolCallReply",
+    "ErrorReply",
+    "RecordedRequest",
+    "Reply",
+]
+
+
+# --------------------------------------------------------------------------- replies
+
+
+@dataclass
+class TextReply:
+    """Stream ``text`` as content deltas.
+
+    chunks: explicit content pieces; default: ``text`` split into words (spaces kept).
+    first_token_delay_s: pause (s) after the role chunk before the first content chunk.
+    chunk_delay_s: pause (s) between content chunks.
+    headers_delay_s: pause (s) before the HTTP status line is sent (a slow server).
+    abort_after_chunks: drop the connection after this many content chunks (a broken stream).
+    usage: override the usage numbers (``prompt_tokens``, ``completion_tokens``, ``cached_tokens``).
+    finish_reason: sent on the last chunk (``stop`` or ``length``).
+    """
+
+    text: str = "ok."
+    chunks: list[str] | None = None
+    first_token_delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
+    headers_delay_s: float = 0.0
+    abort_after_chunks: int | None = None
+    usage: dict[str, int] | None = None
+    finish_reason: str = "stop"
+
+    def pieces(self) -> list[str]:
+        """The content pieces to stream."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        return _split_words(self.text)
+
+
+@dataclass
+class ToolCall:
+    """One tool call: ``arguments`` is a dict (JSON-encoded on the wire) or a raw JSON string."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    def arguments_json(self) -> str:
+        """The arguments as the JSON string sent on the wire."""
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments)
+
+
+@dataclass
+class ToolCallReply:
+    """Optional filler content, then one or several (parallel) tool calls, ``finish_reason:
+    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (spec §5 order)."""
+
+    calls: list[ToolCall]
+    filler: str | None = None
+    first_token_delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
+    headers_delay_s: float = 0.0
+    argument_pieces: int = 2
+    usage: dict[str, int] | None = None
+
+
+@dataclass
+class ErrorReply:
+    """An HTTP error with the OpenAI error envelope.
+
+    type: ``error.type``; default from the status (401 ``authentication_error``, 429
+    ``rate_limit_error``, 400 ``invalid_request_error``, else ``server_error``).
+    retry_after: seconds for a ``Retry-After`` header (omitted when None).
+    """
+
+    status: int
+    message: str | None = None
+    type: str | None = None
+    retry_after: float | None = None
+    headers_delay_s: float = 0.0
+
+
+Reply = Union[TextReply, ToolCallReply, ErrorReply, str]
+ReplyFactory = Callable[["RecordedRequest"], Union[Reply, Awaitable[Reply]]]
+
+
+@dataclass
+class RecordedRequest:
+    """One request the server received. ``headers`` keys are lower-case; ``body`` is the parsed
+    JSON (``None`` when absent or not JSON). ``disconnected`` turns True when the client went away
+    before the response was complete (e.g. a cancelled stream)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes
+    request_id: str = ""
+    disconnected: bool = False
+    completed: bool = False
+
+
+_STATUS_TEXT = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}
+_ERROR_TYPE = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 429: "rate_limit_error"}
+_ERROR_MESSAGE = {400: "Invalid input data", 401: "Invalid API key", 403: "No access to this model",
+                  404: "Not found", 429: "Concurrency limit reached",
+                  502: "Upstream unavailable", 503: "Service overloaded"}
+_CHAT_PATHS = ("/v1/chat/completions", "/waves/v1/chat/completions")
+
+
+def _split_words(text: str) -> list[str]:
+    pieces: list[str] = []
+    cur = ""
+    for ch in text:
+        if ch == " " and cur.strip():
+            pieces.append(cur)
+            cur = ""
+        cur += ch
+    if cur:
+        pieces.append(cur)
+    return pieces
+
+
+class _ClientGone(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- server
+
+
+class FakeOpenAI:
+    """A scripted chat-completions server; use as ``async with FakeOpenAI() as srv``.
+
+    api_key: when given, requests without ``Authorization: Bearer <api_key>`` get a 401 envelope.
+    model: the ``model`` echoed in responses (default: the request's model).
+    Attributes: ``base_url`` (``http://127.0.0.1:PORT/v1``), ``electron_base_url``
+    (``.../waves/v1``), ``requests`` (list of :class:`RecordedRequest`), ``default`` (the reply
+    used once the script is exhausted).
+    """
+
+    def __init__(self, *, api_key: str | None = None, model: str | None = None) -> None:
+        self.api_key = api_key
+        self.model = model
+        self.requests: list[RecordedRequest] = []
+        self.default: Reply | ReplyFactory = TextReply("ok.")
+        self._queue: list[Reply | ReplyFactory] = []
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.port = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (the OpenAI SDK's ``base_url``)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def electron_base_url(self) -> str:
+        """``http://127.0.0.1:PORT/waves/v1`` (Smallest Electron's path layout)."""
+        return f"http://127.0.0.1:{self.port}/waves/v1"
+
+    def script(self, *replies: Reply | ReplyFactory) -> "FakeOpenAI":
+        """Queue replies, one per chat request, in order. A ``str`` means ``TextReply(str)``; a
+        callable receives the :class:`RecordedRequest` and returns (or awaits to) a reply."""
+        self._queue.extend(replies)
+        return self
+
+    @property
+    def pending(self) -> int:
+        """How many scripted replies are not used yet."""
+        return len(self._queue)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The recorded chat-completions requests only."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    async def start(self) -> "FakeOpenAI":
+        """Bind 127.0.0.1 on an ephemeral port and serve."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving and drop open connections."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.sleep(0)
+        for task in list(self._tasks):
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - teardown
+                pass
+        if self._server is not None:
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            except (asyncio.TimeoutError, Exception):  # pragma: no cover - teardown
+                pass
+            self._server = None
+
+    async def __aenter__(self) -> "FakeOpenAI":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                req = await self._read_request(reader)
+                if req is None:
+                    break
+                keep = await self._respond(req, writer)
+                if not keep:
+                    break
+        except (_ClientGone, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # Our own teardown cancels handlers; finishing normally keeps asyncio's stream
+            # callback (Python 3.11) from logging the cancellation as an error.
+            pass
+        finally:
+            self._tasks.discard(task)
+            try:
+                writer.close()
+            except Exception:  # pragma: no cover
+                pass
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> RecordedRequest | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        raw = b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                raw += chunk[:-2]
+        elif int(headers.get("content-length", "0") or 0):
+            raw = await reader.readexactly(int(headers["content-length"]))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = target.split("?", 1)[0]
+        rec = RecordedRequest(method, path, headers, body, raw, request_id=f"req_{uuid.uuid4().hex}")
+        self.requests.append(rec)
+        return rec
+
+    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if writer.is_closing():
+            raise _ClientGone()
+        writer.write(data)
+        try:
+            await writer.drain()
+        except ConnectionError as exc:
+            raise _ClientGone() from exc
+
+    def _head(self, status: int, rec: RecordedRequest, extra: dict[str, str]) -> bytes:
+        lines = [f"HTTP/1.1 {status} {_STATUS_TEXT.get(status, 'Status')}",
+                 f"X-Request-Id: {rec.request_id}"]
+        lines += [f"{k}: {v}" for k, v in extra.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    async def _send_json(self, writer: asyncio.StreamWriter, rec: RecordedRequest, status: int,
+                         payload: Any, extra: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        hdrs = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        hdrs.update(extra or {})
+        await self._write(writer, self._head(status, rec, hdrs) + body)
+        rec.completed = True
+
+    async def _send_error(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
+                          err: ErrorReply) -> None:
+        if err.headers_delay_s:
+            await asyncio.sleep(err.headers_delay_s)
+        envelope = {"error": {
+            "message": err.message or _ERROR_MESSAGE.get(err.status, "Server error"),
+            "type": err.type or _ERROR_TYPE.get(err.status, "server_error"),
+            "code": None,
+            "request_id": rec.request_id,
+        }}
+        extra = {} if err.retry_after is None else {"Retry-After": f"{err.retry_after:g}"}
+        await self._send_json(writer, rec, err.status, envelope, extra)
+
+    # ------------------------------------------------------------------ routing
+    async def _respond(self, rec: RecordedRequest, writer: asyncio.StreamWriter) -> bool:
+        keep_alive = rec.headers.get("connection", "").lower() != "close"
+        if rec.method == "GET" and rec.path in ("/v1/models", "/waves/v1/models"):
+            await self._send_json(writer, rec, 200, {"object": "list", "data": [
+                {"id": self.model or "fake-model", "object": "model", "owned_by": "fake"}]})
+            return keep_alive
+        if rec.path not in _CHAT_PATHS:
+            await self._send_error(writer, rec, ErrorReply(404, f"No route {rec.path}",
+                                                           "not_found_error"))
+            return keep_alive
+        if rec.method != "POST":
+            await self._send_error(writer, rec, ErrorReply(405, "Use POST", "invalid_request_error"))
+            return keep_alive
+        if self.api_key is not None and rec.headers.get("authorization") != f"Bearer {self.api_key}":
+            await self._send_error(writer, rec, ErrorReply(401))
+            return keep_alive
+        body = rec.body if isinstance(rec.body, dict) else None
+        if body is None or not isinstance(body.get("messages"), list):
+            await self._send_error(writer, rec, ErrorReply(400, "messages is required"))
+            return keep_alive
+        if (body.get("n") or 1) > 1:
+            await self._send_error(writer, rec, ErrorReply(400, "n > 1 is not supported"))
+            return keep_alive
+
+        reply = await self._next_reply(rec)
+        if isinstance(reply, ErrorReply):
+            await self._send_error(writer, rec, reply)
+            return keep_alive
+        try:
+            if body.get("stream"):
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                return await self._stream(writer, rec, reply, include_usage) and keep_alive
+            await self._non_stream(writer, rec, reply)
+            return keep_alive
+        except _ClientGone:
+            rec.disconnected = True
+            return False
+
+    async def _next_reply(self, rec: RecordedRequest) -> TextReply | ToolCallReply | ErrorReply:
+        item = self._queue.pop(0) if self._queue else self.default
+        if callable(item) and not isinstance(item, (TextReply, ToolCallReply, ErrorReply)):
+            item = item(rec)
+            if inspect.isawaitable(item):
+                item = await item
+        if isinstance(item, str):
+            item = TextReply(item)
+        if not isinstance(item, (TextReply, ToolCallReply, ErrorReply)):
+            raise TypeError(f"FakeOpenAI: unsupported scripted reply {item!r}")
+        return item
+
+    # ------------------------------------------------------------------ bodies
+    def _usage(self, rec: RecordedRequest, completion_tokens: int,
+               override: dict[str, int] | None) -> dict[str, Any]:
+        prompt = sum(len(str(m.get("content") or "").split()) + 4 for m in rec.body["messages"])
+        u = {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "cached_tokens": 0}
+        u.update(override or {})
+        return {"prompt_tokens": u["prompt_tokens"], "completion_tokens": u["completion_tokens"],
+                "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
+                "prompt_tokens_details": {"cached_tokens": u["cached_tokens"]}}
+
+    def _chunk(self, rec: RecordedRequest, cid: str, choices: list[dict[str, Any]],
+               **extra: Any) -> bytes:
+        payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+                   "model": self.model or rec.body.get("model") or "fake-model",
+                   "choices": choices, **extra}
+        data = f"data: {json.dumps(payload)}\n\n".encode()
+        return b"%x\r\n%s\r\n" % (len(data), data)
+
+    async def _stream(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
+                      reply: TextReply | ToolCallReply, include_usage: bool) -> bool:
+        if reply.headers_delay_s:
+            await asyncio.sleep(reply.headers_delay_s)
+        cid = f"chatcmpl-{uuid.uuid4().hex[:16]}"
+        await self._write(writer, self._head(200, rec, {
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "Transfer-Encoding": "chunked"}))
+        await self._write(writer, self._chunk(rec, cid, [
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+        if reply.first_token_delay_s:
+            await asyncio.sleep(reply.first_token_delay_s)
+
+        content = reply.pieces() if isinstance(reply, TextReply) else (
+            _split_words(reply.filler) if reply.filler else [])
+        for i, piece in enumerate(content):
+            if isinstance(reply, TextReply) and reply.abort_after_chunks is not None \
+                    and i >= reply.abort_after_chunks:
+                writer.transport.abort()
+                rec.disconnected = True
+                return False
+            if i and reply.chunk_delay_s:
+                await asyncio.sleep(reply.chunk_delay_s)
+            await self._write(writer, self._chunk(rec, cid, [
+                {"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
+        completion_tokens = len(content)
+
+        if isinstance(reply, ToolCallReply):
+            finish = "tool_calls"
+            for idx, call in enumerate(reply.calls):
+                if reply.chunk_delay_s:
+                    await asyncio.sleep(reply.chunk_delay_s)
+                call_id = call.id or f"call_{uuid.uuid4().hex[:12]}"
+                await self._write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
+                    "tool_calls": [{"index": idx, "id": call_id, "type": "function",
+                                    "function": {"name": call.name, "arguments": ""}}]},
+                    "finish_reason": None}]))
+                args = call.arguments_json()
+                n = max(1, reply.argument_pieces)
+                step = max(1, -(-len(args) // n))
+                for start in range(0, len(args), step):
+                    await self._write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
+                        "tool_calls": [{"index": idx,
+                                        "function": {"arguments": args[start:start + step]}}]},
+                        "finish_reason": None}]))
+                completion_tokens += 5 + len(args) // 4
+        else:
+            finish = reply.finish_reason
+        await self._write(writer, self._chunk(rec, cid, [
+            {"index": 0, "delta": {}, "finish_reason": finish}]))
+        if include_usage:
+            await self._write(writer, self._chunk(
+                rec, cid, [], usage=self._usage(rec, completion_tokens, reply.usage)))
+        done = b"data: [DONE]\n\n"
+        await self._write(writer, b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        rec.completed = True
+        return True
+
+    async def _non_stream(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
+                          reply: TextReply | ToolCallReply) -> None:
+        delay = reply.headers_delay_s + reply.first_token_delay_s
+        if delay:
+            await asyncio.sleep(delay)
+        if isinstance(reply, ToolCallReply):
+            message: dict[str, Any] = {"role": "assistant", "content": reply.filler, "tool_calls": [
+                {"id": c.id or f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                 "function": {"name": c.name, "arguments": c.arguments_json()}}
+                for c in reply.calls]}
+            finish, ntok = "tool_calls", len(reply.calls) * 8
+        else:
+            message = {"role": "assistant", "content": "".join(reply.pieces()), "tool_calls": None}
+            finish, ntok = reply.finish_reason, len(reply.pieces())
+        await self._send_json(writer, rec, 200, {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model or rec.body.get("model") or "fake-model",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": self._usage(rec, ntok, reply.usage)})
