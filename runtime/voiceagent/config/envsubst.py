@@ -1,0 +1,74 @@
+"""``${NAME}`` / ``${NAME:-default}`` references in agent strings (spec section "Strings").
+
+``$${`` writes a literal ``${``. Substitution happens on the node tree before validation, so
+typed fields (``temperature: ${TEMP:-0.3}``) may come from the environment too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, Mapping
+
+from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.yamlnodes import Node
+
+# $${...} is an escape; ${NAME} or ${NAME:-default} (default: anything but '}').
+VAR_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ONLY_VAR_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$")
+
+
+def references(text: str) -> list[str]:
+    """Names of the variables ``text`` refers to (escaped ``$${X}`` excluded)."""
+    return [m.group(2) for m in VAR_RE.finditer(text) if not m.group(1)]
+
+
+def substitute_text(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Replace references in ``text`` from ``env``; returns (new text, names missing).
+
+    A missing name without a default stays as written (the caller reports it)."""
+    missing: list[str] = []
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(0)[1:]
+        name, default = m.group(2), m.group(3)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return m.group(0)
+
+    return VAR_RE.sub(repl, text), missing
+
+
+def iter_strings(node: Node, path: tuple = ()) -> Iterator[tuple[Node, tuple]]:
+    """Every string scalar node under ``node`` with its path (mapping keys as ``str``)."""
+    if node.is_map:
+        for key, child in node.value.items():
+            yield from iter_strings(child, path + (str(key),))
+    elif node.is_seq:
+        for i, child in enumerate(node.value):
+            yield from iter_strings(child, path + (i,))
+    elif isinstance(node.value, str):
+        yield node, path
+
+
+def substitute_nodes(root: Node, env: Mapping[str, str]) -> list[Diagnostic]:
+    """Substitute in place in every string of ``root``; one error per missing variable use,
+    at the string that uses it, naming the variable (never its value)."""
+    problems: list[Diagnostic] = []
+    for node, path in iter_strings(root):
+        if "${" not in node.value:
+            continue
+        node.value, missing = substitute_text(node.value, env)
+        for name in dict.fromkeys(missing):
+            problems.append(
+                Diagnostic(
+                    node.file, node.line, node.col, "error",
+                    f"environment variable {name} is not set; export {name}=... "
+                    f"or give a default: ${{{name}:-value}}",
+                    format_path(path),
+                )
+            )
+    return problems

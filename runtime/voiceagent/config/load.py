@@ -1,0 +1,86 @@
+"""``load_agent``: agent file -> validated :class:`~voiceagent.config.models.Agent`.
+
+Pipeline (every stage reports positioned :class:`Diagnostic` s, all problems at once):
+safe YAML with positions -> ``extends`` merge -> ``${VAR}`` substitution (only with ``env``)
+-> pydantic validation -> semantic checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import ValidationError
+
+from voiceagent.config.checks import semantic_checks
+from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
+from voiceagent.config.envsubst import substitute_nodes
+from voiceagent.config.merge import resolve_extends
+from voiceagent.config.models import Agent
+from voiceagent.config.pydantic_errors import diagnostics_from
+from voiceagent.config.yamlnodes import Node
+
+
+@dataclass(frozen=True)
+class LoadedAgent:
+    """A validated agent: ``agent`` (the model, variants merged), ``path`` (the file given,
+    absolute) and ``base_dir`` (its folder; python tools and relative paths resolve here)."""
+
+    agent: Agent
+    path: Path
+    base_dir: Path
+
+
+def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Errors before warnings; by file, line, column; duplicates removed."""
+    unique = list(dict.fromkeys(diags))
+    return sorted(unique, key=lambda d: (d.severity != "error", d.file, d.line, d.column, d.message))
+
+
+def check_file(
+    path: str | Path, *, env: Mapping[str, str] | None = None, import_tools: bool = True
+) -> tuple[Agent | None, Node | None, list[Diagnostic]]:
+    """Run the whole pipeline on one file; never raises for problems in the file.
+
+    Returns (agent or None when there are errors, merged node tree or None, diagnostics).
+    ``import_tools=False`` skips importing python tool modules.
+    """
+    display = str(path)
+    real = Path(path)
+    root, diags, files = resolve_extends(real, display)
+    if root is None:
+        return None, None, sort_diagnostics(diags)
+    if env is not None:
+        diags += substitute_nodes(root, env)
+    data = root.plain()
+    agent: Agent | None = None
+    try:
+        agent = Agent.model_validate(data)
+    except ValidationError as exc:
+        diags += diagnostics_from(exc, root, Agent, references_ok=env is None)
+    dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
+    diags += semantic_checks(root, dirs)
+    diags = sort_diagnostics(diags)
+    if has_errors(diags):
+        agent = None
+    return agent, root, diags
+
+
+def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedAgent:
+    """Load, merge, substitute and validate the agent file at ``path``.
+
+    Args:
+        path: the agent YAML file (``extends`` parents are read too).
+        env: when given (e.g. ``os.environ``), ``${NAME}`` / ``${NAME:-default}`` in every
+            string are replaced from it and each missing variable is an error naming it.
+            Without it, references stay as written.
+
+    Raises:
+        ConfigError: with ``.diagnostics`` (every error and warning) when any error is found.
+    """
+    agent, _, diags = check_file(path, env=env)
+    if agent is None:
+        raise ConfigError(diags)
+    real = Path(path).resolve()
+    return LoadedAgent(agent=agent, path=real, base_dir=real.parent)

@@ -1,0 +1,81 @@
+"""``extends``: locale variants and other derived agents (spec section "Locale variants").
+
+Merge rule: mappings merge key by key, recursively; lists and scalars replace; an explicit
+``null`` in the child removes the inherited key. Chains are allowed; a missing parent or a
+cycle is an error at the child's ``extends`` value. Every node keeps the file and line it came
+from, so later errors point at the file that contributed the value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from voiceagent.config.diagnostics import Diagnostic
+from voiceagent.config.yamlnodes import Node, YamlError, load_nodes
+
+MAX_CHAIN = 16
+
+
+def merge_nodes(parent: Node, child: Node) -> Node:
+    """Merge ``child`` over ``parent`` (both mapping nodes) by the rule above; returns a new
+    node, the inputs are not modified. The result keeps the child's position."""
+    if not (parent.is_map and child.is_map):
+        return child
+    merged: dict = dict(parent.value)
+    for key, value in child.value.items():
+        if value.value is None and value.tag.endswith(":null"):
+            merged.pop(key, None)
+        elif key in merged and merged[key].is_map and value.is_map:
+            merged[key] = merge_nodes(merged[key], value)
+        else:
+            merged[key] = value
+    return Node(merged, child.file, child.line, child.col, child.key_line, child.key_col, tag=child.tag)
+
+
+def resolve_extends(
+    path: Path, display: str, _chain: tuple[Path, ...] = ()
+) -> tuple[Node | None, list[Diagnostic], dict[str, Path]]:
+    """Load ``path`` and its ``extends`` chain; return (merged root or None, problems, files).
+
+    ``files`` maps the display name of every file read (the agent first, then its parents)
+    to its real path, so checks can find each file's folder. ``extends`` is removed from the merged result.
+    Parents are named ``display``'s folder joined with the ``extends`` value.
+    """
+    try:
+        root, problems = load_nodes(path, display)
+    except YamlError as exc:
+        return None, [exc.diagnostic], {display: path}
+    files = {display: path}
+    if not root.is_map:
+        problems.append(Diagnostic(display, root.line, root.col, "error", "an agent file must be a mapping of keys (name: ..., prompt: ...)", ""))
+        return None, problems, files
+    ext = root.value.get("extends")
+    if ext is None or ext.value is None:
+        root.value.pop("extends", None)
+        return root, problems, files
+    if not isinstance(ext.value, str) or not ext.value.strip():
+        problems.append(Diagnostic(display, ext.line, ext.col, "error", "extends must be a relative file path, e.g. support.yaml", "extends"))
+        return None, problems, files
+    parent_path = (path.parent / ext.value).resolve()
+    parent_display = os.path.normpath(os.path.join(os.path.dirname(display), ext.value))
+    chain = _chain + (path.resolve(),)
+    if parent_path in chain:
+        names = " -> ".join(p.name for p in chain + (parent_path,))
+        problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends cycle: {names}", "extends"))
+        return None, problems, files
+    if len(chain) >= MAX_CHAIN:
+        problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends chain is longer than {MAX_CHAIN} files", "extends"))
+        return None, problems, files
+    if not parent_path.is_file():
+        problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends: parent file '{ext.value}' not found (looked for {parent_display})", "extends"))
+        return None, problems, files
+    parent, parent_problems, parent_files = resolve_extends(parent_path, parent_display, chain)
+    problems.extend(parent_problems)
+    files.update(parent_files)
+    if parent is None:
+        if not any(d.severity == "error" and d.file == display for d in problems):
+            problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends: parent '{ext.value}' is invalid (see its errors)", "extends"))
+        return None, problems, files
+    root.value.pop("extends")
+    return merge_nodes(parent, root), problems, files

@@ -1,0 +1,134 @@
+"""Turning pydantic validation errors into positioned, friendly :class:`Diagnostic` lines.
+
+Each pydantic error has a ``loc`` (keys and list indexes); walking the :class:`Node` tree along
+it finds the offending key or value. Unknown keys get "did you mean X?" (difflib) from the
+field names of the model at that place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.envsubst import ONLY_VAR_RE
+from voiceagent.config.secrets import looks_like_secret
+from voiceagent.config.yamlnodes import Node
+
+_SKIP_IF_REFERENCE = {
+    "int_parsing", "float_parsing", "bool_parsing", "literal_error", "int_from_float",
+    "greater_than_equal", "less_than_equal", "string_pattern_mismatch", "enum",
+}
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ``""``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _unwrap(tp: Any) -> Any:
+    """The model type inside Optional[...] / list[...] / dict[..., ...], else ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (list, dict):
+        return _unwrap(typing.get_args(tp)[-1])
+    return tp
+
+
+def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the key at ``loc`` (``loc[:-1]`` leads to it)."""
+    model: Any = root
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = _field(model, part)
+            if field is None:
+                continue  # an index or a dict key: stays on the element type
+            model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _field(model: type[BaseModel], name: Any) -> Any:
+    for fname, field in model.model_fields.items():
+        if name in (fname, field.alias):
+            return field
+    return None
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    """YAML key names of ``model`` (aliases where set)."""
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def node_at(root: Node, loc: tuple[Any, ...]) -> tuple[Node, Node | None]:
+    """(deepest node reached along ``loc``, node exactly at ``loc`` or None)."""
+    node = root
+    for part in loc:
+        nxt = None
+        if node.is_map:
+            nxt = node.get(part)
+        elif node.is_seq and isinstance(part, int) and 0 <= part < len(node.value):
+            nxt = node.value[part]
+        if nxt is None:
+            return node, None
+        node = nxt
+    return node, node
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    if isinstance(value, str) and looks_like_secret(value):
+        return "(a secret-looking value)"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def diagnostics_from(exc: ValidationError, root: Node, model: type[BaseModel], *, references_ok: bool) -> list[Diagnostic]:
+    """Positioned diagnostics for every error of ``exc`` (validation of ``root``'s data).
+
+    With ``references_ok`` (validation without an environment), a type error on a value that
+    is exactly one ``${VAR}`` reference is skipped: the value only exists at run time.
+    """
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        where = format_path(loc)
+        reached, exact = node_at(root, loc)
+        value = err.get("input")
+        if references_ok and kind in _SKIP_IF_REFERENCE and isinstance(value, str) and ONLY_VAR_RE.match(value):
+            continue
+        if kind == "extra_forbidden":
+            holder = model_at(model, loc)
+            names = field_names(holder) if holder else []
+            node = exact or reached
+            parent = format_path(loc[:-1]) or "the agent"
+            msg = f"unknown key '{loc[-1]}' in {parent}{did_you_mean(str(loc[-1]), names)}"
+            out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
+            continue
+        if kind == "missing":
+            node = reached
+            parent = format_path(loc[:-1]) or "the agent"
+            msg = f"missing required key '{loc[-1]}' in {parent}"
+            out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
+            continue
+        node = exact or reached
+        if kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
+            msg = f"{where}: {_show(value)} is not allowed; use one of {', '.join(choices)}"
+            if isinstance(value, str):
+                msg += did_you_mean(value, choices)
+        elif kind == "string_pattern_mismatch":
+            pattern = err.get("ctx", {}).get("pattern", "")
+            msg = f"{where}: {_show(value)} does not match the required pattern {pattern}"
+        else:
+            msg = f"{where}: {err['msg'][0].lower() + err['msg'][1:]} (got {_show(value)})"
+        out.append(Diagnostic(node.file, node.line, node.col, "error", msg, where))
+    return out

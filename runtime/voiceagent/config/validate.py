@@ -1,0 +1,19 @@
+"""``validate_paths``: the check behind ``voiceagent validate`` and the pre-commit hook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from voiceagent.config.diagnostics import Diagnostic
+from voiceagent.config.load import check_file
+
+
+def validate_paths(paths: Iterable[str | Path], *, import_tools: bool = True) -> list[Diagnostic]:
+    """Every problem (errors and warnings) of every file in ``paths``; no environment needed
+    (``${VAR}`` references are left alone). A problem in a parent reached through ``extends``
+    by several files is reported once. An empty list means every file is valid and clean."""
+    out: list[Diagnostic] = []
+    for path in paths:
+        out.extend(check_file(Path(path) if not isinstance(path, Path) else path, import_tools=import_tools)[2])
+    return list(dict.fromkeys(out))
