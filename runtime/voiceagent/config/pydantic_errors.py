@@ -99,6 +99,8 @@ def diagnostics_from(exc: ValidationError, root: Node, model: type[BaseModel], *
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         kind = err["type"]
+        on_key = "[key]" in loc
+        loc = tuple(p for p in loc if p != "[key]")
         where = format_path(loc)
         reached, exact = node_at(root, loc)
         value = err.get("input")
@@ -119,6 +121,10 @@ def diagnostics_from(exc: ValidationError, root: Node, model: type[BaseModel], *
             out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
             continue
         node = exact or reached
+        if on_key:
+            msg = f"{where}: the key {_show(value)} is not allowed here: {err['msg'][0].lower() + err['msg'][1:]}"
+            out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
+            continue
         if kind == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
