@@ -1,0 +1,147 @@
+"""Python tools: ``python: module:function`` (agent-format.md "tools").
+
+The module is looked up in the agent file's folder first and imported under a private package
+name (``_voiceagent_tools_<hash>.<module>``) so that two agents with a ``tools/acme.py`` each do
+not clash and ``sys.path`` is not changed for good (the folder is on ``sys.path`` only while the
+module executes, so sibling absolute imports work). Modules not found there are imported
+normally (installed packages). Imports are cached per runner.
+
+Sync functions run in a worker thread (``asyncio.to_thread``); coroutine functions are awaited.
+``ctx=`` (a :class:`~voiceagent.engine.tools.ToolContext`) is passed only when the function has
+a ``ctx`` parameter or ``**kwargs``. A timeout cannot stop a sync function's thread: it keeps
+running in the background, its result discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib
+import inspect
+import sys
+import threading
+import types
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+from voiceagent.engine.tool_schema import ToolFailure
+
+__all__ = ["PythonToolLoader", "to_jsonable"]
+
+_IMPORT_LOCK = threading.Lock()
+
+
+class PythonToolLoader:
+    """Resolves and calls ``module:function`` specs relative to ``base_dir``."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = Path(base_dir).resolve()
+        self._package = "_voiceagent_tools_" + hashlib.sha1(str(self.base_dir).encode()).hexdigest()[:12]
+        self._cache: dict[str, tuple[Callable[..., Any], bool]] = {}
+
+    def resolve(self, spec: str) -> Callable[..., Any]:
+        """The function named by ``spec`` (``module:function``).
+
+        Raises:
+            ToolFailure: the module cannot be imported or has no such callable.
+        """
+        return self._resolve(spec)[0]
+
+    def _resolve(self, spec: str) -> tuple[Callable[..., Any], bool]:
+        hit = self._cache.get(spec)
+        if hit is not None:
+            return hit
+        module_name, _, func_name = spec.partition(":")
+        try:
+            module = self._import(module_name)
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything on import
+            raise ToolFailure(f"tool module '{module_name}' could not be loaded: {type(exc).__name__}: {exc}") from None
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise ToolFailure(f"tool module '{module_name}' has no function '{func_name}'")
+        try:
+            params = inspect.signature(func).parameters.values()
+            wants_ctx = any(p.name == "ctx" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        except (TypeError, ValueError):
+            wants_ctx = False
+        self._cache[spec] = (func, wants_ctx)
+        return func, wants_ctx
+
+    def _import(self, module_name: str) -> types.ModuleType:
+        top = module_name.split(".")[0]
+        local = (self.base_dir / f"{top}.py").is_file() or (self.base_dir / top).is_dir()
+        if not local:
+            return importlib.import_module(module_name)
+        with _IMPORT_LOCK:
+            if self._package not in sys.modules:
+                pkg = types.ModuleType(self._package)
+                pkg.__path__ = [str(self.base_dir)]  # type: ignore[attr-defined]
+                pkg.__package__ = self._package
+                sys.modules[self._package] = pkg
+            added = str(self.base_dir) not in sys.path
+            if added:
+                sys.path.insert(0, str(self.base_dir))
+            try:
+                return importlib.import_module(f"{self._package}.{module_name}")
+            finally:
+                if added:
+                    try:
+                        sys.path.remove(str(self.base_dir))
+                    except ValueError:
+                        pass
+
+    async def call(self, spec: str, args: dict[str, Any], ctx: Any) -> Any:
+        """Call the function of ``spec`` with ``**args`` (and ``ctx=`` when it takes one); the
+        return value made JSON-serialisable by :func:`to_jsonable`.
+
+        Raises:
+            ToolFailure: import problems. Exceptions of the function propagate to the runner.
+        """
+        func, wants_ctx = self._resolve(spec)
+        kwargs = dict(args)
+        if wants_ctx:
+            kwargs["ctx"] = ctx
+        if inspect.iscoroutinefunction(func):
+            value = await func(**kwargs)
+        else:
+            value = await asyncio.to_thread(func, **kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+        return to_jsonable(value)
+
+
+def to_jsonable(value: Any, _depth: int = 0) -> Any:
+    """``value`` as JSON-serialisable data: dict keys become str, tuples/sets lists, dates ISO
+    text, dataclasses and pydantic models dicts, Decimal float, Enum its value, bytes UTF-8 text,
+    anything else ``str(value)``."""
+    if _depth > 50:
+        return str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, _depth + 1) for v in value]
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Enum):
+        return to_jsonable(value.value, _depth + 1)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value), _depth + 1)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return to_jsonable(dump(mode="json"), _depth + 1)
+        except Exception:  # noqa: BLE001
+            pass
+    return str(value)
