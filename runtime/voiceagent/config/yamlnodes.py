@@ -186,7 +186,7 @@ class _Converter:
     def _check_tag(self, node: yaml.Node, allowed: str, where: str) -> bool:
         if node.tag != allowed:
             m = node.start_mark
-            msg = f"YAML tag '{node.tag}' is not allowed; agent files hold plain data only"
+            msg = f"YAML tag '{node.tag.replace(_T, '!!')}' is not allowed; agent files hold plain data only"
             self.problems.append(_err(self.file, m.line + 1, m.column + 1, msg, where).diagnostic)
             return False
         return True

@@ -1,0 +1,49 @@
+"""Fixtures for the agent-config tests: write small YAML agents into tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from voiceagent.config.diagnostics import Diagnostic
+from voiceagent.config.validate import validate_paths
+
+MINIMAL = """\
+name: demo
+prompt: You help people.
+"""
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[..., Path]:
+    """write(name, text) -> path; text is dedented."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def check(write: Callable[..., Path]) -> Callable[..., list[Diagnostic]]:
+    """check(text, name='agent.yaml') -> diagnostics of that file."""
+
+    def _check(text: str, name: str = "agent.yaml") -> list[Diagnostic]:
+        return validate_paths([write(name, text)])
+
+    return _check
+
+
+def errors(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diags if d.severity == "error"]
+
+
+def where(diags: list[Diagnostic]) -> list[tuple[int, int, str]]:
+    """(line, column, message) of every diagnostic, for compact assertions."""
+    return [(d.line, d.column, d.message) for d in diags]

@@ -1,0 +1,83 @@
+"""Schema (pydantic) errors point at the offending key or value with a friendly message."""
+
+from __future__ import annotations
+
+from conftest import where
+
+
+def test_unknown_top_level_key_did_you_mean(check):
+    diags = check("name: demo\nprompt: hi\ngreting: hello\n")
+    assert where(diags) == [(3, 1, "unknown key 'greting' in the agent; did you mean 'greeting'?")]
+    assert diags[0].path == "greting"
+
+
+def test_unknown_nested_key_did_you_mean(check):
+    diags = check("name: demo\nprompt: hi\ntools:\n  - name: t\n    description: d\n    builtin: end_call\n    timout_ms: 5\n")
+    assert where(diags) == [(7, 5, "unknown key 'timout_ms' in tools[0]; did you mean 'timeout_ms'?")]
+
+
+def test_unknown_key_in_http_json_alias_known(check):
+    diags = check(
+        "name: demo\nprompt: hi\ntools:\n  - name: t\n    description: d\n"
+        "    http: {url: 'https://x.example', json: {a: 1}, jsn: 2}\n"
+    )
+    assert where(diags) == [(6, 52, "unknown key 'jsn' in tools[0].http; did you mean 'json'?")]
+
+
+def test_missing_required_key_points_at_parent(check):
+    diags = check("name: demo\nvoice:\n  speed: 1.2\n")
+    assert where(diags) == [
+        (1, 1, "missing required key 'prompt' in the agent"),
+        (2, 1, "missing required key 'id' in voice"),
+    ]
+
+
+def test_enum_value_with_suggestion(check):
+    diags = check("name: demo\nprompt: hi\nstt:\n  provider: smalest\n")
+    assert where(diags) == [(4, 13, "stt.provider: 'smalest' is not allowed; use one of auto, smallest, local; did you mean 'smallest'?")]
+
+
+def test_range_error_at_value(check):
+    diags = check("name: demo\nprompt: hi\nvoice: {id: meher, speed: 3}\n")
+    assert where(diags) == [(3, 27, "voice.speed: input should be less than or equal to 2 (got 3)")]
+
+
+def test_pattern_error(check):
+    diags = check("name: Demo Agent\nprompt: hi\n")
+    assert where(diags) == [(1, 7, "name: 'Demo Agent' does not match the required pattern ^[a-z0-9-]+$")]
+
+
+def test_wrong_type(check):
+    diags = check("name: demo\nprompt: hi\nbehaviour:\n  barge_in: maybe\n")
+    assert diags[0].line == 4 and diags[0].column == 13
+    assert diags[0].message.startswith("behaviour.barge_in: input should be a valid boolean")
+
+
+def test_levels_keys_must_be_numbers(check):
+    diags = check(
+        """\
+        name: demo
+        prompt: hi
+        tools:
+          - {name: look, description: d, builtin: end_call}
+        guardrails:
+          verification:
+            factors: [name]
+            lookup: look
+            levels:
+              one: {min_factors: 1}
+        """
+    )
+    assert [(d.line, d.column) for d in diags] == [(10, 7)]
+    assert "the key 'one' is not allowed here" in diags[0].message
+
+
+def test_reference_in_typed_field_is_fine_without_env(check):
+    assert check("name: demo\nprompt: hi\nllm:\n  temperature: ${TEMP}\n") == []
+
+
+def test_all_problems_at_once(check):
+    diags = check(
+        "name: demo\nprompt: hi\nvoice: {id: a, sped: 1}\nllm: {max_tokens: 0}\nflow:\n  initial: nowhere\n  states:\n    a: {}\n"
+    )
+    assert [d.line for d in diags if d.severity == "error"] == [3, 4, 6]

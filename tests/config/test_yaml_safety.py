@@ -1,0 +1,136 @@
+"""Safe YAML loading: syntax errors, refused constructs and limits, each at its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voiceagent.config import yamlnodes
+from voiceagent.config.yamlnodes import load_text
+
+from conftest import errors, where
+
+
+def test_syntax_error_points_at_line(check):
+    diags = check("name: demo\nprompt: [unclosed\nlanguage: en\n")
+    assert len(diags) == 1
+    d = diags[0]
+    assert d.severity == "error" and d.message.startswith("YAML syntax error")
+    assert d.line == 3
+
+
+def test_bad_indentation(check):
+    diags = check("name: demo\nprompt: hi\nvoice:\n  id: a\n speed: 1\n")
+    assert diags[0].message.startswith("YAML syntax error") and diags[0].line == 5
+
+
+def test_python_tag_is_refused_not_constructed(check, tmp_path):
+    marker = tmp_path / "pwned"
+    diags = check(
+        f"""\
+        name: demo
+        prompt: hi
+        variables:
+          x: !!python/object/apply:os.system ["touch {marker}"]
+        """
+    )
+    assert not marker.exists()
+    assert where(diags) == [(4, 6, "YAML tag '!!python/object/apply:os.system' is not allowed; agent files hold plain data only")]
+
+
+def test_custom_tag_on_scalar_refused(check):
+    diags = check("name: demo\nprompt: !secret hello\n")
+    assert [(d.line, d.column) for d in errors(diags)][0] == (2, 9)
+    assert "'!secret' is not allowed" in diags[0].message
+
+
+def test_duplicate_key_is_an_error_at_second_key(check):
+    diags = check("name: demo\nprompt: hi\nname: other\n")
+    assert where(diags) == [(3, 1, "duplicate key 'name' (first defined at line 1)")]
+
+
+def test_duplicate_key_nested_and_other_errors_reported_together(check):
+    diags = check("name: demo\nprompt: hi\nllm:\n  temperature: 0.1\n  temperature: 0.2\n  temprature: 1\n")
+    assert [(d.line, d.column) for d in diags] == [(5, 3), (6, 3)]
+    assert "duplicate key 'temperature'" in diags[0].message
+    assert "did you mean 'temperature'?" in diags[1].message
+
+
+def test_billion_laughs_refused_quickly(check):
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        prev = f"*a{i-1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
+    text = "name: demo\nprompt: hi\nvariables:\n" + "\n".join("  " + line for line in lines) + "\n"
+    diags = check(text)
+    assert len(diags) == 1
+    assert "too many alias expansions" in diags[0].message or "document is too large" in diags[0].message
+
+
+def test_recursive_alias_refused(check):
+    diags = check("name: demo\nprompt: hi\nvariables: &v\n  self: *v\n")
+    assert "recursive YAML alias" in diags[0].message
+
+
+def test_plain_aliases_still_work(check):
+    assert check("name: demo\nprompt: &p hello\ngreeting: *p\n") == []
+
+
+def test_huge_file_refused(write, monkeypatch):
+    from voiceagent.config.validate import validate_paths
+
+    monkeypatch.setattr(yamlnodes, "MAX_FILE_BYTES", 1000)
+    path = write("big.yaml", "name: demo\nprompt: " + "x" * 2000 + "\n")
+    diags = validate_paths([path])
+    assert diags[0].line == 1 and "file is too large" in diags[0].message
+
+
+def test_node_limit(monkeypatch):
+    monkeypatch.setattr(yamlnodes, "MAX_NODES", 50)
+    text = "items: [" + ", ".join(str(i) for i in range(100)) + "]\n"
+    try:
+        load_text(text, "f.yaml")
+    except yamlnodes.YamlError as exc:
+        assert "document is too large" in exc.diagnostic.message
+    else:
+        raise AssertionError("expected YamlError")
+
+
+def test_deep_nesting_refused():
+    text = "a: " + "[" * 200 + "]" * 200 + "\n"
+    try:
+        load_text(text, "f.yaml")
+    except yamlnodes.YamlError as exc:
+        assert "too deep" in exc.diagnostic.message
+    else:
+        raise AssertionError("expected YamlError")
+
+
+def test_merge_key_refused(check):
+    diags = check("base: &b {x: 1}\nname: demo\nprompt: hi\nvariables:\n  <<: *b\n")
+    assert (5, 3) in [(d.line, d.column) for d in diags]
+    assert any("merge keys" in d.message for d in diags)
+
+
+def test_empty_file_and_non_mapping(check):
+    assert "file is empty" in check("")[0].message
+    assert "must be a mapping" in check("- a\n- b\n")[0].message
+
+
+def test_timestamps_stay_strings():
+    node, problems = load_text("dob: 1990-01-02\nn: 3\nb: yes\nx: null\n", "f.yaml")
+    assert problems == []
+    assert node.plain() == {"dob": "1990-01-02", "n": 3, "b": True, "x": None}
+
+
+def test_positions_are_one_based():
+    node, _ = load_text("a:\n  b: hello\n", "f.yaml")
+    b = node.get("a").get("b")
+    assert (b.key_line, b.key_col, b.line, b.col) == (2, 3, 2, 6)
+
+
+def test_not_utf8(write):
+    from voiceagent.config.validate import validate_paths
+
+    path = write("x.yaml", "")
+    Path(path).write_bytes(b"name: \xff\xfe\n")
+    assert "not UTF-8" in validate_paths([path])[0].message
