@@ -1,0 +1,98 @@
+"""Provider resolution: auto/explicit choices, keys named when missing, languages the local stack lacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from voiceagent.config.models import Agent
+from voiceagent.providers.registry import ProviderSetupError, plan_providers, resolve_providers
+
+KEY = {"SMALLEST_API_KEY": "sk_test_0123456789"}
+
+
+def agent(**kw) -> Agent:
+    base = {"name": "t", "prompt": "You help."}
+    base.update(kw)
+    return Agent.model_validate(base)
+
+
+def test_auto_with_key_is_smallest_everywhere():
+    plan = plan_providers(agent(), env=KEY, audio=True)
+    assert (plan.stt.provider, plan.llm.provider, plan.tts.provider) == ("smallest", "smallest", "smallest")
+    assert plan.notes[0] == "stt: smallest pulse — SMALLEST_API_KEY is set"
+    assert plan.notes[1] == "llm: smallest electron — SMALLEST_API_KEY is set"
+    assert plan.notes[2].startswith("tts: smallest lightning_v3.1")
+    assert all("sk_test" not in n for n in plan.notes)
+
+
+def test_auto_without_key_is_local_and_says_why():
+    plan = plan_providers(agent(), env={}, audio=True)
+    assert (plan.stt.provider, plan.llm.provider, plan.tts.provider) == ("local", "local", "local")
+    assert plan.notes[0] == "stt: local (faster-whisper tiny.en + Silero VAD) — no SMALLEST_API_KEY"
+    assert all(n.endswith("no SMALLEST_API_KEY") for n in plan.notes)
+
+
+def test_empty_key_counts_as_missing():
+    assert plan_providers(agent(), env={"SMALLEST_API_KEY": ""}, audio=True).llm.provider == "local"
+
+
+@pytest.mark.parametrize("slot", ["stt", "llm", "tts"])
+def test_explicit_smallest_without_key_names_the_variable(slot):
+    with pytest.raises(ProviderSetupError, match=rf"{slot}.provider is smallest but SMALLEST_API_KEY is not set"):
+        plan_providers(agent(**{slot: {"provider": "smallest"}}), env={}, audio=True)
+
+
+def test_hindi_without_key_refuses_local_stt_plainly():
+    with pytest.raises(ProviderSetupError) as exc:
+        plan_providers(agent(language="hi"), env={}, audio=True)
+    msg = str(exc.value)
+    assert "'hi'" in msg and "English only" in msg and "--text" in msg and "SMALLEST_API_KEY" in msg
+
+
+def test_hindi_with_key_uses_pulse_and_a_hindi_voice():
+    plan = plan_providers(agent(language="hi-IN"), env=KEY, audio=True)
+    assert plan.stt.provider == "smallest"
+    assert "voice" in plan.tts.what
+
+
+def test_text_mode_skips_stt_and_keeps_hindi_working():
+    plan = plan_providers(agent(language="hi"), env={}, audio=False)
+    assert plan.stt is None and plan.llm.provider == "local"
+    assert "stt: off — text mode" in plan.notes
+
+
+def test_text_mode_tts_is_optional_when_its_key_is_missing():
+    plan = plan_providers(agent(tts={"provider": "smallest"}, llm={"provider": "local"}), env={}, audio=False)
+    assert plan.tts is None
+    assert any(n.startswith("tts: off — tts.provider is smallest but SMALLEST_API_KEY") for n in plan.notes)
+
+
+def test_openai_needs_a_key_unless_a_base_url_is_given():
+    with pytest.raises(ProviderSetupError, match="OPENAI_API_KEY"):
+        plan_providers(agent(llm={"provider": "openai"}), env={}, audio=False)
+    plan = plan_providers(agent(llm={"provider": "openai", "base_url": "http://127.0.0.1:9/v1"}), env={}, audio=False)
+    assert plan.llm.what == "openai-compatible gpt-4o-mini at http://127.0.0.1:9/v1"
+    plan = plan_providers(agent(llm={"provider": "openai"}), env={"OPENAI_BASE_URL": "http://h/v1"}, audio=False)
+    assert "at http://h/v1" in plan.llm.what
+
+
+def test_openai_custom_key_env_is_required_and_named():
+    a = agent(llm={"provider": "openai", "api_key_env": "GROQ_KEY", "base_url": "http://h/v1"})
+    with pytest.raises(ProviderSetupError, match="GROQ_KEY"):
+        plan_providers(a, env={}, audio=False)
+    assert "key from GROQ_KEY" in plan_providers(a, env={"GROQ_KEY": "x"}, audio=False).llm.why
+
+
+async def test_resolve_builds_smallest_speech_providers_without_network():
+    a = agent(voice={"id": "meher", "speed": 1.1}, tts={"model": "lightning_v3.1_pro", "sample_rate": 48000},
+              llm={"provider": "openai", "base_url": "http://127.0.0.1:9/v1"})
+    pytest.importorskip("voiceagent.providers.openai_compat")
+    resolved = resolve_providers(a, env=KEY, audio=True)
+    try:
+        assert resolved.stt.name == "smallest-pulse"
+        assert resolved.tts.name == "smallest-lightning"
+        assert resolved.tts.sample_rate == 24000  # 48 kHz is not a Lightning rate: synthesized at 24k
+        assert resolved.llm.model == "gpt-4o-mini"
+        assert len(resolved.notes) == 3 and "sk_test" not in repr(resolved.notes)
+    finally:
+        await resolved.aclose()
