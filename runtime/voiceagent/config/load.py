@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
-from voiceagent.config.envsubst import substitute_nodes
+from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from
@@ -58,13 +58,37 @@ def check_file(
     try:
         agent = Agent.model_validate(data)
     except ValidationError as exc:
-        diags += diagnostics_from(exc, root, Agent, references_ok=env is None)
+        skipped: list[tuple] = []
+        found = diagnostics_from(exc, root, Agent, references_ok=env is None, skipped=skipped)
+        diags += found
+        if skipped and not found:
+            agent = _validate_with_defaults(data, skipped)
+            if agent is None:  # even the defaults do not fit: report the originals
+                diags += diagnostics_from(exc, root, Agent, references_ok=False)
     dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
     diags += semantic_checks(root, dirs)
     diags = sort_diagnostics(diags)
     if has_errors(diags):
         agent = None
     return agent, root, diags
+
+
+def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
+    """Without an environment, a typed field written as ``${VAR:-default}`` is validated with
+    its default (or the field's own default for ``${VAR}``), so the agent can be shown."""
+    for loc in locs:
+        holder = data
+        for part in loc[:-1]:
+            holder = holder[part]
+        match = ONLY_VAR_RE.match(holder[loc[-1]])
+        if match and match.group(2) is not None:
+            holder[loc[-1]] = match.group(2)
+        else:
+            del holder[loc[-1]]
+    try:
+        return Agent.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedAgent:

@@ -73,9 +73,7 @@ def resolve_extends(
     parent, parent_problems, parent_files = resolve_extends(parent_path, parent_display, chain)
     problems.extend(parent_problems)
     files.update(parent_files)
-    if parent is None:
-        if not any(d.severity == "error" and d.file == display for d in problems):
-            problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends: parent '{ext.value}' is invalid (see its errors)", "extends"))
+    if parent is None:  # its own errors say why
         return None, problems, files
     root.value.pop("extends")
     return merge_nodes(parent, root), problems, files

@@ -89,11 +89,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def diagnostics_from(exc: ValidationError, root: Node, model: type[BaseModel], *, references_ok: bool) -> list[Diagnostic]:
+def diagnostics_from(
+    exc: ValidationError, root: Node, model: type[BaseModel], *, references_ok: bool,
+    skipped: list[tuple[Any, ...]] | None = None,
+) -> list[Diagnostic]:
     """Positioned diagnostics for every error of ``exc`` (validation of ``root``'s data).
 
     With ``references_ok`` (validation without an environment), a type error on a value that
-    is exactly one ``${VAR}`` reference is skipped: the value only exists at run time.
+    is exactly one ``${VAR}`` reference is skipped (its ``loc`` appended to ``skipped``):
+    the value only exists at run time.
     """
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
@@ -105,6 +109,8 @@ def diagnostics_from(exc: ValidationError, root: Node, model: type[BaseModel], *
         reached, exact = node_at(root, loc)
         value = err.get("input")
         if references_ok and kind in _SKIP_IF_REFERENCE and isinstance(value, str) and ONLY_VAR_RE.match(value):
+            if skipped is not None:
+                skipped.append(loc)
             continue
         if kind == "extra_forbidden":
             holder = model_at(model, loc)

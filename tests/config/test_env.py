@@ -1,0 +1,61 @@
+"""``${NAME}`` / ``${NAME:-default}`` substitution in load_agent."""
+
+from __future__ import annotations
+
+import pytest
+
+from voiceagent.config.diagnostics import ConfigError
+from voiceagent.config.envsubst import references, substitute_text
+from voiceagent.config.load import load_agent
+
+AGENT = """\
+name: demo
+prompt: "Hello from ${COMPANY:-Acme}"
+llm:
+  base_url: ${LLM_BASE_URL:-}
+  temperature: ${TEMP:-0.5}
+tools:
+  - name: t
+    description: d
+    http:
+      url: https://api.example/${PATH_PART}
+      headers: {Authorization: "Bearer ${ACME_TOKEN}"}
+"""
+
+
+def test_substitutes_values_and_defaults(write):
+    agent = load_agent(write("a.yaml", AGENT), env={"PATH_PART": "v1", "ACME_TOKEN": "tok", "TEMP": "0.9"}).agent
+    assert agent.prompt == "Hello from Acme"
+    assert agent.llm.base_url == "" and agent.llm.temperature == 0.9
+    assert agent.tools[0].http.url == "https://api.example/v1"
+    assert agent.tools[0].http.headers == {"Authorization": "Bearer tok"}
+
+
+def test_every_missing_variable_named_at_its_line(write):
+    with pytest.raises(ConfigError) as info:
+        load_agent(write("a.yaml", AGENT), env={})
+    got = [(d.line, d.column, d.message) for d in info.value.diagnostics]
+    assert got == [
+        (10, 12, "environment variable PATH_PART is not set; export PATH_PART=... or give a default: ${PATH_PART:-value}"),
+        (11, 32, "environment variable ACME_TOKEN is not set; export ACME_TOKEN=... or give a default: ${ACME_TOKEN:-value}"),
+    ]
+    assert "ACME_TOKEN" in str(info.value)
+
+
+def test_without_env_references_stay(write):
+    agent = load_agent(write("a.yaml", AGENT)).agent
+    assert agent.tools[0].http.headers["Authorization"] == "Bearer ${ACME_TOKEN}"
+    assert agent.prompt == "Hello from ${COMPANY:-Acme}"
+
+
+def test_escape_and_helpers():
+    assert substitute_text("$${HOME} ${A} ${B:-x}", {"A": "1"}) == ("${HOME} 1 x", [])
+    assert substitute_text("${MISSING}", {}) == ("${MISSING}", ["MISSING"])
+    assert references("$${X} ${Y} ${Z:-1}") == ["Y", "Z"]
+
+
+def test_env_value_is_validated(write):
+    with pytest.raises(ConfigError) as info:
+        load_agent(write("a.yaml", "name: demo\nprompt: p\nllm: {temperature: '${T}'}\n"), env={"T": "hot"})
+    assert [(d.line, d.column) for d in info.value.diagnostics] == [(3, 20)]
+    assert "llm.temperature" in info.value.diagnostics[0].message
