@@ -3,7 +3,8 @@
 The module is looked up in the agent file's folder first and imported under a private package
 name (``_voiceagent_tools_<hash>.<module>``) so that two agents with a ``tools/acme.py`` each do
 not clash and ``sys.path`` is not changed for good (the folder is on ``sys.path`` only while the
-module executes, so sibling absolute imports work). Modules not found there are imported
+module executes, so sibling absolute imports work; modules they load from the folder are then
+removed from ``sys.modules`` again). Modules not found there are imported
 normally (installed packages). Imports are cached per runner.
 
 Sync functions run in a worker thread (``asyncio.to_thread``); coroutine functions are awaited.
@@ -83,6 +84,7 @@ class PythonToolLoader:
                 pkg.__package__ = self._package
                 sys.modules[self._package] = pkg
             added = str(self.base_dir) not in sys.path
+            before = set(sys.modules)
             if added:
                 sys.path.insert(0, str(self.base_dir))
             try:
@@ -93,6 +95,21 @@ class PythonToolLoader:
                         sys.path.remove(str(self.base_dir))
                     except ValueError:
                         pass
+                    self._forget_top_level(set(sys.modules) - before)
+
+    def _forget_top_level(self, names: set[str]) -> None:
+        """Drop modules that sibling absolute imports put into ``sys.modules`` from base_dir, so
+        another agent's ``tools`` package is not shadowed (the importing module keeps its refs)."""
+        for name in names:
+            if name == self._package or name.startswith(self._package + "."):
+                continue
+            origin = getattr(sys.modules.get(name), "__file__", None) or ""
+            try:
+                inside = Path(origin).resolve().is_relative_to(self.base_dir)
+            except (OSError, ValueError):
+                inside = False
+            if inside:
+                sys.modules.pop(name, None)
 
     async def call(self, spec: str, args: dict[str, Any], ctx: Any) -> Any:
         """Call the function of ``spec`` with ``**args`` (and ``ctx=`` when it takes one); the
