@@ -96,3 +96,9 @@ async def test_resolve_builds_smallest_speech_providers_without_network():
         assert len(resolved.notes) == 3 and "sk_test" not in repr(resolved.notes)
     finally:
         await resolved.aclose()
+
+
+def test_text_mode_without_speech_builds_no_tts():
+    plan = plan_providers(agent(), env=KEY, audio=False, speech=False)
+    assert plan.stt is None and plan.tts is None
+    assert plan.notes == ["llm: smallest electron — SMALLEST_API_KEY is set", "stt, tts: off — text mode"]

@@ -1,1 +1,216 @@
-"""``voiceagent run``: one live call through a transport."""
+"""``voiceagent run``: one live call through a transport.
+
+Normative behaviour: ``shared/spec/agent-format.md`` "CLI". Problems that would stop the call
+(missing ``${VARS}``, missing API keys, a language the local stack cannot serve) are reported
+before it starts, one line each, and exit 1. Startup lines (which provider and why) go to
+stderr; in text mode the conversation goes to stdout, so it can be piped::
+
+    printf 'hello\\n' | voiceagent run agents/bank.yaml --text --events call.jsonl
+
+Heavy imports (engine, providers, numpy) happen inside the command so ``voiceagent validate``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from voiceagent.cli import main
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--var")
+        out[key.strip()] = value
+    return out
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--text", "text_mode", is_flag=True, help="Type instead of speaking (no STT; no TTS unless --replies).")
+@click.option("--input", "input_wav", type=click.Path(exists=True, dir_okay=False), help="Caller recording (WAV) to play through the voice pipeline.")
+@click.option("--output", "output_wav", type=click.Path(dir_okay=False), help="Where the agent's side is written (WAV, time-aligned with --input).")
+@click.option("--fast", is_flag=True, help="With --input: stream the recording as fast as possible (virtual clock).")
+@click.option("--recording", type=click.Path(dir_okay=False), help="With --input: also write a stereo call recording (caller left, agent right).")
+@click.option("--replies", type=click.Path(dir_okay=False), help="Text mode: also synthesize the agent's replies into this WAV.")
+@click.option("--events", "events_path", type=click.Path(dir_okay=False), help="Write the session event log (JSON lines).")
+@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="Template variable for this call (repeatable).")
+@click.option("--caller-phone", help="The caller's phone number, as templates see it (caller.phone).")
+def run(
+    file: str,
+    text_mode: bool,
+    input_wav: str | None,
+    output_wav: str | None,
+    fast: bool,
+    recording: str | None,
+    replies: str | None,
+    events_path: str | None,
+    var_pairs: tuple[str, ...],
+    caller_phone: str | None,
+) -> None:
+    """Run a live call with the agent in FILE.
+
+    Microphone and speaker when the machine has them, otherwise a text conversation (agent replies
+    also synthesized to a WAV file when a TTS is available). --text forces text; --input/--output
+    play a recorded caller through the whole voice pipeline.
+    """
+    if bool(input_wav) != bool(output_wav):
+        raise click.UsageError("--input and --output go together")
+    if input_wav and text_mode:
+        raise click.UsageError("--text cannot be combined with --input/--output")
+    if (fast or recording) and not input_wav:
+        raise click.UsageError("--fast and --recording need --input/--output")
+    variables = _parse_vars(var_pairs)
+
+    from voiceagent.config.diagnostics import ConfigError  # noqa: PLC0415
+    from voiceagent.config.load import load_agent  # noqa: PLC0415
+    from voiceagent.providers.registry import ProviderSetupError, resolve_providers  # noqa: PLC0415
+
+    env = dict(os.environ)
+    try:
+        loaded = load_agent(file, env=env)
+    except ConfigError as exc:
+        errors = [d for d in exc.diagnostics if d.severity == "error"] or exc.diagnostics
+        for d in errors:
+            _say(d.format())
+        sys.exit(1)
+    except OSError as exc:
+        _say(f"{file}: error: {exc.strerror or exc}")
+        sys.exit(1)
+    agent = loaded.agent
+
+    # Transport first: whether the call has audio decides which providers are needed.
+    mode = "wav" if input_wav else "text" if text_mode else None
+    fallback_note = None
+    if mode is None:
+        from voiceagent.transports.device import has_audio_devices  # noqa: PLC0415
+
+        if has_audio_devices():
+            mode = "device"
+        else:
+            mode = "text"
+            fallback_note = "transport: text — no microphone/speaker found (use --text to skip this check)"
+            if replies is None:
+                replies = str(Path(tempfile.gettempdir()) / f"voiceagent-{agent.name}-replies.wav")
+    audio = mode != "text"
+    try:
+        providers = resolve_providers(agent, env=env, audio=audio, speech=audio or replies is not None)
+    except ProviderSetupError as exc:
+        _say(f"{file}: error: {exc}")
+        sys.exit(1)
+    if fallback_note:
+        _say(fallback_note)
+    for note in providers.notes:
+        _say(note)
+
+    import asyncio  # noqa: PLC0415
+
+    try:
+        code = asyncio.run(
+            _call(
+                loaded,
+                providers,
+                mode=mode,
+                input_wav=input_wav,
+                output_wav=output_wav,
+                fast=fast,
+                recording=recording,
+                replies=replies if providers.tts is not None else None,
+                events_path=events_path,
+                variables=variables,
+                caller_phone=caller_phone,
+                env=env,
+            )
+        )
+    except KeyboardInterrupt:
+        _say("call interrupted")
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
+                    recording: str | None, replies: str | None, caller: dict[str, Any],
+                    tts_rate: int | None) -> Any:
+    if mode == "wav":
+        from voiceagent.transports.wav import WavTransport  # noqa: PLC0415
+
+        return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller)
+    if mode == "device":
+        from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
+
+        return DeviceTransport(output_rate=tts_rate or 24000, caller=caller)
+    from voiceagent.transports.text import TextTransport  # noqa: PLC0415
+
+    return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller)
+
+
+async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None, output_wav: str | None,
+                fast: bool, recording: str | None, replies: str | None, events_path: str | None,
+                variables: dict[str, str], caller_phone: str | None, env: dict[str, str]) -> int:
+    """Build everything for one call, run it, and close everything (also on Ctrl-C). Returns the
+    exit code: 0 when the call ended normally, 1 when it failed."""
+    from voiceagent.engine.compiler import compile_agent  # noqa: PLC0415
+    from voiceagent.engine.events import EventLog  # noqa: PLC0415
+    from voiceagent.engine.guardrails import VerificationGuard  # noqa: PLC0415
+    from voiceagent.engine.redaction import Redactor  # noqa: PLC0415
+    from voiceagent.engine.session import Session  # noqa: PLC0415
+    from voiceagent.engine.tools import ToolRunner  # noqa: PLC0415
+
+    agent = loaded.agent
+    caller = {"phone": caller_phone, "id": None, "metadata": {}}
+    redactor = Redactor(agent.guardrails.redact, env=env)
+    events = EventLog(events_path, redactor=redactor)
+    runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
+    transport = None
+    try:
+        compiled = compile_agent(loaded)
+        guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
+        transport = _make_transport(
+            mode, input_wav=input_wav, output_wav=output_wav, fast=fast, recording=recording,
+            replies=replies, caller=caller,
+            tts_rate=getattr(providers.tts, "sample_rate", None),
+        )
+        session = Session(
+            compiled,
+            llm=providers.llm,
+            transport=transport,
+            events=events,
+            stt=providers.stt,
+            tts=providers.tts,
+            tools=runner,
+            guard=guard,
+            variables=variables,
+        )
+        await session.run()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback with secrets
+        _say(f"error: {redactor.scrub(str(exc)) or type(exc).__name__}")
+        return 1
+    finally:
+        if transport is not None:
+            try:
+                await transport.aclose()
+            except Exception as exc:  # noqa: BLE001
+                _say(f"error: could not finish the transport: {exc}")
+        await providers.aclose()
+        await runner.aclose()
+        events.close()
+        if mode == "wav" and output_wav:
+            _say(f"agent audio: {output_wav}" + (f"; call recording: {recording}" if recording else ""))
+        elif replies:
+            _say(f"agent replies (synthesized): {replies}")
+        if events_path:
+            _say(f"events: {events_path}")

@@ -175,7 +175,9 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
     return Choice("tts", "smallest", f"smallest {model} voice {voice}", why)
 
 
-def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool) -> ProviderPlan:
+def plan_providers(
+    agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True
+) -> ProviderPlan:
     """Decide providers without building any.
 
     Args:
@@ -183,6 +185,7 @@ def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool) -> Prov
         env: environment variables (``SMALLEST_API_KEY``, ``OPENAI_API_KEY``, ...).
         audio: True for a voice call (STT and TTS required); False for text mode (no STT; TTS
             only when it can be set up, else None with a note, since speech is then optional).
+        speech: text mode only: False skips TTS altogether (nothing will be synthesized).
 
     Raises:
         ProviderSetupError: a required key is missing or the chosen stack cannot serve the agent.
@@ -190,6 +193,8 @@ def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool) -> Prov
     llm = _plan_llm(agent, env)
     if audio:
         return ProviderPlan(stt=_plan_stt(agent, env), llm=llm, tts=_plan_tts(agent, env))
+    if not speech:
+        return ProviderPlan(stt=None, llm=llm, tts=None, off_notes=("stt, tts: off — text mode",))
     try:
         tts: Choice | None = _plan_tts(agent, env)
         off: tuple[str, ...] = ("stt: off — text mode",)
@@ -267,8 +272,10 @@ def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
 _BUILDERS: dict[str, Any] = {"stt": _build_stt, "llm": _build_llm, "tts": _build_tts}
 
 
-def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool) -> ResolvedProviders:
-    """Decide (see :func:`plan_providers`) and build the providers for one call.
+def resolve_providers(
+    agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True
+) -> ResolvedProviders:
+    """Decide (see :func:`plan_providers`, same arguments) and build the providers for one call.
 
     Returns:
         :class:`ResolvedProviders` with ``notes``: one line per slot such as
@@ -278,7 +285,7 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool) -> R
         ProviderSetupError: missing key (named), unsupported language, or a provider that could
             not be built (e.g. a missing package; the message says which and how to fix it).
     """
-    plan = plan_providers(agent, env=env, audio=audio)
+    plan = plan_providers(agent, env=env, audio=audio, speech=speech)
     built: dict[str, Any] = {"stt": None, "llm": None, "tts": None}
     notes = list(plan.notes)
     try:
