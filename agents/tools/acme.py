@@ -64,7 +64,8 @@ def lookup_customer(ctx: Any = None) -> dict[str, Any]:
     """Record of truth for the calling phone number (``ctx.caller.phone``), for verification.
 
     Returns ``{"found": True, "name", "dob" (ISO date), "account_last_four", "city",
-    "debit_card_last_four"}`` or ``{"found": False}`` when no account has that phone. Without a
+    "debit_card_last_four"}``, or ``{}`` when no account has that phone (the verification guard
+    treats an empty record as "no customer record"). Without a
     caller phone (text mode, no transport metadata) the first demo account (12345) is used.
     """
     phone = caller_phone(ctx) or ACCOUNTS["12345"]["phone"]
@@ -72,4 +73,4 @@ def lookup_customer(ctx: Any = None) -> dict[str, Any]:
         if account["phone"] == phone:
             return {"found": True, "name": account["name"], "account_last_four": number[-4:],
                     **_PRIVATE[number]}
-    return {"found": False}
+    return {}

@@ -61,14 +61,15 @@ def lookup_customer(ctx: Any = None) -> dict[str, Any]:
     """Record of truth for verification of the calling phone.
 
     Returns ``{"found": True, "name", "dob" (ISO date), "account_last_four", "city",
-    "debit_card_last_four"}``, or ``{"found": False}`` when the phone is not a customer's.
-    The runtime compares the caller's answers with it; the LLM never sees this record.
+    "debit_card_last_four"}``, or ``{}`` when the phone is not a customer's (the verification
+    guard treats an empty record as "no customer record"). The runtime compares the caller's
+    answers with it; the LLM never sees this record.
     """
     with bankdb.connection(readonly=True) as conn:
         phone = caller_phone(ctx) or bankdb.DEMO_CALLER_PHONE
         row = conn.execute("SELECT * FROM customers WHERE phone = ?", (phone,)).fetchone()
     if row is None:
-        return {"found": False}
+        return {}
     return {
         "found": True,
         "name": row["name"],

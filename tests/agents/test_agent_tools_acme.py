@@ -86,4 +86,4 @@ def test_lookup_customer_defaults_to_the_first_demo_caller_without_a_phone(acme)
 
 
 def test_lookup_customer_unknown_phone_is_not_found(acme):
-    assert acme.lookup_customer(ctx={"caller": {"phone": "+10000000000"}}) == {"found": False}
+    assert acme.lookup_customer(ctx={"caller": {"phone": "+10000000000"}}) == {}

@@ -138,7 +138,7 @@ def test_lookup_customer_returns_the_record_for_the_caller_phone(tools):
 def test_lookup_customer_defaults_to_the_demo_caller_and_knows_unknown_phones(tools):
     bank, _ = tools
     assert bank.lookup_customer()["name"] == "Ravi Kumar"
-    assert bank.lookup_customer(ctx={"caller": {"phone": "+10000000000"}}) == {"found": False}
+    assert bank.lookup_customer(ctx={"caller": {"phone": "+10000000000"}}) == {}
 
 
 def test_tools_refuse_callers_who_are_not_customers(tools):
