@@ -1,0 +1,238 @@
+"""A local Smallest AI server (Pulse STT WebSocket, Lightning TTS WebSocket + HTTP) on 127.0.0.1.
+
+Everything is served on ONE ephemeral port under :attr:`FakeSmallest.base_url`
+(``http://127.0.0.1:PORT/waves/v1``), so a client configured with that base URL finds every API:
+
+* ``ws://…/waves/v1/stt/live`` (and legacy ``/pulse/get_text``) — :mod:`.fake_pulse`;
+* ``ws://…/waves/v1/tts/live`` and ``POST …/waves/v1/tts`` — :mod:`.fake_lightning`;
+* any other path prefix given in ``mounts`` is passed through to another local server, e.g. the
+  Electron fake (``FakeOpenAI``) for ``/waves/v1/chat/completions``.
+
+How one port serves both: a small asyncio front end reads each request head. WebSocket upgrades
+are piped byte-for-byte to an internal ``websockets`` server on a second, private port (the
+``websockets`` HTTP parser accepts only GET without a body, so it cannot answer ``POST /tts``);
+plain HTTP requests are answered by the front end itself; mounted prefixes are forwarded (one
+request per connection, ``Connection: close``).
+
+Usage::
+
+    async with FakeSmallest(pulse=PulseOptions(transcripts=["namaste"])) as fake:
+        stt = PulseSTT(api_key=fake.api_key, base_url=fake.base_url)
+        ...
+        assert fake.pulse.connections[0].params["language"] == "hi"
+
+Protocol source: /work/shared/spec/smallest-protocols.md §2, §4, §8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import serve
+from websockets.http11 import Request, Response
+
+from voiceagent.testing.fake_lightning import (
+    TTS_HTTP_PATH,
+    TTS_WS_PATH,
+    FakeLightning,
+    LightningOptions,
+    TTSRecord,
+    tone_pcm,
+)
+from voiceagent.testing.fake_pulse import FakePulse, PulseConnection, PulseOptions, json_response
+
+__all__ = ["FakeSmallest", "PulseOptions", "LightningOptions", "PulseConnection", "TTSRecord",
+           "tone_pcm"]
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            405: "Method Not Allowed", 500: "Internal Server Error"}
+
+
+class FakeSmallest:
+    """Fake Smallest AI speech APIs; ``async with FakeSmallest(...) as fake``.
+
+    Args (keyword-only):
+        api_key: the only accepted Bearer key (``sk_test_fake`` by default).
+        pulse / lightning: behaviour switches (:class:`PulseOptions`, :class:`LightningOptions`).
+        mounts: ``{path_prefix: port}`` of other 127.0.0.1 HTTP servers to forward to.
+
+    Attributes: ``base_url``, ``ws_base_url``, ``port``; ``pulse`` (:class:`FakePulse`: its
+    ``connections`` record params/headers/audio bytes/controls/frames sent, ``total_audio_bytes``);
+    ``lightning`` (:class:`FakeLightning`: ``requests``, ``ws_connections``, ``ws_params``,
+    ``audio_for(text, rate)``).
+    """
+
+    def __init__(self, *, api_key: str = "sk_test_fake", pulse: PulseOptions | None = None,
+                 lightning: LightningOptions | None = None,
+                 mounts: dict[str, int] | None = None) -> None:
+        self.api_key = api_key
+        self.pulse = FakePulse(pulse or PulseOptions(), api_key)
+        self.lightning = FakeLightning(lightning or LightningOptions(), api_key)
+        self.mounts = dict(mounts or {})
+        self.port = 0
+        self._ws_port = 0
+        self._front: asyncio.base_events.Server | None = None
+        self._ws_server: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/waves/v1`` — pass as ``base_url`` to the clients."""
+        return f"http://127.0.0.1:{self.port}/waves/v1"
+
+    @property
+    def ws_base_url(self) -> str:
+        """``ws://127.0.0.1:PORT/waves/v1``."""
+        return f"ws://127.0.0.1:{self.port}/waves/v1"
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> "FakeSmallest":
+        """Bind both listeners on 127.0.0.1 ephemeral ports."""
+        self._ws_server = await serve(self._ws_handler, "127.0.0.1", 0,
+                                      process_request=self._process_request,
+                                      ping_interval=None, max_size=2**24, compression=None)
+        self._ws_port = self._ws_server.sockets[0].getsockname()[1]
+        self._front = await asyncio.start_server(self._front_conn, "127.0.0.1", 0)
+        self.port = self._front.sockets[0].getsockname()[1]
+        return self
+
+    async def aclose(self) -> None:
+        """Stop serving and drop open connections."""
+        if self._front is not None:
+            self._front.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - teardown
+                pass
+        if self._ws_server is not None:
+            self._ws_server.close()
+            try:
+                await asyncio.wait_for(self._ws_server.wait_closed(), 2.0)
+            except Exception:  # noqa: BLE001 - teardown
+                pass
+        if self._front is not None:
+            try:
+                await asyncio.wait_for(self._front.wait_closed(), 2.0)
+            except Exception:  # noqa: BLE001 - teardown
+                pass
+
+    async def __aenter__(self) -> "FakeSmallest":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ WebSocket side
+    def _process_request(self, connection: Any, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if self.pulse.handles(path):
+            return self.pulse.process_request(request)
+        if path == TTS_WS_PATH:
+            return self.lightning.process_request(request)
+        return json_response(404, {"error": f"No WebSocket route {path}"})
+
+    async def _ws_handler(self, ws: Any) -> None:
+        path = urlsplit(ws.request.path).path
+        if self.pulse.handles(path):
+            await self.pulse.handle(ws)
+        elif path == TTS_WS_PATH:
+            await self.lightning.handle(ws)
+
+    # ------------------------------------------------------------------ front end
+    async def _front_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                path = urlsplit(target).path
+                if headers.get("upgrade", "").lower() == "websocket":
+                    await self._pipe(head, reader, writer, self._ws_port)
+                    return
+                body = b""
+                if int(headers.get("content-length", "0") or 0):
+                    body = await reader.readexactly(int(headers["content-length"]))
+                mount = next((p for p in self.mounts if path.startswith(p)), None)
+                if mount is not None:
+                    await self._forward(head, body, writer, self.mounts[mount])
+                    return
+                if path.rstrip("/") == TTS_HTTP_PATH:
+                    status, hdrs, payload = await self.lightning.http(method, headers, body)
+                else:
+                    status, hdrs, payload = 404, {"Content-Type": "application/json"}, \
+                        b'{"error":"NotFound","message":"No route"}'
+                keep = headers.get("connection", "").lower() != "close"
+                out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+                       f"Content-Length: {len(payload)}",
+                       f"Connection: {'keep-alive' if keep else 'close'}"]
+                out += [f"{k}: {v}" for k, v in hdrs.items()]
+                writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
+                await writer.drain()
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _pipe(self, head: bytes, reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter, port: int) -> None:
+        """Relay one connection to 127.0.0.1:``port`` until either side closes."""
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        up_writer.write(head)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                try:
+                    dst.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        tasks = [asyncio.create_task(pump(reader, up_writer)),
+                 asyncio.create_task(pump(up_reader, writer))]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            up_writer.close()
+
+    async def _forward(self, head: bytes, body: bytes, writer: asyncio.StreamWriter,
+                       port: int) -> None:
+        """Send one HTTP request to a mounted server and relay its answer, then close."""
+        lines = [ln for ln in head.decode("latin-1").split("\r\n")
+                 if ln and not ln.lower().startswith("connection:")]
+        request = ("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode("latin-1") + body
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        up_writer.write(request)
+        await up_writer.drain()
+        try:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            up_writer.close()
