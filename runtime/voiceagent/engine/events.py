@@ -1,0 +1,86 @@
+"""The session event log: one JSON object a line, each with ``type`` and ``t_ms``.
+
+Normative fields: shared spec ``agent-format.md``, "The session event log". ``t_ms`` is
+milliseconds since the session started, on the monotonic clock, and never decreases. Every
+event passes through the redactor (``redactor.scrub(obj) -> obj``) before it is kept or
+written, so values named in ``guardrails.redact`` never reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol, TextIO
+
+
+class Scrubber(Protocol):
+    """What the log needs from ``engine.redaction.Redactor``."""
+
+    def scrub(self, obj: Any) -> Any: ...
+
+
+class EventLog:
+    """Collects session events in memory (``.events``) and optionally appends them to a JSONL file.
+
+    Args:
+        path: a file to write (created / truncated), or None for memory only.
+        redactor: an object with ``.scrub(obj)``; None keeps events as they are.
+        clock: seconds, monotonic (``time.monotonic``); injectable for tests.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        redactor: Scrubber | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.redactor = redactor
+        self.events: list[dict[str, Any]] = []
+        self._clock = clock
+        self._t0 = clock()
+        self._last_ms = 0.0
+        self._file: TextIO | None = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+
+    def now_ms(self) -> float:
+        """Milliseconds since the log (= the session) started."""
+        return (self._clock() - self._t0) * 1000.0
+
+    def restart_clock(self) -> None:
+        """Make ``t_ms`` 0 now (the session calls this as it starts)."""
+        self._t0 = self._clock()
+        self._last_ms = 0.0
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Record event ``type`` with ``fields``; returns the (scrubbed) event as stored."""
+        t_ms = max(self._last_ms, round(self.now_ms(), 1))
+        self._last_ms = t_ms
+        event: dict[str, Any] = {"type": type, "t_ms": t_ms, **fields}
+        if self.redactor is not None:
+            event = self.redactor.scrub(event)
+        self.events.append(event)
+        if self._file is not None:
+            self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+        return event
+
+    def of_type(self, type: str) -> list[dict[str, Any]]:
+        """The events of one type, in order (handy in tests)."""
+        return [e for e in self.events if e["type"] == type]
+
+    def close(self) -> None:
+        """Close the file (idempotent); the in-memory list stays."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "EventLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

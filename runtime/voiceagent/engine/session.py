@@ -1,0 +1,416 @@
+"""The session loop: one call from greeting to hang-up.
+
+Usage::
+
+    compiled = compile_agent(load_agent("agents/support.yaml", env=os.environ))
+    events = EventLog("call.jsonl", redactor=redactor)
+    session = Session(compiled, llm=llm, transport=transport, events=events, stt=stt, tts=tts,
+                      tools=ToolRunner(...), guard=VerificationGuard(...))
+    reason = await session.run()     # "caller_ended", "end_call", "transfer", "final_state", ...
+
+Input: an audio transport's frames go to ``stt`` and its ``speech_started`` / ``final`` events
+drive the turns; a text transport's lines are final transcripts. Each final transcript starts a
+turn (``engine.turn``): the LLM streams, sentences go to TTS as they complete, tool rounds run
+with a filler. Caller speech during a turn (barge-in) cancels it at once; the history keeps only
+what the caller heard. The session does not close the transport or the providers: their owner does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from voiceagent import templating
+from voiceagent.engine.compiler import CompiledAgent
+from voiceagent.engine.dispatch import Dispatcher
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.history import History, Message
+from voiceagent.engine.metrics import TurnMetrics
+from voiceagent.engine.speaker import Speaker
+from voiceagent.engine.state import SessionState, ToolContext, template_context
+from voiceagent.engine.turn import Turn, TurnRunner
+
+MAX_GUARD_CHAIN = 8
+
+
+@dataclass(slots=True, eq=False)
+class _Input:
+    kind: Literal["speech_started", "final", "end"]
+    text: str = ""
+    t_ms: float = 0.0
+    done: asyncio.Event | None = None
+
+
+class Session:
+    """Drives one call.
+
+    Args:
+        compiled: the :class:`~voiceagent.engine.compiler.CompiledAgent`.
+        llm: a ``providers.base.LLM``.
+        transport: a ``transports.base.Transport`` (``kind`` "audio" needs ``stt``).
+        events: the call's :class:`~voiceagent.engine.events.EventLog`.
+        stt: a ``providers.base.STT`` (audio transports only).
+        tts: a ``providers.base.TTS``; None (or ``transport.plays_audio`` False) means text only.
+        tools: an ``engine.tools.ToolRunner`` (``await run(name, args, ctx) -> ToolResult``);
+            without one, only builtins work and other tools answer the LLM with an error.
+        guard: an ``engine.guardrails.VerificationGuard``; without one ``requires_level`` is
+            still enforced (level stays 0) and ``verify_caller`` answers with an error.
+        variables: template variables that override the agent's defaults for this call.
+        caller: overrides ``transport.caller`` (``phone``, ``id``, ``metadata``).
+        max_tool_rounds: tool rounds per turn before the LLM must answer in words.
+    """
+
+    def __init__(
+        self,
+        compiled: CompiledAgent,
+        *,
+        llm: Any,
+        transport: Any,
+        events: EventLog,
+        stt: Any = None,
+        tts: Any = None,
+        tools: Any = None,
+        guard: Any = None,
+        variables: dict[str, Any] | None = None,
+        caller: dict[str, Any] | None = None,
+        max_tool_rounds: int = 4,
+    ) -> None:
+        self.compiled = compiled
+        self.agent = compiled.agent
+        self.llm = llm
+        self.transport = transport
+        self.events = events
+        self.stt = stt
+        self.tts = tts
+        self.tools = tools
+        self.guard = guard
+        self.max_tool_rounds = max_tool_rounds
+        self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
+        self.caller: dict[str, Any] = dict(caller if caller is not None else getattr(transport, "caller", None) or {})
+        self.state = SessionState(state=compiled.initial, language=self.agent.language)
+        self.history = History()
+        self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)
+        self.runner = TurnRunner(self)
+        self.dispatcher = Dispatcher(self)
+        self.ending: tuple[str, dict[str, Any]] | None = None
+        self.end_reason: str | None = None
+        self._started = datetime.now(timezone.utc)
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._turn: Turn | None = None
+        self._item: _Input | None = None
+        self._background: list[asyncio.Task[Any]] = []
+        self._stt_stream: Any = None
+
+    # ------------------------------------------------------------------ public helpers
+
+    def tool_context(self) -> ToolContext:
+        """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
+        return ToolContext(session=self.state, variables=self.variables, caller=self.caller)
+
+    def build_messages(self) -> list[Message]:
+        """System prompt of the current state + the trimmed history, for a ``ChatRequest``.
+
+        ``now`` in the prompt is the call's start time, so the prompt prefix stays byte-identical
+        across turns of a state (prompt caching); the growing history goes after it.
+        """
+        ctx = template_context(self.state, self.variables, self.caller, self._started)
+        system = self.compiled.system_prompt(self.state.state, ctx)
+        return [{"role": "system", "content": system}, *self.history.trimmed(self.agent.behaviour.max_history_turns)]
+
+    def enter_state(self, name: str, *, via: str) -> None:
+        """Move to state ``name`` (emits ``state.enter``); a move to the current state is ignored."""
+        if name == self.state.state:
+            return
+        previous, self.state.state = self.state.state, name
+        self.events.emit("state.enter", state=name, previous=previous, via=via)
+
+    def apply_guards(self) -> bool:
+        """Take ``when`` transitions whose guard is true (chained, bounded). Returns whether the state changed."""
+        changed = False
+        for _ in range(MAX_GUARD_CHAIN):
+            ctx = template_context(self.state, self.variables, self.caller)
+            target = None
+            for t in self.compiled.state(self.state.state).guard_transitions():
+                try:
+                    if templating.evaluate(t.when, ctx):  # type: ignore[arg-type]
+                        target = t.to
+                        break
+                except templating.TemplateError as exc:
+                    self.events.emit("error", where="guard", message=str(exc), expression=t.when)
+            if target is None or target == self.state.state:
+                break
+            self.enter_state(target, via="guard")
+            changed = True
+        return changed
+
+    def request_end(self, kind: str, info: dict[str, Any]) -> None:
+        """Ask the session to end after the agent's last words (``kind``: "transfer" or "end_call")."""
+        if self.ending is None:
+            self.ending = (kind, info)
+
+    # ------------------------------------------------------------------ the call
+
+    async def run(self) -> str:
+        """Run the call to its end; returns the end reason. Never raises for provider or tool
+        failures (they become ``error`` events and fallback phrases).
+
+        Raises:
+            ValueError: an audio transport without an STT.
+        """
+        if self.transport.kind == "audio" and self.stt is None:
+            raise ValueError("an audio transport needs an STT provider")
+        if not self.events.events:
+            self.events.restart_clock()
+        self.events.emit(
+            "session.start",
+            agent=self.agent.name,
+            language=self.agent.language,
+            transport=self.transport.kind,
+            llm=getattr(self.llm, "name", None),
+            stt=getattr(self.stt, "name", None),
+            tts=getattr(self.tts, "name", None) if self.speaker.audio else None,
+        )
+        self.events.emit("state.enter", state=self.state.state, previous=None, via="initial")
+        try:
+            await self._start_input()
+            self._start_greeting()
+            await self._loop()
+        finally:
+            await self._shutdown()
+        if self.ending is not None:
+            kind, info = self.ending
+            self.end_reason = "transfer" if kind == "transfer" else str(info.get("reason") or "end_call")
+            self.events.emit("call.transfer" if kind == "transfer" else "call.end", **info)
+        else:
+            self.end_reason = self.end_reason or "caller_ended"
+            self.events.emit("call.end", reason=self.end_reason)
+        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.state.state)
+        return self.end_reason
+
+    async def _loop(self) -> None:
+        getter: asyncio.Task[_Input] | None = None
+        barge_in = self.agent.behaviour.barge_in
+        try:
+            while True:
+                if self.ending is not None and self._task is None:
+                    return
+                if getter is None:
+                    getter = asyncio.create_task(self._inputs.get())
+                waiting: set[asyncio.Task[Any]] = {getter}
+                if self._task is not None:
+                    waiting.add(self._task)
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if self._task is not None and self._task in done:
+                    self._reap()
+                    continue
+                item, getter = getter.result(), None
+                if item.kind == "end":
+                    if self._task is not None:
+                        await asyncio.wait({self._task})
+                        self._reap()
+                    return
+                if item.kind == "speech_started":
+                    if barge_in and self._task is not None and not self._task.done():
+                        await self._interrupt("speech_started")
+                    continue
+                if self._task is not None:
+                    if barge_in:
+                        await self._interrupt("new_input")
+                    else:
+                        await asyncio.wait({self._task})
+                        self._reap()
+                    if self.ending is not None:
+                        if item.done is not None:
+                            item.done.set()
+                        return
+                self._start_turn(item)
+        finally:
+            if getter is not None:
+                getter.cancel()
+
+    # ------------------------------------------------------------------ input
+
+    async def _start_input(self) -> None:
+        if self.transport.kind == "audio":
+            self._stt_stream = await self.stt.open(language=self.agent.language)
+            self._background.append(asyncio.create_task(self._pump_audio(), name="stt-pump"))
+            self._background.append(asyncio.create_task(self._read_stt(), name="stt-events"))
+        else:
+            self._background.append(asyncio.create_task(self._read_text(), name="text-input"))
+
+    async def _pump_audio(self) -> None:
+        stream = self._stt_stream
+        try:
+            async for frame in self.transport.caller_audio():
+                await stream.push_audio(frame)
+        except Exception as exc:  # noqa: BLE001
+            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+
+    async def _read_stt(self) -> None:
+        try:
+            async for ev in self._stt_stream.events():
+                if ev.kind == "closed":
+                    break
+                if ev.kind == "speech_started":
+                    self._inputs.put_nowait(_Input("speech_started", t_ms=self.events.now_ms()))
+                elif ev.kind == "final" and ev.text.strip():
+                    text = ev.text.strip()
+                    await self.transport.show("caller", text)
+                    self._inputs.put_nowait(_Input("final", text, t_ms=self.events.now_ms()))
+        except Exception as exc:  # noqa: BLE001 - a dead STT ends the call, it does not crash it
+            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
+            self.end_reason = "stt_error"
+        finally:
+            self._inputs.put_nowait(_Input("end"))
+
+    async def _read_text(self) -> None:
+        # A text transport that plays no audio answers instantly, so lines are read one turn at a
+        # time (piped input must not interrupt itself); with audio output, lines may barge in.
+        lazy = not self.speaker.audio
+        try:
+            async for line in self.transport.caller_text():
+                text = line.strip()
+                if not text:
+                    continue
+                item = _Input("final", text, t_ms=self.events.now_ms(), done=asyncio.Event() if lazy else None)
+                self._inputs.put_nowait(item)
+                if item.done is not None:
+                    await item.done.wait()
+        except Exception as exc:  # noqa: BLE001
+            self.events.emit("error", where="input", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._inputs.put_nowait(_Input("end"))
+
+    # ------------------------------------------------------------------ turns
+
+    def _start_greeting(self) -> None:
+        ctx = template_context(self.state, self.variables, self.caller, self._started)
+        try:
+            text = self.compiled.greeting(ctx)
+        except templating.TemplateError as exc:
+            self.events.emit("error", where="greeting", message=str(exc))
+            text = None
+        if not text:
+            return
+        turn = Turn(0, None, TurnMetrics(turn=0))
+        self._begin(turn, None, self._greet(turn, text))
+
+    async def _greet(self, turn: Turn, text: str) -> None:
+        group = turn.new_group()
+        await self.speaker.say(text, group)
+        group.message = self.history.add_assistant(group.said()) if group.segments else None
+        await self.speaker.finish()
+        self._emit_turn_end(turn, interrupted=False)
+
+    def _start_turn(self, item: _Input) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.agent.behaviour.utterance_timeout_ms / 1000.0
+        turn = Turn(self.state.turns + 1, item.text, TurnMetrics(turn=self.state.turns + 1, eou_ms=item.t_ms), deadline)
+        self._begin(turn, item, self._run_turn(turn))
+
+    def _begin(self, turn: Turn, item: _Input | None, coro: Any) -> None:
+        self._turn, self._item = turn, item
+        self.speaker.listener = turn
+        self._task = asyncio.create_task(coro, name=f"turn-{turn.index}")
+
+    async def _run_turn(self, turn: Turn) -> None:
+        self.state.turns += 1
+        self.history.add_user(turn.user_text or "")
+        self.events.emit("user.transcript", text=turn.user_text, turn=turn.index)
+        await self._respond(turn)
+        if self.ending is None:
+            if self.apply_guards() and self.compiled.state(self.state.state).final:
+                await self._respond(turn)  # entered a final state: the agent says its last words there
+            if self.compiled.state(self.state.state).final:
+                self.request_end("end_call", {"reason": "final_state"})
+        await self.speaker.finish()
+        self._emit_turn_end(turn, interrupted=False)
+
+    async def _respond(self, turn: Turn) -> None:
+        """One reply with the utterance timeout (EOU -> first reply audio) and the fallback phrase."""
+        timeout_cm = asyncio.timeout(turn.deadline if not turn.first_audio.is_set() else None)
+        try:
+            async with timeout_cm:
+                turn.timeout = timeout_cm
+                await self.runner.respond(turn)
+        except TimeoutError:
+            if not timeout_cm.expired():
+                raise
+            turn.timed_out = True
+            self.events.emit("turn.timeout", turn=turn.index, timeout_ms=self.agent.behaviour.utterance_timeout_ms)
+            played = await self.speaker.stop()
+            turn.commit(self.history, played)
+            await self._say_fallback(turn)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - LLM/provider failures: say the fallback, go on
+            turn.failed = True
+            self.events.emit("error", where="llm", message=f"{type(exc).__name__}: {exc}", turn=turn.index)
+            turn.commit(self.history, float("inf"))
+            await self._say_fallback(turn)
+        finally:
+            turn.timeout = None
+
+    async def _say_fallback(self, turn: Turn) -> None:
+        group = turn.new_group()
+        await self.speaker.say(self.agent.behaviour.fallback, group)
+        if group.segments:
+            group.message = self.history.add_assistant(group.said())
+
+    def _emit_turn_end(self, turn: Turn, *, interrupted: bool, played_ms: float = float("inf")) -> None:
+        text = turn.spoken_text(played_ms)
+        if text or interrupted:
+            self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index)
+        if turn.user_text is not None:
+            self.events.emit("turn.metrics", **turn.metrics.as_event(interrupted=interrupted, timed_out=turn.timed_out))
+
+    def _reap(self) -> None:
+        task, item = self._task, self._item
+        self._task = self._turn = self._item = None
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.events.emit("error", where="turn", message=f"{type(exc).__name__}: {exc}")
+        if item is not None and item.done is not None:
+            item.done.set()
+
+    async def _interrupt(self, cause: str) -> None:
+        """Barge-in: cancel the turn (LLM stream, tools, TTS), clear queued audio, cut the history
+        to what the caller heard, and emit ``agent.interrupted`` + ``agent.text(interrupted=True)``."""
+        task, turn = self._task, self._turn
+        if task is None or turn is None:
+            return
+        if task.done():
+            self._reap()
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        played = await self.speaker.stop()
+        turn.commit(self.history, played)
+        self.events.emit("agent.interrupted", turn=turn.index, cause=cause, played_ms=round(played, 1))
+        self._emit_turn_end(turn, interrupted=True, played_ms=played)
+        self._reap()
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _tts_error(self, exc: BaseException) -> None:
+        self.events.emit("error", where="tts", message=f"{type(exc).__name__}: {exc}")
+
+    async def _shutdown(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._stt_stream is not None:
+            with contextlib.suppress(Exception):
+                await self._stt_stream.aclose()
+        await self.speaker.stop()

@@ -1,0 +1,172 @@
+"""The agent's mouth: sentences -> TTS -> ``transport.play``, in order, interruptible.
+
+``say()`` returns at once; a worker task synthesises queued sentences one after another and
+hands each frame to the transport as soon as TTS yields it. Every sentence is a
+:class:`Segment` placed on the agent-audio timeline (ms of agent audio handed to the
+transport), so after a barge-in ``transport.played_ms()`` tells which sentences the caller
+actually heard (fully or partly).
+
+Without TTS, or when the transport plays no audio, sentences are only shown, and count as
+spoken the moment they are shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from voiceagent.engine.speech import strip_markdown
+
+_EPS_MS = 0.5
+
+
+@dataclass(slots=True, eq=False)
+class Segment:
+    """One spoken sentence.
+
+    start_ms: position of its first frame on the agent-audio timeline (None until a frame exists);
+    dur_ms: audio handed to the transport so far; audio: False when shown only (text mode).
+    """
+
+    text: str
+    audio: bool
+    start_ms: float | None = None
+    dur_ms: float = 0.0
+    done: bool = False
+
+    def heard(self, played_ms: float) -> bool:
+        """Whether the caller heard this sentence at least partly, given ``played_ms``."""
+        if not self.audio:
+            return True
+        return self.start_ms is not None and self.dur_ms > 0 and played_ms > self.start_ms + _EPS_MS
+
+
+class SpeechListener(Protocol):
+    """Receives a speaker's per-sentence callbacks (the current turn)."""
+
+    def on_segment(self, segment: Segment, group: Any) -> None: ...
+
+    def on_tts_request(self, t_ms: float) -> None: ...
+
+    def on_first_frame(self, t_ms: float) -> None: ...
+
+
+class Speaker:
+    """Plays sentences through ``tts`` into ``transport``.
+
+    Args:
+        transport: a ``transports.base.Transport``.
+        tts: a ``providers.base.TTS`` or None (text only).
+        clock_ms: the session clock in ms (``EventLog.now_ms``).
+        on_error: called with the exception when TTS fails for a sentence (that sentence is skipped).
+    """
+
+    def __init__(self, transport: Any, tts: Any, *, clock_ms: Callable[[], float], on_error: Callable[[BaseException], None]) -> None:
+        self.transport = transport
+        self.tts = tts
+        self.audio = tts is not None and bool(getattr(transport, "plays_audio", True))
+        self.listener: SpeechListener | None = None
+        self._clock_ms = clock_ms
+        self._on_error = on_error
+        self._queue: asyncio.Queue[Segment] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._timeline_ms = 0.0
+        self._in_flight = False
+
+    async def say(self, text: str, group: Any = None) -> Segment | None:
+        """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
+        None when nothing speakable is left."""
+        text = strip_markdown(text)
+        if not text:
+            return None
+        seg = Segment(text=text, audio=self.audio)
+        if self.listener is not None:
+            self.listener.on_segment(seg, group)
+        await self.transport.show("agent", text)
+        if not self.audio:
+            seg.done = True
+            if self.listener is not None:
+                self.listener.on_first_frame(self._clock_ms())
+            return seg
+        self._queue.put_nowait(seg)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name="speaker")
+        return seg
+
+    async def drain(self) -> None:
+        """Wait until every queued sentence was synthesised and handed to the transport."""
+        await self._queue.join()
+
+    async def finish(self) -> None:
+        """:meth:`drain`, then wait for the transport to play it all."""
+        await self.drain()
+        if self.audio:
+            await self.transport.wait_played()
+
+    def played_ms(self) -> float:
+        """Agent audio the transport reports played in this call (0 in text mode)."""
+        return float(self.transport.played_ms()) if self.audio else 0.0
+
+    def busy(self) -> bool:
+        """Whether sentences are queued or audio handed over is still unplayed."""
+        if not self.audio:
+            return False
+        return self._in_flight or not self._queue.empty() or self._timeline_ms > self.played_ms() + _EPS_MS
+
+    async def stop(self) -> float:
+        """Barge-in: stop synthesis at once, drop queued sentences and unplayed audio.
+
+        Returns the played position (ms) after the transport cleared, to judge what was heard.
+        """
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self._queue = asyncio.Queue()
+        self._in_flight = False
+        if not self.audio:
+            return 0.0
+        await self.transport.clear()
+        played = self.played_ms()
+        self._timeline_ms = played
+        return played
+
+    async def _work(self) -> None:
+        queue = self._queue
+        while True:
+            seg = await queue.get()
+            self._in_flight = True
+            try:
+                await self._speak(seg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a TTS failure loses one sentence, not the call
+                self._on_error(exc)
+            finally:
+                self._in_flight = False
+                queue.task_done()
+
+    async def _speak(self, seg: Segment) -> None:
+        if self.listener is not None:
+            self.listener.on_tts_request(self._clock_ms())
+        frames = self.tts.synthesize(seg.text)
+        try:
+            async for frame in frames:
+                if not frame.pcm:
+                    continue
+                if seg.start_ms is None:
+                    seg.start_ms = self._timeline_ms
+                    if self.listener is not None:
+                        self.listener.on_first_frame(self._clock_ms())
+                await self.transport.play(frame)
+                self._timeline_ms += frame.duration_ms
+                seg.dur_ms += frame.duration_ms
+        finally:
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        seg.done = True

@@ -1,0 +1,85 @@
+"""Mutable per-call session state and the template context built from it.
+
+Templates and guards see the names of the agent format (docs: shared spec, "Strings"):
+``variables`` (also top-level by name), ``caller``, ``session`` (``state``, ``turns``,
+``verification_level``, ``language``), ``now`` and, inside a tool, ``args``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What the runtime knows about the call so far; the session loop is its only writer.
+
+    Attributes:
+        state: the current flow state name (``"main"`` for an agent without ``flow``).
+        turns: caller turns taken so far (final transcripts answered).
+        verification_level: 0 until ``verify_caller`` reaches a level (guardrails).
+        language: BCP-47 language of the call.
+        verification_attempts: failed ``verify_caller`` attempts (kept for the guard).
+    """
+
+    state: str
+    turns: int = 0
+    verification_level: int = 0
+    language: str = "en"
+    verification_attempts: int = 0
+
+    def as_template(self) -> dict[str, Any]:
+        """The ``session`` mapping templates and guards see (a copy; templates cannot mutate it)."""
+        return {
+            "state": self.state,
+            "turns": self.turns,
+            "verification_level": self.verification_level,
+            "language": self.language,
+        }
+
+
+def template_context(
+    session: SessionState,
+    variables: Mapping[str, Any],
+    caller: Mapping[str, Any],
+    now: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The Jinja2 context for prompts, greetings, guards and tool templates.
+
+    Variables are also available top-level by name; the reserved names (``variables``,
+    ``caller``, ``session``, ``now`` and ``extra`` keys such as ``args``) win over variables
+    of the same name.
+    """
+    ctx: dict[str, Any] = dict(variables)
+    ctx.update(
+        variables=dict(variables),
+        caller=dict(caller),
+        session=session.as_template(),
+        now=now or datetime.now(timezone.utc),
+    )
+    ctx.update(extra)
+    return ctx
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """Passed as ``ctx`` to ``ToolRunner.run`` and ``VerificationGuard.verify``.
+
+    Attributes:
+        session: the live :class:`SessionState` (read it; only the session loop writes it).
+        variables: the call's template variables (agent defaults merged with caller-provided ones).
+        caller: transport metadata (``phone``, ``id``, ``metadata``).
+        now: the current time (UTC).
+    """
+
+    session: SessionState
+    variables: Mapping[str, Any]
+    caller: Mapping[str, Any]
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def template_context(self, **extra: Any) -> dict[str, Any]:
+        """Template context for this call, e.g. ``ctx.template_context(args=arguments)``."""
+        return template_context(self.session, self.variables, self.caller, self.now, **extra)
