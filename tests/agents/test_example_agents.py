@@ -154,3 +154,25 @@ def test_bank_transfer_moves_the_call_to_closing():
     for state in ("verify", "service"):
         assert any(t.on_tool == "transfer_to_human" and t.to == "closing"
                    for t in flow.states[state].transitions)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_example_agent_compiles(path):
+    from voiceagent.engine.compiler import compile_agent
+
+    compiled = compile_agent(load_agent(path, env={}))
+    context = {**compiled.agent.variables, "variables": compiled.agent.variables}
+    for name in compiled.states:
+        assert compiled.system_prompt(name, context)
+    assert compiled.greeting(context)
+
+
+def test_bank_compiles_to_verified_service_and_hides_the_lookup():
+    from voiceagent.engine.compiler import compile_agent
+
+    compiled = compile_agent(load_agent(AGENTS / "bank.yaml", env={}))
+    offered = {name: {f["function"]["name"] for f in state.llm_tools()} for name, state in compiled.states.items()}
+    assert "verify_caller" in offered["verify"] and "verify_caller" in offered["service"]
+    assert "break_fixed_deposit" in offered["service"] and "break_fixed_deposit" not in offered["verify"]
+    assert all("lookup_customer" not in names for names in offered.values())
+    assert compiled.states["closing"].final
