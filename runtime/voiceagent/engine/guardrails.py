@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from voiceagent.config.models import Tool, Verification
-from voiceagent.engine.guardrails_normalise import factor_matches
+from voiceagent.engine.guardrails_normalise import digits_of, factor_matches
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, ToolRunner
 
@@ -206,8 +206,8 @@ class VerificationGuard:
             f: args[f] for f in v.factors
             if args.get(f) is not None and not isinstance(args.get(f), (dict, list)) and str(args[f]).strip()
         }
-        for value in stated.values():
-            self.redactor.add(value)
+        for f, value in stated.items():
+            self._register(f, value)
         if not stated:
             return self._outcome(
                 f"No verification details were given. {self._needed_text(self._next_level()) or ''}".strip()
@@ -323,7 +323,20 @@ class VerificationGuard:
     def _register_record(self, record: Mapping[str, Any]) -> None:
         for key, value in record.items():
             if key in self.redactor.names:
-                self.redactor.add(value)
+                self._register(key, value)
+
+    def _register(self, factor: str, value: Any) -> None:
+        """Register ``value`` and its digit forms (spoken digits; the last four of a
+        ``*last_four*`` field) with the redactor."""
+        self.redactor.add(value)
+        if isinstance(value, (dict, list)):
+            return
+        digits = digits_of(value)
+        if len(digits) >= 3:
+            self.redactor.add(digits)
+            key = _key(factor)
+            if len(digits) > 4 and ("last_four" in key or "last4" in key or "last_4" in key):
+                self.redactor.add(digits[-4:])
 
 
 def _key(name: str) -> str:
