@@ -43,7 +43,7 @@ def test_is_an_audio_transport(caller_wav, tmp_path):
 
 
 async def test_frames_are_20ms_at_16k_and_include_trailing_silence(caller_wav, tmp_path):
-    t = WavTransport(caller_wav, tmp_path / "agent.wav", fast=True, trailing_silence_ms=1500)
+    t = WavTransport(caller_wav, tmp_path / "agent.wav", fast=True, trailing_silence_ms=1500, hold_after_ms=None)
     frames = [f async for f in t.caller_audio()]
     assert all(f.sample_rate == 16000 for f in frames)
     assert all(f.samples == 320 for f in frames[:-1])
@@ -83,7 +83,7 @@ async def test_real_time_pacing_follows_the_wall_clock(tmp_wav, tmp_path):
 async def test_agent_reply_is_placed_after_caller_speech_with_silence_elsewhere(caller_wav, tmp_path):
     out = tmp_path / "agent.wav"
     rec = tmp_path / "call.wav"
-    t = WavTransport(caller_wav, out, fast=True, recording_path=rec)
+    t = WavTransport(caller_wav, out, fast=True, recording_path=rec, hold_after_ms=None)
     replied = False
     async for f in t.caller_audio():
         # a "session": reply once 700 ms of caller audio (speech ends at 600) have been heard
@@ -169,3 +169,32 @@ async def test_output_rate_can_be_chosen(caller_wav, tmp_path):
     await t.aclose()
     x, rate, _ = read_mono(out)
     assert rate == 8000 and last_loud_ms(x, rate) == pytest.approx(200, abs=3)
+
+
+async def test_fast_mode_holds_the_virtual_clock_while_the_agent_replies(tmp_wav, tmp_path):
+    rate = 16000
+    speech = np.concatenate([tone(400, rate), np.zeros(rate), tone(400, rate)])  # 0-400, 1400-1800 ms
+    path = tmp_wav("two_turns.wav", speech, rate)
+    out = tmp_path / "agent.wav"
+    t = WavTransport(path, out, fast=True, hold_after_ms=600, hold_timeout_s=0.5, trailing_silence_ms=1000)
+    eou = asyncio.Event()
+
+    async def pump():  # the STT side: consume frames, report the first end of utterance
+        async for _ in t.caller_audio():
+            if t.position_ms() >= 400 + 600:
+                eou.set()
+
+    async def reply():  # the session side: think (wall time), speak, wait until played
+        await eou.wait()
+        await asyncio.sleep(0.3)
+        for _ in range(10):
+            await t.play(agent_tone(50))
+        await t.wait_played()
+
+    await asyncio.wait_for(asyncio.gather(pump(), reply()), 10)
+    await t.aclose()
+    assert t.holds == 2  # after each of the two utterances
+    x, orate, _ = read_mono(out)
+    # the reply sits where the clock held (1000 ms), not where a free-running clock would be
+    assert first_loud_ms(x, orate) == pytest.approx(1000, abs=25)
+    assert last_loud_ms(x, orate) == pytest.approx(1500, abs=25)

@@ -143,11 +143,13 @@ def run(
 
 def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
                     recording: str | None, replies: str | None, caller: dict[str, Any],
-                    tts_rate: int | None) -> Any:
+                    tts_rate: int | None, eou_timeout_ms: int) -> Any:
     if mode == "wav":
         from voiceagent.transports.wav import WavTransport  # noqa: PLC0415
 
-        return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller)
+        # fast mode: the virtual clock waits for each reply once the STT must have seen the EOU
+        return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller,
+                            hold_after_ms=eou_timeout_ms + 300)
     if mode == "device":
         from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
 
@@ -182,6 +184,7 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
             mode, input_wav=input_wav, output_wav=output_wav, fast=fast, recording=recording,
             replies=replies, caller=caller,
             tts_rate=getattr(providers.tts, "sample_rate", None),
+            eou_timeout_ms=agent.stt.eou_timeout_ms,
         )
         session = Session(
             compiled,

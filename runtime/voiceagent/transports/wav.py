@@ -13,6 +13,14 @@ rest is silence, so ``agent.wav`` lines up sample for sample with ``caller.wav``
 The caller position is the wall clock since the call started (real time) or, in fast mode, a
 virtual clock: the caller audio consumed so far. Agent audio placed before the caller position
 counts as played; :meth:`WavTransport.clear` (barge-in) drops what lies beyond it.
+
+Fast mode keeps turn-taking: without it the whole recording would be consumed while the agent is
+still thinking about the first utterance, and each later utterance would interrupt the previous
+reply. So once the caller has been silent for ``hold_after_ms`` after speaking (energy of the
+recording), the virtual clock holds until the agent finished its reply (the session calls
+:meth:`WavTransport.wait_played` at the end of every turn) or ``hold_timeout_s`` of wall time
+passed. The agent's thinking time therefore takes no room on the fast timeline; everything else
+(gaps, overlaps, barge-ins) is as in real time.
 """
 
 from __future__ import annotations
@@ -109,6 +117,10 @@ class WavTransport:
             another); default 16000.
         frame_ms: caller frame length in ms (default 20).
         trailing_silence_ms: silence appended after the recording so the last utterance ends.
+        hold_after_ms: fast mode: caller silence (ms) after speech at which the virtual clock
+            waits for the agent's reply (keep it above the STT's end-of-utterance timeout); None
+            streams straight through without waiting.
+        hold_timeout_s: fast mode: longest wall-clock wait for one reply (s).
         recording_path: optional stereo "call recording" (caller left, agent right), PCM16 at
             the output rate.
         caller: transport metadata for templates (``phone``, ``id``, ``metadata``).
@@ -130,6 +142,8 @@ class WavTransport:
         output_rate: int | None = None,
         frame_ms: int = 20,
         trailing_silence_ms: float = 1500.0,
+        hold_after_ms: float | None = 900.0,
+        hold_timeout_s: float = 15.0,
         recording_path: str | Path | None = None,
         caller: dict[str, Any] | None = None,
     ) -> None:
@@ -154,6 +168,13 @@ class WavTransport:
         self._closed = False
         self._progress = asyncio.Event()
         self.idle_ms = 200.0
+        self.hold_after_ms = hold_after_ms
+        self.hold_timeout_s = hold_timeout_s
+        self._reply_done = asyncio.Event()
+        self._holding = False
+        self._last_speech: np.ndarray | None = None
+        self.holds = 0
+        """Fast mode: how many times the virtual clock waited for a reply."""
 
     # ------------------------------------------------------------------ clock
 
@@ -204,6 +225,8 @@ class WavTransport:
                     if delay > 0:
                         await asyncio.sleep(delay)
                 else:
+                    if self._should_hold(i, n):
+                        await self._hold()
                     await asyncio.sleep(0)  # let the session react between frames
                 self._consumed_ms = 1000.0 * (start + len(chunk)) / self.sample_rate
                 self._wake()
@@ -211,6 +234,43 @@ class WavTransport:
         finally:
             self._caller_done = True
             self._wake()
+
+    def _speech_frames(self, n: int) -> np.ndarray:
+        """Per caller frame: does it carry speech (RMS within 35 dB of the loudest frame, above
+        -55 dBFS)?"""
+        frames = len(self._caller_pcm) // n + (1 if len(self._caller_pcm) % n else 0)
+        padded = np.zeros(frames * n, dtype=np.float64)
+        padded[: len(self._caller_pcm)] = self._caller_pcm
+        rms = np.sqrt(np.mean((padded.reshape(frames, n) / 32768.0) ** 2, axis=1))
+        db = 20 * np.log10(np.maximum(rms, 1e-9))
+        threshold = max(float(db.max()) - 35.0, -55.0)
+        return db > threshold
+
+    def _should_hold(self, i: int, n: int) -> bool:
+        if self.hold_after_ms is None:
+            return False
+        if self._last_speech is None:
+            speech = self._speech_frames(n)
+            # _last_speech[j]: index of the last speech frame at or before frame j (-1: none yet)
+            self._last_speech = np.maximum.accumulate(np.where(speech, np.arange(len(speech)), -1))
+        k = max(1, int(round(self.hold_after_ms / self.frame_ms)))
+        if i <= k or i > len(self._last_speech):
+            return False
+        last = int(self._last_speech[i - 1])
+        # hold once, when exactly k silent frames follow a stretch of speech
+        return last >= 0 and last == i - k - 1
+
+    async def _hold(self) -> None:
+        """Freeze the virtual clock until the agent finished a reply (or the wall-clock limit)."""
+        self._reply_done.clear()
+        self._holding = True
+        self.holds += 1
+        try:
+            await asyncio.wait_for(self._reply_done.wait(), self.hold_timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._holding = False
 
     # ------------------------------------------------------------------ agent
 
@@ -255,6 +315,7 @@ class WavTransport:
         in real time; in fast mode once enough caller audio has been consumed, the caller hung up,
         or nobody has consumed caller audio for ``idle_ms`` of wall time (the virtual clock only
         moves while the session reads caller audio, so waiting longer could never end)."""
+        self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:
             end_ms = 1000.0 * (len(self._agent) // 2) / (self._out_rate or self.sample_rate)
             remaining = end_ms - self.position_ms()
@@ -278,6 +339,7 @@ class WavTransport:
             return
         self._closed = True
         self._wake()
+        self._reply_done.set()
         rate = self._out_rate or self.sample_rate
         caller = AudioFrame(self._caller_pcm.tobytes(), self.sample_rate).resampled(rate).to_numpy()
         agent = np.frombuffer(bytes(self._agent), dtype="<i2")
