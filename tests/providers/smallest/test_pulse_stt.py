@@ -202,3 +202,36 @@ async def test_aclose_is_idempotent_and_bounded_without_is_last() -> None:
         events = await collect(stream)
     assert events[-1].kind == "closed"
     assert fake.pulse.connections[0].controls.count({"type": "close_stream"}) == 1
+
+
+async def test_gives_up_when_every_connection_drops() -> None:
+    opts = PulseOptions(disconnect_after_bytes=3200, disconnect_times=100)
+    async with FakeSmallest(pulse=opts) as fake:
+        stream = await stt_for(fake, max_reconnects=2).open(language="en")
+        await push(stream, speech(300))
+        with pytest.raises(ProviderError, match="keeps dropping"):
+            await collect(stream)
+        await stream.aclose()
+    assert len(fake.pulse.connections) == 3  # the first one and two reconnects
+
+
+async def test_reconnect_fails_cleanly_when_server_is_gone() -> None:
+    fake = await FakeSmallest(pulse=PulseOptions(disconnect_after_bytes=3200)).start()
+    stream = await stt_for(fake, max_reconnects=2).open(language="en")
+    await fake.aclose()
+    await push(stream, speech(300))
+    with pytest.raises(ProviderError, match="reconnect failed|could not be re-established"):
+        await collect(stream)
+    await stream.aclose()
+
+
+async def test_max_streams_limit_closes_the_extra_stream_with_1008() -> None:
+    async with FakeSmallest(pulse=PulseOptions(max_streams=1)) as fake:
+        first = await stt_for(fake).open(language="en")
+        second = await stt_for(fake).open(language="en")
+        with pytest.raises(ProviderError, match="1008"):
+            await collect(second)
+        await push(first, speech(200))
+        await first.aclose()
+        events = await collect(first)
+    assert events[-2].kind == "final" and events[-1].kind == "closed"

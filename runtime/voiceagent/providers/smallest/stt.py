@@ -29,12 +29,12 @@ from urllib.parse import urlencode
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError, STTEvent
 from voiceagent.providers.smallest._common import (
-    error_text,
     resolve_api_key,
     resolve_base_url,
     ws_connect,
     ws_url,
 )
+from voiceagent.providers.smallest._pulse_frames import parse_frame
 from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language
 
 __all__ = ["PulseSTT", "PulseStream"]
@@ -62,7 +62,8 @@ class PulseSTT:
         extra_params: more query parameters (``keywords``, ``endpointing``, ``punctuate``...);
             booleans become ``"true"``/``"false"``.
         keepalive_interval_s: WebSocket ping period (s). idle_silence_s: send 100 ms of silence
-            after this long without audio (s). max_reconnects: reconnect attempts per disconnect.
+            after this long without audio (s). max_reconnects: reconnect attempts per disconnect, and
+            disconnects in a row without a transcript in between before giving up.
         close_timeout_s: how long :meth:`PulseStream.aclose` waits for ``is_last``.
         max_buffer_s: audio kept for resending after a reconnect (s).
 
@@ -157,6 +158,7 @@ class PulseStream:
         self._last_send = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
+        self._drops_in_a_row = 0
         """How many times the stream reconnected after an unexpected disconnect."""
 
     # ------------------------------------------------------------------ connection
@@ -178,6 +180,12 @@ class PulseStream:
         the backoff; audio pushed meanwhile lands in the ring and is resent here.
         """
         self._connected = False
+        self._drops_in_a_row += 1
+        if self._drops_in_a_row > self._stt.max_reconnects:
+            self._fail(ProviderError(f"{SERVICE}: the connection keeps dropping "
+                                     f"({self._drops_in_a_row - 1} reconnects without a transcript)",
+                                     retryable=True))
+            return False
         attempts = max(1, self._stt.max_reconnects)
         for attempt in range(attempts):
             await asyncio.sleep(_RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)])
@@ -255,40 +263,29 @@ class PulseStream:
 
     def _handle(self, raw: str) -> None:
         now = time.monotonic() * 1000.0
-        try:
-            msg = json.loads(raw)
-        except ValueError:
+        frame = parse_frame(raw)
+        if frame is None:
             return
-        if not isinstance(msg, dict):
-            return
-        kind = msg.get("type")
-        if kind == "error" or msg.get("status") == "error":
-            self._fail(ProviderError(f"{SERVICE} error: {error_text(msg)}"))
-            return
-        if kind == "speech_started":
+        if frame.kind == "transcript":
+            self._drops_in_a_row = 0
+        if frame.kind == "error":
+            self._fail(ProviderError(f"{SERVICE} error: {frame.text}"))
+        elif frame.kind == "speech_started":
             self._speech_started(now)
-            return
-        if kind not in (None, "transcription") and not ("transcript" in msg or
-                                                        "transcription" in msg):
-            return  # speech_ended and unknown frames
-        text = msg.get("transcript")
-        if text is None:
-            text = msg.get("transcription") or ""
-        text = str(text).strip()
-        lang = msg.get("language") or None
-        if msg.get("is_final") or msg.get("is_last"):
-            if text:
+        elif frame.kind == "transcript" and frame.is_final:
+            if frame.text:
                 self._speech_started(now)
-                self._queue.put_nowait(STTEvent("final", text, lang or self.language, now))
+                self._queue.put_nowait(
+                    STTEvent("final", frame.text, frame.language or self.language, now))
             self._in_speech = False
             self._finalize_pending = False
             self._ring.clear()
             self._ring_bytes = 0
-            if msg.get("is_last"):
+            if frame.is_last:
                 self._finish()
-        elif text:
+        elif frame.kind == "transcript" and frame.text:
             self._speech_started(now)
-            self._queue.put_nowait(STTEvent("interim", text, lang, now))
+            self._queue.put_nowait(STTEvent("interim", frame.text, frame.language, now))
 
     def _speech_started(self, now: float) -> None:
         if not self._in_speech:
