@@ -15,8 +15,11 @@ import os
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
+
+from voiceagent.engine.guardrails_normalise import parse_date
 
 __all__ = ["Redactor", "RedactingFilter", "MASK"]
 
@@ -46,7 +49,15 @@ def _mask_secret(m: re.Match[str]) -> str:
     return MASK
 
 
+# Cheap pre-check (every alternative starts with a literal, so ``re`` skips ahead fast); the
+# full secret regex is the slow part and runs only when a hint is present.
+# (Searching lower-cased text without re.IGNORECASE keeps the literal fast path.)
+_SECRET_HINT_RE = re.compile(r"bearer|basic|sk-|xox|gh[pos]|glpat|akia|eyj|key=|token=")
+
+
 def _scrub_secrets(text: str) -> str:
+    if _SECRET_HINT_RE.search(text.lower()) is None:
+        return text
     return _SECRET_RE.sub(_mask_secret, text)
 
 
@@ -58,8 +69,14 @@ _SECRET_ENV_RE = re.compile(r"(?i)(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$")
 _DIGIT_SEP = r"[\s.\-/]?"
 
 
+@lru_cache(maxsize=4096)
 def _norm_key(key: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(key).strip().casefold())
+
+
+@lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY_RE.match(key) is not None
 
 
 class Redactor:
@@ -81,7 +98,7 @@ class Redactor:
         self.names = frozenset(_norm_key(n) for n in names)
         self._values: set[str] = set()
         self._lock = threading.Lock()
-        self._regex: re.Pattern[str] | None = None
+        self._regex: _Matcher | None = None
         self._dirty = False
         for key, value in (os.environ if env is None else env).items():
             if _SECRET_ENV_RE.search(key) and value and len(value) >= 8:
@@ -113,12 +130,12 @@ class Redactor:
         """How many value spellings are registered (for tests and diagnostics)."""
         return len(self._values)
 
-    def _pattern(self) -> re.Pattern[str] | None:
+    def _pattern(self) -> _Matcher | None:
         if self._dirty:
             with self._lock:
                 if self._dirty:
-                    parts = [_value_pattern(v) for v in sorted(self._values, key=len, reverse=True)]
-                    self._regex = re.compile("|".join(parts), re.IGNORECASE) if parts else None
+                    ordered = sorted(self._values, key=len, reverse=True)
+                    self._regex = _Matcher(ordered) if ordered else None
                     self._dirty = False
         return self._regex
 
@@ -130,7 +147,7 @@ class Redactor:
             return text
         rx = self._pattern()
         if rx is not None:
-            text = rx.sub(MASK, text)
+            text = rx.sub(text)
         return _scrub_secrets(text)
 
     def scrub(self, obj: Any) -> Any:
@@ -143,16 +160,16 @@ class Redactor:
         """
         return self._scrub(obj, self._pattern())
 
-    def _scrub(self, obj: Any, rx: re.Pattern[str] | None) -> Any:
+    def _scrub(self, obj: Any, rx: _Matcher | None) -> Any:
         if isinstance(obj, str):
             if rx is not None:
-                obj = rx.sub(MASK, obj)
+                obj = rx.sub(obj)
             return _scrub_secrets(obj) if obj else obj
         if isinstance(obj, Mapping):
             out = {}
             for k, v in obj.items():
                 key = self._scrub(k, rx) if isinstance(k, str) else k
-                if isinstance(k, str) and (_norm_key(k) in self.names or _SECRET_KEY_RE.match(k)):
+                if isinstance(k, str) and (_norm_key(k) in self.names or _is_secret_key(k)):
                     out[key] = MASK if v not in (None, "") else v
                 else:
                     out[key] = self._scrub(v, rx)
@@ -230,8 +247,6 @@ def _variants(value: Any) -> Iterable[str]:
     if len(digits) >= MIN_VALUE_LEN and len(digits) >= len(re.sub(r"[\W_]", "", text)) * 0.6:
         yield digits
     # dates given as text: also register their other spellings
-    from voiceagent.engine.guardrails_normalise import parse_date
-
     parsed = parse_date(text)
     if parsed is not None:
         yield from _date_variants(parsed)
@@ -251,12 +266,43 @@ def _date_variants(d: date) -> Iterable[str]:
     yield f"{d.day:02d}{d.month:02d}{d.year}"
 
 
+class _Matcher:
+    """Registered values as one regex. Matching runs on ``text.lower()`` without re.IGNORECASE
+    and every alternative starts with a literal character, which lets ``re`` skip ahead by
+    first character (about 10x faster than an IGNORECASE alternation of look-behinds). Text
+    whose lower-case form changes length (rare Unicode) uses the IGNORECASE pattern instead."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.fast = re.compile("|".join(_value_pattern(v.lower()) for v in values))
+        self.slow = re.compile("|".join(_value_pattern(v) for v in values), re.IGNORECASE)
+
+    def sub(self, text: str) -> str:
+        low = text.lower()
+        if len(low) != len(text):
+            return self.slow.sub(MASK, text)
+        out: list[str] = []
+        pos = 0
+        for m in self.fast.finditer(low):
+            out.append(text[pos : m.start()])
+            out.append(MASK)
+            pos = m.end()
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
+
+    def fullmatch(self, text: str) -> bool:
+        return self.fast.fullmatch(text.lower()) is not None
+
+
 def _value_pattern(value: str) -> str:
+    """Regex for one value: digits may be split by single separators; text matches across
+    whitespace runs, as whole words. The first character is matched before the word-boundary
+    look-behind ``(?<!\\w.)`` so every alternative begins with a literal."""
     if value.isdigit():
-        body = _DIGIT_SEP.join(value)
-        return body
-    parts = [re.escape(p) for p in value.split()]
-    body = r"\s+".join(parts)
-    left = r"(?<!\w)" if value[:1].isalnum() else ""
-    right = r"(?!\w)" if value[-1:].isalnum() else ""
-    return f"{left}{body}{right}"
+        return _DIGIT_SEP.join(value)
+    body = r"\s+".join(re.escape(p) for p in value.split())
+    first = re.escape(value[0])
+    left = r"(?<!\w.)" if value[0].isalnum() or value[0] == "_" else ""
+    right = r"(?!\w)" if value[-1].isalnum() or value[-1] == "_" else ""
+    return f"{first}{left}{body[len(first):]}{right}"
