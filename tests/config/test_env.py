@@ -59,3 +59,10 @@ def test_env_value_is_validated(write):
         load_agent(write("a.yaml", "name: demo\nprompt: p\nllm: {temperature: '${T}'}\n"), env={"T": "hot"})
     assert [(d.line, d.column) for d in info.value.diagnostics] == [(3, 20)]
     assert "llm.temperature" in info.value.diagnostics[0].message
+
+
+def test_loaded_agent_carries_warnings_and_paths(write):
+    path = write("a.yaml", "name: demo\nprompt: p\nvariables: {k: 'sk-live_0123456789abcdefABCDEF'}\n")
+    loaded = load_agent(path)
+    assert loaded.path == path.resolve() and loaded.base_dir == path.resolve().parent
+    assert [d.severity for d in loaded.warnings] == ["warning"]

@@ -228,3 +228,32 @@ def test_optional_param_without_default_warns(check, write):
     )
     assert [(d.line, d.severity) for d in diags] == [(8, "warning")]
     assert "'b' is optional for the tool but has no default" in diags[0].message
+
+
+def test_unknown_template_names_warn(check):
+    diags = check(
+        "name: demo\nprompt: 'Agent for {{ compnay }} on {{ session.language }} at {{ now }}'\n"
+        "variables: {company: Acme}\n"
+        "tools:\n  - name: t\n    description: d\n    parameters: {summary: {}}\n    http:\n"
+        "      url: https://x.example\n      json: {s: '{{ args.sumary }}', ok: '{{ args.summary }}'}\n"
+    )
+    assert [(d.line, d.severity) for d in diags] == [(2, "warning"), (10, "warning")]
+    assert "template name 'compnay' is not a variable or a runtime name; did you mean 'company'?" in diags[0].message
+    assert "args.sumary is not a declared parameter of this tool; did you mean 'summary'?" in diags[1].message
+
+
+def test_literal_under_sensitive_key_warns(check):
+    diags = check(
+        HEAD + "llm: {api_key_env: OPENAI_API_KEY}\ntools:\n  - name: t\n    description: d\n    http:\n"
+        "      url: https://x.example\n      headers: {X-Api-Key: hunter2, Authorization: 'Bearer ${TOKEN:-dev}'}\n"
+    )
+    assert [(d.line, d.column, d.severity) for d in diags] == [(9, 28, "warning")]
+
+
+def test_on_tool_outside_state_tools_warns(check):
+    diags = check(
+        HEAD + "tools:\n  - {name: t, description: d, builtin: end_call}\nflow:\n  initial: a\n  states:\n"
+        "    a:\n      transitions: [{to: b, on_tool: t}]\n    b: {final: true}\n"
+    )
+    assert [(d.line, d.severity) for d in diags] == [(9, "warning")]
+    assert "not among the tools of state 'a'" in diags[0].message

@@ -16,7 +16,8 @@ from typing import Any, Iterator
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.envsubst import iter_strings
 from voiceagent.config.pydantic_errors import did_you_mean
-from voiceagent.config.secrets import looks_like_secret
+from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
+from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
 from voiceagent.templating import TemplateError, check_expression, check_template
 
@@ -45,7 +46,7 @@ class _Checker:
     def text(self, node: Node | None) -> str | None:
         return node.value if node is not None and isinstance(node.value, str) else None
 
-    def template(self, node: Node | None, path: tuple) -> None:
+    def template(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
         src = self.text(node)
         if node is None or src is None or ("{{" not in src and "{%" not in src and "{#" not in src):
             return
@@ -57,16 +58,20 @@ class _Checker:
                 line += exc.lineno if node.style in ("|", ">") else exc.lineno - 1
                 col = node.key_col + 2 if node.style in ("|", ">") else col
             self.out.append(Diagnostic(node.file, line, col, "error", f"{format_path(path)}: {exc}", format_path(path)))
+            return
+        for message in name_problems(src, self.variables, params):
+            self.add(node, f"{format_path(path)}: {message}", path, severity="warning")
 
-    def templates_deep(self, node: Node | None, path: tuple) -> None:
+    def templates_deep(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
         if node is None:
             return
         for sub, sub_path in iter_strings(node, path):
-            self.template(sub, sub_path)
+            self.template(sub, sub_path, params)
 
     # -- checks ----------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
         root = self.root
+        self.variables = [str(k) for k, _ in self.items(root.get("variables"))]
         for key in ("prompt", "greeting"):
             self.template(root.get(key), (key,))
         behaviour = root.get("behaviour")
@@ -77,7 +82,10 @@ class _Checker:
         self.check_levels(tools, levels)
         self.check_flow(tools)
         for node, path in iter_strings(root):
-            if looks_like_secret(node.value):
+            key = path[-1] if path and isinstance(path[-1], str) else ""
+            literal = node.value and "${" not in node.value and "{{" not in node.value
+            sensitive = bool(literal and key != "api_key_env" and SENSITIVE_KEY.search(key))
+            if sensitive or looks_like_secret(node.value):
                 self.add(node, f"{format_path(path)}: this looks like an inline secret (API key or token); "
                          "put it in an environment variable and write ${NAME}", path, severity="warning")
         return self.out
@@ -113,11 +121,11 @@ class _Checker:
             if builtin is not None and builtin.value == "transfer" and tool.get("to") is None:
                 self.add(builtin, f"{label}: builtin transfer needs 'to' (a number or SIP URI)", path + ("builtin",))
             for key in ("filler", "handoff_prompt"):
-                self.template(tool.get(key), path + (key,))
+                self.template(tool.get(key), path + (key,), declared)
             http = tool.get("http")
             if http is not None and http.is_map:
                 for key in ("url", "headers", "query", "json", "body"):
-                    self.templates_deep(http.get(key), path + ("http", key))
+                    self.templates_deep(http.get(key), path + ("http", key), declared)
             python = tool.get("python")
             if python is not None and kinds == ["python"] and isinstance(python.value, str) and ":" in python.value:
                 self.check_python(python, path + ("python",), label, declared, tool)
@@ -188,11 +196,14 @@ class _Checker:
             for j, t in enumerate(self.seq(state.get("tools"))):
                 if isinstance(t.value, str) and t.value not in tools:
                     self.add(t, f"state '{sname}' uses tool '{t.value}', which is not defined{did_you_mean(t.value, tools)}", spath + ("tools", j))
+            state_tools = [t.value for t in self.seq(state.get("tools"))]
             for j, tr in enumerate(self.seq(state.get("transitions"))):
-                self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges)
+                self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges, state_tools)
         self.check_reachable(flow, states, edges)
 
-    def check_transition(self, tr: Node, path: tuple, sname: str, names: list[str], tools: dict, edges: dict) -> None:
+    def check_transition(
+        self, tr: Node, path: tuple, sname: str, names: list[str], tools: dict, edges: dict, state_tools: list[str]
+    ) -> None:
         if not tr.is_map:
             return
         to = tr.get("to")
@@ -214,6 +225,9 @@ class _Checker:
         on_tool = tr.get("on_tool")
         if self.text(on_tool) is not None and on_tool.value not in tools:
             self.add(on_tool, f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}", path + ("on_tool",))
+        elif self.text(on_tool) is not None and on_tool.value not in state_tools:
+            self.add(on_tool, f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
+                     "transition can never be taken", path + ("on_tool",), severity="warning")
 
     def check_reachable(self, flow: Node, states: dict, edges: dict[str, list[str]]) -> None:
         initial = self.text(flow.get("initial"))

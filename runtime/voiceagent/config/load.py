@@ -25,11 +25,13 @@ from voiceagent.config.yamlnodes import Node
 @dataclass(frozen=True)
 class LoadedAgent:
     """A validated agent: ``agent`` (the model, variants merged), ``path`` (the file given,
-    absolute) and ``base_dir`` (its folder; python tools and relative paths resolve here)."""
+    absolute), ``base_dir`` (its folder; python tools and relative paths resolve here) and
+    ``warnings`` (diagnostics that did not stop loading, e.g. an inline secret)."""
 
     agent: Agent
     path: Path
     base_dir: Path
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -91,7 +93,7 @@ def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
         return None
 
 
-def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedAgent:
+def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, import_tools: bool = True) -> LoadedAgent:
     """Load, merge, substitute and validate the agent file at ``path``.
 
     Args:
@@ -99,12 +101,14 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None) -> Loa
         env: when given (e.g. ``os.environ``), ``${NAME}`` / ``${NAME:-default}`` in every
             string are replaced from it and each missing variable is an error naming it.
             Without it, references stay as written.
+        import_tools: import python tool modules (in isolation) to check that they exist and
+            accept the declared parameters.
 
     Raises:
         ConfigError: with ``.diagnostics`` (every error and warning) when any error is found.
     """
-    agent, _, diags = check_file(path, env=env)
+    agent, _, diags = check_file(path, env=env, import_tools=import_tools)
     if agent is None:
         raise ConfigError(diags)
     real = Path(path).resolve()
-    return LoadedAgent(agent=agent, path=real, base_dir=real.parent)
+    return LoadedAgent(agent=agent, path=real, base_dir=real.parent, warnings=tuple(diags))

@@ -41,6 +41,8 @@ def _high_entropy(token: str) -> bool:
 
 
 def _secret_spans(text: str) -> list[tuple[int, int]]:
+    if len(text) < 12:  # shorter than any pattern below
+        return []
     # References and templates are blanked out (same length) so they never match.
     blank = _REF.sub(lambda m: " " * len(m.group(0)), text)
     spans = [m.span() for m in _PREFIXED.finditer(blank)]

@@ -28,6 +28,12 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _T = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
 _CONSTRUCT = yaml.constructor.SafeConstructor()
+_CONSTRUCTORS = {
+    _T + "int": _CONSTRUCT.construct_yaml_int,
+    _T + "float": _CONSTRUCT.construct_yaml_float,
+    _T + "bool": _CONSTRUCT.construct_yaml_bool,
+    _T + "null": _CONSTRUCT.construct_yaml_null,
+}
 
 
 @dataclass
@@ -92,8 +98,9 @@ class YamlError(Exception):
         self.diagnostic = diagnostic
 
 
-def _err(file: str, line: int, col: int, message: str, path: str = "") -> YamlError:
-    return YamlError(Diagnostic(file, line, col, "error", message, path))
+def _err(file: str, line: int, col: int, message: str, path: tuple[Any, ...] | str = "") -> YamlError:
+    where = path if isinstance(path, str) else format_path(path)
+    return YamlError(Diagnostic(file, line, col, "error", message, where))
 
 
 def load_nodes(path: Path, display: str) -> tuple[Node, list[Diagnostic]]:
@@ -155,7 +162,7 @@ class _Converter:
 
     def convert(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> Node:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        where = format_path(path)
+        where = path
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _err(self.file, line, col, f"document is too large (more than {MAX_NODES} values after expanding aliases)", where)
@@ -183,7 +190,7 @@ class _Converter:
         finally:
             self.stack.discard(id(node))
 
-    def _check_tag(self, node: yaml.Node, allowed: str, where: str) -> bool:
+    def _check_tag(self, node: yaml.Node, allowed: str, where: tuple[Any, ...]) -> bool:
         if node.tag != allowed:
             m = node.start_mark
             msg = f"YAML tag '{node.tag.replace(_T, '!!')}' is not allowed; agent files hold plain data only"
@@ -191,7 +198,7 @@ class _Converter:
             return False
         return True
 
-    def _scalar(self, node: yaml.ScalarNode, where: str) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, where: tuple[Any, ...]) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
             if tag == _T + "merge":
@@ -201,7 +208,7 @@ class _Converter:
         if tag in (_T + "str", _T + "timestamp", _T + "binary"):
             return str(node.value)
         try:
-            value = _CONSTRUCT.construct_object(node, deep=True)
+            value = _CONSTRUCTORS[tag](node)
         except yaml.YAMLError as exc:
             m = node.start_mark
             raise _err(self.file, m.line + 1, m.column + 1, f"invalid value: {exc}", where) from None
@@ -211,7 +218,7 @@ class _Converter:
 
     def _mapping(self, node: yaml.MappingNode, path: tuple[Any, ...], depth: int) -> dict[Any, Node]:
         out: dict[Any, Node] = {}
-        where = format_path(path)
+        where = path
         for key_node, value_node in node.value:
             kl, kc = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if not isinstance(key_node, yaml.ScalarNode):

@@ -1,0 +1,63 @@
+"""Warnings about names used in ``{{ ... }}`` templates (spec section "Strings").
+
+A template name that is neither a variable nor one of the names the runtime provides renders as
+empty text at run time, which is almost always a typo; the same holds for ``args.X`` when the
+tool declares no parameter ``X``. Callers and transports may add variables at run time, so these
+are warnings, never errors.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterable
+
+import jinja2
+from jinja2 import meta, nodes
+
+from voiceagent.config.pydantic_errors import did_you_mean
+
+#: Names every template may use (spec: variables, caller, session, args, now).
+RUNTIME_NAMES = frozenset({"variables", "caller", "session", "args", "now"})
+
+_PARSER = jinja2.Environment(autoescape=False)
+
+
+@lru_cache(maxsize=1024)
+def _parse(source: str) -> nodes.Template | None:
+    try:
+        return _PARSER.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return None  # reported by the syntax check
+
+
+def name_problems(source: str, variables: Iterable[str], params: Iterable[str] | None) -> list[str]:
+    """Warning messages for unknown names in template ``source``.
+
+    Args:
+        variables: names under ``variables:`` of the agent.
+        params: declared parameter names when the template belongs to a tool (checks
+            ``args.X``), else None.
+    """
+    tree = _parse(source)
+    if tree is None:
+        return []
+    known = set(variables) | RUNTIME_NAMES
+    out = []
+    for name in sorted(meta.find_undeclared_variables(tree)):
+        if name not in known:
+            out.append(
+                f"template name '{name}' is not a variable or a runtime name{did_you_mean(name, known)}; "
+                "it renders empty unless the caller provides it"
+            )
+    if params is not None:
+        declared = set(params)
+        used = set()
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            target = node.node
+            if isinstance(target, nodes.Name) and target.name == "args":
+                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+                if isinstance(key, str):
+                    used.add(key)
+        for key in sorted(used - declared):
+            out.append(f"args.{key} is not a declared parameter of this tool{did_you_mean(key, declared)}")
+    return out
