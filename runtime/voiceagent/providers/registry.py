@@ -238,7 +238,7 @@ def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
 
         return electron_llm(
             api_key=env[SMALLEST_KEY],
-            base_url=_clean(cfg.base_url),
+            base_url=_clean(cfg.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
             model=cfg.model or "electron",
         )
     from voiceagent.providers.local.llm import LocalLLM  # noqa: PLC0415 - loads llama.cpp

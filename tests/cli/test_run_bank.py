@@ -1,0 +1,173 @@
+"""Headline acceptance test: `voiceagent run agents/bank.yaml --text` as a real subprocess, the
+caller's lines piped in, against a scripted fake LLM speaking the real OpenAI wire format.
+
+The call walks greeting -> verify -> service -> closing; a level-2 tool (break_fixed_deposit) is
+refused at level 1 and runs after the third factor; every step is in the --events log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply, ToolCall, ToolCallReply
+
+ROOT = Path(__file__).resolve().parents[2]
+BANK = ROOT / "agents" / "bank.yaml"
+KEY = "sk_test_bank_0123456789"
+
+CALLER_LINES = [
+    "Hi, I want to break my fixed deposit.",
+    "My name is Ravi Kumar and I live in Pune.",
+    "My date of birth is 12 April 1985.",
+    "That's all, thank you. Bye.",
+]
+
+
+def _last_tool_call(messages: list[dict]) -> tuple[str, str] | None:
+    """(function name, tool message content) when the last message answers a tool call."""
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    call_id = messages[-1].get("tool_call_id")
+    for m in reversed(messages):
+        for c in m.get("tool_calls") or []:
+            if c.get("id") == call_id:
+                return c["function"]["name"], str(messages[-1].get("content"))
+    return None
+
+
+def bank_brain(req: RecordedRequest):
+    """A deterministic LLM for the bank agent, deciding from the conversation like a model would."""
+    body = req.body
+    messages = body["messages"]
+    offered = {t["function"]["name"] for t in body.get("tools") or []}
+    answered = _last_tool_call(messages)
+    if answered is None:
+        said = str(messages[-1].get("content", "")).lower()
+        if "fixed deposit" in said and "go_to_verify" in offered:
+            return ToolCallReply([ToolCall("go_to_verify", {})])
+        if "ravi kumar" in said:
+            return ToolCallReply([ToolCall("verify_caller", {"name": "Ravi Kumar", "city": "Pune"})])
+        if "12 april 1985" in said:
+            return ToolCallReply([ToolCall("verify_caller", {"name": "Ravi Kumar", "city": "Pune", "dob": "12 April 1985"})])
+        if "bye" in said and "go_to_closing" in offered:
+            return ToolCallReply([ToolCall("go_to_closing", {})])
+        if "go_to_closing" not in offered and "bye" in said:
+            return TextReply("Thank you for banking with Northwind Bank. Goodbye.")
+        return TextReply("How can I help?")
+    name, content = answered
+    if name == "go_to_verify":
+        return TextReply("Sure. First, please tell me your full name and your city.")
+    if name == "verify_caller":
+        if "break_fixed_deposit" in offered:
+            return ToolCallReply([ToolCall("break_fixed_deposit", {"deposit_id": "FD1001"})])
+        return TextReply("Sorry, that did not match our records.")
+    if name == "break_fixed_deposit":
+        if "error" in content:
+            return TextReply("For that I need one more detail. What is your date of birth?")
+        return TextReply("Done. Deposit FD1001 is closed and the money is in your savings account.")
+    if name == "go_to_closing":
+        return TextReply("Thank you for banking with Northwind Bank. Goodbye.")
+    return TextReply("Okay.")
+
+
+def _strings(obj) -> list[str]:
+    """Every string (keys and values) in nested JSON data."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in [k, *_strings(v)]]
+    if isinstance(obj, list):
+        return [x for v in obj for x in _strings(v)]
+    return []
+
+
+async def run_cli(args: list[str], env: dict[str, str], stdin: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voiceagent", "run", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env, cwd=str(ROOT),
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        raise AssertionError(f"voiceagent run did not finish:\n{out.decode()}\n{err.decode()}")
+    return proc.returncode, out.decode(), err.decode()
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMALLEST_", "OPENAI_", "LLM_"))}
+    env.update(VOICEAGENT_BANK_DB=str(tmp_path / "bank.db"), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@pytest.fixture
+async def fake_llm():
+    pytest.importorskip("voiceagent.engine.session")
+    async with FakeOpenAI(api_key=KEY) as srv:
+        srv.default = bank_brain
+        yield srv
+
+
+async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_llm, tmp_path):
+    pytest.importorskip("voiceagent.providers.smallest.llm")
+    events_path = tmp_path / "call.jsonl"
+    env = cli_env(tmp_path, SMALLEST_API_KEY=KEY, SMALLEST_BASE_URL=fake_llm.electron_base_url)
+    code, out, err = await run_cli(
+        [str(BANK), "--text", "--events", str(events_path)], env, "\n".join(CALLER_LINES) + "\n"
+    )
+    assert code == 0, err
+
+    # startup lines on stderr say what was chosen and why; the key itself never appears
+    assert "llm: smallest electron — SMALLEST_API_KEY is set" in err
+    assert KEY not in err and KEY not in out
+
+    # the conversation on stdout
+    agent_lines = [line for line in out.splitlines() if line.startswith("agent: ")]
+    assert agent_lines[0] == "agent: Welcome to Northwind Bank. How can I help you today?"
+    assert "agent: For that I need one more detail. What is your date of birth?" in agent_lines
+    assert "agent: Done. Deposit FD1001 is closed and the money is in your savings account." in agent_lines
+    assert agent_lines[-1] == "agent: Thank you for banking with Northwind Bank. Goodbye."
+    assert [line for line in out.splitlines() if line.startswith("caller: ")] == [f"caller: {x}" for x in CALLER_LINES]
+
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert all("type" in e and "t_ms" in e for e in events)
+    types = [e["type"] for e in events]
+    assert types[0] == "session.start" and types[-1] == "session.end"
+    assert [e["state"] for e in events if e["type"] == "state.enter"] == ["greeting", "verify", "service", "closing"]
+    assert [e["text"] for e in events if e["type"] == "user.transcript"] == CALLER_LINES
+
+    levels = [e["level"] for e in events if e["type"] == "verification"]
+    assert levels == [1, 2]
+    matched = [set(e["factors_matched"]) for e in events if e["type"] == "verification"]
+    assert matched == [{"name", "city"}, {"name", "city", "dob"}]
+
+    breaks = [e for e in events if e["type"] == "tool.result" and e["name"] == "break_fixed_deposit"]
+    assert [b["ok"] for b in breaks] == [False, True]
+    assert breaks[0].get("refused") is True and "level 2" in json.dumps(breaks[0])
+    # the refusal came before level 2 was reached, the success after
+    i_refused, i_level2, i_ok = (events.index(breaks[0]),
+                                 next(i for i, e in enumerate(events) if e.get("type") == "verification" and e["level"] == 2),
+                                 events.index(breaks[1]))
+    assert i_refused < i_level2 < i_ok
+    assert any(e["type"] == "agent.text" for e in events)
+    assert any(e["type"] == "turn.metrics" for e in events)
+    assert any(e["type"] == "call.end" for e in events)
+
+    # values named in guardrails.redact never reach the log
+    strings = " | ".join(_strings(events))
+    for secret in ("Ravi", "Kumar", "Pune", "1985", "4321", "7788"):
+        assert secret not in strings
+    assert KEY not in events_path.read_text()
+
+    # the LLM saw the key as a Bearer token and never the verification record
+    assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in fake_llm.chat_requests)
+    for r in fake_llm.chat_requests:
+        assert "1985-04-12" not in json.dumps(r.body)
