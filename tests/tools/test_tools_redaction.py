@@ -143,3 +143,27 @@ def test_logging_filter_scrubs_messages_args_and_exceptions():
     assert "abcdefgh12345" not in text
     assert f"dob was {MASK}, auth Bearer {MASK}" in text
     assert f"ValueError: bad dob {MASK}" in text
+
+
+def test_unicode_whose_lowercase_changes_length_still_matches():
+    r = Redactor([], env={})
+    r.add("Kelvin Road")
+    # 'İ' lower-cases to two code points, which takes the IGNORECASE path
+    assert r.scrub_text("İ live on KELVIN  road") == f"İ live on {MASK}"
+
+
+def test_objects_are_scrubbed_through_their_data_or_text():
+    from dataclasses import dataclass
+    from pathlib import PurePosixPath
+
+    @dataclass
+    class Turn:
+        text: str
+        dob: str
+
+    r = Redactor(["dob"], env={})
+    r.add("Jane Doe")
+    assert r.scrub({"turn": Turn("I am Jane Doe", "1990-05-17")}) == {"turn": {"text": f"I am {MASK}", "dob": MASK}}
+    assert r.scrub([PurePosixPath("/home/Jane Doe/x")]) == [f"/home/{MASK}/x"]
+    assert r.scrub(b"Jane Doe") == b"Jane Doe"
+    assert r.scrub(2.5) == 2.5

@@ -10,6 +10,7 @@ so :meth:`Redactor.scrub` is cheap on the per-event path.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -155,8 +156,10 @@ class Redactor:
 
         Dict values under a key in ``names`` or a secret-looking key (``authorization``,
         ``api_key``, ``*token``, ``*secret``, ``*password``) become ``"[redacted]"`` whole.
-        Dict keys are scrubbed too. Non-string scalars that equal a registered value (e.g. an
-        ``int`` account number) are masked; other objects are returned as they are.
+        Dict keys are scrubbed too. Numbers and dates that equal a registered value (e.g. an
+        ``int`` account number) are masked. Dataclasses and pydantic models become scrubbed
+        dicts; bytes stay as they are; any other object becomes its scrubbed ``str()`` (so that
+        no value escapes through a ``default=str`` JSON encoder).
         """
         return self._scrub(obj, self._pattern())
 
@@ -179,11 +182,20 @@ class Redactor:
             return tuple(items) if type(obj) is tuple else items
         if isinstance(obj, bool) or obj is None:
             return obj
-        if isinstance(obj, (int, float, date)) and rx is not None:
+        if isinstance(obj, (int, float, date)):
             text = obj.isoformat() if isinstance(obj, date) else str(obj)
-            if rx.fullmatch(text):
-                return MASK
-        return obj
+            return MASK if rx is not None and rx.fullmatch(text) else obj
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return obj
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return self._scrub(dataclasses.asdict(obj), rx)
+        dump = getattr(obj, "model_dump", None)
+        if callable(dump) and not isinstance(obj, type):
+            try:
+                return self._scrub(dump(mode="json"), rx)
+            except Exception:  # noqa: BLE001 - fall back to str()
+                pass
+        return self._scrub(str(obj), rx)
 
     def logging_filter(self) -> "RedactingFilter":
         """A :class:`logging.Filter` that scrubs records with this redactor."""
