@@ -31,6 +31,12 @@ async def test_ctx_passed_when_function_takes_it(runner, ctx):
     assert res.result == {"phone": "+15557654321", "state": "service"}
 
 
+async def test_context_parameter_name_is_accepted_too(runner, ctx):
+    res = await runner.run("whoami_context", {}, ctx)
+    assert res.ok, res.error
+    assert res.result == {"phone": "+15557654321", "greeting": "hi"}
+
+
 async def test_ctx_passed_to_var_kwargs(runner, ctx):
     res = await runner.run("kw", {"x": "1"}, ctx)
     assert res.ok, res.error

@@ -24,6 +24,9 @@ async def async_echo(text):
 def whoami(ctx):
     return {"phone": ctx.caller.get("phone"), "state": ctx.session.get("state")}
 
+def whoami_context(context, *, greeting="hi"):
+    return {"phone": context.caller.get("phone"), "greeting": greeting}
+
 def kw(**kwargs):
     return sorted(kwargs)
 
@@ -79,6 +82,7 @@ def agent_dict(**overrides: Any) -> dict[str, Any]:
             {"name": "add", "parameters": {"a": {"type": "number"}, "b": {"type": "number"}}, "python": "tools.acme:add"},
             {"name": "async_echo", "parameters": {"text": {"type": "string"}}, "python": "tools.acme:async_echo"},
             {"name": "whoami", "python": "tools.acme:whoami"},
+            {"name": "whoami_context", "python": "tools.acme:whoami_context"},
             {"name": "kw", "parameters": {"x": {"type": "string"}, "y": {"type": "string"}}, "required": ["x"], "python": "tools.acme:kw"},
             {"name": "boom", "parameters": {"reason": {"type": "string"}}, "python": "tools.acme:boom"},
             {"name": "slow", "python": "tools.acme:slow", "timeout_ms": 100},

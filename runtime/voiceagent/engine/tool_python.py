@@ -9,7 +9,7 @@ normally (installed packages). Imports are cached per runner.
 
 Sync functions run in a worker thread (``asyncio.to_thread``); coroutine functions are awaited.
 ``ctx=`` (a :class:`~voiceagent.engine.tools.ToolContext`) is passed only when the function has
-a ``ctx`` parameter or ``**kwargs``. A timeout cannot stop a sync function's thread: it keeps
+a ``ctx`` parameter or ``**kwargs`` (or as ``context=`` when it has a ``context`` parameter). A timeout cannot stop a sync function's thread: it keeps
 running in the background, its result discarded.
 """
 
@@ -42,7 +42,7 @@ class PythonToolLoader:
     def __init__(self, base_dir: Path) -> None:
         self.base_dir = Path(base_dir).resolve()
         self._package = "_voiceagent_tools_" + hashlib.sha1(str(self.base_dir).encode()).hexdigest()[:12]
-        self._cache: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._cache: dict[str, tuple[Callable[..., Any], str | None]] = {}
 
     def resolve(self, spec: str) -> Callable[..., Any]:
         """The function named by ``spec`` (``module:function``).
@@ -52,7 +52,7 @@ class PythonToolLoader:
         """
         return self._resolve(spec)[0]
 
-    def _resolve(self, spec: str) -> tuple[Callable[..., Any], bool]:
+    def _resolve(self, spec: str) -> tuple[Callable[..., Any], str | None]:
         hit = self._cache.get(spec)
         if hit is not None:
             return hit
@@ -64,13 +64,8 @@ class PythonToolLoader:
         func = getattr(module, func_name, None)
         if not callable(func):
             raise ToolFailure(f"tool module '{module_name}' has no function '{func_name}'")
-        try:
-            params = inspect.signature(func).parameters.values()
-            wants_ctx = any(p.name == "ctx" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-        except (TypeError, ValueError):
-            wants_ctx = False
-        self._cache[spec] = (func, wants_ctx)
-        return func, wants_ctx
+        self._cache[spec] = (func, _context_param(func))
+        return self._cache[spec]
 
     def _import(self, module_name: str) -> types.ModuleType:
         top = module_name.split(".")[0]
@@ -118,10 +113,10 @@ class PythonToolLoader:
         Raises:
             ToolFailure: import problems. Exceptions of the function propagate to the runner.
         """
-        func, wants_ctx = self._resolve(spec)
+        func, ctx_param = self._resolve(spec)
         kwargs = dict(args)
-        if wants_ctx:
-            kwargs["ctx"] = ctx
+        if ctx_param:
+            kwargs[ctx_param] = ctx
         if inspect.iscoroutinefunction(func):
             value = await func(**kwargs)
         else:
@@ -129,6 +124,22 @@ class PythonToolLoader:
             if inspect.isawaitable(value):
                 value = await value
         return to_jsonable(value)
+
+
+def _context_param(func: Callable[..., Any]) -> str | None:
+    """The keyword the call context is passed as: ``ctx``, else ``context`` (the name
+    config/pytools.py also accepts), ``ctx`` for ``**kwargs``; None when the function takes none."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return None
+    for name in ("ctx", "context"):
+        p = params.get(name)
+        if p is not None and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            return name
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return "ctx"
+    return None
 
 
 def to_jsonable(value: Any, _depth: int = 0) -> Any:
