@@ -60,7 +60,7 @@ def _date(value: Any, name: str) -> str | None:
 def lookup_customer(ctx: Any = None) -> dict[str, Any]:
     """Record of truth for verification of the calling phone.
 
-    Returns ``{"found": True, "name", "dob" (ISO date), "account_last_four", "city",
+    Returns ``{"found": True, "full_name", "dob" (ISO date), "account_last_four", "city",
     "debit_card_last_four"}``, or ``{}`` when the phone is not a customer's (the verification
     guard treats an empty record as "no customer record"). The runtime compares the caller's
     answers with it; the LLM never sees this record.
@@ -72,7 +72,7 @@ def lookup_customer(ctx: Any = None) -> dict[str, Any]:
         return {}
     return {
         "found": True,
-        "name": row["name"],
+        "full_name": row["name"],
         "dob": row["dob"],
         "account_last_four": row["account_number"][-4:],
         "city": row["city"],

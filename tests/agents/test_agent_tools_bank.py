@@ -131,13 +131,13 @@ def test_lookup_customer_returns_the_record_for_the_caller_phone(tools):
     bank, _ = tools
     ctx = SimpleNamespace(caller=SimpleNamespace(phone="+15550199"), session=None, variables={})
     assert bank.lookup_customer(ctx=ctx) == {
-        "found": True, "name": "Meera Iyer", "dob": "1990-11-03", "account_last_four": "9012",
+        "found": True, "full_name": "Meera Iyer", "dob": "1990-11-03", "account_last_four": "9012",
         "city": "Chennai", "debit_card_last_four": "3456"}
 
 
 def test_lookup_customer_defaults_to_the_demo_caller_and_knows_unknown_phones(tools):
     bank, _ = tools
-    assert bank.lookup_customer()["name"] == "Ravi Kumar"
+    assert bank.lookup_customer()["full_name"] == "Ravi Kumar"
     assert bank.lookup_customer(ctx={"caller": {"phone": "+10000000000"}}) == {}
 
 

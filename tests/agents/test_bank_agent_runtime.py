@@ -41,8 +41,8 @@ async def test_two_factors_give_level_one_and_open_read_only_tools(bank):
     agent, runner, guard, _ = bank
     tx = agent.tool("get_transactions")
     assert guard.refusal_for(tx) is not None
-    outcome = await guard.verify({"name": "ravi kumar", "city": " PUNE "}, _ctx())
-    assert (outcome.level, outcome.matched, outcome.failed) == (1, ["name", "city"], False)
+    outcome = await guard.verify({"full_name": "ravi kumar", "city": " PUNE "}, _ctx())
+    assert (outcome.level, outcome.matched, outcome.failed) == (1, ["full_name", "city"], False)
     assert guard.refusal_for(tx) is None
     assert guard.refusal_for(agent.tool("analyze_spending")) is None
     assert "verification needed" in guard.refusal_for(agent.tool("break_fixed_deposit"))
@@ -53,9 +53,9 @@ async def test_two_factors_give_level_one_and_open_read_only_tools(bank):
 
 async def test_a_third_factor_gives_level_two_and_the_deposit_can_be_broken(bank):
     agent, runner, guard, _ = bank
-    await guard.verify({"name": "Ravi Kumar", "debit_card_last_four": "seven seven eight eight"}, _ctx())
+    await guard.verify({"full_name": "Ravi Kumar", "debit_card_last_four": "seven seven eight eight"}, _ctx())
     outcome = await guard.verify({"dob": "12 April 1985"}, _ctx())
-    assert outcome.level == 2 and outcome.matched == ["name", "dob", "debit_card_last_four"]
+    assert outcome.level == 2 and outcome.matched == ["full_name", "dob", "debit_card_last_four"]
     assert guard.refusal_for(agent.tool("break_fixed_deposit")) is None
     result = await runner.run("break_fixed_deposit", {"deposit_id": "FD1002"}, _ctx(level=2))
     assert result.ok and result.result["ok"] is True and result.result["payout"] == 53_250.00
@@ -79,7 +79,7 @@ async def test_a_malformed_deposit_id_is_rejected_before_the_tool_runs(bank):
 async def test_three_wrong_attempts_lock_out_and_transfer(bank):
     _, _, guard, _ = bank
     for _ in range(3):
-        outcome = await guard.verify({"name": "Someone Else", "city": "Mumbai"}, _ctx())
+        outcome = await guard.verify({"full_name": "Someone Else", "city": "Mumbai"}, _ctx())
     assert outcome.locked_out and outcome.newly_locked and outcome.level == 0
     action = await guard.run_lockout(_ctx())
     assert action.ok and isinstance(action.action, TransferAction)
@@ -88,14 +88,14 @@ async def test_three_wrong_attempts_lock_out_and_transfer(bank):
 
 async def test_an_unknown_phone_has_no_record_to_match(bank):
     _, _, guard, _ = bank
-    outcome = await guard.verify({"name": "Ravi Kumar", "city": "Pune"}, _ctx(phone="+10000000000"))
+    outcome = await guard.verify({"full_name": "Ravi Kumar", "city": "Pune"}, _ctx(phone="+10000000000"))
     assert outcome.level == 0 and outcome.failed
     assert "No matching customer record" in outcome.message
 
 
 async def test_factor_values_are_redacted_after_verification(bank):
     _, _, guard, redactor = bank
-    await guard.verify({"name": "Ravi Kumar", "city": "Pune"}, _ctx())
+    await guard.verify({"full_name": "Ravi Kumar", "city": "Pune"}, _ctx())
     text = redactor.scrub_text("Ravi Kumar from Pune, born 1985-04-12, card 7788, account 4321")
     for secret in ("Ravi", "Pune", "1985-04-12", "7788", "4321"):
         assert secret not in text

@@ -110,7 +110,7 @@ def test_hindi_variant_tools_stay_in_step_with_the_base():
 def test_bank_verification_levels_and_tool_requirements():
     agent = load_agent(AGENTS / "bank.yaml", env={}).agent
     v = agent.guardrails.verification
-    assert v.factors == ["name", "dob", "account_last_four", "city", "debit_card_last_four"]
+    assert v.factors == ["full_name", "dob", "account_last_four", "city", "debit_card_last_four"]
     assert {n: lvl.min_factors for n, lvl in v.levels.items()} == {1: 2, 2: 3}
     assert v.max_attempts == 3 and v.lookup == "lookup_customer"
     assert v.on_lockout in {"end_call"} | {t.name for t in agent.tools if t.builtin}

@@ -72,6 +72,6 @@ def test_the_guides_demo_caller_matches_the_bank_data(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
     record = import_isolated("tools.bank", GUIDE.parents[1] / "agents").lookup_customer()
     text = " ".join(GUIDE.read_text(encoding="utf-8").split())
-    assert f"demo customer {record['name']} (born 12 April 1985, lives in {record['city']}" in text
+    assert f"demo customer {record['full_name']} (born 12 April 1985, lives in {record['city']}" in text
     assert record["dob"] == "1985-04-12"
     assert f"account ending {record['account_last_four']}, card ending {record['debit_card_last_four']}" in text
