@@ -235,3 +235,24 @@ async def test_max_streams_limit_closes_the_extra_stream_with_1008() -> None:
         await first.aclose()
         events = await collect(first)
     assert events[-2].kind == "final" and events[-1].kind == "closed"
+
+
+async def test_audio_pushed_after_finalize_survives_a_later_drop() -> None:
+    # 300 ms + finalize, then the next utterance starts before the first final comes back; the
+    # connection drops during the second utterance: all of utterance two must be resent.
+    opts = PulseOptions(transcripts=["first", "second"], final_delay_ms=150,
+                        disconnect_after_bytes=21000)
+    async with FakeSmallest(pulse=opts) as fake:
+        stream = await stt_for(fake).open(language="en")
+        await push(stream, speech(300))
+        await stream.finalize()
+        await push(stream, speech(300))
+        first = await collect(stream, until="final")
+        await push(stream, speech(200))
+        await asyncio.sleep(0.3)
+        await stream.finalize()
+        second = await collect(stream, until="final")
+        await stream.aclose()
+    assert first[-1].text == "first" and second[-1].text == "second"
+    assert fake.pulse.connections[0].dropped
+    assert fake.pulse.connections[1].audio_bytes == 500 * 32  # all of utterance two, once

@@ -143,14 +143,18 @@ class PulseStream:
         self._connected = False
         self._send_lock = asyncio.Lock()
         self._queue: asyncio.Queue[STTEvent | ProviderError] = asyncio.Queue()
-        self._ring: deque[bytes] = deque()
+        # Audio sent since the last final, as (end offset in the stream, chunk), for resending
+        # after a reconnect; ``_finalize_mark`` is the offset at which finalize was sent.
+        self._ring: deque[tuple[int, bytes]] = deque()
         self._ring_bytes = 0
+        self._sent_total = 0
+        self._finalize_mark: int | None = None
         self._ring_cap = int(stt.max_buffer_s * self.rate) * 2
         self._pending = bytearray()
         self._min_chunk = self.rate // 50 * 2      # 20 ms of PCM16
         self._max_chunk = self.rate // 10 * 2      # 100 ms
         self._resampler: Resampler | None = None
-        self._finalize_pending = False
+        self._finalize_pending = False  # a finalize was sent and its final has not come yet
         self._closing = False
         self._finished = asyncio.Event()
         self._error: ProviderError | None = None
@@ -203,9 +207,13 @@ class PulseStream:
                 self._ws = ws
                 self.reconnects += 1
                 try:
-                    for chunk in list(self._ring):
+                    mark = self._finalize_mark if self._finalize_pending else None
+                    for end, chunk in list(self._ring):
+                        if mark is not None and end > mark:
+                            await ws.send(json.dumps({"type": "finalize"}))
+                            mark = None
                         await ws.send(chunk)
-                    if self._finalize_pending:
+                    if mark is not None:
                         await ws.send(json.dumps({"type": "finalize"}))
                     if self._closing:
                         await ws.send(json.dumps({"type": "close_stream"}))
@@ -278,14 +286,22 @@ class PulseStream:
                 self._queue.put_nowait(
                     STTEvent("final", frame.text, frame.language or self.language, now))
             self._in_speech = False
-            self._finalize_pending = False
-            self._ring.clear()
-            self._ring_bytes = 0
+            self._drop_finalized_audio()
             if frame.is_last:
                 self._finish()
         elif frame.kind == "transcript" and frame.text:
             self._speech_started(now)
             self._queue.put_nowait(STTEvent("interim", frame.text, frame.language, now))
+
+    def _drop_finalized_audio(self) -> None:
+        """A final arrived: forget the audio it covers. After a client finalize that is the audio
+        sent before it (audio pushed since belongs to the next utterance); after an endpointing
+        final, everything sent so far."""
+        mark = self._finalize_mark if self._finalize_pending else None
+        self._finalize_pending = False
+        self._finalize_mark = None
+        while self._ring and (mark is None or self._ring[0][0] <= mark):
+            self._ring_bytes -= len(self._ring.popleft()[1])
 
     def _speech_started(self, now: float) -> None:
         if not self._in_speech:
@@ -305,10 +321,11 @@ class PulseStream:
                 self._connected = False
 
     async def _send_audio(self, chunk: bytes) -> None:
-        self._ring.append(chunk)
+        self._sent_total += len(chunk)
+        self._ring.append((self._sent_total, chunk))
         self._ring_bytes += len(chunk)
         while self._ring_bytes > self._ring_cap and len(self._ring) > 1:
-            self._ring_bytes -= len(self._ring.popleft())
+            self._ring_bytes -= len(self._ring.popleft()[1])
         self._last_send = time.monotonic()
         await self._send(chunk)
 
@@ -360,6 +377,7 @@ class PulseStream:
         self._check()
         await self._flush()
         self._finalize_pending = True
+        self._finalize_mark = self._sent_total
         await self._send(json.dumps({"type": "finalize"}))
 
     async def aclose(self) -> None:
