@@ -266,6 +266,9 @@ async def test_lookup_receives_declared_factor_arguments(base_dir, ctx):
     red = Redactor(agent.guardrails.redact, env={})
     runner = ToolRunner(agent, base_dir=base_dir, redactor=red)
     guard = VerificationGuard(agent.guardrails.verification, runner, red)
+    out = await guard.verify({"name": "jane"}, ctx)
+    assert not out.failed and out.level == 0 and out.matched == []
+    assert "ask for their account_last_four first" in out.message
     out = await guard.verify({"account_last_four": "4321", "name": "jane"}, ctx)
     assert out.level == 1 and out.matched == ["name", "account_last_four"]
     await runner.aclose()

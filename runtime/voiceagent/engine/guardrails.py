@@ -215,6 +215,13 @@ class VerificationGuard:
 
         lookup = self.runner.tool(v.lookup)
         lookup_args = {k: val for k, val in stated.items() if lookup is not None and k in lookup.parameters}
+        if lookup is not None:
+            required = lookup.required if lookup.required is not None else list(lookup.parameters)
+            missing = [k for k in required if k not in lookup_args and k in v.factors]
+            if missing:  # the record is found by these factors: nothing can be checked without them
+                return self._outcome(
+                    f"To check the caller's details, ask for their {' and '.join(missing)} first."
+                )
         res: ToolResult = await self.runner.run(v.lookup, lookup_args, ctx)
         if not res.ok:
             return self._outcome("The caller's record could not be checked right now; try again later or offer other help.")
