@@ -26,7 +26,7 @@ tools:
 def test_substitutes_values_and_defaults(write):
     agent = load_agent(write("a.yaml", AGENT), env={"PATH_PART": "v1", "ACME_TOKEN": "tok", "TEMP": "0.9"}).agent
     assert agent.prompt == "Hello from Acme"
-    assert agent.llm.base_url == "" and agent.llm.temperature == 0.9
+    assert agent.llm.base_url is None and agent.llm.temperature == 0.9  # `${X:-}` unquoted: empty = unset
     assert agent.tools[0].http.url == "https://api.example/v1"
     assert agent.tools[0].http.headers == {"Authorization": "Bearer tok"}
 
@@ -66,3 +66,24 @@ def test_loaded_agent_carries_warnings_and_paths(write):
     loaded = load_agent(path)
     assert loaded.path == path.resolve() and loaded.base_dir == path.resolve().parent
     assert [d.severity for d in loaded.warnings] == ["warning"]
+
+
+def test_unquoted_whole_reference_gets_yaml_type(write):
+    path = write(
+        "a.yaml",
+        """\
+        name: demo
+        prompt: p
+        tts:
+          sample_rate: ${RATE}
+        behaviour:
+          barge_in: ${BARGE:-true}
+        variables:
+          pin: '${PIN}'
+          code: ${CODE}
+          empty: ${NOTHING:-}
+        """,
+    )
+    agent = load_agent(path, env={"RATE": "16000", "PIN": "0042", "CODE": "42"}).agent
+    assert agent.tts.sample_rate == 16000 and agent.behaviour.barge_in is True
+    assert agent.variables == {"pin": "0042", "code": 42, "empty": None}

@@ -1,7 +1,9 @@
 """``${NAME}`` / ``${NAME:-default}`` references in agent strings (spec section "Strings").
 
 ``$${`` writes a literal ``${``. Substitution happens on the node tree before validation, so
-typed fields (``temperature: ${TEMP:-0.3}``) may come from the environment too.
+typed fields (``temperature: ${TEMP:-0.3}``) may come from the environment too: an unquoted
+value that is exactly one reference is re-read as YAML (``"24000"`` -> 24000, ``"true"`` ->
+True, empty -> null); quote it (``'${PIN}'``) to keep text.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from typing import Iterator, Mapping
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
-from voiceagent.config.yamlnodes import Node
+from voiceagent.config.yamlnodes import Node, plain_scalar
 
 # $${...} is an escape; ${NAME} or ${NAME:-default} (default: anything but '}').
 VAR_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -61,7 +63,11 @@ def substitute_nodes(root: Node, env: Mapping[str, str]) -> list[Diagnostic]:
     for node, path in iter_strings(root):
         if "${" not in node.value:
             continue
+        whole = node.style is None and ONLY_VAR_RE.match(node.value) is not None
         node.value, missing = substitute_text(node.value, env)
+        if whole and not missing:
+            # an unquoted `key: ${VAR}` gets the type YAML would give the value written there
+            node.value = plain_scalar(node.value)
         for name in dict.fromkeys(missing):
             problems.append(
                 Diagnostic(

@@ -90,6 +90,18 @@ class Node:
         return self.value
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def plain_scalar(text: str) -> Any:
+    """``text`` read as an unquoted YAML scalar: ``"24000"`` -> 24000, ``"true"`` -> True,
+    ``""``/``"null"`` -> None, anything else (dates included) stays text."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    if tag in _CONSTRUCTORS:
+        return _CONSTRUCTORS[tag](yaml.ScalarNode(tag, text))
+    return text
+
+
 class YamlError(Exception):
     """The file cannot be read as a safe YAML document; ``diagnostic`` says where and why."""
 
@@ -176,7 +188,7 @@ class _Converter:
                 raise _err(self.file, line, col, f"too many alias expansions (limit {MAX_ALIASES})", where)
         self.seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            return Node(self._scalar(node, where), self.file, line, col, style=node.style, tag=node.tag)
+            return Node(self._scalar(node, where), self.file, line, col, style=node.style or None, tag=node.tag)
         self.stack.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
