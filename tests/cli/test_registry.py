@@ -102,3 +102,14 @@ def test_text_mode_without_speech_builds_no_tts():
     plan = plan_providers(agent(), env=KEY, audio=False, speech=False)
     assert plan.stt is None and plan.tts is None
     assert plan.notes == ["llm: smallest electron — SMALLEST_API_KEY is set", "stt, tts: off — text mode"]
+
+
+def test_local_tts_that_cannot_speak_the_language_is_a_plain_error(monkeypatch):
+    import voiceagent.providers.local.tts as local_tts
+
+    monkeypatch.setattr(local_tts, "local_tts_supports", lambda language: False)
+    with pytest.raises(ProviderSetupError, match=r"no offline voice can say it.*--text"):
+        plan_providers(agent(language="ta", tts={"provider": "local"}), env=KEY, audio=True)
+    # in text mode speech is optional: the call goes on without a voice, and says so
+    plan = plan_providers(agent(language="ta", tts={"provider": "local"}), env=KEY, audio=False)
+    assert plan.tts is None and any(n.startswith("tts: off — this agent speaks 'ta'") for n in plan.notes)

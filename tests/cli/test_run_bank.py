@@ -46,15 +46,18 @@ def bank_brain(req: RecordedRequest):
     body = req.body
     messages = body["messages"]
     offered = {t["function"]["name"] for t in body.get("tools") or []}
+    verify_params = next((t["function"]["parameters"]["properties"] for t in body.get("tools") or []
+                          if t["function"]["name"] == "verify_caller"), {})
+    name_key = next((k for k in verify_params if "name" in k), "full_name")
     answered = _last_tool_call(messages)
     if answered is None:
         said = str(messages[-1].get("content", "")).lower()
         if "fixed deposit" in said and "go_to_verify" in offered:
             return ToolCallReply([ToolCall("go_to_verify", {})])
         if "ravi kumar" in said:
-            return ToolCallReply([ToolCall("verify_caller", {"name": "Ravi Kumar", "city": "Pune"})])
+            return ToolCallReply([ToolCall("verify_caller", {name_key: "Ravi Kumar", "city": "Pune"})])
         if "12 april 1985" in said:
-            return ToolCallReply([ToolCall("verify_caller", {"name": "Ravi Kumar", "city": "Pune", "dob": "12 April 1985"})])
+            return ToolCallReply([ToolCall("verify_caller", {name_key: "Ravi Kumar", "city": "Pune", "dob": "12 April 1985"})])
         if "bye" in said and "go_to_closing" in offered:
             return ToolCallReply([ToolCall("go_to_closing", {})])
         if "go_to_closing" not in offered and "bye" in said:
@@ -129,25 +132,34 @@ async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_
     assert "llm: smallest electron — SMALLEST_API_KEY is set" in err
     assert KEY not in err and KEY not in out
 
-    # the conversation on stdout
-    agent_lines = [line for line in out.splitlines() if line.startswith("agent: ")]
-    assert agent_lines[0] == "agent: Welcome to Northwind Bank. How can I help you today?"
-    assert "agent: For that I need one more detail. What is your date of birth?" in agent_lines
-    assert "agent: Done. Deposit FD1001 is closed and the money is in your savings account." in agent_lines
-    assert agent_lines[-1] == "agent: Thank you for banking with Northwind Bank. Goodbye."
-    assert [line for line in out.splitlines() if line.startswith("caller: ")] == [f"caller: {x}" for x in CALLER_LINES]
+    # the conversation on stdout: one `agent: ` line per spoken sentence, caller lines echoed
+    lines = out.splitlines()
+    agent_said = " ".join(line[len("agent: "):] for line in lines if line.startswith("agent: "))
+    assert agent_said.startswith("Welcome to Northwind Bank. How can I help you today?")
+    assert "For that I need one more detail. What is your date of birth?" in agent_said
+    assert "Done. Deposit FD1001 is closed and the money is in your savings account." in agent_said
+    assert agent_said.endswith("Thank you for banking with Northwind Bank. Goodbye.")
+    assert agent_said.index("date of birth") < agent_said.index("Deposit FD1001 is closed")
+    assert [line for line in lines if line.startswith("caller: ")] == [f"caller: {x}" for x in CALLER_LINES]
+    assert all(line.startswith(("agent: ", "caller: ")) for line in lines)
 
     events = [json.loads(line) for line in events_path.read_text().splitlines()]
     assert all("type" in e and "t_ms" in e for e in events)
     types = [e["type"] for e in events]
     assert types[0] == "session.start" and types[-1] == "session.end"
     assert [e["state"] for e in events if e["type"] == "state.enter"] == ["greeting", "verify", "service", "closing"]
-    assert [e["text"] for e in events if e["type"] == "user.transcript"] == CALLER_LINES
+    transcripts = [e["text"] for e in events if e["type"] == "user.transcript"]
+    assert transcripts == [
+        CALLER_LINES[0],
+        "My name is [redacted] and I live in [redacted].",  # redacted: full_name, city
+        "My date of birth is [redacted].",
+        CALLER_LINES[3],
+    ]
 
     levels = [e["level"] for e in events if e["type"] == "verification"]
     assert levels == [1, 2]
     matched = [set(e["factors_matched"]) for e in events if e["type"] == "verification"]
-    assert matched == [{"name", "city"}, {"name", "city", "dob"}]
+    assert matched == [{"full_name", "city"}, {"full_name", "city", "dob"}]
 
     breaks = [e for e in events if e["type"] == "tool.result" and e["name"] == "break_fixed_deposit"]
     assert [b["ok"] for b in breaks] == [False, True]

