@@ -255,3 +255,18 @@ async def test_tool_timeout_bounds_http(http_runner: ToolRunner, live_ctx: ToolC
 async def test_broken_template_is_tool_error(http_runner: ToolRunner, live_ctx: ToolContext):
     res = await http_runner.run("bad_template", {}, live_ctx)
     assert not res.ok and "misconfigured" in res.error
+
+
+async def test_error_excerpt_never_carries_the_token(tmp_path: Path, http_ctx: ToolContext):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text=f"bad credentials {request.headers['authorization']} for you")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    redactor = Redactor([], env={"ACME_TOKEN": "tok-abcdef123456"})
+    runner = ToolRunner(http_agent("http://h"), base_dir=tmp_path, redactor=redactor, http_client=client)
+    res = await runner.run("get_echo", {}, http_ctx)
+    assert not res.ok
+    assert res.error.startswith("HTTP 401")
+    assert "bad credentials" in res.error
+    assert "tok-abcdef123456" not in res.error
+    await client.aclose()
