@@ -52,6 +52,17 @@ def test_example_agent_loads_on_a_machine_with_no_environment(path):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_transfer_numbers_stay_text_with_and_without_the_environment(path):
+    for env in ({}, {"TRANSFER_NUMBER": "+919800000000", "BANK_TRANSFER_NUMBER": "15550199"}):
+        agent = load_agent(path, env=env).agent
+        for tool in agent.tools:
+            if tool.builtin == "transfer":
+                assert isinstance(tool.to, str) and tool.to.lstrip("+").isdigit()
+    assert load_agent(path, env={"TRANSFER_NUMBER": "+919800000000"}).agent.tool("transfer_to_human").to in (
+        "+919800000000", "+15550111")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_greeting_and_prompt_render_with_the_agent_variables(path):
     agent = load_agent(path, env={}).agent
     context = {**agent.variables, "variables": agent.variables}
@@ -68,7 +79,7 @@ def test_support_defaults_and_environment_overrides():
     assert (transfer.builtin, transfer.to, transfer.mode) == ("transfer", "+15550100", "warm")
     assert transfer.handoff_prompt
     env = {"ACME_TICKETS_URL": "https://tickets.example/t", "ACME_TOKEN": "t0k",
-           "TRANSFER_NUMBER": "+442070000000"}
+           "TRANSFER_NUMBER": "+442070000000"}    # digits and '+': must stay text
     custom = load_agent(AGENTS / "support.yaml", env=env).agent
     assert custom.tool("create_ticket").http.url == "https://tickets.example/t"
     assert custom.tool("create_ticket").http.headers["Authorization"] == "Bearer t0k"
