@@ -9,6 +9,8 @@ Built from /work/shared/spec/smallest-protocols.md §4 only:
   ``external_session_id``/``external_request_id`` echoed when sent; socket kept open (or closed
   after ``complete``); the documented idle-timeout frame after ``?timeout=`` seconds (default 60)
   without activity, then a close; error frames in the nested (spec) or flat (timeout/LK) shape.
+* HTTP ``POST /waves/v1/tts/live``: server-sent events ``event: audio`` /
+  ``data: {"audio", "done": false, "status": "206"}`` then ``data: {"status": "200", "done": true}``.
 * HTTP ``POST /waves/v1/tts``: raw PCM16 (``output_format: pcm``, the default) or RIFF (``wav``),
   ``Content-Type: audio/wav``, ``X-Session-Id``/``X-Request-Id``/``X-External-*`` headers; 400
   bodies in the spec shape (``{"error", "message"}``) for missing fields and the zod-issue shape
@@ -226,9 +228,10 @@ class FakeLightning:
                 return
 
     # ------------------------------------------------------------------ HTTP
-    async def http(self, method: str, headers: dict[str, str], body: bytes
+    async def http(self, method: str, headers: dict[str, str], body: bytes, *, sse: bool = False
                    ) -> tuple[int, dict[str, str], bytes]:
-        """Answer ``POST /waves/v1/tts``: ``(status, headers, body)``."""
+        """Answer ``POST /waves/v1/tts`` (or, with ``sse``, ``POST /waves/v1/tts/live`` as
+        server-sent events, §4.3): ``(status, headers, body)``."""
 
         def js(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
             return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
@@ -271,6 +274,21 @@ class FakeLightning:
             return js(400, {"error": "InvalidRequest",
                             "message": f"output_format {fmt} is not produced by this fake"})
         pcm = self.audio_for(req["text"], rate)
+        if self.options.first_audio_delay_ms:
+            await asyncio.sleep(self.options.first_audio_delay_ms / 1000.0)
+        ids = {"X-Session-Id": f"sess_{uuid.uuid4().hex[:12]}",
+               "X-Request-Id": f"req_{uuid.uuid4().hex[:12]}",
+               "X-External-Session-Id": str(req.get("session_id") or ""),
+               "X-External-Request-Id": str(req.get("request_id") or "")}
+        if sse:
+            step = max(2, int(rate * self.options.chunk_ms / 1000.0) * 2)
+            events = [
+                "event: audio\ndata: " + json.dumps({"audio": base64.b64encode(pcm[i:i + step])
+                                                     .decode(), "done": False, "status": "206"})
+                for i in range(0, len(pcm), step)]
+            events.append("data: " + json.dumps({"status": "200", "done": True}))
+            return 200, {"Content-Type": "text/event-stream", **ids}, \
+                ("\n\n".join(events) + "\n\n").encode()
         if fmt == "wav":
             buf = io.BytesIO()
             with wave.open(buf, "wb") as w:
@@ -279,8 +297,4 @@ class FakeLightning:
                 w.setframerate(rate)
                 w.writeframes(pcm)
             pcm = buf.getvalue()
-        out_headers = {"Content-Type": "audio/wav", "X-Session-Id": f"sess_{uuid.uuid4().hex[:12]}",
-                       "X-Request-Id": f"req_{uuid.uuid4().hex[:12]}",
-                       "X-External-Session-Id": str(req.get("session_id") or ""),
-                       "X-External-Request-Id": str(req.get("request_id") or "")}
-        return 200, out_headers, pcm
+        return 200, {"Content-Type": "audio/wav", **ids}, pcm

@@ -4,7 +4,8 @@ Everything is served on ONE ephemeral port under :attr:`FakeSmallest.base_url`
 (``http://127.0.0.1:PORT/waves/v1``), so a client configured with that base URL finds every API:
 
 * ``ws://…/waves/v1/stt/live`` (and legacy ``/pulse/get_text``) — :mod:`.fake_pulse`;
-* ``ws://…/waves/v1/tts/live`` and ``POST …/waves/v1/tts`` — :mod:`.fake_lightning`;
+* ``ws://…/waves/v1/tts/live``, ``POST …/waves/v1/tts`` and SSE ``POST …/waves/v1/tts/live`` —
+  :mod:`.fake_lightning`;
 * any other path prefix given in ``mounts`` is passed through to another local server, e.g. the
   Electron fake (``FakeOpenAI``) for ``/waves/v1/chat/completions``.
 
@@ -172,8 +173,9 @@ class FakeSmallest:
                 if mount is not None:
                     await self._forward(head, body, writer, self.mounts[mount])
                     return
-                if path.rstrip("/") == TTS_HTTP_PATH:
-                    status, hdrs, payload = await self.lightning.http(method, headers, body)
+                if path.rstrip("/") in (TTS_HTTP_PATH, TTS_WS_PATH):
+                    status, hdrs, payload = await self.lightning.http(
+                        method, headers, body, sse=path.rstrip("/") == TTS_WS_PATH)
                 else:
                     status, hdrs, payload = 404, {"Content-Type": "application/json"}, \
                         b'{"error":"NotFound","message":"No route"}'

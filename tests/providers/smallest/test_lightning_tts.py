@@ -204,3 +204,24 @@ async def test_http_401() -> None:
         await tts.aclose()
     assert info.value.status == 401 and "SMALLEST_API_KEY" in str(info.value)
     assert "sk_bad_http_key_999" not in str(info.value)
+
+
+async def test_fake_sse_stream_matches_documented_frames() -> None:
+    import base64
+    import json
+
+    import httpx
+
+    async with FakeSmallest() as fake:
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{fake.base_url}/tts/live",
+                                headers={"Authorization": f"Bearer {fake.api_key}",
+                                         "Accept": "text/event-stream"},
+                                json={"text": "Streaming words.", "voice_id": "sophia",
+                                      "sample_rate": 8000})
+    assert r.headers["content-type"] == "text/event-stream"
+    datas = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
+    assert datas[-1] == {"status": "200", "done": True}
+    audio = b"".join(base64.b64decode(d["audio"]) for d in datas[:-1])
+    assert audio == fake.lightning.audio_for("Streaming words.", 8000)
+    assert r.text.count("event: audio") == len(datas) - 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import deque
 from typing import Any, AsyncIterator, Mapping
 from urllib.parse import urlencode
 
@@ -35,12 +34,15 @@ from voiceagent.providers.smallest._common import (
     ws_url,
 )
 from voiceagent.providers.smallest._pulse_frames import parse_frame
+from voiceagent.providers.smallest._resend import FINALIZE, ResendBuffer
 from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language
 
 __all__ = ["PulseSTT", "PulseStream"]
 
 SERVICE = "Pulse STT"
 _RECONNECT_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)
+_FINALIZE = json.dumps({"type": "finalize"})
+_CLOSE_STREAM = json.dumps({"type": "close_stream"})
 
 
 def _qbool(value: Any) -> Any:
@@ -143,26 +145,19 @@ class PulseStream:
         self._connected = False
         self._send_lock = asyncio.Lock()
         self._queue: asyncio.Queue[STTEvent | ProviderError] = asyncio.Queue()
-        # Audio sent since the last final, as (end offset in the stream, chunk), for resending
-        # after a reconnect; ``_finalize_mark`` is the offset at which finalize was sent.
-        self._ring: deque[tuple[int, bytes]] = deque()
-        self._ring_bytes = 0
-        self._sent_total = 0
-        self._finalize_mark: int | None = None
-        self._ring_cap = int(stt.max_buffer_s * self.rate) * 2
+        self._resend = ResendBuffer(int(stt.max_buffer_s * self.rate) * 2)
         self._pending = bytearray()
         self._min_chunk = self.rate // 50 * 2      # 20 ms of PCM16
         self._max_chunk = self.rate // 10 * 2      # 100 ms
         self._resampler: Resampler | None = None
-        self._finalize_pending = False  # a finalize was sent and its final has not come yet
         self._closing = False
         self._finished = asyncio.Event()
         self._error: ProviderError | None = None
         self._in_speech = False
         self._last_send = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
-        self.reconnects = 0
         self._drops_in_a_row = 0
+        self.reconnects = 0
         """How many times the stream reconnected after an unexpected disconnect."""
 
     # ------------------------------------------------------------------ connection
@@ -181,7 +176,7 @@ class PulseStream:
         """Open a new socket and resend buffered audio (and a pending finalize/close).
 
         The send lock is held only while swapping sockets, so :meth:`push_audio` never waits for
-        the backoff; audio pushed meanwhile lands in the ring and is resent here.
+        the backoff; audio pushed meanwhile lands in the resend buffer and is resent here.
         """
         self._connected = False
         self._drops_in_a_row += 1
@@ -207,16 +202,10 @@ class PulseStream:
                 self._ws = ws
                 self.reconnects += 1
                 try:
-                    mark = self._finalize_mark if self._finalize_pending else None
-                    for end, chunk in list(self._ring):
-                        if mark is not None and end > mark:
-                            await ws.send(json.dumps({"type": "finalize"}))
-                            mark = None
-                        await ws.send(chunk)
-                    if mark is not None:
-                        await ws.send(json.dumps({"type": "finalize"}))
+                    for item in self._resend.replay():
+                        await ws.send(_FINALIZE if item is FINALIZE else item)
                     if self._closing:
-                        await ws.send(json.dumps({"type": "close_stream"}))
+                        await ws.send(_CLOSE_STREAM)
                 except Exception:  # noqa: BLE001 - dropped again: the reader retries
                     return True
                 self._connected = True
@@ -286,22 +275,12 @@ class PulseStream:
                 self._queue.put_nowait(
                     STTEvent("final", frame.text, frame.language or self.language, now))
             self._in_speech = False
-            self._drop_finalized_audio()
+            self._resend.final_received()
             if frame.is_last:
                 self._finish()
         elif frame.kind == "transcript" and frame.text:
             self._speech_started(now)
             self._queue.put_nowait(STTEvent("interim", frame.text, frame.language, now))
-
-    def _drop_finalized_audio(self) -> None:
-        """A final arrived: forget the audio it covers. After a client finalize that is the audio
-        sent before it (audio pushed since belongs to the next utterance); after an endpointing
-        final, everything sent so far."""
-        mark = self._finalize_mark if self._finalize_pending else None
-        self._finalize_pending = False
-        self._finalize_mark = None
-        while self._ring and (mark is None or self._ring[0][0] <= mark):
-            self._ring_bytes -= len(self._ring.popleft()[1])
 
     def _speech_started(self, now: float) -> None:
         if not self._in_speech:
@@ -314,18 +293,14 @@ class PulseStream:
 
         async with self._send_lock:
             if not self._connected:
-                return  # buffered in the ring (audio) or flagged (control); resent on reconnect
+                return  # audio, finalize and close_stream are all resent on reconnect
             try:
                 await self._ws.send(data)
             except ConnectionClosed:
                 self._connected = False
 
     async def _send_audio(self, chunk: bytes) -> None:
-        self._sent_total += len(chunk)
-        self._ring.append((self._sent_total, chunk))
-        self._ring_bytes += len(chunk)
-        while self._ring_bytes > self._ring_cap and len(self._ring) > 1:
-            self._ring_bytes -= len(self._ring.popleft()[1])
+        self._resend.append(chunk)
         self._last_send = time.monotonic()
         await self._send(chunk)
 
@@ -376,9 +351,8 @@ class PulseStream:
         """
         self._check()
         await self._flush()
-        self._finalize_pending = True
-        self._finalize_mark = self._sent_total
-        await self._send(json.dumps({"type": "finalize"}))
+        self._resend.mark_finalize()
+        await self._send(_FINALIZE)
 
     async def aclose(self) -> None:
         """Flush, send ``{"type": "close_stream"}``, wait (at most ``close_timeout_s``) for the
@@ -389,7 +363,7 @@ class PulseStream:
             except Exception:  # noqa: BLE001 - closing anyway
                 pass
             self._closing = True
-            await self._send(json.dumps({"type": "close_stream"}))
+            await self._send(_CLOSE_STREAM)
             try:
                 await asyncio.wait_for(self._finished.wait(), self._stt.close_timeout_s)
             except asyncio.TimeoutError:
