@@ -264,7 +264,7 @@ async def test_error_excerpt_never_carries_the_token(tmp_path: Path, http_ctx: T
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     redactor = Redactor([], env={"ACME_TOKEN": "tok-abcdef123456"})
     runner = ToolRunner(http_agent("http://h"), base_dir=tmp_path, redactor=redactor, http_client=client)
-    res = await runner.run("get_echo", {}, http_ctx)
+    res = await runner.run("create_ticket", {"ticket_id": "1", "summary": "s"}, http_ctx)
     assert not res.ok
     assert res.error.startswith("HTTP 401")
     assert "bad credentials" in res.error
