@@ -187,6 +187,7 @@ class _Utterance:
     passes: list[tuple[int, str]] = field(default_factory=list)  # (audio end sample, text)
     inflight_end: int | None = None
     inflight: asyncio.Task | None = None
+    rerun: bool = False  # a pause arrived while a pass was running
     last_pass_ms: float = 0.0
 
 
@@ -305,8 +306,10 @@ class LocalSTTStream:
             self._start_pass(utt)
 
     def _start_pass(self, utt: _Utterance) -> None:
-        if utt.inflight is not None:  # one pass at a time; a later pause starts the next
+        if utt.inflight is not None:  # one pass at a time: run again when this one is done
+            utt.rerun = True
             return
+        utt.rerun = False
         end = self._buf_start + self._buf.size
         audio = self._slice(utt.start, end)
         utt.inflight_end, utt.last_pass_ms = end, _now_ms()
@@ -335,8 +338,11 @@ class LocalSTTStream:
         finally:
             utt.inflight, utt.inflight_end = None, None
         utt.passes.append((end, text))
-        if self._utt is utt and text:  # still speaking: a partial result
-            self._emit("interim", text)
+        if self._utt is utt:  # EOU not reached yet
+            if utt.rerun:  # a pause came while this pass ran: cover the audio since then
+                self._start_pass(utt)
+            if text:
+                self._emit("interim", text)
         return text
 
     async def _finish(self, utt: _Utterance, audio: np.ndarray, previous: asyncio.Task | None, eou_ms: float) -> None:

