@@ -115,3 +115,11 @@ def test_precommit_hook_definition():
 
     assert re.search(hook["files"], "agents/support.hi.yaml") and re.search(hook["files"], "agents/bank.yml")
     assert not re.search(hook["files"], "docs/x.yaml")
+
+
+def test_typed_fields_accept_env_references():
+    v = _validator()
+    ok = {"name": "x", "prompt": "p", "llm": {"temperature": "${T:-0.2}"}, "tts": {"sample_rate": "${RATE}"}}
+    assert list(v.iter_errors(ok)) == []
+    assert list(v.iter_errors({"name": "x", "prompt": "p", "llm": {"temperature": "hot"}}))
+    assert list(v.iter_errors({"extends": "a.yaml", "behaviour": {"barge_in": "${BARGE}"}})) == []

@@ -19,7 +19,7 @@ from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from
-from voiceagent.config.yamlnodes import Node
+from voiceagent.config.yamlnodes import Node, plain_scalar
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
             holder = holder[part]
         match = ONLY_VAR_RE.match(holder[loc[-1]])
         if match and match.group(2) is not None:
-            holder[loc[-1]] = match.group(2)
+            holder[loc[-1]] = plain_scalar(match.group(2))
         else:
             del holder[loc[-1]]
     try:

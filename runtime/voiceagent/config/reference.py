@@ -37,9 +37,10 @@ Good to know:
   line and editors with the YAML extension complete keys and underline mistakes.
 - **Placeholders** `{{ name }}` are filled in while the call runs (from `variables`, `caller`,
   `session`, `args` inside tools, and `now`).
-- **Secrets** never go in the file: write `${ACME_TOKEN}` (or `${NAME:-default}`) and set the
-  environment variable when running. `$${` writes a literal `${`. Validation warns about
-  anything that looks like a pasted key.
+- **Environment variables**: any value may be written as `${NAME}` or `${NAME:-default}`; it is
+  filled in when the agent runs (`voiceagent run` names every variable that is missing).
+  Secrets never go in the file: write `${ACME_TOKEN}` and set the variable when running.
+  `$${` writes a literal `${`. Validation warns about anything that looks like a pasted key.
 - **Variants** (for example a Hindi version) start with `extends: support.yaml` and list only
   what differs. Mappings merge key by key, lists (such as `tools`) replace the parent's list
   whole, and `null` removes an inherited value.
@@ -74,11 +75,14 @@ In CI without pre-commit, install this package (`pip install .` in a checkout) a
 """
 
 
+_ENV = "#/$defs/EnvReference"
+
+
 def _ref_name(schema: dict[str, Any]) -> str | None:
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
     for branch in schema.get("anyOf", []):
-        if "$ref" in branch:
+        if "$ref" in branch and branch["$ref"] != _ENV:
             return branch["$ref"].rsplit("/", 1)[-1]
     items = schema.get("items") or schema.get("additionalProperties")
     if isinstance(items, dict):
@@ -125,7 +129,7 @@ def _type(prop: dict[str, Any], where_of: dict[str, str]) -> str:
         name = prop["$ref"].rsplit("/", 1)[-1]
         return f"settings: see [{where_of[name]}](#{_anchor(where_of[name])})"
     if "anyOf" in prop:
-        parts = [_type(b, where_of) for b in prop["anyOf"] if b.get("type") != "null"]
+        parts = [_type(b, where_of) for b in prop["anyOf"] if b.get("type") != "null" and b.get("$ref") != _ENV]
         return " or ".join(parts) if parts else "anything"
     kind = prop.get("type")
     if kind == "array":

@@ -41,7 +41,7 @@ def _override_prop(schema: dict[str, Any], defs: dict[str, Any], out: dict[str, 
     if "$ref" in s:
         s["$ref"] = _override_ref(s["$ref"], defs, out)
     for branch in s.get("anyOf", []):
-        if "$ref" in branch:
+        if "$ref" in branch and branch["$ref"] != _ENV_REF["$ref"]:
             branch["$ref"] = _override_ref(branch["$ref"], defs, out)
     add = s.get("additionalProperties")
     if isinstance(add, dict) and "$ref" in add:
@@ -64,12 +64,44 @@ def _levels_keys(defs: dict[str, Any]) -> None:
     levels["propertyNames"] = {"pattern": "^[0-9]+$"}
 
 
+ENV_REFERENCE = {
+    "type": "string",
+    "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$",
+    "description": "An environment variable reference, ${NAME} or ${NAME:-default}, filled in when the agent runs.",
+    "examples": ["${LLM_TEMPERATURE:-0.3}"],
+}
+_ENV_REF = {"$ref": "#/$defs/EnvReference"}
+
+
+def _allow_env_reference(prop: dict[str, Any]) -> None:
+    """Typed scalar fields (numbers, true/false, fixed choices) may be written as one
+    ``${VAR}`` reference, as ``voiceagent validate`` accepts; text fields already may."""
+    meta = {k: prop.pop(k) for k in list(prop) if k in _META}
+    if "anyOf" in prop:
+        branches = prop["anyOf"]
+    else:
+        branches = [dict(prop)]
+        prop.clear()
+    typed = any(b.get("type") in ("integer", "number", "boolean") or "enum" in b or "const" in b for b in branches)
+    if typed:
+        prop["anyOf"] = [*branches, _ENV_REF]
+    elif len(branches) == 1:
+        prop.update(branches[0])
+    else:
+        prop["anyOf"] = branches
+    prop.update(meta)
+
+
 @lru_cache(maxsize=1)
 def agent_json_schema() -> dict[str, Any]:
     """The agent-file schema as a dict (cached; treat as read-only)."""
     base = Agent.model_json_schema(by_alias=True, mode="validation")
     defs: dict[str, Any] = base.pop("$defs")
     _levels_keys(defs)
+    for model in [base, *defs.values()]:
+        for prop in model.get("properties", {}).values():
+            _allow_env_reference(prop)
+    defs["EnvReference"] = dict(ENV_REFERENCE)
     agent = dict(base)
     overrides: dict[str, Any] = {}
     variant = _override_object(agent, defs, overrides)
