@@ -264,6 +264,7 @@ async def test_error_excerpt_never_carries_the_token(tmp_path: Path, http_ctx: T
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     redactor = Redactor([], env={"ACME_TOKEN": "tok-abcdef123456"})
     runner = ToolRunner(http_agent("http://h"), base_dir=tmp_path, redactor=redactor, http_client=client)
+    http_ctx.variables["base_url"] = "http://h"
     res = await runner.run("create_ticket", {"ticket_id": "1", "summary": "s"}, http_ctx)
     assert not res.ok
     assert res.error.startswith("HTTP 401")
