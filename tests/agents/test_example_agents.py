@@ -187,3 +187,9 @@ def test_bank_compiles_to_verified_service_and_hides_the_lookup():
     assert "break_fixed_deposit" in offered["service"] and "break_fixed_deposit" not in offered["verify"]
     assert all("lookup_customer" not in names for names in offered.values())
     assert compiled.states["closing"].final
+
+
+def test_validating_the_bank_agent_does_not_create_its_database(monkeypatch, tmp_path):
+    monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
+    assert validate_paths([AGENTS / "bank.yaml"]) == []     # imports tools.bank
+    assert not (tmp_path / "bank.db").exists()

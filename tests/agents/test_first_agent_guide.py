@@ -75,3 +75,16 @@ def test_the_guides_demo_caller_matches_the_bank_data(monkeypatch, tmp_path):
     assert f"demo customer {record['full_name']} (born 12 April 1985, lives in {record['city']}" in text
     assert record["dob"] == "1985-04-12"
     assert f"account ending {record['account_last_four']}, card ending {record['debit_card_last_four']}" in text
+
+
+def test_the_guides_second_caller_matches_the_bank_data(monkeypatch, tmp_path):
+    from voiceagent.config.pytools import import_isolated
+
+    monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
+    bank = import_isolated("tools.bank", GUIDE.parents[1] / "agents")
+    record = bank.lookup_customer(ctx={"caller": {"phone": "+15550199"}})
+    text = " ".join(GUIDE.read_text(encoding="utf-8").split())
+    assert (f"`--caller-phone +15550199` calls as {record['full_name']} instead (born 3 November 1990, "
+            f"{record['city']}, account ending {record['account_last_four']}, card ending "
+            f"{record['debit_card_last_four']})") in text
+    assert record["dob"] == "1990-11-03"
