@@ -22,6 +22,19 @@ Usage::
         ...
         assert fake.pulse.connections[0].params["language"] == "hi"
 
+Latency knobs for benchmarks (no real-time pacing otherwise; chunks go out as fast as possible):
+Pulse final ~64 ms after the end of speech: ``PulseOptions(endpointing_silence_ms=64)`` (the
+final follows 64 ms of received trailing silence; audio arrives in real time from the transport)
+or ``PulseOptions(final_delay_ms=64)`` when the client sends ``finalize`` at end of speech.
+Lightning first audio ~175 ms: ``LightningOptions(first_audio_delay_ms=175)``; add
+``chunk_interval_ms`` to pace the chunks.
+
+Mounting the Electron fake on the same port::
+
+    async with FakeOpenAI(api_key="sk_test_fake") as llm, \
+            FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
+        ...  # fake.base_url serves /stt/live, /tts/live, /tts and /chat/completions
+
 Protocol source: /work/shared/spec/smallest-protocols.md §2, §4, §8.
 """
 
