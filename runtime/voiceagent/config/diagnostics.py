@@ -51,7 +51,7 @@ def has_errors(diagnostics: list[Diagnostic]) -> bool:
 @dataclass
 class ConfigError(Exception):
     """An agent file could not be loaded. ``diagnostics`` lists every problem found (errors
-    first, then warnings, each sorted by file and line)."""
+    and warnings, in source order); ``str()`` gives the error lines only."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
 

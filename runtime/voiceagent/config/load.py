@@ -35,9 +35,9 @@ class LoadedAgent:
 
 
 def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """Errors before warnings; by file, line, column; duplicates removed."""
+    """In source order (file, line, column; errors first at the same place); duplicates removed."""
     unique = list(dict.fromkeys(diags))
-    return sorted(unique, key=lambda d: (d.severity != "error", d.file, d.line, d.column, d.message))
+    return sorted(unique, key=lambda d: (d.file, d.line, d.column, d.severity != "error", d.message))
 
 
 def check_file(
@@ -107,6 +107,9 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, import
     Raises:
         ConfigError: with ``.diagnostics`` (every error and warning) when any error is found.
     """
+    from voiceagent.config.pytools import clear_cache
+
+    clear_cache()
     agent, _, diags = check_file(path, env=env, import_tools=import_tools)
     if agent is None:
         raise ConfigError(diags)

@@ -33,6 +33,11 @@ class Resolved:
 _CACHE: dict[tuple[str, str], Resolved] = {}
 
 
+def clear_cache() -> None:
+    """Forget resolved tools (call before a new batch, so edited tool files are re-read)."""
+    _CACHE.clear()
+
+
 def import_isolated(module: str, base_dir: Path) -> Any:
     """Import ``module`` with ``base_dir`` first on ``sys.path``; restore ``sys.path`` and
     ``sys.modules`` afterwards. Returns the module object. Raises whatever the import raises."""
@@ -53,7 +58,8 @@ def import_isolated(module: str, base_dir: Path) -> Any:
 
 
 def resolve(spec: str, base_dir: Path) -> Resolved:
-    """Resolve ``"module:function"`` relative to ``base_dir`` first (cached per folder)."""
+    """Resolve ``"module:function"`` relative to ``base_dir`` first (cached per folder until
+    :func:`clear_cache`)."""
     key = (spec, str(base_dir))
     if key in _CACHE:
         return _CACHE[key]

@@ -13,6 +13,9 @@ def validate_paths(paths: Iterable[str | Path], *, import_tools: bool = True) ->
     """Every problem (errors and warnings) of every file in ``paths``; no environment needed
     (``${VAR}`` references are left alone). A problem in a parent reached through ``extends``
     by several files is reported once. An empty list means every file is valid and clean."""
+    from voiceagent.config.pytools import clear_cache
+
+    clear_cache()
     out: list[Diagnostic] = []
     for path in paths:
         out.extend(check_file(Path(path) if not isinstance(path, Path) else path, import_tools=import_tools)[2])

@@ -1,0 +1,78 @@
+"""python tools are imported in isolation: per folder, sys.path and sys.modules restored."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+
+from voiceagent.config.pytools import import_isolated, signature_problems
+from voiceagent.config.validate import validate_paths
+
+AGENT = "name: demo\nprompt: p\ntools:\n  - {name: t, description: d, parameters: {x: {}}, python: 'tools.impl:run'}\n"
+
+
+def test_two_agent_folders_with_same_package_name(write):
+    write("one/tools/__init__.py", "")
+    write("one/tools/impl.py", "def run(x):\n    return x\n")
+    write("two/tools/__init__.py", "")
+    write("two/tools/impl.py", "def run(y):\n    return y\n")
+    one = write("one/agent.yaml", AGENT)
+    two = write("two/agent.yaml", AGENT)
+    diags = validate_paths([one, two])
+    assert [(d.file == str(two), d.severity) for d in diags if d.severity == "error"] == [(True, "error"), (True, "error")]
+    assert "does not accept parameter 'x'" in diags[0].message or "does not accept parameter 'x'" in diags[1].message
+
+
+def test_existing_module_of_same_name_is_restored(write, tmp_path):
+    write("tools/impl.py", "def run(x):\n    return x\n")
+    fake = types.ModuleType("tools")
+    sys.modules["tools"] = fake
+    path_before = list(sys.path)
+    try:
+        module = import_isolated("tools.impl", tmp_path)
+        assert module.run(3) == 3
+        assert sys.modules["tools"] is fake and "tools.impl" not in sys.modules
+        assert sys.path == path_before
+    finally:
+        del sys.modules["tools"]
+
+
+def test_import_does_not_run_other_agent_code(write, tmp_path):
+    marker = tmp_path / "ran"
+    write("tools/__init__.py", "")
+    write("tools/impl.py", "def run(x):\n    return x\n")
+    write("tools/other.py", f"open({str(marker)!r}, 'w').close()\n")
+    assert validate_paths([write("agent.yaml", AGENT)]) == []
+    assert not marker.exists()
+
+
+def test_signature_rules():
+    def f(account_id, *, ctx=None):
+        return account_id
+
+    def g(context, a, b=1):
+        return a
+
+    def h(**kwargs):
+        return kwargs
+
+    def p(a, /):
+        return a
+
+    assert signature_problems(inspect.signature(f), ["account_id"], ["account_id"]) == []
+    assert signature_problems(inspect.signature(g), ["a", "b"], ["a"]) == []
+    assert signature_problems(inspect.signature(h), ["anything"], ["anything"]) == []
+    assert signature_problems(inspect.signature(g), ["a"], []) == [
+        ("warning", "parameter 'a' is optional for the tool but has no default in the function")
+    ]
+    assert signature_problems(inspect.signature(p), ["a"], ["a"]) == [
+        ("error", "the function does not accept parameter 'a' declared by the tool")
+    ]
+
+
+def test_no_import_flag_skips_tool_modules(write):
+    write("tools/impl.py", "raise SystemExit('must not run')\n")
+    path = write("agent.yaml", AGENT)
+    assert validate_paths([path], import_tools=False) == []
+    assert "SystemExit" in validate_paths([path])[0].message
