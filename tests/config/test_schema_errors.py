@@ -50,7 +50,12 @@ def test_pattern_error(check):
 def test_wrong_type(check):
     diags = check("name: demo\nprompt: hi\nbehaviour:\n  barge_in: maybe\n")
     assert diags[0].line == 4 and diags[0].column == 13
-    assert diags[0].message.startswith("behaviour.barge_in: input should be a valid boolean")
+    assert diags[0].message == "behaviour.barge_in: expected true or false (got 'maybe')"
+
+
+def test_tool_entry_must_be_a_mapping(check):
+    diags = check("name: demo\nprompt: hi\ntools:\n  - get_info\n")
+    assert where(diags) == [(4, 5, "tools[0]: expected a mapping (key: value lines or {key: value}) (got 'get_info')")]
 
 
 def test_levels_keys_must_be_numbers(check):

@@ -25,6 +25,18 @@ _SKIP_IF_REFERENCE = {
 }
 
 
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list (- item lines or [a, b])",
+    "dict_type": "a mapping (key: value lines or {key: value})",
+    "model_type": "a mapping (key: value lines or {key: value})",
+    "model_attributes_type": "a mapping (key: value lines or {key: value})",
+}
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ``""``."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
@@ -140,6 +152,8 @@ def diagnostics_from(
         elif kind == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern", "")
             msg = f"{where}: {_show(value)} does not match the required pattern {pattern}"
+        elif kind in _EXPECTED:
+            msg = f"{where}: expected {_EXPECTED[kind]} (got {_show(value)})"
         else:
             msg = f"{where}: {err['msg'][0].lower() + err['msg'][1:]} (got {_show(value)})"
         out.append(Diagnostic(node.file, node.line, node.col, "error", msg, where))
