@@ -198,3 +198,26 @@ async def test_fast_mode_holds_the_virtual_clock_while_the_agent_replies(tmp_wav
     # the reply sits where the clock held (1000 ms), not where a free-running clock would be
     assert first_loud_ms(x, orate) == pytest.approx(1000, abs=25)
     assert last_loud_ms(x, orate) == pytest.approx(1500, abs=25)
+
+
+async def test_fast_mode_can_hold_at_start_for_the_greeting(tmp_wav, tmp_path):
+    path = tmp_wav("late.wav", np.concatenate([np.zeros(8000), tone(300, 16000)]), 16000)  # speech at 500 ms
+    out = tmp_path / "agent.wav"
+    t = WavTransport(path, out, fast=True, hold_at_start=True, hold_after_ms=None)
+    frames: list[AudioFrame] = []
+
+    async def pump():
+        async for f in t.caller_audio():
+            frames.append(f)
+
+    pumped = asyncio.create_task(pump())
+    await asyncio.sleep(0.2)  # the greeting is being synthesized: the caller must not move on
+    assert frames == [] and t.position_ms() == 0
+    await t.play(agent_tone(400))
+    await t.wait_played()  # the session ends the greeting turn
+    await asyncio.wait_for(pumped, 5)
+    await t.aclose()
+    assert t.holds == 1
+    x, rate, _ = read_mono(out)
+    assert first_loud_ms(x, rate) == pytest.approx(0, abs=2)
+    assert last_loud_ms(x, rate) == pytest.approx(400, abs=2)  # before the caller speaks at 500 ms

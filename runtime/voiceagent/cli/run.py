@@ -143,13 +143,13 @@ def run(
 
 def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
                     recording: str | None, replies: str | None, caller: dict[str, Any],
-                    tts_rate: int | None, eou_timeout_ms: int) -> Any:
+                    tts_rate: int | None, eou_timeout_ms: int, greeting: bool) -> Any:
     if mode == "wav":
         from voiceagent.transports.wav import WavTransport  # noqa: PLC0415
 
         # fast mode: the virtual clock waits for each reply once the STT must have seen the EOU
         return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller,
-                            hold_after_ms=eou_timeout_ms + 300)
+                            hold_after_ms=eou_timeout_ms + 300, hold_at_start=greeting)
     if mode == "device":
         from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
 
@@ -185,6 +185,7 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
             replies=replies, caller=caller,
             tts_rate=getattr(providers.tts, "sample_rate", None),
             eou_timeout_ms=agent.stt.eou_timeout_ms,
+            greeting=bool(agent.greeting),
         )
         session = Session(
             compiled,

@@ -19,7 +19,7 @@ still thinking about the first utterance, and each later utterance would interru
 reply. So once the caller has been silent for ``hold_after_ms`` after speaking (energy of the
 recording), the virtual clock holds until the agent finished its reply (the session calls
 :meth:`WavTransport.wait_played` at the end of every turn) or ``hold_timeout_s`` of wall time
-passed. The agent's thinking time therefore takes no room on the fast timeline; everything else
+passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's thinking time therefore takes no room on the fast timeline; everything else
 (gaps, overlaps, barge-ins) is as in real time.
 """
 
@@ -121,6 +121,8 @@ class WavTransport:
             waits for the agent's reply (keep it above the STT's end-of-utterance timeout); None
             streams straight through without waiting.
         hold_timeout_s: fast mode: longest wall-clock wait for one reply (s).
+        hold_at_start: fast mode: also hold before the first caller frame until the agent's first
+            reply (its greeting) was handed over; set it when the agent has a greeting.
         recording_path: optional stereo "call recording" (caller left, agent right), PCM16 at
             the output rate.
         caller: transport metadata for templates (``phone``, ``id``, ``metadata``).
@@ -144,6 +146,7 @@ class WavTransport:
         trailing_silence_ms: float = 1500.0,
         hold_after_ms: float | None = 900.0,
         hold_timeout_s: float = 15.0,
+        hold_at_start: bool = False,
         recording_path: str | Path | None = None,
         caller: dict[str, Any] | None = None,
     ) -> None:
@@ -171,7 +174,8 @@ class WavTransport:
         self.hold_after_ms = hold_after_ms
         self.hold_timeout_s = hold_timeout_s
         self._reply_done = asyncio.Event()
-        self._holding = False
+        self._replies = 0  # calls of wait_played(): the session makes one at the end of each reply
+        self.hold_at_start = hold_at_start
         self._last_speech: np.ndarray | None = None
         self.holds = 0
         """Fast mode: how many times the virtual clock waited for a reply."""
@@ -225,7 +229,9 @@ class WavTransport:
                     if delay > 0:
                         await asyncio.sleep(delay)
                 else:
-                    if self._should_hold(i, n):
+                    if i == 0 and self.hold_at_start and self.hold_after_ms is not None:
+                        await self._hold(replies_before=0)  # let the greeting be said first
+                    elif self._should_hold(i, n):
                         await self._hold()
                     await asyncio.sleep(0)  # let the session react between frames
                 self._consumed_ms = 1000.0 * (start + len(chunk)) / self.sample_rate
@@ -260,17 +266,21 @@ class WavTransport:
         # hold once, when exactly k silent frames follow a stretch of speech
         return last >= 0 and last == i - k - 1
 
-    async def _hold(self) -> None:
-        """Freeze the virtual clock until the agent finished a reply (or the wall-clock limit)."""
-        self._reply_done.clear()
-        self._holding = True
+    async def _hold(self, *, replies_before: int | None = None) -> None:
+        """Freeze the virtual clock until the agent finished a reply after ``replies_before``
+        replies (default: one more than so far), or the wall-clock limit passed."""
+        target = (self._replies if replies_before is None else replies_before) + 1
+        if self._replies >= target:
+            return
         self.holds += 1
-        try:
-            await asyncio.wait_for(self._reply_done.wait(), self.hold_timeout_s)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            self._holding = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.hold_timeout_s
+        while self._replies < target and not self._closed:
+            self._reply_done.clear()
+            try:
+                await asyncio.wait_for(self._reply_done.wait(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                return
 
     # ------------------------------------------------------------------ agent
 
@@ -315,6 +325,7 @@ class WavTransport:
         in real time; in fast mode once enough caller audio has been consumed, the caller hung up,
         or nobody has consumed caller audio for ``idle_ms`` of wall time (the virtual clock only
         moves while the session reads caller audio, so waiting longer could never end)."""
+        self._replies += 1
         self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:
             end_ms = 1000.0 * (len(self._agent) // 2) / (self._out_rate or self.sample_rate)
