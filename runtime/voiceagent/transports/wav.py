@@ -229,7 +229,7 @@ class WavTransport:
                     if delay > 0:
                         await asyncio.sleep(delay)
                 else:
-                    if i == 0 and self.hold_at_start and self.hold_after_ms is not None:
+                    if i == 0 and self.hold_at_start:
                         await self._hold(replies_before=0)  # let the greeting be said first
                     elif self._should_hold(i, n):
                         await self._hold()
