@@ -86,3 +86,19 @@ def test_all_problems_at_once(check):
         "name: demo\nprompt: hi\nvoice: {id: a, sped: 1}\nllm: {max_tokens: 0}\nflow:\n  initial: nowhere\n  states:\n    a: {}\n"
     )
     assert [d.line for d in diags if d.severity == "error"] == [3, 4, 6]
+
+
+def test_numbers_in_text_fields_keep_their_written_form(write):
+    from voiceagent.config.load import load_agent
+
+    path = write(
+        "a.yaml",
+        "name: demo\nprompt: hi\nvoice: {id: 12345}\ntools:\n  - {name: t, builtin: transfer, to: +15550100}\n",
+    )
+    agent = load_agent(path).agent
+    assert agent.voice.id == "12345" and agent.tools[0].to == "+15550100"
+
+
+def test_null_in_text_field_is_still_an_error(check):
+    diags = check("name: demo\nprompt: null\n")
+    assert [(d.line, d.column) for d in diags] == [(2, 9)]

@@ -116,10 +116,29 @@ def test_empty_file_and_non_mapping(check):
     assert "must be a mapping" in check("- a\n- b\n")[0].message
 
 
-def test_timestamps_stay_strings():
-    node, problems = load_text("dob: 1990-01-02\nn: 3\nb: yes\nx: null\n", "f.yaml")
+def test_yaml_1_2_core_scalars():
+    text = "dob: 1990-01-02\nn: 3\nb: yes\nt: true\nlang: no\nx: null\ne:\nz: 0042\nh: 0x1F\nf: 1.5e3\ntime: 1:30\nq: '7'\n"
+    node, problems = load_text(text, "f.yaml")
     assert problems == []
-    assert node.plain() == {"dob": "1990-01-02", "n": 3, "b": True, "x": None}
+    assert node.plain() == {
+        "dob": "1990-01-02", "n": 3, "b": "yes", "t": True, "lang": "no", "x": None, "e": None,
+        "z": 42, "h": 31, "f": 1500.0, "time": "1:30", "q": "7",
+    }
+
+
+def test_deep_flow_nesting_does_not_crash():
+    text = "a: " + "[" * 300_000 + "]" * 300_000 + "\n"
+    try:
+        load_text(text, "f.yaml")
+    except yamlnodes.YamlError as exc:
+        assert "too deep" in exc.diagnostic.message
+    else:
+        raise AssertionError("expected YamlError")
+
+
+def test_second_document_refused(check):
+    diags = check("name: demo\nprompt: hi\n---\nname: other\n")
+    assert where(diags) == [(3, 1, "only one YAML document per agent file (remove the second '---')")]
 
 
 def test_positions_are_one_based():

@@ -18,7 +18,7 @@ from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
 from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
-from voiceagent.config.pydantic_errors import diagnostics_from
+from voiceagent.config.pydantic_errors import diagnostics_from, node_at
 from voiceagent.config.yamlnodes import Node, plain_scalar
 
 
@@ -55,24 +55,58 @@ def check_file(
         return None, None, sort_diagnostics(diags)
     if env is not None:
         diags += substitute_nodes(root, env)
-    data = root.plain()
-    agent: Agent | None = None
-    try:
-        agent = Agent.model_validate(data)
-    except ValidationError as exc:
-        skipped: list[tuple] = []
-        found = diagnostics_from(exc, root, Agent, references_ok=env is None, skipped=skipped)
-        diags += found
-        if skipped and not found:
-            agent = _validate_with_defaults(data, skipped)
-            if agent is None:  # even the defaults do not fit: report the originals
-                diags += diagnostics_from(exc, root, Agent, references_ok=False)
+    agent, found = _validate(root, references_ok=env is None)
+    diags += found
     dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
     diags += semantic_checks(root, dirs)
     diags = sort_diagnostics(diags)
     if has_errors(diags):
         agent = None
     return agent, root, diags
+
+
+def _validate(root: Node, *, references_ok: bool) -> tuple[Agent | None, list[Diagnostic]]:
+    """Validate the merged tree with pydantic; (agent or None, positioned diagnostics).
+
+    A text field written as a plain number (``to: +15550100``, ``id: 12345``) gets the text as
+    written. With ``references_ok``, typed fields written as ``${VAR}`` are validated with
+    their defaults (see :func:`_validate_with_defaults`).
+    """
+    data = root.plain()
+    for _ in range(3):
+        try:
+            return Agent.model_validate(data), []
+        except ValidationError as error:
+            exc = error
+            if not _use_written_text(data, exc, root):
+                break
+    skipped: list[tuple] = []
+    found = diagnostics_from(exc, root, Agent, references_ok=references_ok, skipped=skipped)
+    if skipped and not found:
+        agent = _validate_with_defaults(data, skipped)
+        if agent is None:  # even the defaults do not fit: report the originals
+            return None, diagnostics_from(exc, root, Agent, references_ok=False)
+        return agent, []
+    return None, found
+
+
+def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
+    changed = False
+    for err in exc.errors(include_url=False):
+        if err["type"] != "string_type":
+            continue
+        loc = tuple(err["loc"])
+        node = node_at(root, loc)[1]
+        if node is not None and node.raw is not None and not isinstance(node.value, str) and node.value is not None:
+            holder = data
+            try:
+                for part in loc[:-1]:
+                    holder = holder[part]
+                holder[loc[-1]] = node.raw
+                changed = True
+            except (KeyError, IndexError, TypeError):
+                continue
+    return changed
 
 
 def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:

@@ -24,7 +24,7 @@ def merge_nodes(parent: Node, child: Node) -> Node:
         return child
     merged: dict = dict(parent.value)
     for key, value in child.value.items():
-        if value.value is None and value.tag.endswith(":null"):
+        if value.value is None and (value.tag == "" or value.tag.endswith(":null")):
             merged.pop(key, None)
         elif key in merged and merged[key].is_map and value.is_map:
             merged[key] = merge_nodes(merged[key], value)
