@@ -41,9 +41,13 @@ Good to know:
   filled in when the agent runs (`voiceagent run` names every variable that is missing).
   Secrets never go in the file: write `${ACME_TOKEN}` and set the variable when running.
   `$${` writes a literal `${`. Validation warns about anything that looks like a pasted key.
+  Inside `{ ... }` on one line, put quotes around it: `headers: {Authorization: "Bearer ${TOKEN}"}`.
 - **Variants** (for example a Hindi version) start with `extends: support.yaml` and list only
   what differs. Mappings merge key by key, lists (such as `tools`) replace the parent's list
   whole, and `null` removes an inherited value.
+- **Numbers and yes/no**: only `true` and `false` are yes/no values; `yes`, `no` and `on` are
+  ordinary text. A number written where text is expected (`to: +15550100`, `id: 12345`) is kept
+  exactly as written. Under `variables`, quote numbers whose leading zeros matter: `pin: '0042'`.
 - A key marked *required* must be written (except in a variant, where the parent may give it).
   Everything else can be left out and then has the default shown.
 """

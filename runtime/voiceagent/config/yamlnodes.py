@@ -145,7 +145,7 @@ def load_nodes(path: Path, display: str) -> tuple[Node, list[Diagnostic]]:
     except OSError as exc:
         raise _err(display, 1, 1, f"cannot read file: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _err(display, 1, 1, f"file is not UTF-8 text (byte {exc.start})") from None
     return load_text(text, display)
