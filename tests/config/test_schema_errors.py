@@ -102,3 +102,15 @@ def test_numbers_in_text_fields_keep_their_written_form(write):
 def test_null_in_text_field_is_still_an_error(check):
     diags = check("name: demo\nprompt: null\n")
     assert [(d.line, d.column) for d in diags] == [(2, 9)]
+
+
+def test_did_you_mean_inside_named_entries(check):
+    diags = check(
+        "name: demo\nprompt: hi\ntools:\n  - name: t\n    builtin: end_call\n"
+        "    parameters: {account_id: {type: string, descripton: x}}\n"
+        "flow:\n  initial: tools\n  states:\n    tools: {instructons: x}\n"
+    )
+    assert [d.message for d in diags if d.severity == "error"] == [
+        "unknown key 'descripton' in tools[0].parameters.account_id; did you mean 'description'?",
+        "unknown key 'instructons' in flow.states.tools; did you mean 'instructions'?",
+    ]

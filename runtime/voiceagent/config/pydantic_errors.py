@@ -43,28 +43,31 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _unwrap(tp: Any) -> Any:
-    """The model type inside Optional[...] / list[...] / dict[..., ...], else ``tp``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            if arg is not type(None):
-                return _unwrap(arg)
-    if origin in (list, dict):
-        return _unwrap(typing.get_args(tp)[-1])
+def _strip_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
     return tp
 
 
 def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that holds the key at ``loc`` (``loc[:-1]`` leads to it)."""
-    model: Any = root
+    """The model class that holds the key at ``loc`` (``loc[:-1]`` leads to it): model
+    fields by name, list indexes and mapping keys step into the element type."""
+    tp: Any = root
     for part in loc[:-1]:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = _field(model, part)
+        tp = _strip_optional(tp)
+        origin = typing.get_origin(tp)
+        if origin in (list, dict):
+            tp = typing.get_args(tp)[-1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = _field(tp, part)
             if field is None:
-                continue  # an index or a dict key: stays on the element type
-            model = _unwrap(field.annotation)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+                return None
+            tp = field.annotation
+        else:
+            return None
+    tp = _strip_optional(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
 def _field(model: type[BaseModel], name: Any) -> Any:
