@@ -257,3 +257,10 @@ def test_on_tool_outside_state_tools_warns(check):
     )
     assert [(d.line, d.severity) for d in diags] == [(9, "warning")]
     assert "not among the tools of state 'a'" in diags[0].message
+
+
+def test_reserved_tool_names(check):
+    diags = check(HEAD + "tools:\n  - {name: verify_caller, description: d, builtin: end_call}\n"
+                  "  - {name: go_to_service, description: d, builtin: end_call}\n")
+    assert [(d.line, d.column) for d in diags] == [(4, 11), (5, 11)]
+    assert all("is reserved by the runtime" in d.message for d in diags)

@@ -22,6 +22,10 @@ from voiceagent.config.yamlnodes import Node
 from voiceagent.templating import TemplateError, check_expression, check_template
 
 TOOL_KINDS = ("python", "http", "builtin")
+# Function names the runtime itself offers the LLM (engine/compiler.py: VERIFY_FUNCTION,
+# TRANSITION_PREFIX); a tool of the same name would be shadowed.
+RESERVED_TOOL = "verify_caller"
+RESERVED_PREFIX = "go_to_"
 TRIGGERS = ("description", "when", "on_tool")
 
 
@@ -99,6 +103,9 @@ class _Checker:
             name_node = tool.get("name")
             name = self.text(name_node)
             label = f"tool '{name}'" if name else f"tools[{i}]"
+            if name is not None and (name == RESERVED_TOOL or name.startswith(RESERVED_PREFIX)):
+                self.add(name_node, f"tool name '{name}' is reserved by the runtime (verify_caller and go_to_<state> "
+                         "are offered to the LLM automatically); choose another name", path + ("name",))
             if name is not None:
                 if name in tools:
                     self.add(name_node, f"duplicate tool name '{name}' (first at line {tools[name][0].line})", path + ("name",))
