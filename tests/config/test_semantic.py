@@ -262,5 +262,5 @@ def test_on_tool_outside_state_tools_warns(check):
 def test_reserved_tool_names(check):
     diags = check(HEAD + "tools:\n  - {name: verify_caller, description: d, builtin: end_call}\n"
                   "  - {name: go_to_service, description: d, builtin: end_call}\n")
-    assert [(d.line, d.column) for d in diags] == [(4, 11), (5, 11)]
+    assert [(d.line, d.column) for d in diags] == [(4, 12), (5, 12)]
     assert all("is reserved by the runtime" in d.message for d in diags)
