@@ -24,6 +24,23 @@ def test_unknown_key_in_http_json_alias_known(check):
     assert where(diags) == [(6, 52, "unknown key 'jsn' in tools[0].http; did you mean 'json'?")]
 
 
+def test_missing_key_mentions_likely_misspelling(check):
+    diags = check("name: demo\npromt: hi\n")
+    assert where(diags) == [
+        (1, 1, "missing required key 'prompt' in the agent ('promt' on line 2 looks like a misspelling of it)"),
+        (2, 1, "unknown key 'promt' in the agent; did you mean 'prompt'?"),
+    ]
+
+
+def test_empty_states_and_tool_name_hint(check):
+    diags = check("name: d\nprompt: p\nflow: {initial: a, states: {}}\ntools: [{name: Get-Info, builtin: end_call}]\n")
+    assert [m for _, _, m in where(diags)] == [
+        "flow.states: needs at least 1 entry",
+        "tools[0].name: 'Get-Info' is not allowed here; use lowercase letters, digits and underscores, "
+        "starting with a letter, e.g. get_account_info",
+    ]
+
+
 def test_missing_required_key_points_at_parent(check):
     diags = check("name: demo\nvoice:\n  speed: 1.2\n")
     assert where(diags) == [
@@ -39,12 +56,12 @@ def test_enum_value_with_suggestion(check):
 
 def test_range_error_at_value(check):
     diags = check("name: demo\nprompt: hi\nvoice: {id: meher, speed: 3}\n")
-    assert where(diags) == [(3, 27, "voice.speed: input should be less than or equal to 2 (got 3)")]
+    assert where(diags) == [(3, 27, "voice.speed: must be at most 2.0 (got 3)")]
 
 
 def test_pattern_error(check):
     diags = check("name: Demo Agent\nprompt: hi\n")
-    assert where(diags) == [(1, 7, "name: 'Demo Agent' does not match the required pattern ^[a-z0-9-]+$")]
+    assert where(diags) == [(1, 7, "name: 'Demo Agent' is not allowed here; use lowercase letters, digits and dashes, e.g. acme-support")]
 
 
 def test_wrong_type(check):

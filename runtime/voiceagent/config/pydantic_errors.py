@@ -37,6 +37,20 @@ _EXPECTED = {
 }
 
 
+_LIMITS = {
+    "greater_than_equal": "at least", "less_than_equal": "at most",
+    "greater_than": "more than", "less_than": "less than",
+}
+
+# Field name -> how to write it, for people who do not read regular expressions.
+_PATTERN_HINTS = {
+    "name": "use lowercase letters, digits and dashes, e.g. acme-support",
+    "tool_name": "use lowercase letters, digits and underscores, starting with a letter, e.g. get_account_info",
+    "language": "use a language code such as en, en-IN, hi or ta",
+    "python": "write module:function, e.g. tools.acme:get_account_info",
+}
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ``""``."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
@@ -139,6 +153,12 @@ def diagnostics_from(
             node = reached
             parent = format_path(loc[:-1]) or "the agent"
             msg = f"missing required key '{loc[-1]}' in {parent}"
+            holder = model_at(model, loc)
+            known = set(field_names(holder)) if holder else set()
+            strays = [str(k) for k in (node.value if node.is_map else {}) if str(k) not in known]
+            close = difflib.get_close_matches(str(loc[-1]), strays, n=1, cutoff=0.6)
+            if close:
+                msg += f" ('{close[0]}' on line {node.get(close[0]).key_line} looks like a misspelling of it)"
             out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
             continue
         node = exact or reached
@@ -154,7 +174,16 @@ def diagnostics_from(
                 msg += did_you_mean(value, choices)
         elif kind == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern", "")
-            msg = f"{where}: {_show(value)} does not match the required pattern {pattern}"
+            field = "tool_name" if loc[-1] == "name" and len(loc) > 1 else str(loc[-1])
+            hint = _PATTERN_HINTS.get(field, f"it must match the pattern {pattern}")
+            msg = f"{where}: {_show(value)} is not allowed here; {hint}"
+        elif kind in ("too_short", "too_long"):
+            ctx = err.get("ctx", {})
+            bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+            msg = f"{where}: needs {'at least' if kind == 'too_short' else 'at most'} {bound} entr{'y' if bound == 1 else 'ies'}"
+        elif kind in _LIMITS:
+            limit = next(iter(err.get("ctx", {}).values()), "")
+            msg = f"{where}: must be {_LIMITS[kind]} {limit} (got {_show(value)})"
         elif kind in _EXPECTED:
             msg = f"{where}: expected {_EXPECTED[kind]} (got {_show(value)})"
         else:
