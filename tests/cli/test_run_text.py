@@ -94,3 +94,28 @@ async def test_missing_llm_url_variable_is_named_before_the_call(tmp_path):
     code, out, err = await run_cli([str(agent), "--text"], cli_env(tmp_path), "hi\n")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and ":6:" in err and "FAKE_LLM_URL" in err
+
+
+async def test_ctrl_c_hangs_up_cleanly(llm, tmp_path):
+    import asyncio
+    import signal
+
+    agent = tmp_path / "echo.yaml"
+    agent.write_text(AGENT)
+    events_path = tmp_path / "ev.jsonl"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voiceagent", "run", str(agent), "--text", "--events", str(events_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(tmp_path, FAKE_LLM_URL=llm.base_url))
+    proc.stdin.write(b"hello\n")
+    await proc.stdin.drain()
+    # wait for the reply, then press Ctrl-C while the caller says nothing more (stdin stays open)
+    seen = b""
+    while b"You said: hello" not in seen:
+        seen += await asyncio.wait_for(proc.stdout.readline(), 30)
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "hanging up" in err.decode()
+    types = [json.loads(line)["type"] for line in events_path.read_text().splitlines()]
+    assert types[-2:] == ["call.end", "session.end"]

@@ -75,3 +75,19 @@ async def test_audio_sink_without_speech_is_still_a_valid_wav(tmp_path):
     await t.aclose()
     x, rate, _ = read_mono(path)
     assert rate == 16000 and len(x) == 0
+
+
+async def test_aclose_ends_a_pending_read_like_a_hang_up():
+    r, w = os.pipe()
+    rf, wf = os.fdopen(r, "r"), os.fdopen(w, "w")
+    t = TextTransport(rf, io.StringIO())
+    lines = asyncio.create_task(asyncio.wait_for(_collect(t), 5))
+    await asyncio.sleep(0.05)
+    await t.aclose()  # nobody typed anything: the call still ends
+    assert await lines == []
+    wf.close()
+    rf.close()
+
+
+async def _collect(t):
+    return [x async for x in t.caller_text()]

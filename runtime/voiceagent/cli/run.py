@@ -135,7 +135,7 @@ def run(
                 env=env,
             )
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         _say("call interrupted")
         sys.exit(130)
     sys.exit(code)
@@ -157,6 +157,31 @@ def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None,
     from voiceagent.transports.text import TextTransport  # noqa: PLC0415
 
     return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller)
+
+
+def _hang_up_on_ctrl_c(transport: Any) -> None:
+    """First Ctrl-C: the caller hangs up (the transport's input ends, the session finishes its
+    turn and logs ``call.end``/``session.end``; exit 0). Second Ctrl-C: stop at once (exit 130)."""
+    import asyncio  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            _say("hanging up... (Ctrl-C again to stop at once)")
+            loop.create_task(transport.aclose())
+        elif main_task is not None:
+            main_task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+        pass
 
 
 async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None, output_wav: str | None,
@@ -187,6 +212,7 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
             eou_timeout_ms=agent.stt.eou_timeout_ms,
             greeting=bool(agent.greeting),
         )
+        _hang_up_on_ctrl_c(transport)
         session = Session(
             compiled,
             llm=providers.llm,

@@ -68,6 +68,7 @@ class TextTransport:
                 echo_caller = True
         self._echo_caller = echo_caller
         self._closed = False
+        self._queue: asyncio.Queue[object] | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -83,6 +84,7 @@ class TextTransport:
         """Caller utterances, one per non-blank input line, stripped; ends at EOF or :meth:`aclose`."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queue = queue
 
         def reader() -> None:
             try:
@@ -142,11 +144,13 @@ class TextTransport:
         return 1000.0 * self._played_samples / self._wav.getframerate()
 
     async def aclose(self) -> None:
-        """Stop reading input and finish the WAV file (an empty, valid WAV when nothing was said).
-        Idempotent."""
+        """Hang up: end :meth:`caller_text` (also while it waits for a line) and finish the WAV file
+        (an empty, valid WAV when nothing was said). Idempotent."""
         if self._closed:
             return
         self._closed = True
+        if self._queue is not None:
+            self._queue.put_nowait(_EOF)  # a pending caller_text() ends now (hang-up)
         if self.audio_path is not None and self._wav is None:
             self.audio_path.parent.mkdir(parents=True, exist_ok=True)
             self._wav = _open_wav(self.audio_path, self._audio_rate or 24000)
