@@ -1,0 +1,1 @@
+"""Tools of the benchmark agent (benchmarks/agents/bench.yaml)."""
