@@ -113,3 +113,24 @@ def test_local_tts_that_cannot_speak_the_language_is_a_plain_error(monkeypatch):
     # in text mode speech is optional: the call goes on without a voice, and says so
     plan = plan_providers(agent(language="ta", tts={"provider": "local"}), env=KEY, audio=False)
     assert plan.tts is None and any(n.startswith("tts: off — this agent speaks 'ta'") for n in plan.notes)
+
+
+async def test_resolve_builds_the_local_stack_lazily_without_a_key():
+    resolved = resolve_providers(agent(voice={"id": "meher", "speed": 1.2}), env={}, audio=True)
+    try:
+        assert type(resolved.stt).__name__ == "LocalSTT"
+        assert type(resolved.llm).__name__ == "LocalLLM"
+        assert type(resolved.tts).__name__ in ("PiperTTS", "EspeakTTS")
+        assert resolved.tts.speed == 1.2  # the agent's voice speed; the cloud voice id is not used
+        assert resolved.notes[1] == "llm: local (llama.cpp Qwen2.5 0.5B) — no SMALLEST_API_KEY"
+    finally:
+        await resolved.aclose()
+
+
+def test_local_llm_notes_point_at_a_given_server_and_weak_languages():
+    a = agent(language="hi", llm={"provider": "local", "base_url": "http://127.0.0.1:8080/v1"})
+    plan = plan_providers(a, env={}, audio=False, speech=False)
+    assert plan.llm.note == (
+        "llm: local (llama.cpp server at http://127.0.0.1:8080/v1) — llm.provider: local in the agent; "
+        "a 0.5B model is weak in 'hi'"
+    )

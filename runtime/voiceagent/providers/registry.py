@@ -158,7 +158,9 @@ def _plan_llm(agent: Agent, env: Mapping[str, str]) -> Choice:
         return Choice("llm", "openai", f"openai-compatible {cfg.model or DEFAULT_OPENAI_MODEL} at {where}", why)
     provider, why = _auto("llm", cfg.provider, env, fix="local")
     if provider == "local":
-        return Choice("llm", "local", "local (llama.cpp)", why)
+        where = f"server at {_clean(cfg.base_url)}" if _clean(cfg.base_url) else "Qwen2.5 0.5B"
+        weak = "" if _lang(agent) == "en" else f"; a 0.5B model is weak in {agent.language!r}"
+        return Choice("llm", "local", f"local (llama.cpp {where})", why + weak)
     return Choice("llm", "smallest", f"smallest {cfg.model or 'electron'}", why)
 
 
@@ -254,7 +256,7 @@ def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
         )
     from voiceagent.providers.local.llm import LocalLLM  # noqa: PLC0415 - loads llama.cpp
 
-    return LocalLLM(**({"base_url": _clean(cfg.base_url)} if _clean(cfg.base_url) else {}))
+    return LocalLLM(base_url=_clean(cfg.base_url))
 
 
 def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
