@@ -5,7 +5,6 @@ from __future__ import annotations
 from voiceagent.config.load import load_agent
 from voiceagent.config.validate import validate_paths
 
-
 PARENT = """\
 name: support
 prompt: Parent prompt.

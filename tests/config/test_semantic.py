@@ -264,3 +264,12 @@ def test_reserved_tool_names(check):
                   "  - {name: go_to_service, description: d, builtin: end_call}\n")
     assert [(d.line, d.column) for d in diags] == [(4, 12), (5, 12)]
     assert all("is reserved by the runtime" in d.message for d in diags)
+
+
+def test_http_json_and_body_exclusive_and_transfer_only_keys(check):
+    diags = check(
+        HEAD + "tools:\n  - name: t\n    description: d\n    mode: warm\n    http:\n      url: https://x.example\n"
+        "      json: {a: 1}\n      body: raw\n"
+    )
+    assert [(d.line, d.column, d.severity) for d in diags] == [(6, 5, "warning"), (10, 7, "error")]
+    assert diags[1].message == "tool 't': give either json or body, not both"

@@ -129,7 +129,14 @@ class _Checker:
                 self.add(builtin, f"{label}: builtin transfer needs 'to' (a number or SIP URI)", path + ("builtin",))
             for key in ("filler", "handoff_prompt"):
                 self.template(tool.get(key), path + (key,), declared)
+            if builtin is None or builtin.value != "transfer":
+                for key in ("to", "mode", "handoff_prompt"):
+                    if tool.get(key) is not None:
+                        self.add(tool.get(key), f"{label}: '{key}' only applies to builtin: transfer and is ignored here",
+                                 path + (key,), key=True, severity="warning")
             http = tool.get("http")
+            if http is not None and http.is_map and http.get("json") is not None and http.get("body") is not None:
+                self.add(http.get("body"), f"{label}: give either json or body, not both", path + ("http", "body"), key=True)
             if http is not None and http.is_map:
                 for key in ("url", "headers", "query", "json", "body"):
                     self.templates_deep(http.get(key), path + ("http", key), declared)
