@@ -119,3 +119,30 @@ async def test_ctrl_c_hangs_up_cleanly(llm, tmp_path):
     assert "hanging up" in err.decode()
     types = [json.loads(line)["type"] for line in events_path.read_text().splitlines()]
     assert types[-2:] == ["call.end", "session.end"]
+
+
+async def test_without_audio_devices_falls_back_to_text_and_says_where_speech_went(llm, tmp_path, monkeypatch):
+    import asyncio
+    import tempfile
+
+    from click.testing import CliRunner
+
+    import voiceagent.transports.device as device
+    from voiceagent.cli import main
+    from voiceagent.testing.fake_smallest import FakeSmallest
+
+    monkeypatch.setattr(device, "has_audio_devices", lambda: False)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    agent = tmp_path / "echo.yaml"
+    agent.write_text(AGENT)
+    async with FakeSmallest() as fake:
+        env = {"FAKE_LLM_URL": llm.base_url, "SMALLEST_API_KEY": fake.api_key, "SMALLEST_BASE_URL": fake.base_url}
+        res = await asyncio.to_thread(
+            CliRunner().invoke, main, ["run", str(agent)], input="hi\n", env=env, catch_exceptions=False)
+    assert res.exit_code == 0, res.stderr
+    replies = tmp_path / "voiceagent-echo-replies.wav"
+    assert res.stderr.splitlines()[0].startswith("transport: text — no microphone/speaker found")
+    assert f"agent replies (synthesized): {replies}" in res.stderr
+    assert "agent: You said: hi" in res.stdout
+    with wave.open(str(replies), "rb") as w:
+        assert w.getnframes() > 0
