@@ -123,3 +123,15 @@ def test_typed_fields_accept_env_references():
     assert list(v.iter_errors(ok)) == []
     assert list(v.iter_errors({"name": "x", "prompt": "p", "llm": {"temperature": "hot"}}))
     assert list(v.iter_errors({"extends": "a.yaml", "behaviour": {"barge_in": "${BARGE}"}})) == []
+
+
+def test_schema_requires_exactly_one_tool_kind_and_trigger():
+    v = _validator()
+    base = {"name": "x", "prompt": "p"}
+    assert list(v.iter_errors({**base, "tools": [{"name": "t", "builtin": "end_call"}]})) == []
+    assert list(v.iter_errors({**base, "tools": [{"name": "t"}]}))
+    assert list(v.iter_errors({**base, "tools": [{"name": "t", "builtin": "end_call", "python": "m:f"}]}))
+    flow = {"initial": "a", "states": {"a": {"transitions": [{"to": "a", "description": "d", "when": "x"}]}}}
+    assert list(v.iter_errors({**base, "flow": flow}))
+    flow["states"]["a"]["transitions"] = [{"to": "a", "when": "x"}]
+    assert list(v.iter_errors({**base, "flow": flow})) == []

@@ -105,6 +105,9 @@ class Tool(StrictModel):
     accept an optional ``ctx`` (or ``context``) keyword argument with the call context, or ``**kwargs``.
     """
 
+    # Editors flag a tool with none or several kinds; `voiceagent validate` says the same at the line.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [k]} for k in ("python", "http", "builtin")]})
+
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$", description="Short name of the tool: lowercase letters, digits and underscores, starting with a letter or underscore.", examples=["get_account_info"])
     description: str | None = Field(None, description="What the tool does and when to use it; the model decides from this text when to call it.", examples=["Look up account information."])
     parameters: dict[str, Parameter] = Field(default_factory=dict, description="Information the tool needs, by name; the model collects it from the caller.", examples=[{"account_id": {"type": "string"}}])
@@ -147,6 +150,8 @@ class Guardrails(StrictModel):
 
 class Transition(StrictModel):
     """A way from one step of the conversation to another. Give exactly one of description, when or on_tool."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [k]} for k in ("description", "when", "on_tool")]})
 
     to: str = Field(description="Name of the state to go to.", examples=["service"])
     description: str | None = Field(None, description="Let the model decide: in plain words, when to move on.", examples=["The caller wants a banking action"])

@@ -52,7 +52,7 @@ def _override_prop(schema: dict[str, Any], defs: dict[str, Any], out: dict[str, 
 def _override_object(schema: dict[str, Any], defs: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     """Deep-partial copy of an object schema: nothing required, every value may be null;
     mappings merge so their values are partial too; lists replace so their items stay whole."""
-    s = {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("required", "properties")}
+    s = {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("required", "properties", "oneOf")}
     s["properties"] = {k: _override_prop(v, defs, out) for k, v in schema.get("properties", {}).items()}
     return s
 
