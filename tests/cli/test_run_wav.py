@@ -104,3 +104,39 @@ async def test_recorded_caller_through_the_voice_pipeline(tmp_path):
     caller_spans = loud_spans(stereo[:, 0], rate)
     assert len(caller_spans) == 1 and abs(caller_spans[0][0] - 1000) < 30 and abs(caller_spans[0][1] - 2000) < 30
     assert np.array_equal(stereo[:, 1], x)
+
+
+async def test_real_time_keeps_the_agents_latency_on_the_timeline(tmp_path):
+    pytest.importorskip("voiceagent.engine.session")
+    pytest.importorskip("voiceagent.providers.smallest.llm")
+    from voiceagent.testing.fake_smallest import FakeSmallest, PulseOptions
+
+    agent = tmp_path / "hours.yaml"
+    agent.write_text(AGENT.replace('greeting: "Hello."\n', ""))
+    rate = 16000
+    mono = np.concatenate([np.zeros(rate // 2), np.round(0.3 * 32767 * np.sin(2 * np.pi * 300 * np.arange(int(0.6 * rate)) / rate)),
+                           np.zeros(rate // 5)]).astype("<i2")  # speech 500-1100 ms
+    wav_in = tmp_path / "caller.wav"
+    with wave.open(str(wav_in), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(mono.tobytes())
+    wav_out = tmp_path / "agent.wav"
+    async with FakeOpenAI() as llm:
+        llm.script(TextReply("Nine to five.", first_token_delay_s=0.8))
+        async with FakeSmallest(pulse=PulseOptions(transcripts=["hours"]), mounts={"/waves/v1/chat": llm.port}) as fake:
+            env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
+            code, _, err = await run_cli([str(agent), "--input", str(wav_in), "--output", str(wav_out)], env, "")
+    assert code == 0, err
+    with wave.open(str(wav_out), "rb") as w:
+        orate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    spans = loud_spans(x, orate)
+    assert len(spans) == 1, spans
+    start, end = spans[0]
+    # EOU after 600 ms of silence (1700 ms) + 800 ms before the LLM's first token: >= 2500 ms
+    assert start >= 2450
+    assert abs((end - start) - 40 * len("Nine to five.")) < 30
+    # the caller hung up at 2800 ms (1500 ms of appended silence); the agent's last words still count
+    assert 1000 * len(x) / orate >= end
