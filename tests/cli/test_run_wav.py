@@ -140,3 +140,30 @@ async def test_real_time_keeps_the_agents_latency_on_the_timeline(tmp_path):
     assert abs((end - start) - 40 * len("Nine to five.")) < 30
     # the caller hung up at 2800 ms (1500 ms of appended silence); the agent's last words still count
     assert 1000 * len(x) / orate >= end
+
+
+async def test_fast_multi_turn_recording_keeps_turn_taking(tmp_path):
+    pytest.importorskip("voiceagent.engine.session")
+    pytest.importorskip("voiceagent.providers.smallest.llm")
+    from voiceagent.testing.fake_smallest import FakeSmallest, PulseOptions
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "multi_turn.wav"
+    if not sample.exists():
+        pytest.skip("samples/multi_turn.wav not generated")
+    agent = tmp_path / "hours.yaml"
+    agent.write_text(AGENT)
+    events_path = tmp_path / "ev.jsonl"
+    async with FakeOpenAI() as llm:
+        llm.script(TextReply("Sure, what is the number?", first_token_delay_s=0.2),
+                   TextReply("Thanks, I found it.", first_token_delay_s=0.2))
+        async with FakeSmallest(pulse=PulseOptions(transcripts=["check my account", "it is 12345"]),
+                                mounts={"/waves/v1/chat": llm.port}) as fake:
+            env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
+            code, _, err = await run_cli([str(agent), "--input", str(sample), "--output", str(tmp_path / "a.wav"),
+                                          "--fast", "--events", str(events_path)], env, "")
+    assert code == 0, err
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert [e["text"] for e in events if e["type"] == "user.transcript"] == ["check my account", "it is 12345"]
+    said = [(e["text"], e["interrupted"]) for e in events if e["type"] == "agent.text"]
+    assert said == [("Hello.", False), ("Sure, what is the number?", False), ("Thanks, I found it.", False)]
+    assert not [e for e in events if e["type"] == "agent.interrupted"]
