@@ -226,7 +226,10 @@ class OpenAICompatLLM:
                                                   else len(partial), _PartialCall())
                         slot.id = tc.id or slot.id
                         if tc.function is not None:
-                            slot.name += tc.function.name or ""
+                            name = tc.function.name or ""
+                            # llama.cpp's server repeats the whole name in every delta
+                            if name and name != slot.name:
+                                slot.name += name
                             slot.arguments += tc.function.arguments or ""
         except openai.OpenAIError as exc:
             raise self._error(exc, attempts=1) from None

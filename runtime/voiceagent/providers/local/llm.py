@@ -1,0 +1,353 @@
+"""The embedded LLM: Qwen2.5-Coder-0.5B-Instruct (GGUF, from PyPI) served by llama.cpp.
+
+Design: :class:`LocalLLM` starts llama-cpp-python's OpenAI-compatible server
+(``python -m llama_cpp.server``, https://llama-cpp-python.readthedocs.io/en/latest/server/) as a
+child process on 127.0.0.1 and talks to it with the same :class:`OpenAICompatLLM` that serves
+Electron and OpenAI endpoints. The server renders the model's own chat template (GGUF
+``tokenizer.chat_template``), which lists the offered tools inside ``<tools></tools>`` in the
+system message and asks for ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``; those
+calls come back as text and :mod:`voiceagent.providers.toolcall_text` turns them into
+:class:`ToolCallRequest`. When the runtime forces a tool (``tool_choice`` naming a function) the
+server constrains the output with a grammar built from that tool's JSON schema; for
+``"required"`` this module sends a grammar allowing exactly one call to any offered tool.
+
+llama.cpp keeps the KV cache of the previous prompt and reuses its longest common prefix, so a
+system prompt (and tool list) that stays identical across turns is evaluated once:
+:meth:`LocalLLM.warm_up` pre-fills it before the caller speaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import copy
+import functools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+import jsonschema
+
+from voiceagent.providers.base import (
+    ChatRequest, LLMEvent, ProviderError, ToolCallRequest, Usage,
+)
+from voiceagent.providers.openai_compat import OpenAICompatLLM
+
+__all__ = ["LocalLLM", "LOCAL_MODEL_NAME", "render_history", "required_call_grammar"]
+
+LOCAL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+_DEFAULT_SYSTEM = "You are a helpful voice assistant. Answer briefly."
+
+
+def render_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as the Qwen2.5 template expects them, without changing what the model sees.
+
+    An assistant message's ``tool_calls`` become text in the template's own format
+    (``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``; the template would
+    otherwise JSON-quote the OpenAI ``arguments`` string a second time); ``None`` content becomes
+    ``""`` (the template concatenates strings). Returns new dicts; the input is not modified.
+    """
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        m = dict(msg)
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            parts = [m.get("content") or ""] if m.get("content") else []
+            for call in m.pop("tool_calls"):
+                fn = call.get("function", call)
+                args: Any = fn.get("arguments") or "{}"
+                if isinstance(args, str):
+                    try:
+                        args = json.loads(args)
+                    except ValueError:
+                        pass
+                parts.append("<tool_call>\n" + json.dumps({"name": fn.get("name"),
+                                                           "arguments": args},
+                                                          ensure_ascii=False) + "\n</tool_call>")
+            m["content"] = "\n".join(parts)
+        if m.get("content") is None:
+            m["content"] = ""
+        out.append(m)
+    return out
+
+
+def required_call_grammar(tools: list[dict[str, Any]]) -> str:
+    """A GBNF grammar admitting exactly one ``<tool_call>{"name": N, "arguments": {...}}
+    </tool_call>`` for any of ``tools`` (arguments following each tool's JSON schema).
+
+    Uses llama.cpp's JSON-schema converter (``llama_cpp.llama_grammar.json_schema_to_gbnf``).
+    """
+    from llama_cpp.llama_grammar import json_schema_to_gbnf  # noqa: PLC0415 - optional extra
+
+    options = []
+    for tool in tools:
+        fn = tool.get("function", {})
+        params = fn.get("parameters") or {"type": "object"}
+        options.append({"type": "object",
+                        "properties": {"name": {"const": fn.get("name")}, "arguments": params},
+                        "required": ["name", "arguments"], "additionalProperties": False})
+    schema = options[0] if len(options) == 1 else {"anyOf": options}
+    gbnf = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    gbnf = gbnf.replace("root ::=", "call ::=", 1)
+    return 'root ::= "<tool_call>\\n" call "\\n</tool_call>"\n' + gbnf
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: have the kernel send SIGTERM to the server if this process dies (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
+
+
+class LocalLLM:
+    """:class:`voiceagent.providers.base.LLM` on the embedded Qwen2.5-0.5B model.
+
+    base_url: an already running OpenAI-compatible server (e.g. ``http://127.0.0.1:8080/v1``);
+        when None (default) a llama.cpp server is started on first use and stopped by
+        :meth:`aclose` (and at interpreter exit).
+    model_path: the GGUF (default: :func:`voiceagent.providers.local.gguf.ensure_gguf`).
+    n_ctx: context window (tokens); n_threads: CPU threads (default: all cores, at most 4).
+    startup_timeout_s: how long to wait for the server to answer ``GET /v1/models``.
+    timeout_s / deadline_s: as for :class:`OpenAICompatLLM` (generous: a cold CPU prompt takes
+        seconds).
+
+    Raises :class:`ProviderError` when llama-cpp-python or the model packages are missing, or the
+    server does not start (with the tail of its log).
+    """
+
+    name = "local"
+
+    def __init__(self, *, base_url: str | None = None, model_path: str | Path | None = None,
+                 n_ctx: int = 4096, n_threads: int | None = None,
+                 startup_timeout_s: float = 120.0, timeout_s: float = 60.0,
+                 deadline_s: float = 90.0) -> None:
+        self.model = LOCAL_MODEL_NAME
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.model_path = Path(model_path) if model_path else None
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        self.startup_timeout_s = startup_timeout_s
+        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path: Path | None = None
+        self._atexit: Any = None
+        self._client: OpenAICompatLLM | None = None
+        self._start_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start (or connect to) the server and wait until it answers. Idempotent."""
+        async with self._start_lock:
+            if self._client is not None:
+                return
+            url = self.base_url
+            if url is None:
+                url = await self._spawn()
+            self._client = OpenAICompatLLM(base_url=url, api_key="local", model=self.model,
+                                           name=self.name, timeout_s=self.timeout_s,
+                                           max_retries=1, deadline_s=self.deadline_s,
+                                           text_tool_calls=True)
+
+    async def _spawn(self) -> str:
+        try:
+            import llama_cpp.server  # noqa: F401, PLC0415 - presence check only
+        except ImportError as exc:
+            raise ProviderError("the local LLM needs llama-cpp-python[server] (pip install the "
+                                f"project's [local] extra): {exc}") from exc
+        if self.model_path is None:
+            from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
+
+            self.model_path = await asyncio.to_thread(ensure_gguf)
+        last_error = "did not start"
+        for _ in range(2):  # a second try if another process grabbed the port meanwhile
+            port = _free_port()
+            fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
+            self._log_path = Path(log_name)
+            cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
+                   "--n_threads", str(self.n_threads), "--n_batch", "512",
+                   "--verbose", "False"]
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv
+                cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            os.close(fd)
+            self._atexit = functools.partial(_terminate, self._proc)
+            atexit.register(self._atexit)
+            url = f"http://127.0.0.1:{port}/v1"
+            try:
+                await self._wait_ready(url)
+                return url
+            except ProviderError as exc:
+                last_error = str(exc)
+                _terminate(self._proc)
+                self._proc = None
+        raise ProviderError(f"local LLM server {last_error}")
+
+    async def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    raise ProviderError(f"exited with code {self._proc.returncode}: "
+                                        f"{self._log_tail()}")
+                try:
+                    if (await http.get(f"{url}/models")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise ProviderError(f"did not answer within {self.startup_timeout_s:g} s: "
+                            f"{self._log_tail()}")
+
+    def _log_tail(self, n: int = 600) -> str:
+        try:
+            text = self._log_path.read_text(errors="replace") if self._log_path else ""
+        except OSError:
+            text = ""
+        return text[-n:].strip() or "(no output)"
+
+    async def aclose(self) -> None:
+        """Close the client and stop the server this object started. Idempotent."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            await asyncio.to_thread(_terminate, proc)
+            if self._atexit is not None:
+                atexit.unregister(self._atexit)
+                self._atexit = None
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+            self._log_path = None
+
+    # ------------------------------------------------------------------ LLM
+    def _prepare(self, request: ChatRequest) -> tuple[ChatRequest, dict[str, Any] | None]:
+        req = copy.copy(request)
+        req.messages = render_history(request.messages)
+        extra = None
+        if request.tools and request.tool_choice == "required":
+            req.tool_choice = "auto"  # the grammar below does the forcing
+            extra = {"grammar": required_call_grammar(request.tools)}
+        return req, extra
+
+    async def stream(self, request: ChatRequest, *,
+                     deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
+        """Stream a reply (see :meth:`OpenAICompatLLM.stream`); starts the server if needed.
+        With ``tool_choice="none"`` calls the model writes anyway are dropped (never spoken)."""
+        await self.start()
+        assert self._client is not None
+        req, extra = self._prepare(request)
+        client = self._client
+        if extra:
+            client = _with_extra_body(client, extra)
+        calls: list[ToolCallRequest] = []
+        async for event in client.stream(req, deadline_s=deadline_s):
+            if isinstance(event, ToolCallRequest):
+                if request.tool_choice != "none":
+                    calls.append(event)
+                continue
+            if isinstance(event, Usage):
+                for call in calls:
+                    yield await self._repaired(call, request, deadline_s)
+            yield event
+
+    async def _repaired(self, call: ToolCallRequest, request: ChatRequest,
+                        deadline_s: float | None) -> ToolCallRequest:
+        """``call`` if its arguments satisfy the tool's JSON schema; else the same call asked for
+        again with output constrained to that schema (llama.cpp grammar; the cached prompt prefix
+        makes this cost only the argument tokens). The weak model often nests or misnames
+        arguments (``{"account": {"type": "savings"}}``)."""
+        tool = next((t for t in request.tools
+                     if t.get("function", {}).get("name") == call.name), None)
+        schema = (tool or {}).get("function", {}).get("parameters")
+        if not schema or _valid(call.arguments, schema):
+            return call
+        forced = copy.copy(request)
+        forced.tool_choice = {"type": "function", "function": {"name": call.name}}
+        forced.max_tokens = max(64, request.max_tokens)
+        assert self._client is not None
+        try:
+            async for event in self._client.stream(self._prepare(forced)[0],
+                                                   deadline_s=deadline_s):
+                if isinstance(event, ToolCallRequest) and event.name == call.name \
+                        and _valid(event.arguments, schema):
+                    return ToolCallRequest(id=call.id, name=call.name, arguments=event.arguments)
+        except ProviderError:
+            pass
+        return call
+
+    async def warm_up(self, request: ChatRequest | None = None, *,
+                      system_prompt: str | None = None,
+                      tools: list[dict[str, Any]] | None = None) -> float:
+        """Start the server and pre-fill the KV cache with the system prompt (and tools), so the
+        first real turn only evaluates the caller's words. Returns the seconds it took.
+
+        request: the first request the session will send (its messages are pre-filled), or give
+        ``system_prompt`` / ``tools`` (a generic prompt when neither is given).
+        """
+        t0 = time.monotonic()
+        if request is None:
+            request = ChatRequest(messages=[{"role": "system",
+                                             "content": system_prompt or _DEFAULT_SYSTEM},
+                                            {"role": "user", "content": "Hello."}],
+                                  tools=list(tools or []))
+        probe = copy.copy(request)
+        probe.max_tokens = 1
+        probe.tool_choice = "auto" if request.tool_choice != "none" else "none"
+        async for _ in self.stream(probe):
+            pass
+        return time.monotonic() - t0
+
+
+def _valid(arguments: str, schema: dict[str, Any]) -> bool:
+    """Whether ``arguments`` (a JSON string) satisfies ``schema`` (JSON Schema, via jsonschema)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return False
+    try:
+        validator = jsonschema.validators.validator_for(schema)
+        return validator(schema).is_valid(value)
+    except jsonschema.exceptions.SchemaError:
+        return True  # a schema we cannot check is not a reason to call again
+
+
+def _with_extra_body(client: OpenAICompatLLM, extra: dict[str, Any]) -> OpenAICompatLLM:
+    """A shallow copy of ``client`` sharing its connection pool, with more request-body fields."""
+    clone = copy.copy(client)
+    clone.extra_body = {**client.extra_body, **extra}
+    return clone
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child server: SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
