@@ -53,7 +53,7 @@ def fake_sd(monkeypatch):
     mod = types.ModuleType("sounddevice")
     mod.RawInputStream = lambda **kw: FakeStream(output=False, **kw)
     mod.RawOutputStream = lambda **kw: FakeStream(output=True, **kw)
-    mod.query_devices = lambda kind=None: {"name": "fake", f"max_{kind}_channels": 2}
+    mod.query_devices = lambda kind=None: {"name": "fake", f"max_{kind}_channels": 2, "default_samplerate": 48000.0}
     monkeypatch.setitem(sys.modules, "sounddevice", mod)
     return mod
 
@@ -73,7 +73,7 @@ def test_has_audio_devices_with_and_without_devices(fake_sd, monkeypatch):
 
 
 async def test_microphone_frames_are_20ms_pcm16(fake_sd):
-    t = DeviceTransport(sample_rate=16000)
+    t = DeviceTransport(sample_rate=16000, input_rate=16000)
     assert isinstance(t, Transport) and t.kind == "audio"
     frames = []
     async for f in t.caller_audio():
@@ -86,8 +86,21 @@ async def test_microphone_frames_are_20ms_pcm16(fake_sd):
     assert FakeStream.instances[0].closed
 
 
+async def test_microphone_at_the_device_rate_is_resampled_to_exact_frames(fake_sd):
+    t = DeviceTransport(sample_rate=16000)  # the fake device runs at 48 kHz
+    frames = []
+    async for f in t.caller_audio():
+        frames.append(f)
+        if len(frames) == 3:
+            break
+    mic = FakeStream.instances[0]
+    assert mic.samplerate == 48000 and mic.blocksize == 960
+    assert all(f.sample_rate == 16000 and f.samples == 320 for f in frames)
+    await t.aclose()
+
+
 async def test_speaker_queue_played_ms_and_clear(fake_sd):
-    t = DeviceTransport(output_rate=24000)
+    t = DeviceTransport(output_rate=24000)  # an explicit speaker rate: no resampling
     tone = (np.arange(24000 // 10) % 100 + 1).astype("<i2")  # 100 ms, never zero
     await t.play(AudioFrame(tone.tobytes(), 24000))
     out = FakeStream.instances[-1]
@@ -108,3 +121,15 @@ async def test_missing_sounddevice_is_a_clear_error(monkeypatch):
     t = DeviceTransport()
     with pytest.raises(RuntimeError, match="--text"):
         await t.play(AudioFrame(b"\x01\x00" * 10, 24000))
+
+
+async def test_speaker_opens_at_the_device_rate_and_resamples(fake_sd):
+    t = DeviceTransport()
+    await t.play(AudioFrame((np.ones(2400) * 1000).astype("<i2").tobytes(), 24000))  # 100 ms at 24 kHz
+    out = FakeStream.instances[-1]
+    assert out.samplerate == 48000 and t.output_rate == 48000
+    out.pull(2)
+    assert t.played_ms() == pytest.approx(40)
+    played = np.frombuffer(bytes(out.written), "<i2")
+    assert np.abs(played[200:1800] - 1000).max() < 20  # the same level, twice the samples
+    await t.aclose()

@@ -153,7 +153,7 @@ def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None,
     if mode == "device":
         from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
 
-        return DeviceTransport(output_rate=tts_rate or 24000, caller=caller)
+        return DeviceTransport(caller=caller)  # device rates; frames resampled both ways
     from voiceagent.transports.text import TextTransport  # noqa: PLC0415
 
     return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller)

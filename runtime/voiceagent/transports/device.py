@@ -11,7 +11,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Literal
 
-from voiceagent.audio import AudioFrame
+from voiceagent.audio import AudioFrame, Resampler
 
 
 def has_audio_devices() -> bool:
@@ -32,20 +32,32 @@ def has_audio_devices() -> bool:
         return False
 
 
+def _device_rate(sd: Any, kind: str) -> int | None:
+    """The default sample rate (Hz) of the default ``kind`` ("input"/"output") device, or None."""
+    try:
+        return int(sd.query_devices(kind=kind)["default_samplerate"])
+    except Exception:  # noqa: BLE001 - no device / odd backend: the caller picks a rate
+        return None
+
+
 class DeviceTransport:
     """Caller audio from the default microphone, agent audio to the default speaker.
 
     Args:
-        sample_rate: microphone rate in Hz (default 16000); frames are ``frame_ms`` long.
-        output_rate: speaker rate in Hz (default 24000); agent frames are resampled to it.
-        frame_ms: microphone frame length (default 20 ms).
+        sample_rate: rate (Hz) of the caller frames handed to the session (default 16000);
+            frames are ``frame_ms`` long.
+        input_rate: rate (Hz) the microphone is opened at; default: the device's default rate
+            (many devices only run at 44.1/48 kHz). Resampled to ``sample_rate`` with soxr.
+        output_rate: rate (Hz) the speaker is opened at; default: the device's default rate.
+            Agent frames (any rate) are resampled to it.
+        frame_ms: frame length (default 20 ms), also the device block size.
         caller: transport metadata for templates (``phone``, ``id``, ``metadata``).
 
-    The microphone callback runs on PortAudio's thread and hands frames to the event loop; the
+    The microphone callback runs on PortAudio's thread and hands blocks to the event loop; the
     speaker callback pulls from a byte queue that :meth:`clear` empties at once (barge-in).
 
     Raises:
-        RuntimeError: on first use when ``sounddevice`` is not installed or no device opens.
+        RuntimeError: on first use when ``sounddevice`` is not installed.
     """
 
     kind: Literal["audio"] = "audio"
@@ -55,21 +67,23 @@ class DeviceTransport:
         self,
         *,
         sample_rate: int = 16000,
-        output_rate: int = 24000,
+        input_rate: int | None = None,
+        output_rate: int | None = None,
         frame_ms: int = 20,
         caller: dict[str, Any] | None = None,
     ) -> None:
         self.sample_rate = sample_rate
+        self.input_rate = input_rate
         self.output_rate = output_rate
         self.frame_ms = frame_ms
         self.caller: dict[str, Any] = dict(caller or {"phone": None, "id": None, "metadata": {}})
         self._lock = threading.Lock()
         self._pending = bytearray()  # agent PCM16 at output_rate, not yet handed to the speaker
         self._played_samples = 0
+        self._resamplers: dict[int, Resampler] = {}
         self._out_stream: Any = None
         self._in_stream: Any = None
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
     def _sd() -> Any:
@@ -94,10 +108,11 @@ class DeviceTransport:
         raise RuntimeError("DeviceTransport carries audio; use caller_audio()")
 
     async def caller_audio(self) -> AsyncIterator[AudioFrame]:
-        """Microphone frames (PCM16 mono, ``sample_rate`` Hz, ``frame_ms`` long) until :meth:`aclose`."""
+        """Microphone frames (PCM16 mono, ``sample_rate`` Hz, exactly ``frame_ms`` long) until
+        :meth:`aclose`."""
         sd = self._sd()
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
 
         def on_audio(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             try:
@@ -105,9 +120,13 @@ class DeviceTransport:
             except RuntimeError:  # loop closed
                 pass
 
-        blocksize = int(self.sample_rate * self.frame_ms / 1000)
+        rate = self.input_rate or _device_rate(sd, "input") or self.sample_rate
+        resampler = Resampler(rate, self.sample_rate)
+        frame_bytes = 2 * int(self.sample_rate * self.frame_ms / 1000)
+        buf = bytearray()
         self._in_stream = sd.RawInputStream(
-            samplerate=self.sample_rate, blocksize=blocksize, channels=1, dtype="int16", callback=on_audio
+            samplerate=rate, blocksize=int(rate * self.frame_ms / 1000), channels=1, dtype="int16",
+            callback=on_audio,
         )
         self._in_stream.start()
         try:
@@ -116,9 +135,10 @@ class DeviceTransport:
                     data = await asyncio.wait_for(queue.get(), 0.5)
                 except asyncio.TimeoutError:
                     continue
-                if data is None:
-                    return
-                yield AudioFrame(data, self.sample_rate)
+                buf.extend(resampler.process(AudioFrame(data, rate)).pcm)
+                while len(buf) >= frame_bytes:
+                    yield AudioFrame(bytes(buf[:frame_bytes]), self.sample_rate)
+                    del buf[:frame_bytes]
         finally:
             self._stop(self._in_stream)
             self._in_stream = None
@@ -140,6 +160,8 @@ class DeviceTransport:
             if len(chunk) < need:
                 outdata[len(chunk) :] = b"\x00" * (need - len(chunk))
 
+        if self.output_rate is None:
+            self.output_rate = _device_rate(sd, "output") or 24000
         self._out_stream = sd.RawOutputStream(
             samplerate=self.output_rate,
             blocksize=int(self.output_rate * self.frame_ms / 1000),
@@ -154,7 +176,10 @@ class DeviceTransport:
         if not frame.pcm or self._closed:
             return
         self._ensure_output()
-        pcm = frame.resampled(self.output_rate).pcm
+        resampler = self._resamplers.get(frame.sample_rate)
+        if resampler is None:  # streaming: no clicks at chunk edges within a sentence
+            resampler = self._resamplers[frame.sample_rate] = Resampler(frame.sample_rate, self.output_rate)
+        pcm = resampler.process(frame).pcm
         with self._lock:
             self._pending.extend(pcm)
 
@@ -162,6 +187,7 @@ class DeviceTransport:
         """Barge-in: drop queued agent audio not yet handed to the speaker."""
         with self._lock:
             self._pending.clear()
+        self._resamplers.clear()
 
     async def wait_played(self) -> None:
         """Return when the speaker queue is empty (plus one block of device latency)."""
@@ -171,12 +197,12 @@ class DeviceTransport:
             if not left:
                 await asyncio.sleep(self.frame_ms / 1000.0)
                 return
-            await asyncio.sleep(min(0.1, left / 2 / self.output_rate))
+            await asyncio.sleep(min(0.1, left / 2 / (self.output_rate or 24000)))
 
     def played_ms(self) -> float:
         """Milliseconds of agent audio handed to the speaker so far in this call."""
         with self._lock:
-            return 1000.0 * self._played_samples / self.output_rate
+            return 1000.0 * self._played_samples / self.output_rate if self.output_rate else 0.0
 
     async def show(self, role: Literal["agent", "caller", "system"], text: str) -> None:
         """Speech is the interface; text is not shown (the event log has it)."""
