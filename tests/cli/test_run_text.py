@@ -146,3 +146,25 @@ async def test_without_audio_devices_falls_back_to_text_and_says_where_speech_we
     assert "agent: You said: hi" in res.stdout
     with wave.open(str(replies), "rb") as w:
         assert w.getnframes() > 0
+
+
+async def test_piped_lines_with_speech_wait_for_each_reply(llm, tmp_path):
+    """With --replies the agent "speaks": the next piped line must not barge in on the greeting
+    or on the previous reply (a scripted caller waits for the agent, like a person would)."""
+    from voiceagent.testing.fake_smallest import FakeSmallest, LightningOptions
+
+    agent = tmp_path / "echo.yaml"
+    agent.write_text(AGENT)
+    events_path = tmp_path / "ev.jsonl"
+    async with FakeSmallest(lightning=LightningOptions(first_audio_delay_ms=100)) as fake:
+        env = cli_env(tmp_path, FAKE_LLM_URL=llm.base_url, SMALLEST_API_KEY=fake.api_key,
+                      SMALLEST_BASE_URL=fake.base_url)
+        code, out, err = await run_cli(
+            [str(agent), "--text", "--replies", str(tmp_path / "r.wav"), "--events", str(events_path)],
+            env, "one\ntwo\nthree\n")
+    assert code == 0, err
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert not [e for e in events if e["type"] == "agent.interrupted"]
+    said = [e["text"] for e in events if e["type"] == "agent.text"]
+    assert said[0].startswith("Hello from Acme.")
+    assert said[1:] == ["You said: one", "You said: two", "You said: three"]

@@ -91,3 +91,24 @@ async def test_aclose_ends_a_pending_read_like_a_hang_up():
 
 async def _collect(t):
     return [x async for x in t.caller_text()]
+
+
+async def test_paced_lines_wait_for_each_reply(tmp_path):
+    t = TextTransport(io.StringIO("one\ntwo\n"), io.StringIO(), audio_path=tmp_path / "r.wav", greeting=True)
+    it = t.caller_text().__aiter__()
+    first = asyncio.ensure_future(it.__anext__())
+    await asyncio.sleep(0.05)
+    assert not first.done()  # the greeting is still being said
+    await t.wait_played()
+    assert await asyncio.wait_for(first, 5) == "one"
+    second = asyncio.ensure_future(it.__anext__())
+    await asyncio.sleep(0.05)
+    assert not second.done()  # the reply to "one" is still being said
+    await t.wait_played()
+    assert await asyncio.wait_for(second, 5) == "two"
+    await t.aclose()
+
+
+async def test_without_speech_lines_are_not_paced():
+    t = TextTransport(io.StringIO("one\ntwo\n"), io.StringIO())
+    assert [x async for x in t.caller_text()] == ["one", "two"]

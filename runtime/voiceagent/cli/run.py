@@ -156,7 +156,7 @@ def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None,
         return DeviceTransport(caller=caller)  # device rates; frames resampled both ways
     from voiceagent.transports.text import TextTransport  # noqa: PLC0415
 
-    return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller)
+    return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller, greeting=greeting)
 
 
 def _hang_up_on_ctrl_c(transport: Any) -> None:

@@ -37,6 +37,13 @@ class TextTransport:
         echo_caller: print caller lines back as ``caller: ...`` (default: only when the input is
             not a terminal, so piped transcripts read as a dialogue).
 
+        pace: hand over the next line only after the agent finished replying to the previous one
+            (the session calls :meth:`wait_played` at the end of each spoken turn), so scripted
+            input does not barge in on speech. Default: on when speech goes to ``audio_path`` and
+            the input is not a terminal. Without speech the session itself reads one line per turn.
+        greeting: with ``pace``, the agent speaks first: the first line waits for that reply too.
+        pace_timeout_s: the longest wait for one reply (s) before the next line is handed over.
+
     Audio written to the file counts as played at once: :meth:`played_ms` is the total written,
     :meth:`clear` has nothing left to drop, :meth:`wait_played` returns at once.
     """
@@ -52,6 +59,9 @@ class TextTransport:
         audio_rate: int | None = None,
         caller: dict[str, Any] | None = None,
         echo_caller: bool | None = None,
+        pace: bool | None = None,
+        greeting: bool = False,
+        pace_timeout_s: float = 60.0,
     ) -> None:
         self._input = input if input is not None else sys.stdin
         self._output = output if output is not None else sys.stdout
@@ -61,12 +71,16 @@ class TextTransport:
         self._audio_rate = audio_rate
         self._wav: wave.Wave_write | None = None
         self._played_samples = 0
-        if echo_caller is None:
-            try:
-                echo_caller = not self._input.isatty()
-            except (AttributeError, ValueError):
-                echo_caller = True
-        self._echo_caller = echo_caller
+        try:
+            interactive = bool(self._input.isatty())
+        except (AttributeError, ValueError):
+            interactive = False
+        self._echo_caller = not interactive if echo_caller is None else echo_caller
+        self._pace = (self.plays_audio and not interactive) if pace is None else pace
+        self._greeting = greeting
+        self.pace_timeout_s = pace_timeout_s
+        self._replies = 0
+        self._reply_event = asyncio.Event()
         self._closed = False
         self._queue: asyncio.Queue[object] | None = None
 
@@ -99,6 +113,7 @@ class TextTransport:
                     pass
 
         threading.Thread(target=reader, name="voiceagent-stdin", daemon=True).start()
+        handed = 0
         while not self._closed:
             item = await queue.get()
             if item is _EOF:
@@ -106,9 +121,24 @@ class TextTransport:
             text = str(item).strip()
             if not text:
                 continue
+            if self._pace:
+                await self._wait_for_replies(handed + (1 if self._greeting else 0))
+                if self._closed:
+                    return
+            handed += 1
             if self._echo_caller:
                 self._print(f"caller: {text}")
             yield text
+
+    async def _wait_for_replies(self, count: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.pace_timeout_s
+        while self._replies < count and not self._closed:
+            self._reply_event.clear()
+            try:
+                await asyncio.wait_for(self._reply_event.wait(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                return
 
     # ------------------------------------------------------------------ output
 
@@ -135,7 +165,9 @@ class TextTransport:
         """Nothing to drop: audio is written to the file as soon as it is played."""
 
     async def wait_played(self) -> None:
-        """Returns at once: written audio counts as played."""
+        """Returns at once (written audio counts as played); marks the end of a reply for ``pace``."""
+        self._replies += 1
+        self._reply_event.set()
 
     def played_ms(self) -> float:
         """Milliseconds of agent audio written to the WAV file so far (0 without a file)."""
@@ -149,6 +181,7 @@ class TextTransport:
         if self._closed:
             return
         self._closed = True
+        self._reply_event.set()
         if self._queue is not None:
             self._queue.put_nowait(_EOF)  # a pending caller_text() ends now (hang-up)
         if self.audio_path is not None and self._wav is None:
