@@ -37,8 +37,22 @@ import inspect
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Union
+from typing import Any
+
+from voiceagent.testing.fake_openai_replies import (
+    CHAT_PATHS as _CHAT_PATHS,
+    ERROR_MESSAGE as _ERROR_MESSAGE,
+    ERROR_TYPE as _ERROR_TYPE,
+    STATUS_TEXT as _STATUS_TEXT,
+    ErrorReply,
+    RecordedRequest,
+    Reply,
+    ReplyFactory,
+    TextReply,
+    ToolCall,
+    ToolCallReply,
+    split_words as _split_words,
+)
 
 __all__ = [
     "FakeOpenAI",
@@ -49,130 +63,6 @@ __all__ = [
     "RecordedRequest",
     "Reply",
 ]
-
-
-# --------------------------------------------------------------------------- replies
-
-
-@dataclass
-class TextReply:
-    """Stream ``text`` as content deltas.
-
-    chunks: explicit content pieces; default: ``text`` split into words (spaces kept).
-    first_token_delay_s: pause (s) after the role chunk before the first content chunk.
-    chunk_delay_s: pause (s) between content chunks.
-    headers_delay_s: pause (s) before the HTTP status line is sent (a slow server).
-    abort_after_chunks: drop the connection after this many content chunks (a broken stream).
-    usage: override the usage numbers (``prompt_tokens``, ``completion_tokens``, ``cached_tokens``).
-    finish_reason: sent on the last chunk (``stop`` or ``length``).
-    """
-
-    text: str = "ok."
-    chunks: list[str] | None = None
-    first_token_delay_s: float = 0.0
-    chunk_delay_s: float = 0.0
-    headers_delay_s: float = 0.0
-    abort_after_chunks: int | None = None
-    usage: dict[str, int] | None = None
-    finish_reason: str = "stop"
-
-    def pieces(self) -> list[str]:
-        """The content pieces to stream."""
-        if self.chunks is not None:
-            return list(self.chunks)
-        return _split_words(self.text)
-
-
-@dataclass
-class ToolCall:
-    """One tool call: ``arguments`` is a dict (JSON-encoded on the wire) or a raw JSON string."""
-
-    name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
-    id: str | None = None
-
-    def arguments_json(self) -> str:
-        """The arguments as the JSON string sent on the wire."""
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments)
-
-
-@dataclass
-class ToolCallReply:
-    """Optional filler content, then one or several (parallel) tool calls, ``finish_reason:
-    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (spec §5 order)."""
-
-    calls: list[ToolCall]
-    filler: str | None = None
-    first_token_delay_s: float = 0.0
-    chunk_delay_s: float = 0.0
-    headers_delay_s: float = 0.0
-    argument_pieces: int = 2
-    usage: dict[str, int] | None = None
-
-
-@dataclass
-class ErrorReply:
-    """An HTTP error with the OpenAI error envelope.
-
-    type: ``error.type``; default from the status (401 ``authentication_error``, 429
-    ``rate_limit_error``, 400 ``invalid_request_error``, else ``server_error``).
-    retry_after: seconds for a ``Retry-After`` header (omitted when None).
-    """
-
-    status: int
-    message: str | None = None
-    type: str | None = None
-    retry_after: float | None = None
-    headers_delay_s: float = 0.0
-
-
-Reply = Union[TextReply, ToolCallReply, ErrorReply, str]
-ReplyFactory = Callable[["RecordedRequest"], Union[Reply, Awaitable[Reply]]]
-
-
-@dataclass
-class RecordedRequest:
-    """One request the server received. ``headers`` keys are lower-case; ``body`` is the parsed
-    JSON (``None`` when absent or not JSON). ``disconnected`` turns True when the client went away
-    before the response was complete (e.g. a cancelled stream)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    raw_body: bytes
-    request_id: str = ""
-    disconnected: bool = False
-    completed: bool = False
-
-
-_STATUS_TEXT = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}
-_ERROR_TYPE = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 429: "rate_limit_error"}
-_ERROR_MESSAGE = {400: "Invalid input data", 401: "Invalid API key", 403: "No access to this model",
-                  404: "Not found", 429: "Concurrency limit reached",
-                  502: "Upstream unavailable", 503: "Service overloaded"}
-_CHAT_PATHS = ("/v1/chat/completions", "/waves/v1/chat/completions")
-
-
-def _split_words(text: str) -> list[str]:
-    pieces: list[str] = []
-    cur = ""
-    for ch in text:
-        if ch == " " and cur.strip():
-            pieces.append(cur)
-            cur = ""
-        cur += ch
-    if cur:
-        pieces.append(cur)
-    return pieces
 
 
 class _ClientGone(Exception):
