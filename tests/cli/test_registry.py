@@ -134,3 +134,13 @@ def test_local_llm_notes_point_at_a_given_server_and_weak_languages():
         "llm: local (llama.cpp server at http://127.0.0.1:8080/v1) — llm.provider: local in the agent; "
         "a 0.5B model is weak in 'hi'"
     )
+
+
+def test_smallest_voice_that_cannot_speak_the_language_is_an_error():
+    with pytest.raises(ProviderSetupError, match="cannot speak Hindi"):
+        plan_providers(agent(language="hi", voice={"id": "sophia"}), env=KEY, audio=True)
+
+
+def test_smallest_voice_model_mismatch_is_a_warning_in_the_note():
+    plan = plan_providers(agent(voice={"id": "meher"}), env=KEY, audio=True)  # Pro voice, standard model
+    assert "warning: voice 'meher' is a Lightning v3.1 Pro voice" in plan.tts.note

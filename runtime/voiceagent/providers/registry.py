@@ -183,9 +183,15 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
         return Choice("tts", "local", f"local ({engine})", why)
     from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL, default_voice  # noqa: PLC0415
 
+    from voiceagent.providers.smallest.models import check_voice  # noqa: PLC0415
+
     model = agent.tts.model or DEFAULT_TTS_MODEL
     voice = agent.voice.id if agent.voice else default_voice(model, lang)
-    return Choice("tts", "smallest", f"smallest {model} voice {voice}", why)
+    problems = check_voice(model, voice, agent.language)
+    if any("cannot speak" in p or "not supported" in p for p in problems):
+        raise ProviderSetupError(f"tts: {'; '.join(problems)}")  # never a silent English voice
+    warn = "".join(f"; warning: {p}" for p in problems)
+    return Choice("tts", "smallest", f"smallest {model} voice {voice}", why + warn)
 
 
 def plan_providers(
