@@ -68,9 +68,11 @@ class ProviderPlan:
 
     @property
     def notes(self) -> list[str]:
-        """One startup line per slot, in stt, llm, tts order."""
-        lines = [c.note for c in (self.stt, self.llm, self.tts) if c is not None]
-        return lines + list(self.off_notes)
+        """One startup line per slot, in stt, llm, tts order (a slot that is off says why)."""
+        chosen = {c.slot: c.note for c in (self.stt, self.llm, self.tts) if c is not None}
+        off = {note.split(":", 1)[0]: note for note in self.off_notes}
+        lines = [chosen.get(slot) or off.pop(slot, None) for slot in ("stt", "llm", "tts")]
+        return [line for line in lines if line] + list(off.values())
 
 
 @dataclass
