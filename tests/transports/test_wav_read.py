@@ -51,3 +51,33 @@ def test_not_a_wav_is_a_clear_error(tmp_path):
     bad.write_bytes(b"ID3\x03not a wav at all")
     with pytest.raises(WavFormatError, match="ffmpeg"):
         read_wav(bad)
+
+
+def _riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, extensible_subformat: int | None = None) -> bytes:
+    import struct
+
+    block = channels * bits // 8
+    if extensible_subformat is None:
+        fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, rate * block, block, bits)
+    else:  # WAVE_FORMAT_EXTENSIBLE: cbSize 22, valid bits, channel mask, subformat GUID
+        guid = struct.pack("<H", extensible_subformat) + bytes.fromhex("000000001000800000aa00389b71")
+        fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * block, block, bits, 22, bits, 0) + guid
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize("kind", ["float32", "extensible_pcm16"])
+def test_float_and_extensible_wavs_decode_through_pyav(tmp_path, kind):
+    pytest.importorskip("av")
+    src = tone(200, 48000, amp=0.5)
+    stereo = np.repeat(src[:, None], 2, axis=1)
+    if kind == "float32":
+        blob = _riff(3, 2, 48000, 32, stereo.astype("<f4").tobytes())
+    else:
+        blob = _riff(0, 2, 48000, 16, np.round(stereo * 32767).astype("<i2").tobytes(), extensible_subformat=1)
+    path = tmp_path / f"{kind}.wav"
+    path.write_bytes(blob)
+    frame = read_wav(path, 16000)
+    assert frame.sample_rate == 16000 and abs(frame.duration_ms - 200) < 3
+    x = frame.to_numpy().astype(np.float64) / 32768
+    assert 0.4 < np.max(np.abs(x[50:-50])) < 0.6

@@ -41,40 +41,66 @@ class WavFormatError(ValueError):
 
 
 def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
-    """Read a PCM WAV file into one mono PCM16 frame.
+    """Read a WAV file into one mono PCM16 frame.
+
+    Integer PCM (8-bit unsigned, 16, 24 or 32 bits, any channel count) is read with the stdlib
+    :mod:`wave` and averaged to mono with numpy. Anything ``wave`` cannot read (32-bit float,
+    ``WAVE_FORMAT_EXTENSIBLE`` headers, compressed WAV) is decoded with PyAV (FFmpeg; installed
+    with the ``[local]`` extra through faster-whisper) when it is available.
 
     Args:
-        path: a RIFF/WAVE file with integer PCM samples of 8 (unsigned), 16, 24 or 32 bits and
-            any number of channels (averaged to mono).
+        path: the WAV file.
         sample_rate: resample to this rate (Hz) with soxr; None keeps the file's rate.
 
     Returns:
         An :class:`AudioFrame` (PCM16 mono little-endian).
 
     Raises:
-        WavFormatError: float, compressed or otherwise unsupported WAV (the message suggests a
-            conversion command), or a file that is not WAV at all.
+        WavFormatError: a file neither reader can decode (the message suggests a conversion).
         FileNotFoundError: no such file.
     """
     p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such file")
     try:
         with wave.open(str(p), "rb") as w:
             channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
             raw = w.readframes(w.getnframes())
-    except wave.Error as exc:
-        raise WavFormatError(
-            f"{p}: not a PCM WAV file this runtime can read ({exc}); convert it first, e.g. "
-            f"`ffmpeg -i {p.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`"
-        ) from exc
-    samples = _to_int16(raw, width)
-    if channels > 1:
-        usable = len(samples) - len(samples) % channels
-        samples = samples[:usable].reshape(-1, channels).astype(np.int32).mean(axis=1)
-        samples = np.clip(np.round(samples), -32768, 32767).astype("<i2")
-    frame = AudioFrame(samples.astype("<i2").tobytes(), rate)
-    if sample_rate is not None and sample_rate != rate:
+    except (wave.Error, EOFError) as exc:
+        frame = _read_with_av(p, sample_rate, exc)
+    else:
+        samples = _to_int16(raw, width)
+        if channels > 1:
+            usable = len(samples) - len(samples) % channels
+            mixed = samples[:usable].reshape(-1, channels).astype(np.int32).mean(axis=1)
+            samples = np.clip(np.round(mixed), -32768, 32767).astype("<i2")
+        frame = AudioFrame(samples.astype("<i2").tobytes(), rate)
+    if sample_rate is not None and sample_rate != frame.sample_rate:
         frame = frame.resampled(sample_rate)
     return frame
+
+
+def _read_with_av(path: Path, sample_rate: int | None, cause: Exception) -> AudioFrame:
+    """Decode any audio FFmpeg knows to PCM16 mono with PyAV (https://pyav.basswood-io.com)."""
+    hint = (f"{path}: not a PCM WAV file this runtime can read ({cause}); convert it first, e.g. "
+            f"`ffmpeg -i {path.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`")
+    try:
+        import av  # noqa: PLC0415 - optional (the [local] extra installs it)
+    except ImportError:
+        raise WavFormatError(hint) from cause
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            rate = sample_rate or stream.codec_context.sample_rate
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+            chunks = []
+            for decoded in container.decode(stream):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(decoded)]
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    except (av.error.FFmpegError, IndexError, ValueError) as exc:
+        raise WavFormatError(hint) from exc
+    pcm = np.concatenate(chunks).astype("<i2") if chunks else np.zeros(0, "<i2")
+    return AudioFrame(pcm.tobytes(), rate)
 
 
 def _to_int16(raw: bytes, width: int) -> np.ndarray:
