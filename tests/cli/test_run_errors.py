@@ -78,3 +78,15 @@ def test_missing_file_is_one_line(tmp_path):
     res = run([str(tmp_path / "nope.yaml"), "--text"])
     assert res.exit_code == 1
     assert len(res.stderr.strip().splitlines()) == 1 and "nope.yaml" in res.stderr
+
+
+def test_unreadable_caller_wav_is_one_clear_line(tmp_path):
+    path = write_agent(tmp_path)
+    bad = tmp_path / "caller.wav"
+    bad.write_bytes(b"ID3\x03 this is an mp3 tag, not a wav")
+    res = run([str(path), "--input", str(bad), "--output", str(tmp_path / "out.wav")],
+              env={"COMPANY_NAME": "Acme", "TICKET_TOKEN": "x", "SMALLEST_API_KEY": "sk_test_0123456789"})
+    assert res.exit_code == 1
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "caller.wav" in errors[0] and "ffmpeg -i" in errors[0]
+    assert not (tmp_path / "out.wav").exists()
