@@ -163,3 +163,34 @@ def test_random_garbage_never_crashes_and_random_splits_agree():
         out += f.finish()
         assert out == whole, text
         assert _calls(f.calls) == _calls(calls), text
+
+
+SALVAGE = [
+    # broken JSON that clearly names an offered tool (seen from Qwen2.5-0.5B)
+    ('{"name": "end_call", "arguments": {"}}', [("end_call", {})]),
+    ('<tool_call>{"name": "lookup", "arguments": {"q": "x"}, "id": }</tool_call>', [("lookup", {"q": "x"})]),
+    ('<tool_call>{"name": "lookup", "arguments": {"q": "x"} "extra"}</tool_call>', [("lookup", {"q": "x"})]),
+    ('```json\n{"name": "end_call" "arguments": {}}\n```', [("end_call", {})]),
+    # never salvaged: unknown tools, valid JSON with a bad shape, no name at all
+    ('<tool_call>{"name": "nope", "arguments": {"}}</tool_call>', []),
+    ('{"name": "lookup", "arguments": [1]}', []),
+    ('<tool_call>{"arguments": {"q": 1}</tool_call>', []),
+]
+
+
+@pytest.mark.parametrize("text,expected", SALVAGE)
+def test_salvage_mode(text, expected):
+    f = TextToolCallFilter(TOOLS, salvage=True)
+    out = f.feed(text) + f.finish()
+    assert out.strip() == ""
+    assert _calls(f.calls) == expected
+    plain = TextToolCallFilter(TOOLS)
+    assert (plain.feed(text) + plain.finish()).strip() == "" and plain.calls == []
+
+
+@pytest.mark.parametrize("text,expected", SALVAGE)
+def test_salvage_mode_at_every_chunk_boundary(text, expected):
+    for cut in range(len(text) + 1):
+        f = TextToolCallFilter(TOOLS, salvage=True)
+        out = f.feed(text[:cut]) + f.feed(text[cut:]) + f.finish()
+        assert out.strip() == "" and _calls(f.calls) == expected, f"cut at {cut}"

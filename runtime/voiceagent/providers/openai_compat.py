@@ -85,6 +85,8 @@ class OpenAICompatLLM:
     text_tool_calls: also read tool calls that the model wrote into its text
         (:mod:`voiceagent.providers.toolcall_text`; for small local models); that JSON is never
         yielded as text.
+    salvage_text_calls: with ``text_tool_calls``, keep calls whose JSON is broken but that
+        clearly name an offered tool (arguments recovered or ``{}``; check them yourself).
     extra_body: fields merged into every request body (e.g. llama.cpp sampling options).
 
     ``stream()`` yields :class:`TextDelta` as content arrives, then every
@@ -96,6 +98,7 @@ class OpenAICompatLLM:
                  name: str = "openai",
                  timeout_s: float = 20.0, max_retries: int = 2, deadline_s: float = 30.0,
                  default_headers: Mapping[str, str] | None = None, text_tool_calls: bool = False,
+                 salvage_text_calls: bool = False,
                  extra_body: Mapping[str, Any] | None = None) -> None:
         self.name = name
         self.model = model
@@ -104,6 +107,7 @@ class OpenAICompatLLM:
         self.max_retries = max_retries
         self.deadline_s = deadline_s
         self.text_tool_calls = text_tool_calls
+        self.salvage_text_calls = salvage_text_calls
         self.extra_body = dict(extra_body or {})
         self._secret = api_key or ""
         self._client = openai.AsyncOpenAI(
@@ -200,8 +204,9 @@ class OpenAICompatLLM:
                                else deadline_s)
         request_id = raw.headers.get("x-request-id")
         tool_names = [t.get("function", {}).get("name") for t in request.tools]
-        text_filter = TextToolCallFilter([n for n in tool_names if n]) if self.text_tool_calls \
-            else None
+        text_filter = TextToolCallFilter([n for n in tool_names if n],
+                                         salvage=self.salvage_text_calls) \
+            if self.text_tool_calls else None
         partial: dict[int, _PartialCall] = {}
         usage: Usage | None = None
         stream = raw.parse()

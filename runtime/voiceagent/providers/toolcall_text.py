@@ -123,12 +123,17 @@ class TextToolCallFilter:
     """A streaming filter: ``feed(text) -> text safe to speak now``; ``finish() -> the rest``.
 
     tool_names: the offered tools; calls naming anything else are rejected.
+    salvage: when call-shaped text is broken beyond repair but clearly names an offered tool
+        (``{"name": "end_call", "arguments": {"}}``), still emit that call, with the arguments
+        that can be recovered or ``{}``; the caller is expected to check the arguments against the
+        tool's schema (:class:`voiceagent.providers.local.llm.LocalLLM` asks again under a grammar).
     Attributes: ``calls`` (the :class:`ToolCallRequest` found so far, in order), ``rejected``
     (short descriptions of call-like JSON that was dropped: unknown tool, bad arguments, garbage).
     """
 
-    def __init__(self, tool_names: Iterable[str]) -> None:
+    def __init__(self, tool_names: Iterable[str], *, salvage: bool = False) -> None:
         self.tool_names = set(tool_names)
+        self.salvage = salvage
         self.calls: list[ToolCallRequest] = []
         self.rejected: list[str] = []
         self._buf = ""
@@ -265,7 +270,8 @@ class TextToolCallFilter:
             if self._parse_json_text(_repair(s), quiet=True):
                 return self._take(len(s))
             if _looks_like_call(s):
-                self.rejected.append(f"unterminated call-like JSON: {s[:80]!r}")
+                if not self._salvage(s):
+                    self.rejected.append(f"unterminated call-like JSON: {s[:80]!r}")
                 return self._take(len(s))
             return self._take(1, s[:1])
         candidate = s[:end]
@@ -278,7 +284,8 @@ class TextToolCallFilter:
             parsed_ok = False
         if parsed_ok or _looks_like_call(candidate):
             # JSON (or call-shaped garbage) that is not a valid call: never speak it
-            self.rejected.append(f"not a valid tool call: {candidate[:80]!r}")
+            if parsed_ok or not self._salvage(candidate):
+                self.rejected.append(f"not a valid tool call: {candidate[:80]!r}")
             return self._take(end)
         return self._take(1, s[:1])
 
@@ -302,8 +309,30 @@ class TextToolCallFilter:
                 break
             found |= self._parse_json_text(body[j:end])
             i = end
-        if not found and body:
+        if not found and body and not self._salvage(body):
             self.rejected.append(f"no valid call in block: {body[:80]!r}")
+
+    def _salvage(self, text: str) -> bool:
+        """With ``salvage`` on: recover a call naming an offered tool from broken text."""
+        if not self.salvage:
+            return False
+        m = re.search(r"""["']name["']\s*:\s*["']([\w.\-]+)["']""", text)
+        if not m or m.group(1) not in self.tool_names:
+            return False
+        args = "{}"
+        a = re.search(r"""["'](?:arguments|parameters)["']\s*:\s*(\{)""", text)
+        if a:
+            end = _scan_json_end(text, a.start(1))
+            try:
+                value = _loads(text[a.start(1):end] if end else _repair(text[a.start(1):]))
+                if isinstance(value, dict):
+                    args = json.dumps(value, ensure_ascii=False)
+            except ValueError:
+                pass
+        self.calls.append(ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=m.group(1),
+                                          arguments=args))
+        self.rejected.append(f"salvaged a broken call to {m.group(1)!r}: {text[:80]!r}")
+        return True
 
     def _parse_json_text(self, text: str, *, quiet: bool = False) -> bool:
         """Record the call(s) in ``text``; True when at least one valid call was recorded."""

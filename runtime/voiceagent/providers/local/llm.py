@@ -164,7 +164,7 @@ class LocalLLM:
             self._client = OpenAICompatLLM(base_url=url, api_key="local", model=self.model,
                                            name=self.name, timeout_s=self.timeout_s,
                                            max_retries=1, deadline_s=self.deadline_s,
-                                           text_tool_calls=True)
+                                           text_tool_calls=True, salvage_text_calls=True)
 
     async def _spawn(self) -> str:
         try:
