@@ -12,7 +12,7 @@ Decisions (defaults follow Silero's ``get_speech_timestamps``):
   < ``threshold - 0.15`` (0.35); values in between keep the current state (hysteresis);
 - ``start`` is reported once ``min_speech_ms`` (default 250 ms) of speech windows accumulated
   without a silence window in between; its ``sample`` is where that speech began;
-- ``pause`` is reported after ``pause_ms`` (default 200 ms) of silence inside an utterance (a hint
+- ``pause`` is reported after ``pause_ms`` (default 150 ms) of silence inside an utterance (a hint
   that the caller may have finished: the STT starts a speculative transcription then);
 - ``end`` (end of utterance, EOU) is reported after ``eou_timeout_ms`` of continuous silence; its
   ``sample`` is where the silence began (the end of speech).
@@ -96,7 +96,7 @@ class StreamingVAD:
         *,
         eou_timeout_ms: int = 600,
         min_speech_ms: int = 250,
-        pause_ms: int = 200,
+        pause_ms: int = 150,
         threshold: float = 0.5,
         neg_threshold: float | None = None,
         model_path: Path | None = None,
