@@ -160,8 +160,10 @@ async def test_fast_multi_turn_recording_keeps_turn_taking(tmp_path):
                                 mounts={"/waves/v1/chat": llm.port}) as fake:
             env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
             code, _, err = await run_cli([str(agent), "--input", str(sample), "--output", str(tmp_path / "a.wav"),
-                                          "--fast", "--events", str(events_path)], env, "")
+                                          "--fast", "--output-rate", "8000", "--events", str(events_path)], env, "")
     assert code == 0, err
+    with wave.open(str(tmp_path / "a.wav"), "rb") as w:
+        assert w.getframerate() == 8000  # --output-rate instead of the TTS rate (24000)
     events = [json.loads(line) for line in events_path.read_text().splitlines()]
     assert [e["text"] for e in events if e["type"] == "user.transcript"] == ["check my account", "it is 12345"]
     said = [(e["text"], e["interrupted"]) for e in events if e["type"] == "agent.text"]

@@ -44,6 +44,7 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--input", "input_wav", type=click.Path(exists=True, dir_okay=False), help="Caller recording (WAV) to play through the voice pipeline.")
 @click.option("--output", "output_wav", type=click.Path(dir_okay=False), help="Where the agent's side is written (WAV, time-aligned with --input).")
 @click.option("--fast", is_flag=True, help="With --input: stream the recording as fast as possible (virtual clock).")
+@click.option("--output-rate", type=click.IntRange(8000, 96000), help="With --input: sample rate (Hz) of --output/--recording; default the TTS rate.")
 @click.option("--recording", type=click.Path(dir_okay=False), help="With --input: also write a stereo call recording (caller left, agent right).")
 @click.option("--replies", type=click.Path(dir_okay=False), help="Text mode: also synthesize the agent's replies into this WAV.")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False), help="Write the session event log (JSON lines).")
@@ -55,6 +56,7 @@ def run(
     input_wav: str | None,
     output_wav: str | None,
     fast: bool,
+    output_rate: int | None,
     recording: str | None,
     replies: str | None,
     events_path: str | None,
@@ -71,8 +73,8 @@ def run(
         raise click.UsageError("--input and --output go together")
     if input_wav and text_mode:
         raise click.UsageError("--text cannot be combined with --input/--output")
-    if (fast or recording) and not input_wav:
-        raise click.UsageError("--fast and --recording need --input/--output")
+    if (fast or recording or output_rate) and not input_wav:
+        raise click.UsageError("--fast, --recording and --output-rate need --input/--output")
     variables = _parse_vars(var_pairs)
 
     from voiceagent.config.diagnostics import ConfigError  # noqa: PLC0415
@@ -127,6 +129,7 @@ def run(
                 input_wav=input_wav,
                 output_wav=output_wav,
                 fast=fast,
+                output_rate=output_rate,
                 recording=recording,
                 replies=replies if providers.tts is not None else None,
                 events_path=events_path,
@@ -142,13 +145,14 @@ def run(
 
 
 def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
-                    recording: str | None, replies: str | None, caller: dict[str, Any],
+                    output_rate: int | None, recording: str | None, replies: str | None, caller: dict[str, Any],
                     tts_rate: int | None, eou_timeout_ms: int, greeting: bool) -> Any:
     if mode == "wav":
         from voiceagent.transports.wav import WavTransport  # noqa: PLC0415
 
         # fast mode: the virtual clock waits for each reply once the STT must have seen the EOU
         return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller,
+                            output_rate=output_rate,
                             hold_after_ms=eou_timeout_ms + 300, hold_at_start=greeting)
     if mode == "device":
         from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
@@ -185,7 +189,7 @@ def _hang_up_on_ctrl_c(transport: Any) -> None:
 
 
 async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None, output_wav: str | None,
-                fast: bool, recording: str | None, replies: str | None, events_path: str | None,
+                fast: bool, output_rate: int | None, recording: str | None, replies: str | None, events_path: str | None,
                 variables: dict[str, str], caller_phone: str | None, env: dict[str, str]) -> int:
     """Build everything for one call, run it, and close everything (also on Ctrl-C). Returns the
     exit code: 0 when the call ended normally, 1 when it failed."""
@@ -206,7 +210,8 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
         compiled = compile_agent(loaded)
         guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
         transport = _make_transport(
-            mode, input_wav=input_wav, output_wav=output_wav, fast=fast, recording=recording,
+            mode, input_wav=input_wav, output_wav=output_wav, fast=fast, output_rate=output_rate,
+            recording=recording,
             replies=replies, caller=caller,
             tts_rate=getattr(providers.tts, "sample_rate", None),
             eou_timeout_ms=agent.stt.eou_timeout_ms,
