@@ -116,7 +116,7 @@ async def test_ctrl_c_hangs_up_cleanly(llm, tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
-    assert "hanging up" in err.decode()
+    assert "hanging up" in err.decode() and "call ended: caller_ended" in err.decode()
     types = [json.loads(line)["type"] for line in events_path.read_text().splitlines()]
     assert types[-2:] == ["call.end", "session.end"]
 

@@ -229,7 +229,8 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
             guard=guard,
             variables=variables,
         )
-        await session.run()
+        reason = await session.run()
+        _say(f"call ended: {reason}")
         return 0
     except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback with secrets
         _say(f"error: {redactor.scrub(str(exc)) or type(exc).__name__}")
