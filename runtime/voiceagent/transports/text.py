@@ -104,7 +104,7 @@ class TextTransport:
             try:
                 for line in self._input:
                     loop.call_soon_threadsafe(queue.put_nowait, line)
-            except (OSError, ValueError):  # closed input
+            except (OSError, ValueError, RuntimeError):  # closed input, or the call is over
                 pass
             finally:
                 try:
