@@ -23,6 +23,7 @@ from typing import Any, Literal, Mapping
 
 from voiceagent import templating
 from voiceagent.config.models import Agent, Tool
+from voiceagent.engine.tool_schema import tool_definition
 
 MAIN_STATE = "main"
 VERIFY_FUNCTION = "verify_caller"
@@ -58,22 +59,15 @@ def thaw(value: Any) -> Any:
 def tool_function(tool: Tool) -> dict[str, Any]:
     """The OpenAI function definition of ``tool`` (``{"type": "function", "function": {...}}``).
 
-    Parameters become JSON-Schema properties (unset keys omitted); ``required`` defaults to every
-    parameter, as the agent format says.
+    The schema comes from ``engine.tool_schema.tool_definition`` (the same one ``ToolRunner``
+    validates arguments against: ``required`` defaults to every parameter, builtins take an
+    optional ``reason``); a tool without a description gets a short default one.
     """
-    properties = {
-        name: param.model_dump(exclude_none=True, mode="json") for name, param in tool.parameters.items()
-    }
-    required = list(tool.required) if tool.required is not None else list(tool.parameters)
-    description = tool.description or _BUILTIN_DESCRIPTIONS.get(tool.builtin or "", f"The {tool.name} tool.")
-    return {
-        "type": "function",
-        "function": {
-            "name": tool.name,
-            "description": description,
-            "parameters": {"type": "object", "properties": properties, "required": required},
-        },
-    }
+    definition = tool_definition(tool)
+    fn = definition["function"]
+    if not fn.get("description"):
+        fn["description"] = _BUILTIN_DESCRIPTIONS.get(tool.builtin or "", f"The {tool.name} tool.")
+    return definition
 
 
 def verify_function(factors: list[str]) -> dict[str, Any]:

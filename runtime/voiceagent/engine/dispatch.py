@@ -10,6 +10,7 @@ not run and the LLM gets the refusal.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -144,12 +145,15 @@ class Dispatcher:
             s.events.emit("tool.result", name=tool.name, ok=False, error=result.error)
         if result.ok and tool.builtin is not None:
             self._builtin_action(tool, args, result.action)
+        if hasattr(result, "for_llm"):
+            return result.ok, result.for_llm()
         if result.ok:
             return True, result.result if result.result is not None else {"ok": True}
         return False, {"error": result.error or "the tool failed"}
 
     async def _verify(self, call: ToolCallRequest, args: dict[str, Any]) -> CallOutcome:
         s = self.s
+        # Stated factor values are personal data: the log gets their names only.
         s.events.emit("tool.call", name=VERIFY_FUNCTION, arguments={k: "[redacted]" for k in args})
         if s.guard is None:
             error = "verification is not available"
@@ -157,51 +161,54 @@ class Dispatcher:
             return CallOutcome(call, "verify", False, {"error": error})
         try:
             outcome = await s.guard.verify(args, s.tool_context())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the guard should not raise; never crash the call
             error = f"verification failed: {type(exc).__name__}"
             s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
             return CallOutcome(call, "verify", False, {"error": error})
         s.state.verification_level = int(outcome.level or 0)
-        matched = list(getattr(outcome, "matched", []) or [])
-        s.events.emit("verification", level=s.state.verification_level, factors_matched=matched,
-                      locked_out=bool(outcome.locked_out))
-        content = {"verification_level": s.state.verification_level, "message": outcome.message}
-        s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=True, result=content)
-        if outcome.locked_out:
-            content["locked_out"] = True
+        s.events.emit("verification", level=s.state.verification_level,
+                      factors_matched=list(outcome.matched or []), locked_out=bool(outcome.locked_out))
+        content = outcome.for_llm() if hasattr(outcome, "for_llm") else {
+            "verification_level": s.state.verification_level, "message": outcome.message}
+        s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=True,
+                      result={"verification_level": s.state.verification_level, "locked_out": bool(outcome.locked_out)})
+        if getattr(outcome, "newly_locked", outcome.locked_out):
             await self._lockout()
         return CallOutcome(call, "verify", True, content)
 
     async def _lockout(self) -> None:
+        """Run ``on_lockout`` through the guard (a tool such as a transfer, or ``end_call``)."""
         s = self.s
-        verification = s.compiled.agent.guardrails.verification
-        target = verification.on_lockout if verification else None
-        if target is None:
+        s.events.emit("verification.lockout", action=getattr(s.guard, "lockout_action", None))
+        run_lockout = getattr(s.guard, "run_lockout", None)
+        result = await run_lockout(s.tool_context()) if run_lockout is not None else None
+        if result is None:
             return
-        if target == "end_call":
+        if result.ok and result.action is not None:
+            self._apply_action(result.action, None)
+        elif not result.ok:
+            s.events.emit("error", where="guardrails", message=result.error or "lockout action failed")
             s.request_end("end_call", {"reason": "verification_lockout"})
-            return
-        tool = s.compiled.tools.get(target)
-        if tool is None:
-            s.events.emit("error", where="guardrails", message=f"on_lockout names unknown tool {target!r}")
-            s.request_end("end_call", {"reason": "verification_lockout"})
-            return
-        await self.run_tool(tool, {"reason": "verification lockout"})
 
     def _builtin_action(self, tool: Tool, args: dict[str, Any], action: Any) -> None:
-        info = dict(action) if isinstance(action, dict) else {}
-        info.pop("type", None)
-        info.pop("kind", None)
-        if tool.builtin == "transfer":
-            info.setdefault("to", tool.to)
-            info.setdefault("mode", tool.mode)
-            if tool.handoff_prompt and "handoff" not in info:
-                info["handoff"] = self._render(tool.handoff_prompt, {"args": args})
-            info.setdefault("tool", tool.name)
+        if action is None:  # no runner: derive the action from the tool definition
+            info: dict[str, Any] = {"reason": args.get("reason")}
+            if tool.builtin == "transfer":
+                info.update(to=self._render(tool.to or "", {"args": args}), mode=tool.mode,
+                            handoff=self._render(tool.handoff_prompt, {"args": args}) if tool.handoff_prompt else None)
+            self.s.request_end("transfer" if tool.builtin == "transfer" else "end_call", {**info, "tool": tool.name})
+            return
+        self._apply_action(action, tool.name)
+
+    def _apply_action(self, action: Any, tool: str | None) -> None:
+        """Carry out a ``TransferAction`` (has ``to``) or ``EndCallAction`` from the tool runner."""
+        info = dataclasses.asdict(action) if dataclasses.is_dataclass(action) else dict(action)
+        if tool is not None:
+            info["tool"] = tool
+        if "to" in info:
             self.s.request_end("transfer", info)
         else:
-            info.setdefault("reason", args.get("reason") or "end_call")
-            info.setdefault("tool", tool.name)
+            info["reason"] = info.get("reason") or "end_call"
             self.s.request_end("end_call", info)
 
     def _render(self, source: str, extra: dict[str, Any]) -> str:

@@ -30,7 +30,8 @@ from voiceagent.engine.events import EventLog
 from voiceagent.engine.history import History, Message
 from voiceagent.engine.metrics import TurnMetrics
 from voiceagent.engine.speaker import Speaker
-from voiceagent.engine.state import SessionState, ToolContext, template_context
+from voiceagent.engine.state import SessionState, template_context
+from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
 
 MAX_GUARD_CHAIN = 8
@@ -109,7 +110,7 @@ class Session:
 
     def tool_context(self) -> ToolContext:
         """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
-        return ToolContext(session=self.state, variables=self.variables, caller=self.caller)
+        return ToolContext(caller=self.caller, session=self.state.as_template(), variables=self.variables)
 
     def build_messages(self) -> list[Message]:
         """System prompt of the current state + the trimmed history, for a ``ChatRequest``.
@@ -335,11 +336,14 @@ class Session:
 
     async def _respond(self, turn: Turn) -> None:
         """One reply with the utterance timeout (EOU -> first reply audio) and the fallback phrase."""
-        timeout_cm = asyncio.timeout(turn.deadline if not turn.first_audio.is_set() else None)
+        timeout_cm = asyncio.timeout_at(turn.deadline if not turn.first_audio.is_set() else None)
         try:
             async with timeout_cm:
                 turn.timeout = timeout_cm
-                await self.runner.respond(turn)
+                try:
+                    await self.runner.respond(turn)
+                finally:
+                    turn.timeout = None  # before the timeout context closes: fallbacks must not touch it
         except TimeoutError:
             if not timeout_cm.expired():
                 raise
@@ -355,8 +359,6 @@ class Session:
             self.events.emit("error", where="llm", message=f"{type(exc).__name__}: {exc}", turn=turn.index)
             turn.commit(self.history, float("inf"))
             await self._say_fallback(turn)
-        finally:
-            turn.timeout = None
 
     async def _say_fallback(self, turn: Turn) -> None:
         group = turn.new_group()

@@ -7,7 +7,7 @@ Templates and guards see the names of the agent format (docs: shared spec, "Stri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -62,24 +62,3 @@ def template_context(
     )
     ctx.update(extra)
     return ctx
-
-
-@dataclass(slots=True)
-class ToolContext:
-    """Passed as ``ctx`` to ``ToolRunner.run`` and ``VerificationGuard.verify``.
-
-    Attributes:
-        session: the live :class:`SessionState` (read it; only the session loop writes it).
-        variables: the call's template variables (agent defaults merged with caller-provided ones).
-        caller: transport metadata (``phone``, ``id``, ``metadata``).
-        now: the current time (UTC).
-    """
-
-    session: SessionState
-    variables: Mapping[str, Any]
-    caller: Mapping[str, Any]
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    def template_context(self, **extra: Any) -> dict[str, Any]:
-        """Template context for this call, e.g. ``ctx.template_context(args=arguments)``."""
-        return template_context(self.session, self.variables, self.caller, self.now, **extra)
