@@ -61,7 +61,7 @@ async def test_tool_choice_none_drops_calls_and_keeps_json_unspoken():
         assert calls == [] and text_of(events).strip() == "Sure."
 
 
-async def test_warm_up_sends_the_system_prompt_and_one_token():
+async def test_warm_up_sends_the_system_prompt_and_few_tokens():
     async with FakeOpenAI() as srv:
         llm = LocalLLM(base_url=srv.base_url)
         await llm.warm_up(system_prompt="You are Asha.", tools=[LOOKUP_TOOL])
@@ -70,10 +70,10 @@ async def test_warm_up_sends_the_system_prompt_and_one_token():
         await llm.warm_up(req)
         await llm.aclose()
         first, second = srv.requests[0].body, srv.requests[1].body
-        assert first["max_tokens"] == 1 and first["messages"][0] == {
+        assert first["max_tokens"] == 4 and first["messages"][0] == {
             "role": "system", "content": "You are Asha."}
         assert first["tools"] == [LOOKUP_TOOL]
-        assert second["messages"] == req.messages and second["max_tokens"] == 1
+        assert second["messages"] == req.messages and second["max_tokens"] == 4
 
 
 async def test_invalid_arguments_are_asked_again_under_the_tool_schema():
