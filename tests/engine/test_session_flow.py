@@ -1,0 +1,219 @@
+"""Barge-in, state transitions, guardrails, call control and the event log."""
+
+import asyncio
+import json
+
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.redaction import Redactor
+from voiceagent.engine.tools import ToolRunner
+from voiceagent.providers.base import STTEvent
+from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTTS, FakeTransport, tool_call
+
+from engine_helpers import RecordingRunner, make_agent, run_session
+
+REPLY = ["First sentence here. ", "Second sentence is longer. ", "Third one comes last."]
+
+
+async def wait_for(predicate, timeout=2.0):
+    async def loop():
+        while not predicate():
+            await asyncio.sleep(0.005)
+    await asyncio.wait_for(loop(), timeout)
+
+
+async def test_barge_in_keeps_only_what_the_caller_heard():
+    # 10 ms of audio per character, played in real time: sentence 1 = 0-200 ms, 2 = 200-460 ms.
+    stt = FakeSTT()
+    tts = FakeTTS(ms_per_char=10.0, chunk_ms=20.0)
+    transport = FakeTransport("audio", playback_speed=1.0)
+    llm = FakeLLM([REPLY, ["Sure, go ahead."]])
+    events = EventLog()
+    task = asyncio.create_task(run_session(make_agent(), llm, transport, stt=stt, tts=tts, events=events))
+    await wait_for(lambda: stt.stream is not None)
+    stt.stream.push(STTEvent("final", "tell me"))
+    await wait_for(lambda: transport.played_ms() >= 300)  # inside the second sentence
+    stt.stream.push(STTEvent("speech_started"))
+    await wait_for(lambda: events.of_type("agent.interrupted"))
+    interrupted_at = transport.played_ms()
+    stt.stream.push(STTEvent("final", "wait"))
+    await wait_for(lambda: len(events.of_type("turn.metrics")) == 2)
+    transport.hang_up()
+    session, _ = await task
+    said = events.of_type("agent.text")[0]
+    assert said == {**said, "text": "First sentence here. Second sentence is longer.", "interrupted": True}
+    assert transport.cleared >= 1 and 300 <= interrupted_at < 460
+    assert transport.audio_ms < 1500  # the third sentence's audio was never fully produced
+    assert [m["content"] for m in session.history.messages] == [
+        "tell me", "First sentence here. Second sentence is longer.", "wait", "Sure, go ahead."]
+    assert llm.requests[1].messages[-2]["content"] == "First sentence here. Second sentence is longer."
+
+
+async def test_new_text_input_interrupts_before_anything_is_heard():
+    llm = FakeLLM([[Delay(2.0), "never said"], ["Second."]])
+    transport = FakeTransport("text", playback_speed=1.0)
+    events = EventLog()
+    task = asyncio.create_task(run_session(make_agent(), llm, transport, tts=FakeTTS(), events=events))
+    transport.send("one")
+    await wait_for(lambda: llm.calls)
+    transport.send("two")
+    await wait_for(lambda: events.of_type("turn.metrics") and len(events.of_type("turn.metrics")) == 2)
+    transport.hang_up()
+    session, _ = await task
+    assert llm.calls[0].cancelled
+    assert [m["content"] for m in session.history.messages] == ["one", "two", "Second."]
+    assert events.of_type("agent.text")[0]["text"] == "" and events.of_type("agent.text")[0]["interrupted"]
+
+
+async def test_no_barge_in_waits_for_the_reply():
+    agent = make_agent(behaviour={"barge_in": False})
+    llm = FakeLLM([[Delay(0.1), "First reply."], ["Second reply."]])
+    transport = FakeTransport("text", lines=["one", "two"], close_input=True)
+    session, _ = await run_session(agent, llm, transport, tts=FakeTTS())
+    assert not llm.calls[0].cancelled
+    assert [m["content"] for m in session.history.messages] == ["one", "First reply.", "two", "Second reply."]
+
+
+FLOW = {
+    "initial": "triage",
+    "states": {
+        "triage": {"instructions": "Triage.", "transitions": [{"to": "service", "description": "Banking action"},
+                                                               {"to": "late", "when": "session.turns >= 2"}]},
+        "service": {"instructions": "Service.", "tools": ["create_ticket"],
+                    "transitions": [{"to": "goodbye", "on_tool": "create_ticket"}]},
+        "late": {"instructions": "Late."},
+        "goodbye": {"instructions": "Say goodbye.", "final": True},
+    },
+}
+TOOLS = [{"name": "create_ticket", "python": "x:y", "parameters": {"summary": {"type": "string"}}}]
+
+
+async def test_llm_chosen_then_on_tool_transition_into_a_final_state_ends_the_call():
+    llm = FakeLLM([
+        [tool_call("go_to_service")],
+        [tool_call("create_ticket", '{"summary": "card lost"}')],
+        ["Your ticket is open. Goodbye!"],
+    ])
+    events = EventLog()
+    transport = FakeTransport("text", lines=["I lost my card", "never read"], plays_audio=False)
+    session, reason = await run_session(make_agent(tools=TOOLS, flow=FLOW), llm, transport, tools=RecordingRunner(),
+                                        events=events)
+    assert reason == "final_state" and session.state.state == "goodbye"
+    assert [(e["state"], e["via"]) for e in events.of_type("state.enter")] == [
+        ("triage", "initial"), ("service", "llm"), ("goodbye", "on_tool")]
+    system = [r.messages[0]["content"] for r in llm.requests]
+    assert system == ["You help callers of Acme.\n\nTriage.", "You help callers of Acme.\n\nService.",
+                      "You help callers of Acme.\n\nSay goodbye."]
+    assert [t["function"]["name"] for t in llm.requests[0].tools] == ["go_to_service"]
+    assert [t["function"]["name"] for t in llm.requests[1].tools] == ["create_ticket"]
+    assert events.of_type("call.end")[0]["reason"] == "final_state"
+    assert [e["text"] for e in events.of_type("user.transcript")] == ["I lost my card"]
+
+
+async def test_guard_transition_after_a_turn_and_stable_prompt_prefix():
+    llm = FakeLLM(default=["Okay."])
+    events = EventLog()
+    transport = FakeTransport("text", lines=["one", "two", "three"], close_input=True, plays_audio=False)
+    session, _ = await run_session(make_agent(tools=TOOLS, flow=FLOW), llm, transport, events=events)
+    assert [(e["state"], e["via"]) for e in events.of_type("state.enter")][1:] == [("late", "guard")]
+    first, second, third = llm.requests
+    assert first.messages[0] == second.messages[0]  # byte-identical system prompt within a state
+    assert second.messages[1:] == first.messages[1:] + second.messages[len(first.messages):]  # append-only
+    assert third.messages[0]["content"].endswith("Late.")
+
+
+async def test_requires_level_refusal_then_verification_unlocks_the_tool():
+    agent = make_agent(
+        tools=[{"name": "create_ticket", "python": "x:y", "requires_level": 1, "parameters": {}},
+               {"name": "lookup_customer", "python": "x:z"}],
+        guardrails={"verification": {"factors": ["name", "dob"], "lookup": "lookup_customer",
+                                     "levels": {1: {"min_factors": 2}}}, "redact": ["dob"]},
+    )
+
+    class Guard:
+        def __init__(self):
+            self.level = 0
+
+        def refusal_for(self, tool, level):
+            return f"verification needed for {tool.name}" if (tool.requires_level or 0) > level else None
+
+        async def verify(self, args, ctx):
+            from voiceagent.engine.guardrails import VerificationOutcome
+            self.level = 1 if args == {"name": "Ann", "dob": "1990-01-02"} else 0
+            return VerificationOutcome(level=self.level, matched=["name", "dob"], locked_out=False,
+                                       attempts_left=3, message="Verified at level 1.")
+
+    runner = RecordingRunner()
+    llm = FakeLLM([
+        [tool_call("create_ticket")],
+        ["I need to verify you first."],
+        [tool_call("verify_caller", '{"name": "Ann", "dob": "1990-01-02"}')],
+        [tool_call("create_ticket")],
+        ["Done."],
+    ])
+    events = EventLog(redactor=Redactor(["dob"]))
+    events.redactor.add("1990-01-02")
+    transport = FakeTransport("text", lines=["open a ticket", "I am Ann, born 1990-01-02"], close_input=True, plays_audio=False)
+    session, _ = await run_session(agent, llm, transport, tools=runner, guard=Guard(), events=events)
+    assert [c["name"] for c in runner.calls] == ["create_ticket"]  # run once, after verification
+    assert json.loads(llm.requests[1].messages[-1]["content"]) == {"error": "verification needed for create_ticket"}
+    assert events.of_type("verification") == [{**events.of_type("verification")[0], "level": 1, "factors_matched": ["name", "dob"]}]
+    assert session.state.verification_level == 1
+    log = json.dumps(events.events)
+    assert "1990-01-02" not in log and "Ann" not in json.dumps(events.of_type("tool.call"))
+
+
+async def test_transfer_builtin_through_the_real_tool_runner(tmp_path):
+    agent = make_agent(tools=[{"name": "transfer_to_human", "builtin": "transfer", "to": "+15550199", "mode": "warm",
+                               "handoff_prompt": "Escalation: {{ args.reason }}"}])
+    llm = FakeLLM([["Connecting you now. ", tool_call("transfer_to_human", '{"reason": "angry"}')]])
+    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
+    events = EventLog()
+    transport = FakeTransport("text", lines=["human please"], playback_speed=20.0)
+    tts = FakeTTS()
+    session, reason = await run_session(agent, llm, transport, tools=runner, tts=tts, events=events)
+    await runner.aclose()
+    assert reason == "transfer" and len(llm.calls) == 1  # last words were said already: no extra round
+    transfer = events.of_type("call.transfer")[0]
+    assert transfer == {**transfer, "to": "+15550199", "mode": "warm", "handoff": "Escalation: angry"}
+    assert transport.played_ms() == transport.audio_ms > 0  # ended after the last words were played
+    assert [e["type"] for e in events.events][-2:] == ["call.transfer", "session.end"]
+
+
+async def test_end_call_without_words_gets_one_last_reply():
+    agent = make_agent(tools=[{"name": "hang_up", "builtin": "end_call"}])
+    llm = FakeLLM([[tool_call("hang_up", '{"reason": "done"}')], ["Goodbye!"]])
+    events = EventLog()
+    session, reason = await run_session(agent, llm, FakeTransport("text", lines=["bye"]), tools=RecordingRunner(),
+                                        tts=FakeTTS(), events=events)
+    assert reason == "done" and llm.requests[1].tool_choice == "none"
+    assert events.of_type("agent.text")[-1]["text"] == "Goodbye!"
+    assert events.of_type("call.end")[0]["tool"] == "hang_up"
+
+
+async def test_history_trimming_keeps_the_system_prompt_and_recent_turns():
+    agent = make_agent(behaviour={"max_history_turns": 2}, greeting="Hello!")
+    llm = FakeLLM(default=["Reply."])
+    transport = FakeTransport("text", lines=["u1", "u2", "u3", "u4"], close_input=True, plays_audio=False)
+    await run_session(agent, llm, transport)
+    last = llm.requests[-1].messages
+    assert last[0]["role"] == "system"
+    assert [m["content"] for m in last[1:]] == ["u3", "Reply.", "u4"]
+    assert [m["content"] for m in llm.requests[0].messages[1:]] == ["Hello!", "u1"]
+
+
+async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
+    path = tmp_path / "events.jsonl"
+    agent = make_agent(greeting="Hi.", tools=[{"name": "t", "python": "x:y"}])
+    llm = FakeLLM([[tool_call("t")], ["Answer."]])
+    with EventLog(path) as events:
+        await run_session(agent, llm, FakeTransport("text", lines=["q"], close_input=True), tts=FakeTTS(),
+                          tools=RecordingRunner(), events=events)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert lines == events.events
+    types = [e["type"] for e in lines]
+    for needed in ["session.start", "state.enter", "user.transcript", "agent.text", "tool.call", "tool.result",
+                   "turn.metrics", "call.end", "session.end"]:
+        assert needed in types
+    assert types[0] == "session.start" and types[-1] == "session.end"
+    t = [e["t_ms"] for e in lines]
+    assert t == sorted(t) and t[0] == 0.0
