@@ -228,3 +228,15 @@ async def test_default_base_url_is_openai():
     llm = OpenAICompatLLM(base_url=None, api_key="k", model="m")
     assert llm.base_url == "https://api.openai.com/v1"
     await llm.aclose()
+
+
+async def test_a_stream_that_stalls_mid_reply_times_out(srv):
+    llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", timeout_s=0.3)
+    srv.script(TextReply(chunks=["first ", "late"], chunk_delay_s=3))
+    got = []
+    with pytest.raises(ProviderError) as info:
+        async for ev in llm.stream(chat()):
+            got.append(ev)
+    assert text_of(got) == "first " and info.value.retryable
+    assert KEY not in str(info.value)
+    await llm.aclose()
