@@ -77,6 +77,16 @@ async def test_two_utterances_give_two_finals_in_order(stream):
 
 
 @pytest.mark.local_models
+async def test_one_big_push_keeps_utterances_apart(stream):
+    """Pushing a whole recording at once: each final holds only its own utterance."""
+    events = await collect(stream, [read_wav("multi_turn.wav")])
+    finals = [e.text.lower() for e in events if e.kind == "final"]
+    assert len(finals) == 2, events
+    assert "number" not in finals[0] and "check" not in finals[1]
+    assert "12345" in digits(finals[1])
+
+
+@pytest.mark.local_models
 async def test_resamples_other_input_rates(stream):
     audio = read_wav("hello.wav").resampled(48000)
     events = await collect(stream, chunks(audio, 20))

@@ -267,11 +267,15 @@ class LocalSTTStream:
             return
         await self.finalize()
         self._closed = True
-        if self._finals is not None:
-            await self._finals
-        for task in list(self._tasks):
-            task.cancel()
-        self._queue.put_nowait(STTEvent("closed", t_ms=_now_ms()))
+        try:
+            if self._finals is not None:
+                await self._finals
+        except Exception as exc:  # noqa: BLE001 - the stream still closes
+            log.warning("offline STT failed while closing: %s", exc)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            self._queue.put_nowait(STTEvent("closed", t_ms=_now_ms()))
 
     async def events(self) -> AsyncIterator[STTEvent]:
         """Events in order; ends after ``closed``."""
@@ -304,7 +308,7 @@ class LocalSTTStream:
             self._utt = _Utterance(start=max(self._buf_start, event.sample - self._preroll), last_pass_ms=_now_ms())
             self._emit("speech_started")
         elif event.kind == "pause" and self._utt is not None:
-            self._start_pass(self._utt)
+            self._start_pass(self._utt, event.decided)
         elif event.kind == "end" and self._utt is not None:
             utt, self._utt = self._utt, None
             utt.speech_end = event.sample
@@ -319,12 +323,13 @@ class LocalSTTStream:
         if _now_ms() - utt.last_pass_ms >= self._interim_ms:
             self._start_pass(utt)
 
-    def _start_pass(self, utt: _Utterance) -> None:
+    def _start_pass(self, utt: _Utterance, upto: int | None = None) -> None:
+        """Transcribe the utterance up to sample ``upto`` (default: all the VAD has seen) in a thread."""
         if utt.inflight is not None:  # one pass at a time: run again when this one is done
             utt.rerun = True
             return
         utt.rerun = False
-        end = self._buf_start + self._buf.size
+        end = self._vad.position if upto is None else upto  # never audio past the VAD's decision
         audio = self._slice(utt.start, end)
         utt.inflight_end, utt.last_pass_ms = end, _now_ms()
         utt.inflight = self._spawn(self._pass(utt, audio, end))

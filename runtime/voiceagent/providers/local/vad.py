@@ -72,10 +72,13 @@ class VADEvent:
         (end of utterance after ``eou_timeout_ms`` of silence).
     sample: position in the stream, in 16 kHz samples counted from the first sample pushed: where
         speech started (``start``) or where the silence began (``pause``, ``end``).
+    decided: the stream position (samples) where the decision was taken (end of the last window
+        looked at); audio after it was not yet considered.
     """
 
     kind: Literal["start", "pause", "end"]
     sample: int
+    decided: int = 0
 
     @property
     def ms(self) -> float:
@@ -163,7 +166,7 @@ class StreamingVAD:
                     self.speaking = True
                     self._silence_start, self._paused = None, False
                     self.last_speech_end = end
-                    return VADEvent("start", self._run_start)
+                    return VADEvent("start", self._run_start, end)
             elif prob < self.neg_threshold:
                 self._run_start, self._run_samples = None, 0
             return None
@@ -180,10 +183,10 @@ class StreamingVAD:
             self.speaking = False
             self._run_start, self._run_samples = None, 0
             at, self._silence_start, self._paused = self._silence_start, None, False
-            return VADEvent("end", at)
+            return VADEvent("end", at, end)
         if silent >= self.pause_samples and not self._paused:
             self._paused = True
-            return VADEvent("pause", self._silence_start)
+            return VADEvent("pause", self._silence_start, end)
         return None
 
     def force_end(self) -> VADEvent | None:
@@ -195,4 +198,4 @@ class StreamingVAD:
         at = self._silence_start if self._silence_start is not None else self._pos
         self._silence_start, self._paused = None, False
         self._run_start, self._run_samples = None, 0
-        return VADEvent("end", at)
+        return VADEvent("end", at, self._pos)
