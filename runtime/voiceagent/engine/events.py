@@ -43,6 +43,7 @@ class EventLog:
         self._t0 = clock()
         self._last_ms = 0.0
         self._file: TextIO | None = None
+        self._scrubbed_with = self._registered()
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("w", encoding="utf-8")
@@ -60,21 +61,45 @@ class EventLog:
         """Record event ``type`` with ``fields``; returns the (scrubbed) event as stored."""
         t_ms = max(self._last_ms, round(self.now_ms(), 1))
         self._last_ms = t_ms
-        event: dict[str, Any] = {"type": type, "t_ms": t_ms, **fields}
-        if self.redactor is not None:
-            event = self.redactor.scrub(event)
+        if self._registered() != self._scrubbed_with:
+            self._rescrub()  # values registered since (e.g. a looked-up record): mask them in the past too
+        event = self._scrub({"type": type, "t_ms": t_ms, **fields})
         self.events.append(event)
         if self._file is not None:
             self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
             self._file.flush()
         return event
 
+    def _registered(self) -> int | None:
+        return getattr(self.redactor, "values_count", None)
+
+    def _scrub(self, event: dict[str, Any]) -> dict[str, Any]:
+        # Field by field: the event's own keys (``name``, ``text``...) are not data keys, so a
+        # redacted field called ``name`` masks a tool argument ``name`` but not the tool's name.
+        if self.redactor is None:
+            return event
+        return {k: v if k in ("type", "t_ms") else self.redactor.scrub(v) for k, v in event.items()}
+
+    def _rescrub(self) -> None:
+        """Apply the redactor again to every stored event and rewrite the file."""
+        self._scrubbed_with = self._registered()
+        self.events[:] = [self._scrub(e) for e in self.events]
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            for e in self.events:
+                self._file.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+
     def of_type(self, type: str) -> list[dict[str, Any]]:
         """The events of one type, in order (handy in tests)."""
         return [e for e in self.events if e["type"] == type]
 
     def close(self) -> None:
-        """Close the file (idempotent); the in-memory list stays."""
+        """Close the file (idempotent); the in-memory list stays. Values registered with the
+        redactor after an event was written are masked in it before closing."""
+        if self._registered() != self._scrubbed_with:
+            self._rescrub()
         if self._file is not None:
             self._file.close()
             self._file = None
