@@ -149,3 +149,24 @@ async def test_audio_transport_turns_come_from_stt_events():
     assert [e["text"] for e in events.of_type("user.transcript")] == ["hello agent"]
     assert ("caller", "hello agent") in transport.shown
     assert transport.audio_ms > 0
+
+
+async def test_a_stalled_llm_round_after_the_filler_gets_the_fallback():
+    agent = make_agent(behaviour={"utterance_timeout_ms": 500, "fallback": "Sorry about that."},
+                       tools=[{"name": "t", "python": "x:y", "filler": "One moment."}])
+    llm = FakeLLM([[tool_call("t")], [Delay(5.0), "too late"]])
+    events = EventLog()
+    tts = FakeTTS()
+    await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts,
+                      tools=RecordingRunner(), events=events)
+    assert tts.texts == ["One moment.", "Sorry about that."]
+    assert "no LLM reply within 500 ms" in events.of_type("error")[0]["message"]
+    assert llm.calls[1].cancelled
+
+
+async def test_an_empty_llm_reply_gets_the_fallback():
+    agent = make_agent(behaviour={"fallback": "Could you say that again?"})
+    events = EventLog()
+    await run_session(agent, FakeLLM([[]]), FakeTransport("text", lines=["hm"], close_input=True, plays_audio=False),
+                      events=events)
+    assert [e["text"] for e in events.of_type("agent.text")] == ["Could you say that again?"]

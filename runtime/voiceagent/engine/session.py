@@ -18,16 +18,15 @@ what the caller heard. The session does not close the transport or the providers
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.history import History, Message
+from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
 from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, template_context
@@ -35,14 +34,6 @@ from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
 
 MAX_GUARD_CHAIN = 8
-
-
-@dataclass(slots=True, eq=False)
-class _Input:
-    kind: Literal["speech_started", "final", "end"]
-    text: str = ""
-    t_ms: float = 0.0
-    done: asyncio.Event | None = None
 
 
 class Session:
@@ -99,12 +90,11 @@ class Session:
         self.ending: tuple[str, dict[str, Any]] | None = None
         self.end_reason: str | None = None
         self._started = datetime.now(timezone.utc)
-        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._input = CallerInput(transport, stt, language=self.agent.language, clock_ms=events.now_ms,
+                                  on_error=self._input_error, one_at_a_time=not self.speaker.audio)
         self._task: asyncio.Task[None] | None = None
         self._turn: Turn | None = None
-        self._item: _Input | None = None
-        self._background: list[asyncio.Task[Any]] = []
-        self._stt_stream: Any = None
+        self._item: InputItem | None = None
 
     # ------------------------------------------------------------------ public helpers
 
@@ -177,7 +167,7 @@ class Session:
         )
         self.events.emit("state.enter", state=self.state.state, previous=None, via="initial")
         try:
-            await self._start_input()
+            await self._input.start()
             self._start_greeting()
             await self._loop()
         finally:
@@ -193,14 +183,14 @@ class Session:
         return self.end_reason
 
     async def _loop(self) -> None:
-        getter: asyncio.Task[_Input] | None = None
+        getter: asyncio.Task[InputItem] | None = None
         barge_in = self.agent.behaviour.barge_in
         try:
             while True:
                 if self.ending is not None and self._task is None:
                     return
                 if getter is None:
-                    getter = asyncio.create_task(self._inputs.get())
+                    getter = asyncio.create_task(self._input.get())
                 waiting: set[asyncio.Task[Any]] = {getter}
                 if self._task is not None:
                     waiting.add(self._task)
@@ -233,62 +223,6 @@ class Session:
             if getter is not None:
                 getter.cancel()
 
-    # ------------------------------------------------------------------ input
-
-    async def _start_input(self) -> None:
-        if self.transport.kind == "audio":
-            self._stt_stream = await self.stt.open(language=self.agent.language)
-            self._background.append(asyncio.create_task(self._pump_audio(), name="stt-pump"))
-            self._background.append(asyncio.create_task(self._read_stt(), name="stt-events"))
-        else:
-            self._background.append(asyncio.create_task(self._read_text(), name="text-input"))
-
-    async def _pump_audio(self) -> None:
-        stream = self._stt_stream
-        try:
-            async for frame in self.transport.caller_audio():
-                await stream.push_audio(frame)
-        except Exception as exc:  # noqa: BLE001
-            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
-        finally:
-            with contextlib.suppress(Exception):
-                await stream.aclose()
-
-    async def _read_stt(self) -> None:
-        try:
-            async for ev in self._stt_stream.events():
-                if ev.kind == "closed":
-                    break
-                if ev.kind == "speech_started":
-                    self._inputs.put_nowait(_Input("speech_started", t_ms=self.events.now_ms()))
-                elif ev.kind == "final" and ev.text.strip():
-                    text = ev.text.strip()
-                    await self.transport.show("caller", text)
-                    self._inputs.put_nowait(_Input("final", text, t_ms=self.events.now_ms()))
-        except Exception as exc:  # noqa: BLE001 - a dead STT ends the call, it does not crash it
-            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
-            self.end_reason = "stt_error"
-        finally:
-            self._inputs.put_nowait(_Input("end"))
-
-    async def _read_text(self) -> None:
-        # A text transport that plays no audio answers instantly, so lines are read one turn at a
-        # time (piped input must not interrupt itself); with audio output, lines may barge in.
-        lazy = not self.speaker.audio
-        try:
-            async for line in self.transport.caller_text():
-                text = line.strip()
-                if not text:
-                    continue
-                item = _Input("final", text, t_ms=self.events.now_ms(), done=asyncio.Event() if lazy else None)
-                self._inputs.put_nowait(item)
-                if item.done is not None:
-                    await item.done.wait()
-        except Exception as exc:  # noqa: BLE001
-            self.events.emit("error", where="input", message=f"{type(exc).__name__}: {exc}")
-        finally:
-            self._inputs.put_nowait(_Input("end"))
-
     # ------------------------------------------------------------------ turns
 
     def _start_greeting(self) -> None:
@@ -310,13 +244,13 @@ class Session:
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)
 
-    def _start_turn(self, item: _Input) -> None:
+    def _start_turn(self, item: InputItem) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.agent.behaviour.utterance_timeout_ms / 1000.0
         turn = Turn(self.state.turns + 1, item.text, TurnMetrics(turn=self.state.turns + 1, eou_ms=item.t_ms), deadline)
         self._begin(turn, item, self._run_turn(turn))
 
-    def _begin(self, turn: Turn, item: _Input | None, coro: Any) -> None:
+    def _begin(self, turn: Turn, item: InputItem | None, coro: Any) -> None:
         self._turn, self._item = turn, item
         self.speaker.listener = turn
         self._task = asyncio.create_task(coro, name=f"turn-{turn.index}")
@@ -404,15 +338,15 @@ class Session:
     def _tts_error(self, exc: BaseException) -> None:
         self.events.emit("error", where="tts", message=f"{type(exc).__name__}: {exc}")
 
+    def _input_error(self, where: str, exc: BaseException, fatal: bool) -> None:
+        self.events.emit("error", where=where, message=f"{type(exc).__name__}: {exc}")
+        if fatal:
+            self.end_reason = f"{where}_error"
+
     async def _shutdown(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        if self._stt_stream is not None:
-            with contextlib.suppress(Exception):
-                await self._stt_stream.aclose()
+        await self._input.aclose()
         await self.speaker.stop()

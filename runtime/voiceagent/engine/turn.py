@@ -24,6 +24,14 @@ if TYPE_CHECKING:  # pragma: no cover
 _INF = float("inf")
 
 
+class RoundTimeout(Exception):
+    """An LLM round after the first reply audio produced nothing within the utterance timeout."""
+
+
+class EmptyReply(Exception):
+    """The LLM answered with neither text nor tool calls (the session says the fallback)."""
+
+
 @dataclass(eq=False)
 class Group:
     """The sentences of one LLM round (or the greeting / fallback) and the assistant message
@@ -132,6 +140,8 @@ class TurnRunner:
             text = group.said()
             if last or not calls:
                 group.message = s.history.add_assistant(text) if text else None
+                if not turn.segments:
+                    raise EmptyReply("the LLM returned an empty reply")
                 return
             outcomes = await s.dispatcher.run_calls(turn, calls, spoke=bool(text))
             group.message = s.history.add_assistant(text, calls)
@@ -158,20 +168,19 @@ class TurnRunner:
         m.llm_rounds += 1
         splitter = SentenceSplitter()
         calls: list[ToolCallRequest] = []
+        # Once reply audio has started the turn's utterance timeout is met; a later round (after
+        # tools) still gets utterance_timeout_ms to produce its first event, or the fallback is said.
+        limit = s.agent.behaviour.utterance_timeout_ms / 1000.0 if turn.first_audio.is_set() else None
         stream = s.llm.stream(request)
         try:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    if m.first_token_ms is None:
-                        m.first_token_ms = s.events.now_ms()
-                    for sentence in splitter.feed(event.text):
-                        await s.speaker.say(sentence, group)
-                elif isinstance(event, ToolCallRequest):
-                    if m.first_token_ms is None:
-                        m.first_token_ms = s.events.now_ms()
-                    calls.append(event)
-                elif isinstance(event, Usage):
-                    m.add_usage(event)
+            async with asyncio.timeout(limit) as round_timeout:
+                async for event in stream:
+                    round_timeout.reschedule(None)
+                    await self._on_event(turn, group, splitter, calls, event)
+        except TimeoutError:
+            if round_timeout.expired():
+                raise RoundTimeout(f"no LLM reply within {s.agent.behaviour.utterance_timeout_ms} ms") from None
+            raise
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -180,3 +189,18 @@ class TurnRunner:
         for sentence in splitter.flush():
             await s.speaker.say(sentence, group)
         return calls if tool_choice != "none" else []
+
+    async def _on_event(self, turn: Turn, group: Group, splitter: SentenceSplitter,
+                        calls: list[ToolCallRequest], event: object) -> None:
+        s, m = self.s, turn.metrics
+        if isinstance(event, TextDelta):
+            if m.first_token_ms is None:
+                m.first_token_ms = s.events.now_ms()
+            for sentence in splitter.feed(event.text):
+                await s.speaker.say(sentence, group)
+        elif isinstance(event, ToolCallRequest):
+            if m.first_token_ms is None:
+                m.first_token_ms = s.events.now_ms()
+            calls.append(event)
+        elif isinstance(event, Usage):
+            m.add_usage(event)

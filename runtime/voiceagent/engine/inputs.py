@@ -1,0 +1,130 @@
+"""The caller's side of a call, as one queue of :class:`InputItem` for the session loop.
+
+Audio transports: caller frames are pumped into an STT stream; its ``speech_started`` and
+``final`` events become items (``interim`` is ignored). Text transports: each non-blank line is a
+``final`` item. When the input ends (hang-up, EOF, STT closed or failed) an ``end`` item follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+
+@dataclass(slots=True, eq=False)
+class InputItem:
+    """One thing the caller did.
+
+    kind: ``speech_started`` (barge-in), ``final`` (an utterance: ``text``), ``end`` (input over).
+    t_ms: when the session received it (session clock, ms): the EOU of a ``final``.
+    done: set by the session when the turn this item started has finished (only in
+        one-at-a-time mode, see :class:`CallerInput`).
+    """
+
+    kind: Literal["speech_started", "final", "end"]
+    text: str = ""
+    t_ms: float = 0.0
+    done: asyncio.Event | None = None
+
+
+class CallerInput:
+    """Reads the caller through ``transport`` (and ``stt`` for audio) into a queue.
+
+    Args:
+        transport: a ``transports.base.Transport``.
+        stt: a ``providers.base.STT`` (required for audio transports).
+        language: BCP-47 language the STT stream is opened with.
+        clock_ms: the session clock (ms).
+        on_error: ``(where, exception, fatal)``; fatal errors end the input.
+        one_at_a_time: text only: read the next line only after the previous line's turn is done
+            (a text transport without audio answers instantly, so piped lines must not barge in).
+    """
+
+    def __init__(self, transport: Any, stt: Any, *, language: str, clock_ms: Callable[[], float],
+                 on_error: Callable[[str, BaseException, bool], None], one_at_a_time: bool = False) -> None:
+        self.transport = transport
+        self.stt = stt
+        self.language = language
+        self.clock_ms = clock_ms
+        self.on_error = on_error
+        self.one_at_a_time = one_at_a_time
+        self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stream: Any = None
+
+    async def start(self) -> None:
+        """Open the STT stream (audio) and start reading.
+
+        Raises:
+            ValueError: an audio transport without an STT.
+            providers.base.ProviderError: the STT stream could not be opened.
+        """
+        if self.transport.kind == "audio":
+            if self.stt is None:
+                raise ValueError("an audio transport needs an STT provider")
+            self._stream = await self.stt.open(language=self.language)
+            self._tasks.append(asyncio.create_task(self._pump_audio(), name="stt-pump"))
+            self._tasks.append(asyncio.create_task(self._read_stt(), name="stt-events"))
+        else:
+            self._tasks.append(asyncio.create_task(self._read_text(), name="text-input"))
+
+    async def get(self) -> InputItem:
+        """The next item (waits)."""
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        """Stop reading and close the STT stream. Idempotent."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                await self._stream.aclose()
+
+    def _put(self, kind: Literal["speech_started", "final", "end"], text: str = "", *, wait: bool = False) -> InputItem:
+        item = InputItem(kind, text, self.clock_ms(), asyncio.Event() if wait else None)
+        self._queue.put_nowait(item)
+        return item
+
+    async def _pump_audio(self) -> None:
+        stream = self._stream
+        try:
+            async for frame in self.transport.caller_audio():
+                await stream.push_audio(frame)
+        except Exception as exc:  # noqa: BLE001 - reported; the STT close below ends the input
+            self.on_error("stt", exc, False)
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # flushes: the last utterance still arrives as a final
+
+    async def _read_stt(self) -> None:
+        try:
+            async for ev in self._stream.events():
+                if ev.kind == "closed":
+                    break
+                if ev.kind == "speech_started":
+                    self._put("speech_started")
+                elif ev.kind == "final" and ev.text.strip():
+                    text = ev.text.strip()
+                    self._put("final", text)
+                    await self.transport.show("caller", text)
+        except Exception as exc:  # noqa: BLE001 - a dead STT ends the call, it does not crash it
+            self.on_error("stt", exc, True)
+        finally:
+            self._put("end")
+
+    async def _read_text(self) -> None:
+        try:
+            async for line in self.transport.caller_text():
+                text = line.strip()
+                if text:
+                    item = self._put("final", text, wait=self.one_at_a_time)
+                    if item.done is not None:
+                        await item.done.wait()
+        except Exception as exc:  # noqa: BLE001
+            self.on_error("input", exc, True)
+        finally:
+            self._put("end")
