@@ -170,3 +170,32 @@ async def test_an_empty_llm_reply_gets_the_fallback():
     await run_session(agent, FakeLLM([[]]), FakeTransport("text", lines=["hm"], close_input=True, plays_audio=False),
                       events=events)
     assert [e["text"] for e in events.of_type("agent.text")] == ["Could you say that again?"]
+
+
+async def test_scripted_stt_over_caller_audio_and_interim_barge_in():
+    from voiceagent.audio import silence
+
+    # events released as the caller's audio arrives: an utterance at 100 ms, then at 300 ms an
+    # interim (no VAD event) while the agent is still talking, then its final
+    stt = FakeSTT([(100, STTEvent("final", "first question")),
+                   (300, STTEvent("interim", "wait a")),
+                   (320, STTEvent("final", "wait a second"))])
+    transport = FakeTransport("audio", playback_speed=1.0)
+    llm = FakeLLM([["A long answer that takes a while to say. " * 3], ["Sure."]])
+    events = EventLog()
+    task = asyncio.create_task(run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(), events=events))
+    for _ in range(5):
+        transport.send_audio(silence(20, 16000))
+    while not transport.played:
+        await asyncio.sleep(0.005)
+    for _ in range(11):
+        transport.send_audio(silence(20, 16000))
+    while len(events.of_type("turn.metrics")) < 2:
+        await asyncio.sleep(0.005)
+    transport.hang_up()
+    _, reason = await task
+    assert reason == "caller_ended"
+    assert [e["text"] for e in events.of_type("user.transcript")] == ["first question", "wait a second"]
+    assert events.of_type("agent.interrupted")[0]["cause"] == "speech_started"
+    assert events.of_type("agent.text")[0]["interrupted"] is True
+    assert stt.stream.audio_ms == 320 and stt.stream.closed

@@ -1,7 +1,7 @@
 """The caller's side of a call, as one queue of :class:`InputItem` for the session loop.
 
 Audio transports: caller frames are pumped into an STT stream; its ``speech_started`` and
-``final`` events become items (``interim`` is ignored). Text transports: each non-blank line is a
+``final`` events become items (a non-empty ``interim`` counts as ``speech_started``). Text transports: each non-blank line is a
 ``final`` item. When the input ends (hang-up, EOF, STT closed or failed) an ``end`` item follows.
 """
 
@@ -105,7 +105,9 @@ class CallerInput:
             async for ev in self._stream.events():
                 if ev.kind == "closed":
                     break
-                if ev.kind == "speech_started":
+                if ev.kind == "speech_started" or (ev.kind == "interim" and ev.text.strip()):
+                    # an interim transcript also proves the caller is talking: STTs without VAD
+                    # events still get barge-in
                     self._put("speech_started")
                 elif ev.kind == "final" and ev.text.strip():
                     text = ev.text.strip()
