@@ -146,3 +146,13 @@ def test_espeak_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(models.shutil, "which", lambda name: None)
     with pytest.raises(ProviderError, match="espeak-ng is not installed"):
         EspeakTTS("hi")
+
+
+async def test_espeak_reads_a_long_text_without_deadlock():
+    need_espeak()
+    text = "यह एक वाक्य है। " * 3000  # > 64 KB of UTF-8: more than a pipe buffer each way
+    assert len(text.encode()) > 65536
+    gen = EspeakTTS("hi", speed=2.0).synthesize(text)
+    frames = [await asyncio.wait_for(gen.__anext__(), 30) for _ in range(5)]
+    await gen.aclose()
+    assert all(f.samples for f in frames)

@@ -19,6 +19,7 @@ consuming it) stops the work: Piper stops after the clause being computed, espea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import subprocess
@@ -246,11 +247,17 @@ class EspeakTTS:
             self._binary, "-v", self.voice_id, "-s", wpm, "--stdin", "--stdout",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        async def feed() -> None:  # concurrently with reading: a long text cannot fill both pipes
+            with contextlib.suppress(ConnectionError):
+                stdin.write(text.encode("utf-8") + b"\n")
+                await stdin.drain()
+                stdin.close()
+
+        writer = asyncio.create_task(feed())
         try:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(text.encode("utf-8") + b"\n")
-            await proc.stdin.drain()
-            proc.stdin.close()
             try:
                 header = await proc.stdout.readexactly(44)  # RIFF + fmt + data headers (canonical WAV)
                 with wave.open(io.BytesIO(header)) as w:
@@ -276,6 +283,7 @@ class EspeakTTS:
             if await proc.wait() != 0:
                 raise ProviderError(f"espeak-ng exited with status {proc.returncode}")
         finally:
+            writer.cancel()
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
