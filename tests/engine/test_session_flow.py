@@ -123,7 +123,7 @@ async def test_guard_transition_after_a_turn_and_stable_prompt_prefix():
 
 async def test_requires_level_refusal_then_verification_unlocks_the_tool():
     agent = make_agent(
-        tools=[{"name": "create_ticket", "python": "x:y", "requires_level": 1, "parameters": {}},
+        tools=[{"name": "create_ticket", "python": "x:y", "requires_level": 1, "parameters": {}, "filler": "Creating it."},
                {"name": "lookup_customer", "python": "x:z"}],
         guardrails={"verification": {"factors": ["name", "dob"], "lookup": "lookup_customer",
                                      "levels": {1: {"min_factors": 2}}}, "redact": ["dob"]},
@@ -155,6 +155,9 @@ async def test_requires_level_refusal_then_verification_unlocks_the_tool():
     transport = FakeTransport("text", lines=["open a ticket", "I am Ann, born 1990-01-02"], close_input=True, plays_audio=False)
     session, _ = await run_session(agent, llm, transport, tools=runner, guard=Guard(), events=events)
     assert [c["name"] for c in runner.calls] == ["create_ticket"]  # run once, after verification
+    # no filler for the refused call; the default filler while verifying; the tool's once allowed
+    assert [t for role, t in transport.shown if role == "agent"] == [
+        "I need to verify you first.", "One moment while I check that.", "Creating it.", "Done."]
     assert json.loads(llm.requests[1].messages[-1]["content"]) == {"error": "verification needed for create_ticket"}
     assert events.of_type("verification") == [{**events.of_type("verification")[0], "level": 1, "factors_matched": ["name", "dob"]}]
     assert session.state.verification_level == 1

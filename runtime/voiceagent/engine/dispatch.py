@@ -66,7 +66,7 @@ class Dispatcher:
 
     def filler_for(self, calls: list[ToolCallRequest]) -> str | None:
         """The filler for a round: the first called tool's ``filler``, else ``behaviour.filler``.
-        None when only transitions / builtins / unknown names were called."""
+        None when only transitions / builtins / unknown names / tools that will be refused were called."""
         slow = False
         for call in calls:
             kind = self.classify(call)
@@ -74,11 +74,15 @@ class Dispatcher:
                 slow = True
             elif kind == "tool":
                 tool = self.s.compiled.tools[call.name]
-                if tool.builtin is None:
+                if tool.builtin is None and not self._refusal(tool):
                     if tool.filler:
                         return tool.filler
                     slow = True
         return self.s.compiled.agent.behaviour.filler if slow else None
+
+    def _refusal(self, tool: Tool) -> str | None:
+        level = self.s.state.verification_level
+        return self.s.guard.refusal_for(tool, level) if self.s.guard is not None else _default_refusal(tool, level)
 
     async def run_calls(self, turn: "Turn", calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
         """Run ``calls`` concurrently; speak the filler first unless the LLM already said something.
@@ -125,8 +129,7 @@ class Dispatcher:
         """Run one agent tool (refusal check, ToolRunner, builtin actions); returns (ok, content for the LLM)."""
         s = self.s
         s.events.emit("tool.call", name=tool.name, arguments=args)
-        level = s.state.verification_level
-        refusal = s.guard.refusal_for(tool, level) if s.guard is not None else _default_refusal(tool, level)
+        refusal = self._refusal(tool)
         if refusal:
             s.events.emit("tool.result", name=tool.name, ok=False, error=refusal, refused=True)
             return False, {"error": refusal}
