@@ -199,3 +199,21 @@ async def test_scripted_stt_over_caller_audio_and_interim_barge_in():
     assert events.of_type("agent.interrupted")[0]["cause"] == "speech_started"
     assert events.of_type("agent.text")[0]["interrupted"] is True
     assert stt.stream.audio_ms == 320 and stt.stream.closed
+
+
+async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_plays():
+    class WarmLLM(FakeLLM):
+        warmed = None
+
+        async def warm_up(self, request):
+            self.warmed = request
+            return 0.01
+
+    llm = WarmLLM([["Hello."]])
+    events = EventLog()
+    await run_session(make_agent(greeting="Hi there!"), llm, FakeTransport("text", lines=["hey"], close_input=True),
+                      tts=FakeTTS(), events=events)
+    first = llm.requests[0].messages
+    assert llm.warmed.messages == first[: len(llm.warmed.messages)]
+    assert [m["role"] for m in llm.warmed.messages] == ["system", "assistant"]
+    assert events.of_type("llm.warm_up")[0]["ms"] == 10.0

@@ -32,6 +32,7 @@ from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
+from voiceagent.providers.base import ChatRequest
 
 MAX_GUARD_CHAIN = 8
 
@@ -95,6 +96,7 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._turn: Turn | None = None
         self._item: InputItem | None = None
+        self._warm_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ public helpers
 
@@ -233,6 +235,7 @@ class Session:
             self.events.emit("error", where="greeting", message=str(exc))
             text = None
         if not text:
+            self._start_warm_up()
             return
         turn = Turn(0, None, TurnMetrics(turn=0))
         self._begin(turn, None, self._greet(turn, text))
@@ -241,8 +244,29 @@ class Session:
         group = turn.new_group()
         await self.speaker.say(text, group)
         group.message = self.history.add_assistant(group.said()) if group.segments else None
+        self._start_warm_up()
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)
+
+    def _start_warm_up(self) -> None:
+        """While the greeting plays, let an LLM that supports it (``warm_up(request)``, e.g. the
+        local llama.cpp one) pre-fill its prompt cache with the first request's prefix."""
+        warm_up = getattr(self.llm, "warm_up", None)
+        if warm_up is None or self._warm_task is not None:
+            return
+        state = self.compiled.state(self.state.state)
+        request = ChatRequest(messages=self.build_messages(), tools=state.llm_tools(),
+                              tool_choice="auto" if state.functions else "none",
+                              temperature=self.agent.llm.temperature, max_tokens=self.agent.llm.max_tokens)
+
+        async def run() -> None:
+            try:
+                seconds = await warm_up(request)
+                self.events.emit("llm.warm_up", ms=round(float(seconds or 0) * 1000.0, 1))
+            except Exception as exc:  # noqa: BLE001 - only an optimisation
+                self.events.emit("error", where="llm.warm_up", message=f"{type(exc).__name__}: {exc}")
+
+        self._warm_task = asyncio.create_task(run(), name="llm-warm-up")
 
     def _start_turn(self, item: InputItem) -> None:
         loop = asyncio.get_running_loop()
@@ -349,4 +373,7 @@ class Session:
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         await self._input.aclose()
+        if self._warm_task is not None and not self._warm_task.done():
+            self._warm_task.cancel()
+            await asyncio.gather(self._warm_task, return_exceptions=True)
         await self.speaker.stop()
