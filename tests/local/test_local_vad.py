@@ -51,6 +51,24 @@ def test_longer_eou_timeout_merges_utterances_across_a_short_gap():
     assert [e.kind for e in events if e.kind != "pause"] == ["start"]  # 1.5 s tail < 3 s: no end yet
 
 
+def test_a_short_word_is_an_utterance():
+    from voiceagent.providers.local.vad import StreamingVAD
+
+    audio = read_wav("account_question.wav")  # "Hi," spans ~0.5-0.8 s, then a pause
+    short = audio.pcm[: 2 * 16000 * 900 // 1000] + bytes(2 * 16000 * 3 // 2)
+    events = StreamingVAD().process(short)
+    assert [e.kind for e in events if e.kind != "pause"] == ["start", "end"]
+    assert 450 <= events[0].ms <= 700
+
+
+def test_a_click_is_not_speech():
+    from voiceagent.providers.local.vad import StreamingVAD
+
+    click = np.zeros(16000 * 2, dtype=np.int16)
+    click[16000 : 16000 + 160] = 20000  # 10 ms full-scale pulse
+    assert StreamingVAD().process(click) == []
+
+
 def test_pure_silence_and_faint_noise_report_nothing():
     from voiceagent.providers.local.vad import StreamingVAD
 

@@ -2,7 +2,7 @@
 
 How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voiceagent.audio.Resampler`):
 
-1. :class:`~voiceagent.providers.local.vad.StreamingVAD` reports ``start`` after ~250 ms of
+1. :class:`~voiceagent.providers.local.vad.StreamingVAD` reports ``start`` after ~150 ms of
    speech: the stream emits ``speech_started`` at once (this drives barge-in).
 2. On a ``pause`` (150 ms of silence inside speech) a *speculative* Whisper pass over the utterance
    so far starts in a worker thread. Whisper pads every input to a 30 s window, so one pass costs
@@ -142,7 +142,7 @@ class LocalSTT:
         self,
         *,
         eou_timeout_ms: int = 600,
-        min_speech_ms: int = 250,
+        min_speech_ms: int = 150,
         pause_ms: int = 150,
         threshold: float = 0.5,
         interim_interval_ms: int | None = None,

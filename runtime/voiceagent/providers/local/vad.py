@@ -10,8 +10,10 @@ Decisions (defaults follow Silero's ``get_speech_timestamps``):
 
 - a window is *speech* when its probability is >= ``threshold`` (0.5) and *silence* when it is
   < ``threshold - 0.15`` (0.35); values in between keep the current state (hysteresis);
-- ``start`` is reported once ``min_speech_ms`` (default 250 ms) of speech windows accumulated
-  without a silence window in between; its ``sample`` is where that speech began;
+- ``start`` is reported once ``min_speech_ms`` (default 150 ms) of speech windows accumulated
+  without a silence window in between; its ``sample`` is where that speech began. 250 ms (Silero's
+  offline ``min_speech_duration_ms``) misses short answers such as "Hi." or "Two." (~300 ms of
+  sound, a comma-like dip inside); 150 ms catches them and still ignores clicks;
 - ``pause`` is reported after ``pause_ms`` (default 150 ms) of silence inside an utterance (a hint
   that the caller may have finished: the STT starts a speculative transcription then);
 - ``end`` (end of utterance, EOU) is reported after ``eou_timeout_ms`` of continuous silence; its
@@ -98,7 +100,7 @@ class StreamingVAD:
         self,
         *,
         eou_timeout_ms: int = 600,
-        min_speech_ms: int = 250,
+        min_speech_ms: int = 150,
         pause_ms: int = 150,
         threshold: float = 0.5,
         neg_threshold: float | None = None,
