@@ -220,3 +220,15 @@ async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
     assert types[0] == "session.start" and types[-1] == "session.end"
     t = [e["t_ms"] for e in lines]
     assert t == sorted(t) and t[0] == 0.0
+
+
+async def test_on_tool_transition_with_a_guard_needs_both():
+    flow = {"initial": "a", "states": {
+        "a": {"tools": ["t"], "transitions": [{"to": "b", "on_tool": "t", "when": "flag == 'yes'"}]},
+        "b": {}}}
+    for flag, expected in [("no", "a"), ("yes", "b")]:
+        agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
+        llm = FakeLLM([[tool_call("t")], ["Done."]])
+        session, _ = await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
+                                       tools=RecordingRunner(), variables={"flag": flag})
+        assert session.state.state == expected

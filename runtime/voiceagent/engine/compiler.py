@@ -213,11 +213,12 @@ def _compile_transitions(state: str, transitions: list, states: set[str], tools:
                 templating.check_expression(t.when)
             except templating.TemplateError as exc:
                 raise CompileError(f"state {state!r}: bad guard {t.when!r}: {exc}") from None
-            out.append(CompiledTransition(to=t.to, kind="guard", when=t.when, description=t.description))
-        elif t.on_tool is not None:
+        if t.on_tool is not None:  # with a `when` too, the guard must also hold after the tool
             if t.on_tool not in tools:
                 raise CompileError(f"state {state!r}: on_tool names unknown tool {t.on_tool!r}")
-            out.append(CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool, description=t.description))
+            out.append(CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool, when=t.when, description=t.description))
+        elif t.when is not None:
+            out.append(CompiledTransition(to=t.to, kind="guard", when=t.when, description=t.description))
         else:
             out.append(
                 CompiledTransition(

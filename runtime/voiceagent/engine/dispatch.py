@@ -123,6 +123,8 @@ class Dispatcher:
         ok, content = await self.run_tool(self.s.compiled.tools[call.name], args)
         state = self.s.compiled.state(self.s.state.state)
         transition = state.transition_on_tool(call.name) if ok else None
+        if transition is not None and transition.when is not None and not self.s.guard_holds(transition.when):
+            transition = None
         return CallOutcome(call, kind, ok, content, transition_to=transition.to if transition else None)
 
     async def run_tool(self, tool: Tool, args: dict[str, Any]) -> tuple[bool, Any]:

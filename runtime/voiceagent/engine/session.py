@@ -121,19 +121,20 @@ class Session:
         previous, self.state.state = self.state.state, name
         self.events.emit("state.enter", state=name, previous=previous, via=via)
 
+    def guard_holds(self, expression: str) -> bool:
+        """Evaluate a ``when`` guard now; a failing expression is an ``error`` event and False."""
+        try:
+            return bool(templating.evaluate(expression, template_context(self.state, self.variables, self.caller)))
+        except templating.TemplateError as exc:
+            self.events.emit("error", where="guard", message=str(exc), expression=expression)
+            return False
+
     def apply_guards(self) -> bool:
         """Take ``when`` transitions whose guard is true (chained, bounded). Returns whether the state changed."""
         changed = False
         for _ in range(MAX_GUARD_CHAIN):
-            ctx = template_context(self.state, self.variables, self.caller)
-            target = None
-            for t in self.compiled.state(self.state.state).guard_transitions():
-                try:
-                    if templating.evaluate(t.when, ctx):  # type: ignore[arg-type]
-                        target = t.to
-                        break
-                except templating.TemplateError as exc:
-                    self.events.emit("error", where="guard", message=str(exc), expression=t.when)
+            target = next((t.to for t in self.compiled.state(self.state.state).guard_transitions()
+                           if self.guard_holds(t.when)), None)  # type: ignore[arg-type]
             if target is None or target == self.state.state:
                 break
             self.enter_state(target, via="guard")
