@@ -24,6 +24,14 @@ def test_abbreviations_decimals_and_list_numbers_do_not_split():
     assert out == ["Dr. Smith paid 3.50 dollars, e.g. twice.", "Steps:", "1. Call us", "2. Wait"]
 
 
+def test_dotted_abbreviations_and_initials_do_not_split():
+    assert split_stream("It costs 5 U.S. dollars. J. Smith said so.") == ["It costs 5 U.S. dollars.", "J. Smith said so."]
+
+
+def test_emoji_are_not_spoken():
+    assert strip_markdown("Great news 🎉! Done ✅.") == "Great news! Done."
+
+
 def test_devanagari_danda_ends_a_sentence():
     assert split_stream("नमस्ते। आप कैसे हैं?") == ["नमस्ते।", "आप कैसे हैं?"]
 

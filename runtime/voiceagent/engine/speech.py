@@ -16,6 +16,9 @@ _ABBREVIATIONS = {
 # End of sentence: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"([.!?…]+|[。！？।॥])[\"'”’)\]]*(?=\s)")
 _CJK_BOUNDARY = re.compile(r"[。！？]")
+_DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]$")
+# Pictographs and their joiners/selectors: a TTS reads them as names ("smiling face") or noise.
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]")
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_+-]*")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -30,14 +33,16 @@ _ITALIC_UNDER = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
 _STRIKE = re.compile(r"~~(.+?)~~")
 _TABLE_PIPE = re.compile(r"\s*\|\s*")
 _SPACES = re.compile(r"[ \t]+")
+_SPACE_BEFORE_PUNCT = re.compile(r" +([.,!?;:](?:\s|$))")
 
 
 def strip_markdown(text: str) -> str:
     """``text`` without Markdown markup: bold/italic/strike markers, headings, bullets and
-    numbered-list markers, block quotes, rules, code fences and ticks, links (their text is kept)
-    and table pipes. Whitespace is collapsed; lines are joined with spaces.
+    numbered-list markers, block quotes, rules, code fences and ticks, links (their text is kept),
+    table pipes and emoji. Whitespace is collapsed; lines are joined with spaces.
     """
     t = _FENCE.sub("", text)
+    t = _EMOJI.sub("", t)
     t = t.replace("`", "")
     t = _IMAGE.sub(r"\1", t)
     t = _LINK.sub(r"\1", t)
@@ -53,6 +58,7 @@ def strip_markdown(text: str) -> str:
     if "|" in t:
         t = _TABLE_PIPE.sub(" ", t)
     t = _SPACES.sub(" ", t)
+    t = _SPACE_BEFORE_PUNCT.sub(r"\1", t)
     lines = [ln.strip() for ln in t.splitlines()]
     return " ".join(ln for ln in lines if ln)
 
@@ -127,5 +133,8 @@ class SentenceSplitter:
         m = re.search(r"([A-Za-z.]+)$", buf[:dot])
         if not m:
             return False
-        word = m.group(1).lower().strip(".")
-        return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha() and word.isupper())
+        raw = m.group(1).strip(".")
+        word = raw.lower()
+        if word in _ABBREVIATIONS or _DOTTED.match(word):  # Dr. / e.g. / U.S.
+            return True
+        return len(raw) == 1 and raw.isalpha() and raw.isupper()  # an initial: "J. Smith"
