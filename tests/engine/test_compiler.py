@@ -53,7 +53,7 @@ def test_flow_states_functions_and_transitions():
     assert [t.when for t in triage.guard_transitions()] == ["session.turns > 30"]
     assert c.state("service").transition_on_tool("create_ticket").to == "goodbye"
     assert c.state("service").tools == ("create_ticket", "transfer_to_human")  # lookup never offered
-    assert c.state("goodbye").final and fn_names(c.state("goodbye")) == [VERIFY_FUNCTION]
+    assert c.state("goodbye").final and fn_names(c.state("goodbye")) == []  # final: nothing to call
 
 
 def test_tool_schema_required_defaults_to_all_and_keeps_json_schema_keys():

@@ -270,7 +270,8 @@ def compile_agent(loaded: Any, base_dir: str | Path | None = None) -> CompiledAg
     states: dict[str, CompiledState] = {}
     for name, (instructions, names, raw_transitions, final) in state_defs.items():
         transitions = _compile_transitions(name, raw_transitions, set(state_defs), set(tools))
-        functions = _state_functions(agent, names, transitions, verify=verification is not None)
+        # a final state only says goodbye: no verify_caller there
+        functions = _state_functions(agent, names, transitions, verify=verification is not None and not final)
         seen: set[str] = set()
         for f in functions:
             fn = f["function"]["name"]
