@@ -3,11 +3,12 @@
 ``compile_agent(loaded) -> CompiledAgent``. An agent without ``flow`` becomes one state
 ``"main"`` offering every tool. Each state knows its instructions, the tools it may run, the
 OpenAI function definitions offered to the LLM (tools, LLM-chosen transitions as ``go_to_<state>``
-functions, and ``verify_caller`` when ``guardrails.verification`` is set) and its transitions:
+functions, and ``verify_caller`` when ``guardrails.verification`` is set, except in final
+states) and its transitions:
 
 * ``when``: a sandboxed Jinja2 guard over ``{session, variables, caller, now}``, evaluated by the
   session after each tool round and each turn;
-* ``on_tool``: taken after that tool succeeds;
+* ``on_tool``: taken after that tool succeeds (and its ``when``, if it has one, holds);
 * ``description`` only: LLM-chosen, offered as a function.
 
 Function format: https://platform.openai.com/docs/api-reference/chat/create#chat-create-tools
