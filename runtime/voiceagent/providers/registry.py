@@ -287,7 +287,8 @@ def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
         )
     from voiceagent.providers.local.tts import local_tts_for  # noqa: PLC0415 - loads piper
 
-    return local_tts_for(agent.language, speed=agent.voice.speed if agent.voice else 1.0)
+    voice = agent.voice
+    return local_tts_for(agent.language, voice.id if voice else None, voice.speed if voice else 1.0)
 
 
 _BUILDERS: dict[str, Any] = {"stt": _build_stt, "llm": _build_llm, "tts": _build_tts}
