@@ -78,7 +78,9 @@ class EventLog:
         # redacted field called ``name`` masks a tool argument ``name`` but not the tool's name.
         if self.redactor is None:
             return event
-        return {k: v if k in ("type", "t_ms") else self.redactor.scrub(v) for k, v in event.items()}
+        keys = [k for k in event if k not in ("type", "t_ms")]
+        values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
+        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values))}
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""
