@@ -217,3 +217,12 @@ async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_play
     assert llm.warmed.messages == first[: len(llm.warmed.messages)]
     assert [m["role"] for m in llm.warmed.messages] == ["system", "assistant"]
     assert events.of_type("llm.warm_up")[0]["ms"] == 10.0
+
+
+async def test_an_empty_filler_means_silence():
+    agent = make_agent(behaviour={"filler": ""}, tools=[{"name": "a", "python": "x:a"},
+                                                        {"name": "b", "python": "x:b", "filler": ""}])
+    tts = FakeTTS()
+    llm = FakeLLM([[tool_call("a")], [tool_call("b")], ["Done."]])
+    await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner())
+    assert tts.texts == ["Done."]

@@ -75,8 +75,8 @@ class Dispatcher:
             elif kind == "tool":
                 tool = self.s.compiled.tools[call.name]
                 if tool.builtin is None and not self._refusal(tool):
-                    if tool.filler:
-                        return tool.filler
+                    if tool.filler is not None:  # "" = this tool runs in silence
+                        return tool.filler or None
                     slow = True
         return self.s.compiled.agent.behaviour.filler if slow else None
 
