@@ -143,7 +143,7 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
     events = EventLog(redactor=redactor)
     async with FakeOpenAI() as srv:
         srv.script(
-            ToolCallReply([ToolCall("verify_caller", {"name": "Ann Lee", "dob": "1985-05-05"})]),
+            ToolCallReply([ToolCall("verify_caller", {"name": "Ann Lee", "dob": "1985-05-05"})], filler="Checking."),
             TextReply("I could not verify you, let me transfer you."),
         )
         llm = llm_for(srv)
@@ -155,6 +155,8 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
             await runner.aclose()
         verify_answer = json.loads(srv.chat_requests[1].body["messages"][-1]["content"])
     assert reason == "transfer"
+    # the LLM had spoken ("Checking.") but the runtime ended the call: it got a last round
+    assert events.of_type("agent.text")[0]["text"] == "Checking. I could not verify you, let me transfer you."
     assert verify_answer["locked_out"] is True and verify_answer["verification_level"] == 0
     assert "1990-01-02" not in json.dumps(verify_answer)  # the record never goes to the LLM
     assert events.of_type("call.transfer")[0]["to"] == "+15550199"

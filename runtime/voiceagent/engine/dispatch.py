@@ -189,11 +189,12 @@ class Dispatcher:
         result = await run_lockout(s.tool_context()) if run_lockout is not None else None
         if result is None:
             return
+        # the runtime, not the LLM, ends this call: the LLM gets a last round to tell the caller
         if result.ok and result.action is not None:
-            self._apply_action(result.action, None)
+            self._apply_action(result.action, None, last_words=True)
         elif not result.ok:
             s.events.emit("error", where="guardrails", message=result.error or "lockout action failed")
-            s.request_end("end_call", {"reason": "verification_lockout"})
+            s.request_end("end_call", {"reason": "verification_lockout"}, last_words=True)
 
     def _builtin_action(self, tool: Tool, args: dict[str, Any], action: Any) -> None:
         if action is None:  # no runner: derive the action from the tool definition
@@ -205,16 +206,16 @@ class Dispatcher:
             return
         self._apply_action(action, tool.name)
 
-    def _apply_action(self, action: Any, tool: str | None) -> None:
+    def _apply_action(self, action: Any, tool: str | None, *, last_words: bool = False) -> None:
         """Carry out a ``TransferAction`` (has ``to``) or ``EndCallAction`` from the tool runner."""
         info = dataclasses.asdict(action) if dataclasses.is_dataclass(action) else dict(action)
         if tool is not None:
             info["tool"] = tool
         if "to" in info:
-            self.s.request_end("transfer", info)
+            self.s.request_end("transfer", info, last_words=last_words)
         else:
             info["reason"] = info.get("reason") or "end_call"
-            self.s.request_end("end_call", info)
+            self.s.request_end("end_call", info, last_words=last_words)
 
     def _render(self, source: str, extra: dict[str, Any]) -> str:
         try:

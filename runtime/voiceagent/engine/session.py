@@ -89,6 +89,7 @@ class Session:
         self.runner = TurnRunner(self)
         self.dispatcher = Dispatcher(self)
         self.ending: tuple[str, dict[str, Any]] | None = None
+        self.ending_needs_words = False
         self.end_reason: str | None = None
         self._started = datetime.now(timezone.utc)
         self._input = CallerInput(transport, stt, language=self.agent.language, clock_ms=events.now_ms,
@@ -141,10 +142,15 @@ class Session:
             changed = True
         return changed
 
-    def request_end(self, kind: str, info: dict[str, Any]) -> None:
-        """Ask the session to end after the agent's last words (``kind``: "transfer" or "end_call")."""
+    def request_end(self, kind: str, info: dict[str, Any], *, last_words: bool = False) -> None:
+        """Ask the session to end after the agent's last words (``kind``: "transfer" or "end_call").
+
+        ``last_words``: the LLM gets one more round to speak even if it already said something
+        this turn (the runtime ended the call, e.g. a verification lockout, so it could not know).
+        """
         if self.ending is None:
             self.ending = (kind, info)
+            self.ending_needs_words = last_words
 
     # ------------------------------------------------------------------ the call
 

@@ -148,7 +148,7 @@ class TurnRunner:
             for outcome in outcomes:
                 s.history.add_tool_result(outcome.call.id, outcome.content)
             s.apply_guards()
-            if s.ending is not None and any(g.segments for g in turn.groups):
+            if s.ending is not None and not s.ending_needs_words and any(g.segments for g in turn.groups):
                 return  # the agent already said its last words
 
     async def _llm_round(self, turn: Turn, group: Group, *, tool_choice: str) -> list[ToolCallRequest]:
