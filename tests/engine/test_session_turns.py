@@ -226,3 +226,17 @@ async def test_an_empty_filler_means_silence():
     llm = FakeLLM([[tool_call("a")], [tool_call("b")], ["Done."]])
     await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner())
     assert tts.texts == ["Done."]
+
+
+async def test_an_stt_that_cannot_open_is_logged_and_raised():
+    import pytest
+
+    class BrokenSTT(FakeSTT):
+        async def open(self, *, language):
+            raise ProviderError("401 unauthorized")
+
+    events = EventLog()
+    with pytest.raises(ProviderError):
+        await run_session(make_agent(), FakeLLM(), FakeTransport("audio"), stt=BrokenSTT(), events=events)
+    assert [e["type"] for e in events.events][-2:] == ["error", "session.end"]
+    assert events.of_type("session.end")[0]["reason"] == "stt_error"

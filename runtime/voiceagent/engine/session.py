@@ -160,6 +160,8 @@ class Session:
 
         Raises:
             ValueError: an audio transport without an STT.
+            providers.base.ProviderError: the STT stream could not be opened (logged as ``error``
+                and ``session.end`` first).
         """
         if self.transport.kind == "audio" and self.stt is None:
             raise ValueError("an audio transport needs an STT provider")
@@ -176,7 +178,12 @@ class Session:
         )
         self.events.emit("state.enter", state=self.state.state, previous=None, via="initial")
         try:
-            await self._input.start()
+            try:
+                await self._input.start()
+            except Exception as exc:  # noqa: BLE001 - logged, then raised to the caller
+                self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
+                self.events.emit("session.end", reason="stt_error", turns=0, state=self.state.state)
+                raise
             self._start_greeting()
             await self._loop()
         finally:
