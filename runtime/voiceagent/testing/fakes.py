@@ -116,6 +116,7 @@ class FakeLLM:
             call.ended = time.monotonic()
 
     async def aclose(self) -> None:
+        """Mark the LLM closed."""
         self.closed = True
 
 
@@ -182,7 +183,7 @@ class FakeTTS:
         req.finished = True
 
     async def aclose(self) -> None:
-        pass
+        """Nothing to release."""
 
 
 # --------------------------------------------------------------------------- STT
@@ -204,15 +205,17 @@ class FakeSTTStream:
         self._events.put_nowait(event)
 
     async def push_audio(self, frame: AudioFrame) -> None:
+        """Record ``frame`` and release the scripted events its audio reaches."""
         self.frames.append(frame)
         self.audio_ms += frame.duration_ms
         while self.script and self.script[0][0] <= self.audio_ms:
             self.push(self.script.pop(0)[1])
 
     async def finalize(self) -> None:
-        pass
+        """No-op (events are pushed or scripted)."""
 
     async def aclose(self) -> None:
+        """Release the rest of the script, then ``closed``. Idempotent."""
         if not self.closed:
             self.closed = True
             for _, ev in self.script:
@@ -221,6 +224,7 @@ class FakeSTTStream:
             self.push(STTEvent("closed"))
 
     async def events(self) -> AsyncIterator[STTEvent]:
+        """Pushed events in order, ending after ``closed``."""
         while True:
             ev = await self._events.get()
             yield ev
@@ -241,6 +245,7 @@ class FakeSTT:
         self.language: str | None = None
 
     async def open(self, *, language: str) -> FakeSTTStream:
+        """A new :class:`FakeSTTStream` with this STT's script; sets :attr:`opened`."""
         self.language = language
         self.stream = FakeSTTStream(self.script)
         self.opened.set()
@@ -314,41 +319,49 @@ class FakeTransport:
             yield item
 
     async def caller_text(self) -> AsyncIterator[str]:
+        """Lines given or :meth:`send`-ed, until :meth:`hang_up`."""
         async for item in self._items():
             yield item
 
     async def caller_audio(self) -> AsyncIterator[AudioFrame]:
+        """Frames given or :meth:`send_audio`-ed, until :meth:`hang_up`."""
         async for item in self._items():
             yield item
 
     # output
     def played_ms(self) -> float:
+        """Agent audio played so far (ms): all of it when instant, else by the simulated clock."""
         if self.playback_speed is None:
             return self._queued_ms
         elapsed = (time.monotonic() - self._since) * 1000.0 * self.playback_speed
         return min(self._queued_ms, self._base_ms + elapsed)
 
     async def play(self, frame: AudioFrame) -> None:
+        """Record ``frame`` (see :attr:`played`) and queue it on the playback clock."""
         if self.playback_speed is not None and self.played_ms() >= self._queued_ms:
             self._base_ms, self._since = self._queued_ms, time.monotonic()  # playback (re)starts now
         self.played.append(Played(frame, time.monotonic()))
         self._queued_ms += frame.duration_ms
 
     async def clear(self) -> None:
+        """Drop the unplayed audio; counts calls in :attr:`cleared`."""
         self.cleared += 1
         now_played = self.played_ms()
         self._queued_ms = self._base_ms = now_played
         self._since = time.monotonic()
 
     async def wait_played(self) -> None:
+        """Return once the simulated playback has caught up."""
         while self.played_ms() < self._queued_ms:
             remaining = (self._queued_ms - self.played_ms()) / 1000.0 / (self.playback_speed or 1.0)
             await asyncio.sleep(max(0.001, min(remaining, 0.05)))
 
     async def show(self, role: Literal["agent", "caller", "system"], text: str) -> None:
+        """Record ``(role, text)`` in :attr:`shown`."""
         self.shown.append((role, text))
 
     async def aclose(self) -> None:
+        """Mark the transport closed."""
         self.closed = True
 
     @property
