@@ -44,6 +44,8 @@ async def test_filler_is_spoken_before_the_tool_finishes():
     transport = FakeTransport("text", lines=["check"], close_input=True)
     session, _ = await run_session(agent, llm, transport, tts=tts, tools=runner)
     assert tts.texts == ["Let me check that.", "Found it."]
+    m = session.events.of_type("turn.metrics")[0]
+    assert m["eou_to_answer_audio_ms"] >= m["eou_to_first_audio_ms"] + 250  # the answer came after the tool
     filler = tts.requests[0]
     assert filler.first_frame is not None and filler.first_frame < runner.calls[0]["end"]
     # the tool result went back to the LLM in the second request, after the assistant tool_calls message

@@ -20,7 +20,8 @@ class TurnMetrics:
 
     eou_ms: final transcript received. first_token_ms: first LLM event (text or tool call) of the
     turn. first_audio_ms: first agent audio frame handed to ``transport.play`` (text transports:
-    first sentence shown). llm_request_ms: first LLM request sent. tts_request_ms /
+    first sentence shown), filler included. answer_audio_ms: the same for the first sentence of the
+    LLM's own words (after the tools in a tool turn). llm_request_ms: first LLM request sent. tts_request_ms /
     tts_first_frame_ms: first sentence sent to TTS / its first frame.
     """
 
@@ -29,6 +30,7 @@ class TurnMetrics:
     llm_request_ms: float | None = None
     first_token_ms: float | None = None
     first_audio_ms: float | None = None
+    answer_audio_ms: float | None = None
     tts_request_ms: float | None = None
     tts_first_frame_ms: float | None = None
     prompt_tokens: int = 0
@@ -52,6 +54,7 @@ class TurnMetrics:
             "turn": self.turn,
             "eou_to_first_token_ms": _delta(self.eou_ms, self.first_token_ms),
             "eou_to_first_audio_ms": _delta(self.eou_ms, self.first_audio_ms),
+            "eou_to_answer_audio_ms": _delta(self.eou_ms, self.answer_audio_ms),
             "llm_ttfb_ms": _delta(self.llm_request_ms, self.first_token_ms),
             "tts_ttfb_ms": _delta(self.tts_request_ms, self.tts_first_frame_ms),
             "prompt_tokens": self.prompt_tokens,

@@ -50,7 +50,7 @@ class SpeechListener(Protocol):
 
     def on_tts_request(self, t_ms: float) -> None: ...
 
-    def on_first_frame(self, t_ms: float) -> None: ...
+    def on_first_frame(self, t_ms: float, segment: Segment) -> None: ...
 
 
 class Speaker:
@@ -88,7 +88,7 @@ class Speaker:
         if not self.audio:
             seg.done = True
             if self.listener is not None:
-                self.listener.on_first_frame(self._clock_ms())
+                self.listener.on_first_frame(self._clock_ms(), seg)
             return seg
         self._queue.put_nowait(seg)
         if self._worker is None or self._worker.done():
@@ -160,7 +160,7 @@ class Speaker:
                 if seg.start_ms is None:
                     seg.start_ms = self._timeline_ms
                     if self.listener is not None:
-                        self.listener.on_first_frame(self._clock_ms())
+                        self.listener.on_first_frame(self._clock_ms(), seg)
                 await self.transport.play(frame)
                 self._timeline_ms += frame.duration_ms
                 seg.dur_ms += frame.duration_ms

@@ -70,6 +70,7 @@ class Turn:
         self.timeout: asyncio.Timeout | None = None
         self.timed_out = False
         self.failed = False
+        self._answer_segments: set[int] = set()
 
     def new_group(self) -> Group:
         """Start the group of the next LLM round."""
@@ -82,12 +83,15 @@ class Turn:
         self.segments.append(segment)
         if isinstance(group, Group):
             group.segments.append(segment)
+            self._answer_segments.add(id(segment))
 
     def on_tts_request(self, t_ms: float) -> None:
         if self.metrics.tts_request_ms is None:
             self.metrics.tts_request_ms = t_ms
 
-    def on_first_frame(self, t_ms: float) -> None:
+    def on_first_frame(self, t_ms: float, segment: Segment) -> None:
+        if self.metrics.answer_audio_ms is None and id(segment) in self._answer_segments:
+            self.metrics.answer_audio_ms = t_ms  # the LLM's own words (not a tool filler)
         if self.metrics.first_audio_ms is None:
             self.metrics.first_audio_ms = t_ms
             if self.metrics.tts_request_ms is not None:
