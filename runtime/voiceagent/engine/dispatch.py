@@ -108,6 +108,7 @@ class Dispatcher:
             if not isinstance(args, dict):
                 raise ValueError("arguments must be a JSON object")
         except ValueError as exc:
+            self.s.events.emit("tool.call", name=call.name, arguments=call.arguments)
             self.s.events.emit("tool.result", name=call.name, ok=False, error=f"invalid arguments: {exc}")
             return CallOutcome(call, kind, False, {"error": f"invalid JSON arguments: {exc}"})
         if kind == "transition":
@@ -144,10 +145,11 @@ class Dispatcher:
             result = _Result(True, {"ok": True}, None, None)
         else:
             result = _Result(False, None, "no tool runner is configured", None)
+        timing = {"duration_ms": round(result.duration_ms, 1)} if getattr(result, "duration_ms", None) else {}
         if result.ok:
-            s.events.emit("tool.result", name=tool.name, ok=True, result=result.result)
+            s.events.emit("tool.result", name=tool.name, ok=True, result=result.result, **timing)
         else:
-            s.events.emit("tool.result", name=tool.name, ok=False, error=result.error)
+            s.events.emit("tool.result", name=tool.name, ok=False, error=result.error, **timing)
         if result.ok and tool.builtin is not None:
             self._builtin_action(tool, args, result.action)
         if hasattr(result, "for_llm"):
