@@ -73,7 +73,6 @@ class Speaker:
         self._queue: asyncio.Queue[Segment] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timeline_ms = 0.0
-        self._in_flight = False
 
     async def say(self, text: str, group: Any = None) -> Segment | None:
         """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
@@ -109,12 +108,6 @@ class Speaker:
         """Agent audio the transport reports played in this call (0 in text mode)."""
         return float(self.transport.played_ms()) if self.audio else 0.0
 
-    def busy(self) -> bool:
-        """Whether sentences are queued or audio handed over is still unplayed."""
-        if not self.audio:
-            return False
-        return self._in_flight or not self._queue.empty() or self._timeline_ms > self.played_ms() + _EPS_MS
-
     async def stop(self) -> float:
         """Barge-in: stop synthesis at once, drop queued sentences and unplayed audio.
 
@@ -126,7 +119,6 @@ class Speaker:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         self._queue = asyncio.Queue()
-        self._in_flight = False
         if not self.audio:
             return 0.0
         await self.transport.clear()
@@ -138,7 +130,6 @@ class Speaker:
         queue = self._queue
         while True:
             seg = await queue.get()
-            self._in_flight = True
             try:
                 await self._speak(seg)
             except asyncio.CancelledError:
@@ -146,8 +137,7 @@ class Speaker:
             except Exception as exc:  # noqa: BLE001 - a TTS failure loses one sentence, not the call
                 self._on_error(exc)
             finally:
-                self._in_flight = False
-                queue.task_done()
+                        queue.task_done()
 
     async def _speak(self, seg: Segment) -> None:
         if self.listener is not None:
