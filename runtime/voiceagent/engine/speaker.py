@@ -137,7 +137,7 @@ class Speaker:
             except Exception as exc:  # noqa: BLE001 - a TTS failure loses one sentence, not the call
                 self._on_error(exc)
             finally:
-                        queue.task_done()
+                queue.task_done()
 
     async def _speak(self, seg: Segment) -> None:
         if self.listener is not None:
