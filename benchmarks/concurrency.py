@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
+from patches import PATCHES  # noqa: E402
 from harness import (  # noqa: E402
     RESULTS, Delays, caller_utterances, load_shared, percentiles, rss_mb, run_call, turn_latencies,
 )
@@ -57,6 +58,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms)
     p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
+    p.add_argument("--patch", action="append", choices=PATCHES, default=[],
+                   help="apply a proposed optimisation from benchmarks/patches.py")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--via-relay", action="store_true")
     p.add_argument("--profile", help="(worker) write cProfile stats here; with the sweep: PREFIX-N.prof")
@@ -93,7 +96,7 @@ async def _rss_peak(peak: list[float], stop: asyncio.Event) -> None:
 
 async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays) -> dict[str, Any]:
     """Run ``n`` simultaneous calls in this process; returns the level's numbers."""
-    shareds = [load_shared(u, delays, via_relay=args.via_relay) for u in url_sets]
+    shareds = [load_shared(u, delays, via_relay=args.via_relay, patches=args.patch) for u in url_sets]
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     loop = asyncio.get_running_loop()
     # Warm-up: one short call (imports, the tool module, the LLM connection), not measured.
@@ -211,6 +214,7 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
                    "--tts-first-audio-ms", str(args.tts_first_audio_ms), "--tool-ms", str(args.tool_ms)]
             cmd += ["--synthetic"] if args.synthetic else []
             cmd += ["--via-relay"] if args.via_relay else []
+            cmd += [a for name in args.patch for a in ("--patch", name)]
             cmd += ["--profile", f"{args.profile}-{n}.prof"] if args.profile else []
             fake_cpu0 = [f.cpu_s() for f in fakes]
             t0 = time.monotonic()
@@ -240,7 +244,7 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
               "command": " ".join(["benchmarks/concurrency.py", *(argv if argv is not None else sys.argv[1:])]),
               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
               "python": platform.python_version(), "cpus": os.cpu_count(),
-              "loadavg_at_end": os.getloadavg(), "fake_processes": len(fakes),
+              "loadavg_at_end": os.getloadavg(), "fake_processes": len(fakes), "patches": args.patch,
               "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
               "p99_limit_ms": args.p99_limit_ms, "largest_passing_n": best, "levels": out_levels}
     out = Path(args.out)

@@ -26,6 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
+from floor import measure_floor  # noqa: E402
+from patches import PATCHES  # noqa: E402
 from harness import (  # noqa: E402
     RESULTS, Delays, caller_utterances, load_shared, percentiles, run_call, session_breakdown,
     turn_latencies,
@@ -44,8 +46,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms)
     p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
+    p.add_argument("--patch", action="append", choices=PATCHES, default=[],
+                   help="apply a proposed optimisation from benchmarks/patches.py")
     p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
     p.add_argument("--via-relay", action="store_true", help="speech APIs through the fake's public port")
+    p.add_argument("--floor-n", type=int, default=20,
+                   help="bare-client exchanges per fake to measure the fakes' floor (0: skip)")
     p.add_argument("--events", help="write the call's event log (JSONL) here")
     p.add_argument("--profile", help="write cProfile stats of the runtime process here")
     p.add_argument("--out", default=str(RESULTS / "turn_latency.json"))
@@ -89,7 +95,8 @@ def table(summary: dict[str, Any], delays: Delays) -> str:
 
 async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays) -> dict[str, Any]:
     """Run the call and compute everything."""
-    shared = load_shared(urls, delays, via_relay=args.via_relay)
+    floor = await measure_floor(urls, delays, args.floor_n) if args.floor_n > 0 else None
+    shared = load_shared(urls, delays, via_relay=args.via_relay, patches=args.patch)
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     n_turns = 2 * args.turns + args.warmup
     try:
@@ -99,7 +106,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays
     turns = turn_latencies(res, shared)
     summary = summarize(turns, args.warmup)
     breakdown = {k: percentiles(v[args.warmup:]) for k, v in session_breakdown(res.events, delays).items()}
-    return {"caller": source, "utterances": len(utterances), "summary": summary,
+    return {"fake_floor_ms": floor, "caller": source, "utterances": len(utterances), "summary": summary,
             "session_breakdown_ms": breakdown,
             "underruns": res.underruns, "underrun_ms": round(res.underrun_ms, 1),
             "agent_frames_played": res.frames_played, "caller_waits_timed_out": res.timeouts,
@@ -133,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
               "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
               "provider_delay_ms": {"first_reply": delays.first_reply(),
                                     "answer_after_tool": delays.answer_after_tool()},
-              "warmup_turns": args.warmup, "fake_process_cpu_s": round(fake_cpu, 2), **result}
+              "warmup_turns": args.warmup, "patches": args.patch, "fake_process_cpu_s": round(fake_cpu, 2), **result}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
@@ -143,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{b['final_to_first_audio_overhead']['p50']}/{b['final_to_first_audio_overhead']['p99']}, "
           f"LLM client {b['llm_client_overhead']['p50']}/{b['llm_client_overhead']['p99']}, "
           f"TTS client {b['tts_client_overhead']['p50']}/{b['tts_client_overhead']['p99']}")
+    fl = result["fake_floor_ms"]
+    if fl:
+        print(f"fakes' own floor (bare clients, p50 ms): Pulse {fl['pulse']['p50']}, LLM {fl['llm']['p50']}, "
+              f"TTS {fl['tts']['p50']}; plain-turn floor {fl['plain_turn_p50_sum']} ms")
     print(f"underruns {result['underruns']}, caller timeouts {result['caller_waits_timed_out']}, "
           f"late caller ticks {result['late_caller_ticks']} (max {result['max_caller_tick_late_ms']} ms), "
           f"caller {result['caller']}, call {result['call_seconds']} s, error {result['error']}")
