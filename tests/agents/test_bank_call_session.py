@@ -122,8 +122,6 @@ async def test_factor_values_are_redacted_once_the_record_was_looked_up(call):
     assert "I was born on [redacted]" in later
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the redactor learns factor values only at the first "
-                   "verify_caller, so a name or city said before it is logged in user.transcript")
 async def test_factor_values_never_reach_the_event_log(call):
     _, _, log = call
     for value in ("Ravi", "Pune"):
