@@ -94,8 +94,10 @@ async def _rss_peak(peak: list[float], stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
-async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays) -> dict[str, Any]:
-    """Run ``n`` simultaneous calls in this process; returns the level's numbers."""
+async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays,
+                 prof: Any = None) -> dict[str, Any]:
+    """Run ``n`` simultaneous calls in this process; returns the level's numbers. ``prof``: a
+    ``cProfile.Profile`` enabled only while the measured calls run."""
     shareds = [load_shared(u, delays, via_relay=args.via_relay, patches=args.patch) for u in url_sets]
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     loop = asyncio.get_running_loop()
@@ -110,9 +112,13 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
     t0 = loop.time() + 0.2
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     wall0 = time.monotonic()
+    if prof is not None:
+        prof.enable()
     calls = [run_call(shareds[i % len(shareds)], utterances[i % len(utterances):] + utterances[:i % len(utterances)],
                       args.turns, start_at=t0 + ramp * i / n) for i in range(n)]
     results = await asyncio.gather(*calls)
+    if prof is not None:
+        prof.disable()
     wall = time.monotonic() - wall0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     stop.set()
@@ -138,6 +144,7 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
         "first_audio_overhead_ms": percentiles(first),
         "answer_overhead_ms": percentiles(answer),
         "cpu_s": round(cpu, 2), "cpu_util": round(cpu / wall, 3),
+        "cpu_user_s": round(ru1.ru_utime - ru0.ru_utime, 2), "cpu_system_s": round(ru1.ru_stime - ru0.ru_stime, 2),
         "call_minutes": round(call_min, 2),
         "cpu_s_per_call_minute": round(cpu / call_min, 3) if call_min else None,
         "rss_base_mb": round(base_rss, 1), "rss_peak_mb": round(peak[0], 1),
@@ -160,11 +167,8 @@ def run_worker(args: argparse.Namespace, delays: Delays) -> int:
     raise_fd_limit()
     url_sets = json.loads(args.urls)
     prof = cProfile.Profile() if args.profile else None
+    result = asyncio.run(worker(args.worker, args, url_sets, delays, prof))
     if prof:
-        prof.enable()
-    result = asyncio.run(worker(args.worker, args, url_sets, delays))
-    if prof:
-        prof.disable()
         prof.dump_stats(args.profile)
     print(json.dumps(result), flush=True)
     return 0

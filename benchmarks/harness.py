@@ -300,6 +300,7 @@ class Shared:
     delays: Delays
     filler: str
     env: dict[str, str]
+    patches: list[str] = field(default_factory=list)
 
 
 def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False,
@@ -318,7 +319,8 @@ def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False
     llm = electron_llm(api_key=urls["api_key"], base_url=urls["llm_base_url"])
     apply(patches, llm=llm)
     filler = next(t.filler for t in loaded.agent.tools if t.name == "get_account_info")
-    return Shared(loaded, compile_agent(loaded), llm, urls, delays, filler, dict(os.environ))
+    return Shared(loaded, compile_agent(loaded), llm, urls, delays, filler, dict(os.environ),
+                  list(patches or []))
 
 
 async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
@@ -349,6 +351,9 @@ async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
     runner = ToolRunner(agent, base_dir=shared.loaded.base_dir, redactor=redactor)
     stt = PulseSTT(api_key=urls["api_key"], base_url=urls["speech_base_url"],
                    eou_timeout_ms=int(d.eou_ms))
+    from patches import apply
+
+    apply(shared.patches, stt=stt)
     tts = TappedTTS(LightningTTS(api_key=urls["api_key"], base_url=urls["speech_base_url"],
                                  voice_id=agent.voice.id if agent.voice else None,
                                  model=agent.tts.model or "lightning_v3.1",

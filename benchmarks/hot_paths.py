@@ -48,7 +48,7 @@ def cpu_per(n: int, fn: Callable[[], None]) -> float:
     return 1e6 * (time.process_time() - t) / n
 
 
-async def pulse_push(info: dict[str, Any], frames: int) -> dict[str, float]:
+async def pulse_push(info: dict[str, Any], frames: int, patches: list[str]) -> dict[str, float]:
     """µs of CPU per 20 ms frame through PulseStream.push_audio, and through a bare websockets send."""
     from websockets.asyncio.client import connect
 
@@ -58,6 +58,7 @@ async def pulse_push(info: dict[str, Any], frames: int) -> dict[str, float]:
     speech = synthetic_utterance(frames * 0.02 + 0.1, 1)
     chunks = [speech[i * 320:(i + 1) * 320].tobytes() for i in range(frames)]
     stt = PulseSTT(api_key=info["api_key"], base_url=info["ws_base_url"], eou_timeout_ms=300)
+    apply(patches, stt=stt)
     stream = await stt.open(language="en")
     for c in chunks[:50]:                      # warm up
         await stream.push_audio(AudioFrame(c, 16000))
@@ -175,7 +176,7 @@ def local_paths(n: int) -> dict[str, Any]:
 async def network_paths(info: dict[str, Any], frames: int, patches: list[str]) -> dict[str, Any]:
     """The three provider clients."""
     out: dict[str, Any] = {}
-    out.update(await pulse_push(info, frames))
+    out.update(await pulse_push(info, frames, patches))
     out.update(await tts_chunks(info, 10))
     out.update(await llm_requests(info, 20, patches))
     return out

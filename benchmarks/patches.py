@@ -8,6 +8,11 @@ real module) in docs/performance.md, "Profile".
   (2.5 ms for 5 messages, 13 ms for 41 on this machine: CPU that blocks the event loop for
   every call in the process). The wire body is the same JSON.
 
+* ``pulse-40ms``: ``PulseStream`` sends 40 ms binary frames instead of 20 ms (``_min_chunk``):
+  half the WebSocket messages and ``send`` syscalls for the caller's audio, the largest per-call
+  CPU cost; the price is up to 20 ms (10 ms on average) more before Pulse has the audio that
+  completes its end-of-utterance silence, and the same for ``speech_started`` (barge-in).
+
 Use: ``--patch llm-raw-body`` on turn_latency.py / concurrency.py / hot_paths.py.
 """
 
@@ -16,7 +21,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-PATCHES = ("llm-raw-body",)
+PATCHES = ("llm-raw-body", "pulse-40ms")
 
 
 class _RawBodyClient:
@@ -52,7 +57,20 @@ def apply_llm_raw_body(llm: Any) -> Any:
     return llm
 
 
-def apply(names: list[str] | None, *, llm: Any = None) -> list[str]:
+def apply_pulse_chunk(stt: Any, chunk_ms: int = 40) -> Any:
+    """Make streams opened by a ``PulseSTT`` send ``chunk_ms`` binary frames (at least)."""
+    opener = stt.open
+
+    async def open_(**kwargs: Any) -> Any:
+        stream = await opener(**kwargs)
+        stream._min_chunk = stream.rate * chunk_ms // 1000 * 2
+        return stream
+
+    stt.open = open_
+    return stt
+
+
+def apply(names: list[str] | None, *, llm: Any = None, stt: Any = None) -> list[str]:
     """Apply the named patches to the given objects; returns the names applied.
 
     Raises:
@@ -64,5 +82,8 @@ def apply(names: list[str] | None, *, llm: Any = None) -> list[str]:
             raise ValueError(f"unknown patch {name!r}; known: {', '.join(PATCHES)}")
         if name == "llm-raw-body" and llm is not None:
             apply_llm_raw_body(llm)
+            applied.append(name)
+        if name == "pulse-40ms" and stt is not None:
+            apply_pulse_chunk(stt)
             applied.append(name)
     return applied
