@@ -13,7 +13,6 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	./scripts/system-deps.sh
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[local,dev]'
 
 run: install
