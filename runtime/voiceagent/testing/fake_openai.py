@@ -39,11 +39,20 @@ import time
 import uuid
 from typing import Any
 
+from voiceagent.testing._http import (
+    LAST_CHUNK,
+    ClientGone,
+    LocalServer,
+    chunk,
+    read_body,
+    read_head,
+    response_head,
+    write,
+)
 from voiceagent.testing.fake_openai_replies import (
     CHAT_PATHS as _CHAT_PATHS,
     ERROR_MESSAGE as _ERROR_MESSAGE,
     ERROR_TYPE as _ERROR_TYPE,
-    STATUS_TEXT as _STATUS_TEXT,
     ErrorReply,
     RecordedRequest,
     Reply,
@@ -65,10 +74,6 @@ __all__ = [
 ]
 
 
-class _ClientGone(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------- server
 
 
@@ -88,8 +93,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.default: Reply | ReplyFactory = TextReply("ok.")
         self._queue: list[Reply | ReplyFactory] = []
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener = LocalServer(self._handle)
         self.port = 0
 
     # ------------------------------------------------------------------ public API
@@ -121,28 +125,12 @@ class FakeOpenAI:
 
     async def start(self) -> "FakeOpenAI":
         """Bind 127.0.0.1 on an ephemeral port and serve."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = await self._listener.start()
         return self
 
     async def aclose(self) -> None:
         """Stop serving and drop open connections."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.sleep(0)
-        for task in list(self._tasks):
-            try:
-                await task
-            except BaseException:  # noqa: BLE001 - teardown
-                pass
-        if self._server is not None:
-            try:
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except (asyncio.TimeoutError, Exception):  # pragma: no cover - teardown
-                pass
-            self._server = None
+        await self._listener.aclose()
 
     async def __aenter__(self) -> "FakeOpenAI":
         return await self.start()
@@ -152,82 +140,34 @@ class FakeOpenAI:
 
     # ------------------------------------------------------------------ HTTP plumbing
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            while True:
-                req = await self._read_request(reader)
-                if req is None:
-                    break
-                keep = await self._respond(req, writer)
-                if not keep:
-                    break
-        except (_ClientGone, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            # Our own teardown cancels handlers; finishing normally keeps asyncio's stream
-            # callback (Python 3.11) from logging the cancellation as an error.
-            pass
-        finally:
-            self._tasks.discard(task)
-            try:
-                writer.close()
-            except Exception:  # pragma: no cover
-                pass
+        while (req := await self._read_request(reader)) is not None:
+            if not await self._respond(req, writer):
+                break
 
     async def _read_request(self, reader: asyncio.StreamReader) -> RecordedRequest | None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
+        head = await read_head(reader)
+        if head is None:
             return None
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        raw = b""
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
-                chunk = await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                raw += chunk[:-2]
-        elif int(headers.get("content-length", "0") or 0):
-            raw = await reader.readexactly(int(headers["content-length"]))
+        raw = await read_body(reader, head.headers)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        path = target.split("?", 1)[0]
-        rec = RecordedRequest(method, path, headers, body, raw, request_id=f"req_{uuid.uuid4().hex}")
+        rec = RecordedRequest(head.method, head.path, head.headers, body, raw,
+                              request_id=f"req_{uuid.uuid4().hex}")
         self.requests.append(rec)
         return rec
 
-    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        if writer.is_closing():
-            raise _ClientGone()
-        writer.write(data)
-        try:
-            await writer.drain()
-        except ConnectionError as exc:
-            raise _ClientGone() from exc
-
-    def _head(self, status: int, rec: RecordedRequest, extra: dict[str, str]) -> bytes:
-        lines = [f"HTTP/1.1 {status} {_STATUS_TEXT.get(status, 'Status')}",
-                 f"X-Request-Id: {rec.request_id}"]
-        lines += [f"{k}: {v}" for k, v in extra.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    @staticmethod
+    def _head(status: int, rec: RecordedRequest, extra: dict[str, str]) -> bytes:
+        return response_head(status, {"X-Request-Id": rec.request_id, **extra})
 
     async def _send_json(self, writer: asyncio.StreamWriter, rec: RecordedRequest, status: int,
                          payload: Any, extra: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         hdrs = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         hdrs.update(extra or {})
-        await self._write(writer, self._head(status, rec, hdrs) + body)
+        await write(writer, self._head(status, rec, hdrs) + body)
         rec.completed = True
 
     async def _send_error(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
@@ -278,7 +218,7 @@ class FakeOpenAI:
                 return await self._stream(writer, rec, reply, include_usage) and keep_alive
             await self._non_stream(writer, rec, reply)
             return keep_alive
-        except _ClientGone:
+        except ClientGone:
             rec.disconnected = True
             return False
 
@@ -309,18 +249,17 @@ class FakeOpenAI:
         payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
                    "model": self.model or rec.body.get("model") or "fake-model",
                    "choices": choices, **extra}
-        data = f"data: {json.dumps(payload)}\n\n".encode()
-        return b"%x\r\n%s\r\n" % (len(data), data)
+        return chunk(f"data: {json.dumps(payload)}\n\n".encode())
 
     async def _stream(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
                       reply: TextReply | ToolCallReply, include_usage: bool) -> bool:
         if reply.headers_delay_s:
             await asyncio.sleep(reply.headers_delay_s)
         cid = f"chatcmpl-{uuid.uuid4().hex[:16]}"
-        await self._write(writer, self._head(200, rec, {
+        await write(writer, self._head(200, rec, {
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "Transfer-Encoding": "chunked"}))
-        await self._write(writer, self._chunk(rec, cid, [
+        await write(writer, self._chunk(rec, cid, [
             {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
         if reply.first_token_delay_s:
             await asyncio.sleep(reply.first_token_delay_s)
@@ -335,7 +274,7 @@ class FakeOpenAI:
                 return False
             if i and reply.chunk_delay_s:
                 await asyncio.sleep(reply.chunk_delay_s)
-            await self._write(writer, self._chunk(rec, cid, [
+            await write(writer, self._chunk(rec, cid, [
                 {"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
         completion_tokens = len(content)
 
@@ -345,7 +284,7 @@ class FakeOpenAI:
                 if reply.chunk_delay_s:
                     await asyncio.sleep(reply.chunk_delay_s)
                 call_id = call.id or f"call_{uuid.uuid4().hex[:12]}"
-                await self._write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
+                await write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
                     "tool_calls": [{"index": idx, "id": call_id, "type": "function",
                                     "function": {"name": call.name, "arguments": ""}}]},
                     "finish_reason": None}]))
@@ -353,20 +292,19 @@ class FakeOpenAI:
                 n = max(1, reply.argument_pieces)
                 step = max(1, -(-len(args) // n))
                 for start in range(0, len(args), step):
-                    await self._write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
+                    await write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
                         "tool_calls": [{"index": idx,
                                         "function": {"arguments": args[start:start + step]}}]},
                         "finish_reason": None}]))
                 completion_tokens += 5 + len(args) // 4
         else:
             finish = reply.finish_reason
-        await self._write(writer, self._chunk(rec, cid, [
+        await write(writer, self._chunk(rec, cid, [
             {"index": 0, "delta": {}, "finish_reason": finish}]))
         if include_usage:
-            await self._write(writer, self._chunk(
+            await write(writer, self._chunk(
                 rec, cid, [], usage=self._usage(rec, completion_tokens, reply.usage)))
-        done = b"data: [DONE]\n\n"
-        await self._write(writer, b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+        await write(writer, chunk(b"data: [DONE]\n\n") + LAST_CHUNK)
         rec.completed = True
         return True
 

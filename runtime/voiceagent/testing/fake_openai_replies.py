@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Union
 
+from voiceagent.testing._http import STATUS_TEXT  # noqa: F401 - re-exported for old imports
+
 __all__ = ["TextReply", "ToolCall", "ToolCallReply", "ErrorReply", "RecordedRequest", "Reply",
            "ReplyFactory"]
 
@@ -110,12 +112,6 @@ class RecordedRequest:
     completed: bool = False
 
 
-STATUS_TEXT = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-}
 ERROR_TYPE = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 429: "rate_limit_error"}
 ERROR_MESSAGE = {400: "Invalid input data", 401: "Invalid API key", 403: "No access to this model",
@@ -125,6 +121,8 @@ CHAT_PATHS = ("/v1/chat/completions", "/waves/v1/chat/completions")
 
 
 def split_words(text: str) -> list[str]:
+    """``text`` cut before each space that follows a word, spaces kept: ``"a b  c"`` ->
+    ``["a", " b", "  c"]``; the pieces join back to ``text``."""
     pieces: list[str] = []
     cur = ""
     for ch in text:

@@ -27,6 +27,8 @@ import numpy as np
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from voiceagent.testing._http import STATUS_TEXT
+
 STT_PATH = "/waves/v1/stt/live"
 LEGACY_STT_PATH = "/waves/v1/pulse/get_text"
 STREAM_LANGUAGES = {
@@ -42,8 +44,7 @@ def json_response(status: int, payload: Any, reason: str = "") -> Response:
     body = json.dumps(payload).encode()
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                        ("Connection", "close")])
-    return Response(status, reason or {400: "Bad Request", 401: "Unauthorized",
-                                       404: "Not Found"}.get(status, "Error"), headers, body)
+    return Response(status, reason or STATUS_TEXT.get(status, "Error"), headers, body)
 
 
 @dataclass

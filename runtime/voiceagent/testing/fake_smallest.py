@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import serve
 from websockets.http11 import Request, Response
 
+from voiceagent.testing._http import LocalServer, RequestHead, read_body, read_head, response_head
 from voiceagent.testing.fake_lightning import (
     TTS_HTTP_PATH,
     TTS_WS_PATH,
@@ -59,10 +60,6 @@ from voiceagent.testing.fake_pulse import FakePulse, PulseConnection, PulseOptio
 
 __all__ = ["FakeSmallest", "PulseOptions", "LightningOptions", "PulseConnection", "TTSRecord",
            "tone_pcm"]
-
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 500: "Internal Server Error"}
-
 
 class FakeSmallest:
     """Fake Smallest AI speech APIs; ``async with FakeSmallest(...) as fake``.
@@ -87,9 +84,8 @@ class FakeSmallest:
         self.mounts = dict(mounts or {})
         self.port = 0
         self._ws_port = 0
-        self._front: asyncio.base_events.Server | None = None
+        self._front = LocalServer(self._front_conn)
         self._ws_server: Any = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def base_url(self) -> str:
@@ -108,30 +104,16 @@ class FakeSmallest:
                                       process_request=self._process_request,
                                       ping_interval=None, max_size=2**24, compression=None)
         self._ws_port = self._ws_server.sockets[0].getsockname()[1]
-        self._front = await asyncio.start_server(self._front_conn, "127.0.0.1", 0)
-        self.port = self._front.sockets[0].getsockname()[1]
+        self.port = await self._front.start()
         return self
 
     async def aclose(self) -> None:
         """Stop serving and drop open connections."""
-        if self._front is not None:
-            self._front.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except BaseException:  # noqa: BLE001 - teardown
-                pass
+        await self._front.aclose()
         if self._ws_server is not None:
             self._ws_server.close()
             try:
                 await asyncio.wait_for(self._ws_server.wait_closed(), 2.0)
-            except Exception:  # noqa: BLE001 - teardown
-                pass
-        if self._front is not None:
-            try:
-                await asyncio.wait_for(self._front.wait_closed(), 2.0)
             except Exception:  # noqa: BLE001 - teardown
                 pass
 
@@ -159,53 +141,29 @@ class FakeSmallest:
 
     # ------------------------------------------------------------------ front end
     async def _front_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
-                headers: dict[str, str] = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        k, v = line.split(":", 1)
-                        headers[k.strip().lower()] = v.strip()
-                path = urlsplit(target).path
-                if headers.get("upgrade", "").lower() == "websocket":
-                    await self._pipe(head, reader, writer, self._ws_port)
-                    return
-                body = b""
-                if int(headers.get("content-length", "0") or 0):
-                    body = await reader.readexactly(int(headers["content-length"]))
-                mount = next((p for p in self.mounts if path.startswith(p)), None)
-                if mount is not None:
-                    await self._forward(head, body, writer, self.mounts[mount])
-                    return
-                if path.rstrip("/") in (TTS_HTTP_PATH, TTS_WS_PATH):
-                    status, hdrs, payload = await self.lightning.http(
-                        method, headers, body, sse=path.rstrip("/") == TTS_WS_PATH)
-                else:
-                    status, hdrs, payload = 404, {"Content-Type": "application/json"}, \
-                        b'{"error":"NotFound","message":"No route"}'
-                keep = headers.get("connection", "").lower() != "close"
-                out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-                       f"Content-Length: {len(payload)}",
-                       f"Connection: {'keep-alive' if keep else 'close'}"]
-                out += [f"{k}: {v}" for k, v in hdrs.items()]
-                writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
-                await writer.drain()
-                if not keep:
-                    return
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.close()
+        while (head := await read_head(reader)) is not None:
+            if head.headers.get("upgrade", "").lower() == "websocket":
+                await self._pipe(head.raw, reader, writer, self._ws_port)
+                return
+            body = await read_body(reader, head.headers)
+            path = head.path
+            mount = next((p for p in self.mounts if path.startswith(p)), None)
+            if mount is not None:
+                await self._forward(head, body, writer, self.mounts[mount])
+                return
+            if path.rstrip("/") in (TTS_HTTP_PATH, TTS_WS_PATH):
+                status, hdrs, payload = await self.lightning.http(
+                    head.method, head.headers, body, sse=path.rstrip("/") == TTS_WS_PATH)
+            else:
+                status, hdrs, payload = 404, {"Content-Type": "application/json"}, \
+                    b'{"error":"NotFound","message":"No route"}'
+            keep = head.keep_alive
+            writer.write(response_head(status, {
+                "Content-Length": str(len(payload)),
+                "Connection": "keep-alive" if keep else "close", **hdrs}) + payload)
+            await writer.drain()
+            if not keep:
+                return
 
     async def _pipe(self, head: bytes, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter, port: int) -> None:
@@ -236,12 +194,14 @@ class FakeSmallest:
             await asyncio.gather(*tasks, return_exceptions=True)
             up_writer.close()
 
-    async def _forward(self, head: bytes, body: bytes, writer: asyncio.StreamWriter,
+    async def _forward(self, head: RequestHead, body: bytes, writer: asyncio.StreamWriter,
                        port: int) -> None:
         """Send one HTTP request to a mounted server and relay its answer, then close."""
-        lines = [ln for ln in head.decode("latin-1").split("\r\n")
-                 if ln and not ln.lower().startswith("connection:")]
-        request = ("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode("latin-1") + body
+        drop = ("connection:", "content-length:", "transfer-encoding:")
+        lines = [ln for ln in head.raw.decode("latin-1").split("\r\n")
+                 if ln and not ln.lower().startswith(drop)]
+        lines += [f"Content-Length: {len(body)}", "Connection: close"]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
         up_writer.write(request)
         await up_writer.drain()
