@@ -221,3 +221,22 @@ async def test_fast_mode_can_hold_at_start_for_the_greeting(tmp_wav, tmp_path):
     x, rate, _ = read_mono(out)
     assert first_loud_ms(x, rate) == pytest.approx(0, abs=2)
     assert last_loud_ms(x, rate) == pytest.approx(400, abs=2)  # before the caller speaks at 500 ms
+
+
+async def test_wait_played_cancelled_as_the_clock_reaches_the_end_stays_cancelled(caller_wav, tmp_path):
+    """A barge-in cancels ``wait_played`` in the same loop step as the caller audio that ends the
+    agent's playback: the cancellation must not be swallowed (``asyncio.wait_for`` on 3.11 did,
+    and the session then logged the turn twice)."""
+    t = WavTransport(caller_wav, tmp_path / "agent.wav", fast=True, hold_after_ms=None)
+    frames = t.caller_audio()
+    await frames.__anext__()
+    await t.play(agent_tone(40))  # ends one frame after the caller position (20 ms)
+    waiting = asyncio.create_task(t.wait_played())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    await frames.__anext__()  # the clock reaches the end of the agent audio (wakes the waiter) ...
+    waiting.cancel()          # ... and the caller barges in in the same step
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await frames.aclose()
+    await t.aclose()

@@ -32,7 +32,7 @@ from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
-from voiceagent.providers.base import ChatRequest
+from voiceagent.engine.warmup import start_warm_up
 
 MAX_GUARD_CHAIN = 8
 
@@ -259,28 +259,14 @@ class Session:
         await self.speaker.say(text, group)
         group.message = self.history.add_assistant(group.said()) if group.segments else None
         self._start_warm_up()
+        turn.finishing = True
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)
 
     def _start_warm_up(self) -> None:
-        """While the greeting plays, let an LLM that supports it (``warm_up(request)``, e.g. the
-        local llama.cpp one) pre-fill its prompt cache with the first request's prefix."""
-        warm_up = getattr(self.llm, "warm_up", None)
-        if warm_up is None or self._warm_task is not None:
-            return
-        state = self.compiled.state(self.state.state)
-        request = ChatRequest(messages=self.build_messages(), tools=state.llm_tools(),
-                              tool_choice="auto" if state.functions else "none",
-                              temperature=self.agent.llm.temperature, max_tokens=self.agent.llm.max_tokens)
-
-        async def run() -> None:
-            try:
-                seconds = await warm_up(request)
-                self.events.emit("llm.warm_up", ms=round(float(seconds or 0) * 1000.0, 1))
-            except Exception as exc:  # noqa: BLE001 - only an optimisation
-                self.events.emit("error", where="llm.warm_up", message=f"{type(exc).__name__}: {exc}")
-
-        self._warm_task = asyncio.create_task(run(), name="llm-warm-up")
+        """While the greeting plays, let the LLM pre-fill its prompt cache (``engine.warmup``)."""
+        if self._warm_task is None:
+            self._warm_task = start_warm_up(self)
 
     def _start_turn(self, item: InputItem) -> None:
         loop = asyncio.get_running_loop()
@@ -303,6 +289,7 @@ class Session:
                 await self._respond(turn)  # entered a final state: the agent says its last words there
             if self.compiled.state(self.state.state).final:
                 self.request_end("end_call", {"reason": "final_state"})
+        turn.finishing = True
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)
 
@@ -339,6 +326,10 @@ class Session:
             group.message = self.history.add_assistant(group.said())
 
     def _emit_turn_end(self, turn: Turn, *, interrupted: bool, played_ms: float = float("inf")) -> None:
+        """``agent.text`` (+ ``turn.metrics`` for caller turns), once per turn."""
+        if turn.ended:
+            return
+        turn.ended = True
         text = turn.spoken_text(played_ms)
         if text or interrupted:
             self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index)
@@ -356,7 +347,11 @@ class Session:
 
     async def _interrupt(self, cause: str) -> None:
         """Barge-in: cancel the turn (LLM stream, tools, TTS), clear queued audio, cut the history
-        to what the caller heard, and emit ``agent.interrupted`` + ``agent.text(interrupted=True)``."""
+        to what the caller heard, and emit ``agent.interrupted`` + ``agent.text(interrupted=True)``.
+
+        A turn that ended on its own before the cancellation landed, or that was only waiting for
+        playback the caller had already heard in full, is not interrupted: it keeps its one
+        ``agent.text(interrupted=False)``."""
         task, turn = self._task, self._turn
         if task is None or turn is None:
             return
@@ -366,6 +361,10 @@ class Session:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         played = await self.speaker.stop()
+        if turn.ended or (turn.finishing and turn.fully_heard(played)):
+            self._emit_turn_end(turn, interrupted=False)
+            self._reap()
+            return
         turn.commit(self.history, played)
         self.events.emit("agent.interrupted", turn=turn.index, cause=cause, played_ms=round(played, 1))
         self._emit_turn_end(turn, interrupted=True, played_ms=played)

@@ -70,6 +70,10 @@ class Turn:
         self.timeout: asyncio.Timeout | None = None
         self.timed_out = False
         self.failed = False
+        self.finishing = False
+        """Every word is queued: the turn only waits for playback to end."""
+        self.ended = False
+        """Its ``agent.text`` / ``turn.metrics`` were emitted (once per turn)."""
         self._answer_segments: set[int] = set()
 
     def new_group(self) -> Group:
@@ -103,6 +107,12 @@ class Turn:
     def spoken_text(self, played_ms: float = _INF) -> str:
         """Everything heard in this turn by ``played_ms`` (fillers included)."""
         return " ".join(s.text for s in self.segments if s.heard(played_ms))
+
+    def fully_heard(self, played_ms: float, tolerance_ms: float = 20.0) -> bool:
+        """Whether the caller heard every sentence of the turn to its end by ``played_ms``
+        (within ``tolerance_ms``, one audio frame); text-only sentences count as heard."""
+        return all(s.done and (not s.audio or s.start_ms is None or played_ms + tolerance_ms >= s.start_ms + s.dur_ms)
+                   for s in self.segments)
 
     def commit(self, history: History, played_ms: float = _INF) -> None:
         """Make the history say exactly what was heard: each round's assistant message keeps only

@@ -131,9 +131,10 @@ class DeviceTransport:
         self._in_stream.start()
         try:
             while not self._closed:
-                try:
-                    data = await asyncio.wait_for(queue.get(), 0.5)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation
+                    async with asyncio.timeout(0.5):
+                        data = await queue.get()
+                except TimeoutError:
                     continue
                 buf.extend(resampler.process(AudioFrame(data, rate)).pcm)
                 while len(buf) >= frame_bytes:

@@ -135,9 +135,10 @@ class TextTransport:
         deadline = loop.time() + self.pace_timeout_s
         while self._replies < count and not self._closed:
             self._reply_event.clear()
-            try:
-                await asyncio.wait_for(self._reply_event.wait(), max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self._reply_event.wait()
+            except TimeoutError:
                 return
 
     # ------------------------------------------------------------------ output

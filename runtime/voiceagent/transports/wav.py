@@ -303,9 +303,10 @@ class WavTransport:
         deadline = loop.time() + self.hold_timeout_s
         while self._replies < target and not self._closed:
             self._reply_done.clear()
-            try:
-                await asyncio.wait_for(self._reply_done.wait(), max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await self._reply_done.wait()
+            except TimeoutError:
                 return
 
     # ------------------------------------------------------------------ agent
@@ -360,9 +361,10 @@ class WavTransport:
                 return
             if self.fast:
                 self._progress.clear()
-                try:
-                    await asyncio.wait_for(self._progress.wait(), self.idle_ms / 1000.0)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout: a barge-in's cancellation must never be swallowed
+                    async with asyncio.timeout(self.idle_ms / 1000.0):
+                        await self._progress.wait()
+                except TimeoutError:
                     return
             else:
                 await asyncio.sleep(min(remaining / 1000.0, 0.5))
