@@ -29,7 +29,7 @@ from voiceagent.engine.history import History, Message
 from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
 from voiceagent.engine.speaker import Speaker
-from voiceagent.engine.state import SessionState, template_context
+from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
 from voiceagent.engine.warmup import start_warm_up
@@ -82,7 +82,7 @@ class Session:
         self.guard = guard
         self.max_tool_rounds = max_tool_rounds
         self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
-        self.caller: dict[str, Any] = dict(caller if caller is not None else getattr(transport, "caller", None) or {})
+        self.caller = caller_facts(caller if caller is not None else getattr(transport, "caller", None))
         self.state = SessionState(state=compiled.initial, language=self.agent.language)
         self.history = History()
         self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)

@@ -40,6 +40,17 @@ class SessionState:
         }
 
 
+def caller_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``caller`` mapping of a call: ``phone`` and ``id`` as text ("" when the transport does
+    not know them, so ``{{ caller.phone }}`` renders empty rather than "None"), ``metadata`` a
+    dict; other keys the transport gives are kept. A missing fact is falsy, as before."""
+    out = dict(raw or {})
+    for key in ("phone", "id"):
+        out[key] = "" if out.get(key) is None else str(out[key])
+    out["metadata"] = dict(out.get("metadata") or {})
+    return out
+
+
 def template_context(
     session: SessionState,
     variables: Mapping[str, Any],
