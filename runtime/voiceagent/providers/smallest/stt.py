@@ -20,29 +20,19 @@ caller said is lost.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any, AsyncIterator, Mapping
 from urllib.parse import urlencode
 
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError, STTEvent
-from voiceagent.providers.smallest._common import (
-    resolve_api_key,
-    resolve_base_url,
-    ws_connect,
-    ws_url,
-)
+from voiceagent.providers.smallest._common import resolve_api_key, resolve_base_url, ws_url
 from voiceagent.providers.smallest._pulse_frames import parse_frame
-from voiceagent.providers.smallest._resend import FINALIZE, ResendBuffer
+from voiceagent.providers.smallest._pulse_link import SERVICE, PulseLink
 from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language
 
 __all__ = ["PulseSTT", "PulseStream"]
 
-SERVICE = "Pulse STT"
-_RECONNECT_DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)
-_FINALIZE = json.dumps({"type": "finalize"})
-_CLOSE_STREAM = json.dumps({"type": "close_stream"})
 
 
 def _qbool(value: Any) -> Any:
@@ -133,19 +123,15 @@ class PulseStream:
 
     Created by :meth:`PulseSTT.open`. Events come from :meth:`events`; a fatal failure (close
     1008, error frame, reconnect impossible) makes :meth:`events` raise :class:`ProviderError`
-    after the events already received, and makes :meth:`push_audio` raise it too.
+    after the events already received, and makes :meth:`push_audio` raise it too. The socket,
+    keep-alive and reconnects live in :class:`._pulse_link.PulseLink`.
     """
 
     def __init__(self, stt: PulseSTT, url: str, language: str) -> None:
-        self._stt = stt
-        self._url = url
         self.language = language
         self.rate = stt.sample_rate
-        self._ws: Any = None
-        self._connected = False
-        self._send_lock = asyncio.Lock()
+        self._close_timeout_s = stt.close_timeout_s
         self._queue: asyncio.Queue[STTEvent | ProviderError] = asyncio.Queue()
-        self._resend = ResendBuffer(int(stt.max_buffer_s * self.rate) * 2)
         self._pending = bytearray()
         self._min_chunk = self.rate // 50 * 2      # 20 ms of PCM16
         self._max_chunk = self.rate // 10 * 2      # 100 ms
@@ -154,63 +140,19 @@ class PulseStream:
         self._finished = asyncio.Event()
         self._error: ProviderError | None = None
         self._in_speech = False
-        self._last_send = time.monotonic()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._drops_in_a_row = 0
-        self.reconnects = 0
-        """How many times the stream reconnected after an unexpected disconnect."""
+        self._link = PulseLink(
+            url, stt._api_key, rate=self.rate, keepalive_interval_s=stt.keepalive_interval_s,
+            idle_silence_s=stt.idle_silence_s, max_reconnects=stt.max_reconnects,
+            max_buffer_s=stt.max_buffer_s, on_text=self._handle, on_fail=self._fail,
+            on_done=self._finish, finished=self._finished)
 
-    # ------------------------------------------------------------------ connection
-    async def _connect(self) -> Any:
-        return await ws_connect(self._url, self._stt._api_key, SERVICE,
-                                ping_interval=self._stt.keepalive_interval_s, ping_timeout=20,
-                                close_timeout=2, max_size=2**22)
+    @property
+    def reconnects(self) -> int:
+        """How many times the stream reconnected after an unexpected disconnect."""
+        return self._link.reconnects
 
     async def _start(self) -> None:
-        self._ws = await self._connect()
-        self._connected = True
-        self._tasks = [asyncio.create_task(self._reader(), name="pulse-reader"),
-                       asyncio.create_task(self._keepalive(), name="pulse-keepalive")]
-
-    async def _reconnect(self) -> bool:
-        """Open a new socket and resend buffered audio (and a pending finalize/close).
-
-        The send lock is held only while swapping sockets, so :meth:`push_audio` never waits for
-        the backoff; audio pushed meanwhile lands in the resend buffer and is resent here.
-        """
-        self._connected = False
-        self._drops_in_a_row += 1
-        if self._drops_in_a_row > self._stt.max_reconnects:
-            self._fail(ProviderError(f"{SERVICE}: the connection keeps dropping "
-                                     f"({self._drops_in_a_row - 1} reconnects without a transcript)",
-                                     retryable=True))
-            return False
-        attempts = max(1, self._stt.max_reconnects)
-        for attempt in range(attempts):
-            await asyncio.sleep(_RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)])
-            if self._finished.is_set():
-                return False
-            try:
-                ws = await self._connect()
-            except ProviderError as exc:
-                if not exc.retryable or attempt + 1 >= attempts:
-                    self._fail(ProviderError(f"{SERVICE}: reconnect failed: {exc}",
-                                             retryable=exc.retryable, status=exc.status))
-                    return False
-                continue
-            async with self._send_lock:
-                self._ws = ws
-                self.reconnects += 1
-                try:
-                    for item in self._resend.replay():
-                        await ws.send(_FINALIZE if item is FINALIZE else item)
-                    if self._closing:
-                        await ws.send(_CLOSE_STREAM)
-                except Exception:  # noqa: BLE001 - dropped again: the reader retries
-                    return True
-                self._connected = True
-            return True
-        return False
+        await self._link.start()
 
     def _fail(self, error: ProviderError) -> None:
         if self._error is None and not self._finished.is_set():
@@ -224,47 +166,14 @@ class PulseStream:
             self._queue.put_nowait(STTEvent("closed", t_ms=time.monotonic() * 1000.0))
 
     # ------------------------------------------------------------------ receiving
-    async def _reader(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        while not self._finished.is_set():
-            ws = self._ws
-            try:
-                while True:
-                    raw = await ws.recv()
-                    if isinstance(raw, str):
-                        self._handle(raw)
-                    if self._finished.is_set():
-                        break
-            except ConnectionClosed:
-                pass
-            except Exception as exc:  # noqa: BLE001 - never let the reader die silently
-                self._fail(ProviderError(f"{SERVICE}: receive failed: {exc}", retryable=True))
-            if self._finished.is_set():
-                break
-            code = ws.close_code
-            self._connected = False
-            if code == 1008:
-                reason = (ws.close_reason or "").strip()
-                self._fail(ProviderError(
-                    f"{SERVICE}: closed by the server with 1008 (policy): concurrency limit of "
-                    f"open streaming sessions reached" + (f" ({reason})" if reason else ""),
-                    retryable=True, status=1008))
-                break
-            if self._closing and code == 1000:
-                self._finish()  # closed after close_stream without is_last: treat as done
-                break
-            if not await self._reconnect():
-                break
-        await self._close_ws()
-
     def _handle(self, raw: str) -> None:
+        """One text frame (§2.4) -> events on the queue."""
         now = time.monotonic() * 1000.0
         frame = parse_frame(raw)
         if frame is None:
             return
         if frame.kind == "transcript":
-            self._drops_in_a_row = 0
+            self._link.transcript_received(final=frame.is_final)
         if frame.kind == "error":
             self._fail(ProviderError(f"{SERVICE} error: {frame.text}"))
         elif frame.kind == "speech_started":
@@ -275,7 +184,6 @@ class PulseStream:
                 self._queue.put_nowait(
                     STTEvent("final", frame.text, frame.language or self.language, now))
             self._in_speech = False
-            self._resend.final_received()
             if frame.is_last:
                 self._finish()
         elif frame.kind == "transcript" and frame.text:
@@ -288,22 +196,6 @@ class PulseStream:
             self._queue.put_nowait(STTEvent("speech_started", t_ms=now))
 
     # ------------------------------------------------------------------ sending
-    async def _send(self, data: bytes | str) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        async with self._send_lock:
-            if not self._connected:
-                return  # audio, finalize and close_stream are all resent on reconnect
-            try:
-                await self._ws.send(data)
-            except ConnectionClosed:
-                self._connected = False
-
-    async def _send_audio(self, chunk: bytes) -> None:
-        self._resend.append(chunk)
-        self._last_send = time.monotonic()
-        await self._send(chunk)
-
     def _check(self) -> None:
         if self._error is not None:
             raise self._error
@@ -311,8 +203,8 @@ class PulseStream:
             raise ProviderError(f"{SERVICE}: the stream is closed")
 
     async def push_audio(self, frame: AudioFrame) -> None:
-        """Send PCM16 mono audio at any rate (resampled to the stream rate), re-chunked into
-        20–100 ms binary frames.
+        """Send PCM16 mono LE audio at any rate (resampled to the stream rate), re-chunked into
+        20–100 ms binary frames (§2.3).
 
         Raises:
             ProviderError: the stream failed (close 1008, error frame) or is closed.
@@ -328,7 +220,7 @@ class PulseStream:
             n -= n % 2
             chunk = bytes(self._pending[:n])
             del self._pending[:n]
-            await self._send_audio(chunk)
+            await self._link.send_audio(chunk)
 
     async def _flush(self) -> None:
         if self._resampler is not None and self._resampler.in_rate != self.rate:
@@ -340,7 +232,7 @@ class PulseStream:
             chunk = bytes(self._pending[:n])
             self._pending.clear()
             if chunk:
-                await self._send_audio(chunk)
+                await self._link.send_audio(chunk)
 
     async def finalize(self) -> None:
         """Flush buffered audio and send ``{"type": "finalize"}``: Pulse answers with one
@@ -351,8 +243,7 @@ class PulseStream:
         """
         self._check()
         await self._flush()
-        self._resend.mark_finalize()
-        await self._send(_FINALIZE)
+        await self._link.send_finalize()
 
     async def aclose(self) -> None:
         """Flush, send ``{"type": "close_stream"}``, wait (at most ``close_timeout_s``) for the
@@ -363,42 +254,19 @@ class PulseStream:
             except Exception:  # noqa: BLE001 - closing anyway
                 pass
             self._closing = True
-            await self._send(_CLOSE_STREAM)
+            await self._link.send_close_stream()
             try:
-                await asyncio.wait_for(self._finished.wait(), self._stt.close_timeout_s)
+                await asyncio.wait_for(self._finished.wait(), self._close_timeout_s)
             except asyncio.TimeoutError:
                 pass
         self._closing = True
         self._finish()
-        for task in self._tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except BaseException:  # noqa: BLE001 - cancelled reader/keepalive
-                pass
-        await self._close_ws()
-
-    async def _close_ws(self) -> None:
-        if self._ws is not None:
-            try:
-                await self._ws.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    async def _keepalive(self) -> None:
-        silence = b"\x00\x00" * (self.rate // 10)
-        while not self._finished.is_set():
-            await asyncio.sleep(min(1.0, self._stt.idle_silence_s))
-            if (self._connected and not self._closing
-                    and time.monotonic() - self._last_send >= self._stt.idle_silence_s):
-                self._last_send = time.monotonic()
-                await self._send(silence)  # not kept in the ring: nothing to transcribe
+        await self._link.aclose()
 
     async def events(self) -> AsyncIterator[STTEvent]:
         """Events as they arrive: ``speech_started`` (VAD frame, or the first words of an
-        utterance), ``interim``, ``final``, then ``closed``.
+        utterance), ``interim``, ``final`` (text, language), then ``closed``; ``t_ms`` is
+        ``time.monotonic()`` in ms at receipt.
 
         Raises:
             ProviderError: the stream failed (after the events received before the failure).
