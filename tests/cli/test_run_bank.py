@@ -165,9 +165,28 @@ async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_
                                  next(i for i, e in enumerate(events) if e.get("type") == "verification" and e["level"] == 2),
                                  events.index(breaks[1]))
     assert i_refused < i_level2 < i_ok
-    assert any(e["type"] == "agent.text" for e in events)
-    assert any(e["type"] == "turn.metrics" for e in events)
-    assert any(e["type"] == "call.end" for e in events)
+    # every event type of the spec's event log is there
+    assert {"session.start", "state.enter", "user.transcript", "agent.text", "tool.call", "tool.result",
+            "verification", "turn.metrics", "session.end"} <= set(types)
+    assert types.count("session.start") == types.count("session.end") == 1
+    assert types[-2] in ("call.end", "call.transfer")
+    assert [e["name"] for e in events if e["type"] == "tool.call"].count("break_fixed_deposit") == 2
+    # one agent.text per turn (the greeting is turn 0), and one turn.metrics per caller turn
+    assert sorted(e["turn"] for e in events if e["type"] == "agent.text") == [0, 1, 2, 3, 4]
+    metrics = [e for e in events if e["type"] == "turn.metrics"]
+    assert [m["turn"] for m in metrics] == [1, 2, 3, 4]
+    for m in metrics:
+        assert m["eou_to_first_token_ms"] >= 0 and m["eou_to_first_audio_ms"] >= m["eou_to_first_token_ms"]
+        assert m["prompt_tokens"] > 0 and m["completion_tokens"] > 0
+        # X-Request-Id of the fake's HTTP responses, captured per LLM round
+        assert m["request_id"] == m["request_ids"][-1] and len(m["request_ids"]) == m["llm_rounds"]
+    served = {r.request_id for r in fake_llm.chat_requests}
+    assert {rid for m in metrics for rid in m["request_ids"]} <= served
+    assert all(r.body.get("stream_options", {}).get("include_usage") for r in fake_llm.chat_requests)
+
+    # no filler for the refused level-2 call; the tool's own filler once it is allowed to run
+    assert agent_said.count("Let me look into that deposit.") == 1
+    assert agent_said.index("date of birth") < agent_said.index("Let me look into that deposit.")
 
     # values named in guardrails.redact never reach the log
     # values the runtime knows to be sensitive once the record was looked up never reach the log
