@@ -37,7 +37,11 @@ class AudioFrame:
         return 1000.0 * self.samples / self.sample_rate
 
     def to_numpy(self) -> np.ndarray:
-        """The samples as an ``int16`` array of shape ``(samples,)``."""
+        """The samples as a read-only ``<i2`` (int16 LE) view of shape ``(samples,)``.
+
+        Raises:
+            ValueError: ``pcm`` has an odd number of bytes.
+        """
         return np.frombuffer(self.pcm, dtype="<i2")
 
     def resampled(self, sample_rate: int) -> "AudioFrame":
@@ -53,7 +57,9 @@ class AudioFrame:
 
 
 class Resampler:
-    """Streaming PCM16 mono resampler (soxr ``ResampleStream``) from ``in_rate`` to ``out_rate`` Hz."""
+    """Streaming PCM16 mono LE resampler (soxr ``ResampleStream``) from ``in_rate`` to
+    ``out_rate`` Hz. Output frames are not sample-aligned with the input (the filter delays a
+    few ms and may return an empty frame); the ``last=True`` call returns the rest."""
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
@@ -83,7 +89,8 @@ def silence(duration_ms: float, sample_rate: int) -> AudioFrame:
 
 
 def rms_dbfs(frame: AudioFrame) -> float:
-    """Root-mean-square level of the frame in dBFS (digital silence gives ``-inf``)."""
+    """Root-mean-square level of the frame in dBFS, full scale 32768 (a full-scale square wave is
+    0 dBFS; digital silence and an empty frame give ``-inf``)."""
     x = frame.to_numpy().astype(np.float64)
     if x.size == 0:
         return float("-inf")

@@ -59,10 +59,12 @@ class Node:
 
     @property
     def is_map(self) -> bool:
+        """Whether this node is a mapping (``value`` is ``dict[key, Node]``)."""
         return isinstance(self.value, dict)
 
     @property
     def is_seq(self) -> bool:
+        """Whether this node is a sequence (``value`` is ``list[Node]``)."""
         return isinstance(self.value, list)
 
     def get(self, key: Any) -> "Node | None":

@@ -52,7 +52,8 @@ SERVICE = "Lightning TTS"
 
 
 def decode_wav(data: bytes) -> AudioFrame:
-    """A RIFF/WAVE PCM16 file as one mono :class:`AudioFrame` (channels are averaged).
+    """A RIFF/WAVE PCM16 file as one mono :class:`AudioFrame` at the file's own rate (channels
+    are averaged).
 
     Raises:
         ProviderError: not 16-bit PCM or unreadable.
@@ -88,6 +89,7 @@ class LightningTTS:
         speed: 0.5–2.0. idle_timeout_s: the ``?timeout=`` the server uses to drop an idle socket
             (server default 60 s). drain_timeout_s: after a cancelled synthesis, how long to read
             and discard that request's remaining audio before reopening the socket instead.
+        http_timeout_s: whole-request timeout (s) of :meth:`synthesize_http`.
         extra: more request fields (``number_pronunciation_language``, ``math_notation``...).
 
     Raises:
@@ -130,7 +132,8 @@ class LightningTTS:
 
     # ------------------------------------------------------------------ request body
     def request_body(self, text: str) -> dict[str, Any]:
-        """The JSON body for ``text`` (WebSocket message and HTTP body share it, §4.2/§4.4)."""
+        """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
+        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it, §4.2/§4.4)."""
         body: dict[str, Any] = {
             "voice_id": self.voice_id, "text": text, "language": self.language,
             "sample_rate": self.sample_rate, "speed": self.speed, "model": self.model,
@@ -166,7 +169,8 @@ class LightningTTS:
                 pass
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
-        """Stream PCM16 mono frames at ``sample_rate`` for ``text`` (split at 250 characters).
+        """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
+        characters, §4.4); frame sizes follow the server's chunks (odd bytes carried over).
 
         Whitespace-only text yields nothing. Closing the iterator early (barge-in) leaves the
         socket usable: the rest of that request's audio is read and discarded in the background
@@ -285,6 +289,7 @@ class LightningTTS:
         Raises:
             ProviderError: HTTP errors with the server's message (both 400 body shapes, §7.3),
                 401 naming ``SMALLEST_API_KEY``, unreachable host.
+            ValueError: ``output_format`` is neither ``wav`` nor ``pcm``.
         """
         if output_format not in ("wav", "pcm"):
             raise ValueError("output_format must be 'wav' or 'pcm'")
