@@ -30,6 +30,14 @@ def _parse(source: str) -> nodes.Template | None:
         return None  # reported by the syntax check
 
 
+@lru_cache(maxsize=1024)
+def _undeclared(source: str) -> frozenset[str]:
+    """Names ``source`` reads from its context (jinja2.meta runs the code generator's tracker,
+    the costliest step of ``validate``: cached, since variants and copies share their texts)."""
+    tree = _parse(source)
+    return frozenset() if tree is None else frozenset(meta.find_undeclared_variables(tree))
+
+
 def name_problems(source: str, variables: Iterable[str], params: Iterable[str] | None) -> list[str]:
     """Warning messages for unknown names in template ``source``.
 
@@ -43,7 +51,7 @@ def name_problems(source: str, variables: Iterable[str], params: Iterable[str] |
         return []
     known = set(variables) | RUNTIME_NAMES
     out = []
-    for name in sorted(meta.find_undeclared_variables(tree)):
+    for name in sorted(_undeclared(source)):
         if name not in known:
             out.append(
                 f"template name '{name}' is not a variable or a runtime name{did_you_mean(name, known)}; "
