@@ -87,3 +87,39 @@ def test_unquoted_whole_reference_gets_yaml_type(write):
     agent = load_agent(path, env={"RATE": "16000", "PIN": "0042", "CODE": "42"}).agent
     assert agent.tts.sample_rate == 16000 and agent.behaviour.barge_in is True
     assert agent.variables == {"pin": "0042", "code": 42, "empty": None}
+
+
+SECRET_AGENT = """\
+name: demo
+prompt: hi
+tools:
+  - name: t
+    description: d
+    http:
+      url: https://api.example/v1
+      headers:
+        X-Api-Key: ${ACME_KEY}
+        X-Team: ${TEAM}
+      timeout_ms: ${ACME_TOKEN}
+"""
+
+
+def test_substituted_secrets_never_reach_a_diagnostic(write):
+    """A bad value from a credential-like variable is reported without quoting it."""
+    env = {"ACME_KEY": "k3y-9f8e7d6c", "ACME_TOKEN": "hunter2", "TEAM": "blue"}
+    with pytest.raises(ConfigError) as info:
+        load_agent(write("a.yaml", SECRET_AGENT), env=env)
+    messages = [d.message for d in info.value.diagnostics]
+    assert "tools[0].http.timeout_ms: expected a whole number (got '****')" in messages
+    assert not any("hunter2" in m or "k3y-9f8e7d6c" in m for m in messages)
+
+
+def test_substituted_header_is_not_an_inline_secret_nor_in_the_repr(write):
+    """The inline-secret warning is about the file as written; a key from the environment is
+    neither warned about nor shown by the agent's repr."""
+    key = "sk_live_0123456789abcdefABCDEF"
+    text = SECRET_AGENT.replace("${ACME_TOKEN}", "4000")
+    loaded = load_agent(write("a.yaml", text), env={"ACME_KEY": key, "TEAM": "blue"})
+    assert loaded.agent.tools[0].http.headers["X-Api-Key"] == key
+    assert not any("inline secret" in d.message for d in loaded.warnings)
+    assert key not in repr(loaded) and key not in str(loaded.agent)

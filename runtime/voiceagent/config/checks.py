@@ -87,9 +87,10 @@ class _Checker:
         self.check_flow(tools)
         for node, path in iter_strings(root):
             key = path[-1] if path and isinstance(path[-1], str) else ""
-            literal = node.value and "${" not in node.value and "{{" not in node.value
+            text = node.value if node.written is None else node.written  # as written in the file
+            literal = text and "${" not in text and "{{" not in text
             sensitive = bool(literal and key != "api_key_env" and SENSITIVE_KEY.search(key))
-            if sensitive or looks_like_secret(node.value):
+            if sensitive or looks_like_secret(text):
                 self.add(node, f"{format_path(path)}: this looks like an inline secret (API key or token); "
                          "put it in an environment variable and write ${NAME}", path, severity="warning")
         return self.out

@@ -12,6 +12,7 @@ import re
 from typing import Iterator, Mapping
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.secrets import looks_like_secret, sensitive_name
 from voiceagent.config.yamlnodes import Node, plain_scalar
 
 # $${...} is an escape; ${NAME} or ${NAME:-default} (default: anything but '}').
@@ -56,14 +57,32 @@ def iter_strings(node: Node, path: tuple = ()) -> Iterator[tuple[Node, tuple]]:
         yield node, path
 
 
-def substitute_nodes(root: Node, env: Mapping[str, str]) -> list[Diagnostic]:
+MIN_HIDDEN_LEN = 4
+"""Shorter substituted values are not hidden in messages (masking ``1`` would garble them)."""
+
+
+def substitute_nodes(root: Node, env: Mapping[str, str], *,
+                     sensitive: set[str] | None = None) -> list[Diagnostic]:
     """Substitute in place in every string of ``root``; one error per missing variable use,
-    at the string that uses it, naming the variable (never its value)."""
+    at the string that uses it, naming the variable (never its value).
+
+    Each substituted node keeps its text as written in ``Node.written``. With ``sensitive``
+    given, the values that must never be shown are added to it: those of variables whose name
+    says credential (:func:`~voiceagent.config.secrets.sensitive_name`), that look like a
+    secret, or that land under a sensitive key (``headers: {Authorization: ...}``)."""
     problems: list[Diagnostic] = []
     for node, path in iter_strings(root):
         if "${" not in node.value:
             continue
         whole = node.style is None and ONLY_VAR_RE.match(node.value) is not None
+        node.written = node.value
+        if sensitive is not None:
+            key = path[-1] if path and isinstance(path[-1], str) else ""
+            for name in references(node.value):
+                value = env.get(name, "")
+                if len(value) >= MIN_HIDDEN_LEN and (
+                        sensitive_name(name) or sensitive_name(key) or looks_like_secret(value)):
+                    sensitive.add(value)
         node.value, missing = substitute_text(node.value, env)
         if whole and not missing:
             # an unquoted `key: ${VAR}` gets the type YAML would give the value written there

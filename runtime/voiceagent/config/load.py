@@ -7,7 +7,7 @@ safe YAML with positions -> ``extends`` merge -> ``${VAR}`` substitution (only w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -19,6 +19,7 @@ from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from, node_at
+from voiceagent.config.secrets import hide_values
 from voiceagent.config.yamlnodes import Node, plain_scalar
 
 
@@ -46,19 +47,23 @@ def check_file(
     """Run the whole pipeline on one file; never raises for problems in the file.
 
     Returns (agent or None when there are errors, merged node tree or None, diagnostics).
-    ``import_tools=False`` skips importing python tool modules.
+    ``import_tools=False`` skips importing python tool modules. With ``env``, values of
+    credential-like variables never appear in a diagnostic (shown as ``****``).
     """
     display = str(path)
     real = Path(path)
     root, diags, files = resolve_extends(real, display)
     if root is None:
         return None, None, sort_diagnostics(diags)
+    hidden: set[str] = set()
     if env is not None:
-        diags += substitute_nodes(root, env)
+        diags += substitute_nodes(root, env, sensitive=hidden)
     agent, found = _validate(root, references_ok=env is None)
     diags += found
     dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
     diags += semantic_checks(root, dirs)
+    if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret
+        diags = [replace(d, message=hide_values(d.message, hidden)) for d in diags]
     diags = sort_diagnostics(diags)
     if has_errors(diags):
         agent = None

@@ -26,6 +26,7 @@ _PREFIXED = re.compile(
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=\-]{8,})", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+=]{32,}")
 SENSITIVE_KEY = re.compile(r"(?i)(authorization|api[-_]?key|token|secret|password|passwd|credential|cookie)")
+_SENSITIVE_WORD = re.compile(r"(?i)(?:^|[-_])(?:key|pin|pass|pwd|auth)(?:[-_]|$)")
 MASK = "****"
 
 
@@ -59,6 +60,21 @@ def looks_like_secret(text: str) -> bool:
 
     ``${ACME_TOKEN}``, ``Bearer ${ACME_TOKEN}`` and ``{{ ... }}`` templates are not secrets."""
     return bool(_secret_spans(text))
+
+
+def sensitive_name(name: str) -> bool:
+    """Whether a variable or key name says it holds a credential: ``ACME_API_KEY``,
+    ``ACME_TOKEN``, ``DB_PASSWORD``, ``Authorization``, ``X-Api-Key``, ``ACME_KEY``, ``PIN``..."""
+    return bool(SENSITIVE_KEY.search(name) or _SENSITIVE_WORD.search(name))
+
+
+def hide_values(text: str, values: set[str]) -> str:
+    """``text`` with every occurrence of each of ``values`` replaced by ``****`` (longest first,
+    so a value containing another is hidden whole)."""
+    for value in sorted(values, key=len, reverse=True):
+        if value and value in text:
+            text = text.replace(value, MASK)
+    return text
 
 
 def mask_text(text: str) -> str:

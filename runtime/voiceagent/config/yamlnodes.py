@@ -40,7 +40,8 @@ class Node:
     locate the value; ``key_line``/``key_col`` locate the key naming it in its parent mapping
     (equal to the value's place for list items and the document root). ``style`` is the YAML
     scalar style (``"|"``, ``">"``, quotes or ``None`` for plain); ``raw`` is the text of a
-    plain scalar as written (``+15550100`` for the int 15550100).
+    plain scalar as written (``+15550100`` for the int 15550100); ``written`` is a string's
+    text before ``${VAR}`` substitution (None when nothing was substituted).
     """
 
     value: Any
@@ -52,6 +53,7 @@ class Node:
     style: str | None = None
     tag: str = ""
     raw: str | None = None
+    written: str | None = None
 
     def __post_init__(self) -> None:
         if not self.key_line:
@@ -343,4 +345,5 @@ def _copy(node: Node) -> Node:
         value = [_copy(v) for v in node.value]
     else:
         value = node.value
-    return Node(value, node.file, node.line, node.col, node.key_line, node.key_col, node.style, node.tag, node.raw)
+    return Node(value, node.file, node.line, node.col, node.key_line, node.key_col, node.style, node.tag, node.raw,
+                node.written)
