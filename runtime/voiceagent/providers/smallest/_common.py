@@ -61,11 +61,16 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-def _scrub(text: str, secret: str | None) -> str:
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (the API key in use) and anything shaped like a Smallest key
+    (``sk_...``) masked: for every server or library message that goes into an error."""
     if secret and secret in text:
         text = text.replace(secret, "***")
     # Belt and braces: never echo anything that looks like a Smallest key (they start with sk_).
     return re.sub(r"sk_[A-Za-z0-9_\-]{6,}", "sk_***", text)
+
+
+_scrub = scrub
 
 
 def error_text(payload: Any) -> str:
@@ -116,7 +121,7 @@ def http_error(service: str, status: int, body: Any, api_key: str | None = None,
                *, retry_after: str | None = None) -> ProviderError:
     """A :class:`ProviderError` for an HTTP error answer (also a WS handshake refused with
     ``status``), with the server's own message and a hint for 401/403/429."""
-    detail = _scrub(error_text(body) if body else "", api_key)
+    detail = scrub(error_text(body) if body else "", api_key)
     if status == 401:
         msg = f"{service}: Smallest AI rejected the API key (HTTP 401); check {API_KEY_ENV}"
     elif status == 403:
@@ -174,5 +179,5 @@ async def ws_connect(url: str, api_key: str, service: str, **kwargs: Any) -> Any
                          retry_after=resp.headers.get("Retry-After")) from None
     except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
         where = url.split("?", 1)[0]
-        raise ProviderError(f"{service}: cannot connect to {where}: {_scrub(str(exc), api_key)}",
+        raise ProviderError(f"{service}: cannot connect to {where}: {scrub(str(exc), api_key)}",
                             retryable=True) from None

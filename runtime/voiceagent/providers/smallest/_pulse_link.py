@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable
 
 from voiceagent.providers.base import ProviderError
-from voiceagent.providers.smallest._common import ws_connect
+from voiceagent.providers.smallest._common import scrub, ws_connect
 from voiceagent.providers.smallest._resend import FINALIZE, ResendBuffer
 
 SERVICE = "Pulse STT"
@@ -157,7 +157,8 @@ class PulseLink:
             except ConnectionClosed:
                 pass
             except Exception as exc:  # noqa: BLE001 - never let the reader die silently
-                self._on_fail(ProviderError(f"{SERVICE}: receive failed: {exc}", retryable=True))
+                self._on_fail(ProviderError(
+                    f"{SERVICE}: receive failed: {scrub(str(exc), self._api_key)}", retryable=True))
             if self._finished.is_set():
                 break
             code = ws.close_code

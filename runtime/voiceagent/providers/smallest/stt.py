@@ -26,7 +26,12 @@ from urllib.parse import urlencode
 
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError, STTEvent
-from voiceagent.providers.smallest._common import resolve_api_key, resolve_base_url, ws_url
+from voiceagent.providers.smallest._common import (
+    resolve_api_key,
+    resolve_base_url,
+    scrub,
+    ws_url,
+)
 from voiceagent.providers.smallest._pulse_frames import parse_frame
 from voiceagent.providers.smallest._pulse_link import SERVICE, PulseLink
 from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language
@@ -140,6 +145,7 @@ class PulseStream:
         self._finished = asyncio.Event()
         self._error: ProviderError | None = None
         self._in_speech = False
+        self._api_key = stt._api_key  # only to scrub it from server messages
         self._link = PulseLink(
             url, stt._api_key, rate=self.rate, keepalive_interval_s=stt.keepalive_interval_s,
             idle_silence_s=stt.idle_silence_s, max_reconnects=stt.max_reconnects,
@@ -175,7 +181,7 @@ class PulseStream:
         if frame.kind == "transcript":
             self._link.transcript_received(final=frame.is_final)
         if frame.kind == "error":
-            self._fail(ProviderError(f"{SERVICE} error: {frame.text}"))
+            self._fail(ProviderError(f"{SERVICE} error: {scrub(frame.text, self._api_key)}"))
         elif frame.kind == "speech_started":
             self._speech_started(now)
         elif frame.kind == "transcript" and frame.is_final:

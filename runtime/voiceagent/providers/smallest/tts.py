@@ -35,6 +35,7 @@ from voiceagent.providers.smallest._common import (
     http_error,
     resolve_api_key,
     resolve_base_url,
+    scrub,
     split_text,
     ws_connect,
     ws_url,
@@ -237,7 +238,8 @@ class LightningTTS:
                             break
                         state["done"] = True
                         await self._drop_socket()
-                        raise ProviderError(f"{SERVICE} error: {error_text(msg)}")
+                        raise ProviderError(
+                            f"{SERVICE} error: {scrub(error_text(msg), self._api_key)}")
             except ConnectionClosed as exc:
                 state["ws"] = None
                 await self._drop_socket()
