@@ -55,10 +55,14 @@ def test_explicit_smallest_without_key_names_the_variable(tmp_path, monkeypatch)
     path = write_agent(tmp_path, llm="smallest")
     res = run([str(path), "--text"], env={"COMPANY_NAME": "Acme", "TICKET_TOKEN": "x"})
     assert res.exit_code == 1
-    assert res.stderr.strip() == (
+    *warnings, error = res.stderr.strip().splitlines()
+    assert error == (
         f"{path}: error: llm.provider is smallest but SMALLEST_API_KEY is not set: "
         "export SMALLEST_API_KEY=... or set llm.provider: local"
     )
+    # the file's own warnings come first; "Bearer ${TICKET_TOKEN}" is not an inline secret
+    assert warnings == [f"{path}:11:5: warning: tool 'ticket' has no description; "
+                        "the LLM decides when to call a tool from its description"]
 
 
 def test_input_needs_output(tmp_path):
