@@ -127,3 +127,28 @@ async def test_installed_module_fallback(tmp_path, ctx):
     res = await runner.run("base", {"p": "/a/b/c.txt"}, ctx)
     assert res.ok and res.result == "c.txt"
     await runner.aclose()
+
+
+async def test_a_barge_in_cancelling_a_tool_as_it_finishes_stays_cancelled(tmp_path, ctx):
+    """The session cancels a turn whose tool returns in the same loop step: the runner must not
+    swallow the cancellation (``asyncio.wait_for`` on 3.11 did; the agent then talked on)."""
+    import asyncio
+
+    import pytest
+
+    from voiceagent.config.models import Agent
+    from voiceagent.engine.redaction import Redactor
+    from voiceagent.engine.tools import ToolContext, ToolRunner
+
+    (tmp_path / "gated.py").write_text("async def wait(ctx):\n    await ctx.variables['gate'].wait()\n    return 1\n")
+    agent = Agent.model_validate({"name": "g", "prompt": "p", "tools": [{"name": "wait", "python": "gated:wait"}]})
+    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
+    gate = asyncio.Event()
+    task = asyncio.create_task(runner.run("wait", {}, ToolContext(variables={"gate": gate})))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    gate.set()      # the tool finishes ...
+    task.cancel()   # ... as the caller barges in
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await runner.aclose()

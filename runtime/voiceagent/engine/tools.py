@@ -184,8 +184,10 @@ class ToolRunner:
                 coro = self._http.call(tool.http, args, ctx)
             else:
                 return done(False, error=f"tool '{name}' has no implementation (python, http or builtin)")
-            result = await asyncio.wait_for(coro, timeout=tool.timeout_ms / 1000.0)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a barge-in's cancellation
+            async with asyncio.timeout(tool.timeout_ms / 1000.0):
+                result = await coro
+        except TimeoutError:
             return done(False, error=f"tool '{name}' timed out after {tool.timeout_ms} ms")
         except ToolFailure as exc:
             return done(False, error=str(exc))
