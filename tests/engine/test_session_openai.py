@@ -163,3 +163,27 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
     assert events.of_type("verification")[0]["level"] == 0
     log = json.dumps(events.events)
     assert "Ann Lee" not in log and "1990-01-02" not in log
+
+
+async def test_a_slow_llm_over_http_gets_the_fallback_and_the_next_turn_works():
+    agent = make_agent(behaviour={"utterance_timeout_ms": 500, "fallback": "Sorry, one more time?"})
+    events = EventLog()
+    tts = FakeTTS()
+    transport = FakeTransport("text", lines=["first"])
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Far too late.", first_token_delay_s=3.0), TextReply("Quick answer."))
+        llm = llm_for(srv)
+        try:
+            task = asyncio.create_task(run_session(agent, llm, transport, tts=tts, events=events, timeout=6))
+            await until(lambda: events.of_type("turn.metrics"))
+            transport.send("second")
+            await until(lambda: len(events.of_type("turn.metrics")) == 2)
+            transport.hang_up()
+            _, reason = await task
+            await until(lambda: srv.chat_requests[0].disconnected)  # the slow stream was closed
+        finally:
+            await llm.aclose()
+    assert reason == "caller_ended"
+    assert events.of_type("turn.timeout")[0]["turn"] == 1
+    assert tts.texts == ["Sorry, one more time?", "Quick answer."]
+    assert not srv.chat_requests[0].completed
