@@ -93,8 +93,9 @@ def run(
         _say(f"{file}: error: {exc.strerror or exc}")
         sys.exit(1)
     agent = loaded.agent
-    for d in _written_warnings(file):
-        _say(d.format())
+    for d in loaded.warnings:  # judged on the file as written: "Bearer ${TOKEN}" is no inline secret
+        if d.severity == "warning":
+            _say(d.format())
 
     # Transport first: whether the call has audio decides which providers are needed.
     mode = "wav" if input_wav else "text" if text_mode else None
@@ -144,17 +145,6 @@ def run(
         _say("call interrupted")
         sys.exit(130)
     sys.exit(code)
-
-
-def _written_warnings(file: str) -> list[Any]:
-    """The file's warnings as written, before ``${VAR}`` substitution: after it, ``Bearer ${TOKEN}``
-    reads as an inline secret (a false alarm). Never stops the call."""
-    from voiceagent.config.load import check_file  # noqa: PLC0415
-
-    try:
-        return [d for d in check_file(file, env=None)[2] if d.severity == "warning"]
-    except Exception:  # noqa: BLE001 - the agent already loaded; warnings are a courtesy
-        return []
 
 
 def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
