@@ -63,3 +63,14 @@ def test_response_head_and_chunk_framing() -> None:
     assert response_head(429, {"Retry-After": "1"}) == \
         b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\r\n"
     assert chunk(b"data: x\n\n") == b"9\r\ndata: x\n\n\r\n"
+
+
+async def test_recorded_request_repr_masks_the_key_but_keeps_it_for_assertions() -> None:
+    async with FakeOpenAI(api_key="sk-real-looking-0123") as srv:
+        async with httpx.AsyncClient() as client:
+            await client.post(f"{srv.base_url}/chat/completions",
+                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                              headers={"Authorization": "Bearer sk-real-looking-0123"})
+        rec = srv.requests[0]
+    assert rec.headers["authorization"] == "Bearer sk-real-looking-0123"
+    assert "sk-real-looking-0123" not in repr(rec) and "'authorization': '***'" in repr(rec)

@@ -111,6 +111,14 @@ class RecordedRequest:
     disconnected: bool = False
     completed: bool = False
 
+    def __repr__(self) -> str:
+        """Like the dataclass repr, with the ``authorization`` header's value masked (the fake may
+        be handed a real key; assertion messages and logs print this)."""
+        headers = {k: ("***" if k == "authorization" else v) for k, v in self.headers.items()}
+        return (f"RecordedRequest(method={self.method!r}, path={self.path!r}, headers={headers!r}, "
+                f"body={self.body!r}, request_id={self.request_id!r}, "
+                f"disconnected={self.disconnected!r}, completed={self.completed!r})")
+
 
 ERROR_TYPE = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 429: "rate_limit_error"}
