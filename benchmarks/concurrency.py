@@ -60,6 +60,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
     p.add_argument("--patch", action="append", choices=PATCHES, default=[],
                    help="apply a proposed optimisation from benchmarks/patches.py")
+    p.add_argument("--uvloop", action="store_true",
+                   help="run the runtime on uvloop (must be importable; not a project dependency)")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--via-relay", action="store_true")
     p.add_argument("--profile", help="(worker) write cProfile stats here; with the sweep: PREFIX-N.prof")
@@ -166,6 +168,10 @@ def run_worker(args: argparse.Namespace, delays: Delays) -> int:
 
     raise_fd_limit()
     url_sets = json.loads(args.urls)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
     prof = cProfile.Profile() if args.profile else None
     result = asyncio.run(worker(args.worker, args, url_sets, delays, prof))
     if prof:
@@ -219,6 +225,7 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
             cmd += ["--synthetic"] if args.synthetic else []
             cmd += ["--via-relay"] if args.via_relay else []
             cmd += [a for name in args.patch for a in ("--patch", name)]
+            cmd += ["--uvloop"] if args.uvloop else []
             cmd += ["--profile", f"{args.profile}-{n}.prof"] if args.profile else []
             fake_cpu0 = [f.cpu_s() for f in fakes]
             t0 = time.monotonic()
@@ -248,7 +255,7 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
               "command": " ".join(["benchmarks/concurrency.py", *(argv if argv is not None else sys.argv[1:])]),
               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
               "python": platform.python_version(), "cpus": os.cpu_count(),
-              "loadavg_at_end": os.getloadavg(), "fake_processes": len(fakes), "patches": args.patch,
+              "loadavg_at_end": os.getloadavg(), "fake_processes": len(fakes), "patches": args.patch, "uvloop": args.uvloop,
               "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
               "p99_limit_ms": args.p99_limit_ms, "largest_passing_n": best, "levels": out_levels}
     out = Path(args.out)

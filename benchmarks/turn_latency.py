@@ -48,6 +48,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
     p.add_argument("--patch", action="append", choices=PATCHES, default=[],
                    help="apply a proposed optimisation from benchmarks/patches.py")
+    p.add_argument("--uvloop", action="store_true",
+                   help="run the runtime on uvloop (must be importable; not a project dependency)")
     p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
     p.add_argument("--via-relay", action="store_true", help="speech APIs through the fake's public port")
     p.add_argument("--floor-n", type=int, default=20,
@@ -129,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         prof = cProfile.Profile() if args.profile else None
         if prof:
             prof.enable()
+        if args.uvloop:
+            import uvloop
+
+            uvloop.install()
         result = asyncio.run(measure(args, fakes.info, delays))
         if prof:
             prof.disable()
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
               "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
               "provider_delay_ms": {"first_reply": delays.first_reply(),
                                     "answer_after_tool": delays.answer_after_tool()},
-              "warmup_turns": args.warmup, "patches": args.patch, "fake_process_cpu_s": round(fake_cpu, 2), **result}
+              "warmup_turns": args.warmup, "patches": args.patch, "uvloop": args.uvloop, "fake_process_cpu_s": round(fake_cpu, 2), **result}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
