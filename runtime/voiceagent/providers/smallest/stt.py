@@ -261,9 +261,10 @@ class PulseStream:
                 pass
             self._closing = True
             await self._link.send_close_stream()
-            try:
-                await asyncio.wait_for(self._finished.wait(), self._close_timeout_s)
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation
+                async with asyncio.timeout(self._close_timeout_s):
+                    await self._finished.wait()
+            except TimeoutError:
                 pass
         self._closing = True
         self._finish()
