@@ -32,7 +32,7 @@ def test_render_history_writes_tool_calls_in_the_template_format():
     out = render_history(msgs)
     assert out[2] == {"role": "assistant", "content":
                       '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Pune"}}\n</tool_call>'}
-    assert out[3] == msgs[3]
+    assert out[3] == {**msgs[3], "content": "temp: 31"}  # a JSON object reads as key: value
     assert out[4]["content"].startswith("Checking.\n<tool_call>\n")
     assert "tool_calls" in msgs[2]  # input untouched
 

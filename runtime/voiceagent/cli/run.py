@@ -116,6 +116,9 @@ def run(
     except ProviderSetupError as exc:
         _say(f"{file}: error: {exc}")
         sys.exit(1)
+    prestart = getattr(providers.llm, "prestart", None)
+    if prestart is not None:  # a local model server loads while STT/TTS load and the greeting plays
+        prestart()
     if fallback_note:
         _say(fallback_note)
     for note in providers.notes:

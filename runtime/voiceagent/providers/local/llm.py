@@ -13,33 +13,31 @@ server constrains the output with a grammar built from that tool's JSON schema; 
 
 llama.cpp keeps the KV cache of the previous prompt and reuses its longest common prefix, so a
 system prompt (and tool list) that stays identical across turns is evaluated once:
-:meth:`LocalLLM.warm_up` pre-fills it before the caller speaks.
+:meth:`LocalLLM.warm_up` pre-fills it before the caller speaks, and the server keeps that state
+on disk for the next run (:mod:`voiceagent.providers.local.llama_server`). The 0.5B model is weak
+at deciding and answering around tools; :mod:`voiceagent.providers.local.guidance` holds the
+deterministic help (measurements there).
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import copy
-import functools
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-import httpx
 import jsonschema
 
 from voiceagent.providers.base import (
     ChatRequest, LLMEvent, ProviderError, ToolCallRequest, Usage,
 )
+from voiceagent.providers.local.guidance import (
+    answer_request_parts, direct_call, render_tool_result,
+)
+from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 
 __all__ = ["LocalLLM", "LOCAL_MODEL_NAME", "render_history", "required_call_grammar"]
@@ -54,7 +52,10 @@ def render_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     An assistant message's ``tool_calls`` become text in the template's own format
     (``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``; the template would
     otherwise JSON-quote the OpenAI ``arguments`` string a second time); ``None`` content becomes
-    ``""`` (the template concatenates strings). Returns new dicts; the input is not modified.
+    ``""`` (the template concatenates strings); a tool result that is a JSON object becomes
+    ``key: value`` lines (:func:`~voiceagent.providers.local.guidance.render_tool_result`: the
+    0.5B model answers from those far more often than from JSON). Returns new dicts; the input is
+    not modified.
     """
     out: list[dict[str, Any]] = []
     for msg in messages:
@@ -73,6 +74,8 @@ def render_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                                            "arguments": args},
                                                           ensure_ascii=False) + "\n</tool_call>")
             m["content"] = "\n".join(parts)
+        if m.get("role") == "tool":
+            m["content"] = render_tool_result(m.get("content"))
         if m.get("content") is None:
             m["content"] = ""
         out.append(m)
@@ -100,34 +103,25 @@ def required_call_grammar(tools: list[dict[str, Any]]) -> str:
     return 'root ::= "<tool_call>\\n" call "\\n</tool_call>"\n' + gbnf
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: have the kernel send SIGTERM to the server if this process dies (PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes  # noqa: PLC0415
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except Exception:
-        pass
-
-
 class LocalLLM:
     """:class:`voiceagent.providers.base.LLM` on the embedded Qwen2.5-0.5B model.
 
     base_url: an already running OpenAI-compatible server (e.g. ``http://127.0.0.1:8080/v1``);
-        when None (default) a llama.cpp server is started on first use and stopped by
-        :meth:`aclose` (and at interpreter exit).
+        when None (default) a llama.cpp server is started (:meth:`prestart`, or on first use)
+        and stopped by :meth:`aclose` (and at interpreter exit).
     model_path: the GGUF (default: :func:`voiceagent.providers.local.gguf.ensure_gguf`).
     n_ctx: context window (tokens).
     n_threads: decoding threads; default half the cores (1 on a 2-core machine): llama.cpp's
         threads spin-wait, so when STT/TTS or other processes compete for the cores, 2 threads
         on 2 cores fell to 2-7 tokens/s while 1 thread held 19-26 tokens/s (measured here).
     n_threads_batch: prompt-evaluation threads (default: all cores, at most 4).
+    prompt_cache: keep evaluated prompt states on disk across runs
+        (:mod:`voiceagent.providers.local.llama_server`); only for a server started here.
+    guided: small-model help from :mod:`voiceagent.providers.local.guidance` (default on): a
+        tool call fully determined by the caller's words is made without asking the model, and
+        after tool results (or with ``tool_choice="none"``) the model must answer in words
+        (after tool results with greedy decoding: at 0.3 the same facts gave a refusal one run
+        in four here).
     startup_timeout_s: how long to wait for the server to answer ``GET /v1/models``.
     timeout_s / deadline_s: as for :class:`OpenAICompatLLM` (generous: a cold CPU prompt takes
         seconds).
@@ -140,113 +134,62 @@ class LocalLLM:
 
     def __init__(self, *, base_url: str | None = None, model_path: str | Path | None = None,
                  n_ctx: int = 4096, n_threads: int | None = None,
-                 n_threads_batch: int | None = None,
+                 n_threads_batch: int | None = None, prompt_cache: bool = False,
+                 guided: bool = True,
                  startup_timeout_s: float = 120.0, timeout_s: float = 60.0,
                  deadline_s: float = 90.0) -> None:
         self.model = LOCAL_MODEL_NAME
         self.base_url = base_url.rstrip("/") if base_url else None
-        self.model_path = Path(model_path) if model_path else None
-        self.n_ctx = n_ctx
         cores = os.cpu_count() or 1
         self.n_threads = n_threads or max(1, min(4, cores // 2))
         self.n_threads_batch = n_threads_batch or max(1, min(4, cores))
-        self.startup_timeout_s = startup_timeout_s
+        self.guided = guided
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_path: Path | None = None
-        self._atexit: Any = None
+        self.server: LlamaServer | None = None if self.base_url else LlamaServer(
+            model_path=Path(model_path) if model_path else None, n_ctx=n_ctx,
+            n_threads=self.n_threads, n_threads_batch=self.n_threads_batch,
+            prompt_cache=prompt_cache, startup_timeout_s=startup_timeout_s)
+        self.direct_calls = 0
+        """How many tool calls :mod:`~voiceagent.providers.local.guidance` made without the model."""
         self._client: OpenAICompatLLM | None = None
         self._start_lock = asyncio.Lock()
 
+    @property
+    def _proc(self) -> Any:
+        """The server process this object started (None when not running or not ours)."""
+        return self.server.proc if self.server else None
+
     # ------------------------------------------------------------------ lifecycle
+    def prestart(self) -> None:
+        """Launch the server process now without waiting for it to load the model (call it right
+        after construction, from the thread that runs the call, so model loading overlaps STT/TTS
+        loading and the greeting). Idempotent. Never raises: a server that cannot start is
+        reported by the first :meth:`start` / :meth:`stream`."""
+        if self.server is not None:
+            try:
+                self.server.launch()
+            except Exception:  # noqa: BLE001 - reported again by start()
+                pass
+
     async def start(self) -> None:
         """Start (or connect to) the server and wait until it answers. Idempotent."""
         async with self._start_lock:
             if self._client is not None:
                 return
-            url = self.base_url
-            if url is None:
-                url = await self._spawn()
+            url = self.base_url or await self.server.url()  # type: ignore[union-attr]
             self._client = OpenAICompatLLM(base_url=url, api_key="local", model=self.model,
                                            name=self.name, timeout_s=self.timeout_s,
                                            max_retries=1, deadline_s=self.deadline_s,
                                            text_tool_calls=True, salvage_text_calls=True)
-
-    async def _spawn(self) -> str:
-        try:
-            import llama_cpp.server  # noqa: F401, PLC0415 - presence check only
-        except ImportError as exc:
-            raise ProviderError("the local LLM needs llama-cpp-python[server] (pip install the "
-                                f"project's [local] extra): {exc}") from exc
-        if self.model_path is None:
-            from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
-
-            self.model_path = await asyncio.to_thread(ensure_gguf)
-        last_error = "did not start"
-        for _ in range(2):  # a second try if another process grabbed the port meanwhile
-            port = _free_port()
-            fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
-            self._log_path = Path(log_name)
-            cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
-                   "--n_threads", str(self.n_threads),
-                   "--n_threads_batch", str(self.n_threads_batch), "--n_batch", "512",
-                   "--verbose", "False"]
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv
-                cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-            os.close(fd)
-            self._atexit = functools.partial(_terminate, self._proc)
-            atexit.register(self._atexit)
-            url = f"http://127.0.0.1:{port}/v1"
-            try:
-                await self._wait_ready(url)
-                return url
-            except ProviderError as exc:
-                last_error = str(exc)
-                _terminate(self._proc)
-                self._proc = None
-        raise ProviderError(f"local LLM server {last_error}")
-
-    async def _wait_ready(self, url: str) -> None:
-        deadline = time.monotonic() + self.startup_timeout_s
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                assert self._proc is not None
-                if self._proc.poll() is not None:
-                    raise ProviderError(f"exited with code {self._proc.returncode}: "
-                                        f"{self._log_tail()}")
-                try:
-                    if (await http.get(f"{url}/models")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise ProviderError(f"did not answer within {self.startup_timeout_s:g} s: "
-                            f"{self._log_tail()}")
-
-    def _log_tail(self, n: int = 600) -> str:
-        try:
-            text = self._log_path.read_text(errors="replace") if self._log_path else ""
-        except OSError:
-            text = ""
-        return text[-n:].strip() or "(no output)"
 
     async def aclose(self) -> None:
         """Close the client and stop the server this object started. Idempotent."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            await asyncio.to_thread(_terminate, proc)
-            if self._atexit is not None:
-                atexit.unregister(self._atexit)
-                self._atexit = None
-        if self._log_path is not None:
-            self._log_path.unlink(missing_ok=True)
-            self._log_path = None
+        if self.server is not None:
+            await self.server.aclose()
 
     # ------------------------------------------------------------------ LLM
     def _prepare(self, request: ChatRequest) -> tuple[ChatRequest, dict[str, Any] | None]:
@@ -256,12 +199,35 @@ class LocalLLM:
         if request.tools and request.tool_choice == "required":
             req.tool_choice = "auto"  # the grammar below does the forcing
             extra = {"grammar": required_call_grammar(request.tools)}
+        elif self.guided and request.tools and request.tool_choice in ("auto", "none"):
+            parts = answer_request_parts(req.messages, request.tool_choice)
+            if parts is not None:
+                req.messages, grammar = parts
+                extra = {"grammar": grammar}
+                if request.messages and request.messages[-1].get("role") == "tool":
+                    req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra
 
     async def stream(self, request: ChatRequest, *,
                      deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
         """Stream a reply (see :meth:`OpenAICompatLLM.stream`); starts the server if needed.
-        With ``tool_choice="none"`` calls the model writes anyway are dropped (never spoken)."""
+
+        With ``guided`` (see the class docstring) a call the caller's words determine is yielded
+        at once (then a :class:`Usage` without tokens) and the model is not asked; after tool
+        results the reply is words only. With ``tool_choice="none"`` calls the model writes
+        anyway are dropped (never spoken)."""
+        if self.guided and request.tools and request.tool_choice == "auto":
+            call = direct_call(request.messages, request.tools)
+            if call is not None:
+                self.direct_calls += 1
+                yield call
+                yield Usage()
+                return
+        async for event in self._generate(request, deadline_s=deadline_s):
+            yield event
+
+    async def _generate(self, request: ChatRequest, *,
+                        deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
         await self.start()
         assert self._client is not None
         req, extra = self._prepare(request)
@@ -322,7 +288,7 @@ class LocalLLM:
         probe = copy.copy(request)
         probe.max_tokens = 4  # a few decode steps too: the first ones after loading are slow
         probe.tool_choice = "auto" if request.tool_choice != "none" else "none"
-        async for _ in self.stream(probe):
+        async for _ in self._generate(probe):
             pass
         return time.monotonic() - t0
 
@@ -345,17 +311,3 @@ def _with_extra_body(client: OpenAICompatLLM, extra: dict[str, Any]) -> OpenAICo
     clone = copy.copy(client)
     clone.extra_body = {**client.extra_body, **extra}
     return clone
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a child server: SIGTERM, then SIGKILL after 5 s."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-

@@ -1,0 +1,196 @@
+"""Deterministic help for a small local model (Qwen2.5-0.5B): correctness lives in our code.
+
+Measured on the support agent (``agents/support.yaml``) with the embedded model, temperature 0.3:
+
+- asked "check my account, the number is 12345" it answered "I'm sorry, but I can't help with
+  that." or invented a balance, and never wrote a ``<tool_call>``; asked a grammar-constrained
+  yes/no "should get_account_info be called with 12345?" it said yes with the same confidence
+  (log-probability -0.15 .. -0.39) for "I was born in 1988" and "my phone number is 5550123" as
+  for real account questions, so it cannot make that decision either;
+- given a tool result it repeated the tool call (and then called every other tool) instead of
+  answering; with calls ruled out by a grammar it answered from a ``key: value`` rendering of the
+  result far more often than from raw JSON.
+
+So, for small local models:
+
+1. :func:`direct_call`: when the caller's latest turn supplies every required argument of exactly
+   one offered tool, and each of those values is *checkable* (a ``pattern`` or ``enum`` in the
+   schema it fully matches) and the parameter is *named* in that turn or in the agent's question
+   just before it (``account_id`` -> "account"), the call is made without asking the model.
+   The arguments are validated against the whole JSON schema first. Nothing here knows a tool.
+2. :func:`answer_request_parts`: after tool results (and whenever ``tool_choice`` is
+   ``"none"``), the model must answer in words: :data:`ANSWER_GRAMMAR` rules out call syntax,
+   dict results are shown as ``key: value`` lines and :data:`AFTER_TOOL_HINT` is appended as a
+   last system message. The prompt prefix (system prompt, tools, earlier turns) is unchanged, so
+   llama.cpp's prompt cache still applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import jsonschema
+
+from voiceagent.providers.base import ToolCallRequest
+
+__all__ = ["direct_call", "candidate_values", "render_tool_result", "answer_request_parts",
+           "ANSWER_GRAMMAR", "AFTER_TOOL_HINT"]
+
+ANSWER_GRAMMAR = r"root ::= [^<{[\n ] [^<\n]*"
+"""GBNF (llama.cpp grammar, https://github.com/ggml-org/llama.cpp/blob/master/grammars/README.md):
+one line of text that cannot start a JSON value nor contain a ``<tool_call>`` tag."""
+
+AFTER_TOOL_HINT = ("Now reply to the caller directly (say you and your) in one or two short "
+                   "sentences, using the facts in the tool response.")
+"""The last system message of a request that follows tool results."""
+
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+                "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_GENERIC = {"id", "ids", "no", "num", "number", "value", "the", "a", "of", "get", "set", "info",
+            "lookup", "look", "up", "find", "fetch", "check", "create", "update", "data"}
+
+
+def _spoken_digits(text: str) -> str:
+    """``"one two three"`` -> ``"1 2 3"`` (single digit words only; other words untouched)."""
+    return re.sub(r"\b(" + "|".join(_DIGIT_WORDS) + r")\b",
+                  lambda m: _DIGIT_WORDS[m.group(1).lower()], text, flags=re.IGNORECASE)
+
+
+def candidate_values(text: str, schema: dict[str, Any]) -> list[Any]:
+    """Distinct values in ``text`` that satisfy a checkable property ``schema``, in order.
+
+    Checkable: a string with a ``pattern`` (tried on every word, and on digit runs with the
+    spaces, dashes, dots and commas between them removed, so "1-2-3-4-5" and "one two three four
+    five" give "12345"), a string/number ``enum`` (whole words, case-insensitive), or an
+    integer with a ``pattern``/``minimum``+``maximum``. Anything else gives ``[]`` (free text
+    such as a ticket summary is never guessed).
+    """
+    kind = schema.get("type")
+    if "enum" in schema:
+        out = []
+        for option in schema["enum"]:
+            if re.search(rf"(?<!\w){re.escape(str(option))}(?!\w)", text, re.IGNORECASE):
+                out.append(option)
+        return out
+    pattern = schema.get("pattern")
+    if kind == "integer" and pattern is None and not {"minimum", "maximum"} <= schema.keys():
+        return []
+    if kind not in ("string", "integer") or (kind == "string" and not pattern):
+        return []
+    spoken = _spoken_digits(text)
+    pieces = re.findall(r"[\w.@+-]+", spoken)
+    pieces += [re.sub(r"[\s.,-]", "", run) for run in
+               re.findall(r"\d(?:[\s.,-]{0,2}\d)+", spoken)]
+    out: list[Any] = []
+    for piece in pieces:
+        piece = piece.strip(".,-")
+        value: Any = piece
+        if kind == "integer":
+            if not piece.isdigit():
+                continue
+            value = int(piece)
+        if pattern and not re.fullmatch(pattern, piece):
+            continue
+        try:
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError:
+            continue
+        except jsonschema.SchemaError:
+            return []
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _cue_words(tool_name: str, param: str) -> list[str]:
+    words = [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", param.lower()) if w]
+    words = [w for w in words if w not in _GENERIC and len(w) > 2]
+    if not words:
+        words = [w for w in re.split(r"[_\W]+", tool_name.lower())
+                 if w and w not in _GENERIC and len(w) > 2]
+    return words
+
+
+def _named(words: list[str], *texts: str) -> bool:
+    return any(re.search(rf"\b{re.escape(w)}", t, re.IGNORECASE) for w in words for t in texts)
+
+
+def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> \
+        ToolCallRequest | None:
+    """The one tool call the caller's latest turn determines, or None (see the module docstring).
+
+    messages: the request's OpenAI-format messages; only acts when the last one is the caller's
+        (``role == "user"``), i.e. on the first LLM round of a turn.
+    tools: the offered OpenAI-format tools. A tool qualifies when it has required parameters and
+        each has exactly one :func:`candidate_values` match in the latest user message and is
+        named there or in the assistant message right before it. Returns None when no tool or
+        more than one qualifies, or the arguments fail the tool's JSON schema.
+    """
+    if not messages or messages[-1].get("role") != "user" or not tools:
+        return None
+    said = str(messages[-1].get("content") or "")
+    asked = ""
+    if len(messages) >= 2 and messages[-2].get("role") == "assistant":
+        asked = str(messages[-2].get("content") or "")
+    found: list[ToolCallRequest] = []
+    for tool in tools:
+        fn = tool.get("function") or {}
+        params = fn.get("parameters") or {}
+        required = params.get("required") or []
+        props = params.get("properties") or {}
+        if not required or not all(r in props for r in required):
+            continue
+        args: dict[str, Any] = {}
+        for name in required:
+            values = candidate_values(said, props[name])
+            if len(values) != 1 or not _named(_cue_words(fn.get("name", ""), name), said, asked):
+                break
+            args[name] = values[0]
+        else:
+            try:
+                jsonschema.validate(args, params)
+            except (jsonschema.ValidationError, jsonschema.SchemaError):
+                continue
+            found.append(ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=fn["name"],
+                                         arguments=json.dumps(args, ensure_ascii=False)))
+    return found[0] if len(found) == 1 else None
+
+
+def render_tool_result(content: Any) -> str:
+    """A tool message's content as a small model reads it best: a JSON object becomes
+    ``key: value`` lines (nested values stay JSON); anything else is returned unchanged."""
+    if not isinstance(content, str):
+        return content
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(value, dict) or not value:
+        return content
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, (dict, list)):
+            item = json.dumps(item, ensure_ascii=False)
+        elif isinstance(item, bool):
+            item = "yes" if item else "no"
+        lines.append(f"{key}: {item}")
+    return "\n".join(lines)
+
+
+def answer_request_parts(messages: list[dict[str, Any]], tool_choice: Any) -> \
+        tuple[list[dict[str, Any]], str] | None:
+    """``(messages, grammar)`` that make the model answer in words, or None when it may call a
+    tool. Applies after tool results (last message ``role == "tool"``) and for
+    ``tool_choice == "none"``. Tool messages are rendered with :func:`render_tool_result`; after
+    tool results :data:`AFTER_TOOL_HINT` is appended. Input is not modified."""
+    after_tools = bool(messages) and messages[-1].get("role") == "tool"
+    if not after_tools and tool_choice != "none":
+        return None
+    out = [dict(m, content=render_tool_result(m.get("content"))) if m.get("role") == "tool"
+           else m for m in messages]
+    if after_tools:
+        out.append({"role": "system", "content": AFTER_TOOL_HINT})
+    return out, ANSWER_GRAMMAR

@@ -1,0 +1,217 @@
+"""The llama.cpp server child process behind :class:`voiceagent.providers.local.llm.LocalLLM`.
+
+``python -m llama_cpp.server`` (llama-cpp-python's OpenAI-compatible server,
+https://llama-cpp-python.readthedocs.io/en/latest/server/) on 127.0.0.1 and a free port, its log
+in a temporary file, stopped with the parent (``PR_SET_PDEATHSIG`` on Linux, ``atexit``
+elsewhere).
+
+Prompt cache on disk: with ``prompt_cache`` on, the server runs with ``--cache true
+--cache_type disk`` in a per-model cache directory, so the KV state of an evaluated prompt (the
+agent's system prompt and tools, pre-filled by ``LocalLLM.warm_up``) is saved after each
+completion and loaded again by the next process whose prompt starts the same way: a second run
+of the same agent skips the cold prompt evaluation (seconds on a small CPU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from voiceagent.providers.base import ProviderError
+
+__all__ = ["LlamaServer", "prompt_cache_dir"]
+
+PROMPT_CACHE_BYTES = 256 << 20
+"""Disk budget of the prompt cache (llama-cpp-python evicts the oldest states beyond it)."""
+
+
+def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
+    """Where the server's prompt states for ``model_path`` at context ``n_ctx`` are kept:
+    ``<model cache dir>/prompt-cache/<model file stem>-ctx<n_ctx>`` (states are only valid for
+    the model and context size they were made with)."""
+    from voiceagent.providers.local.gguf import model_cache_dir  # noqa: PLC0415
+
+    return model_cache_dir() / "prompt-cache" / f"{model_path.stem}-ctx{n_ctx}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: have the kernel send SIGTERM to the server if this process dies (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child server: SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
+class LlamaServer:
+    """One llama.cpp server process.
+
+    model_path: the GGUF (None: :func:`voiceagent.providers.local.gguf.ensure_gguf`, joined from
+        the PyPI parts on first use).
+    n_ctx / n_threads / n_threads_batch: llama.cpp context size (tokens) and thread counts.
+    prompt_cache: keep evaluated prompt states on disk across runs (see the module docstring).
+    startup_timeout_s: how long :meth:`url` waits for ``GET /v1/models`` to answer.
+
+    :meth:`launch` starts the process and returns at once (call it as early as possible);
+    :meth:`url` waits until it answers. Both are idempotent.
+    """
+
+    def __init__(self, *, model_path: Path | None, n_ctx: int, n_threads: int,
+                 n_threads_batch: int, prompt_cache: bool = True,
+                 startup_timeout_s: float = 120.0) -> None:
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
+        self.prompt_cache = prompt_cache
+        self.startup_timeout_s = startup_timeout_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self.cache_dir: Path | None = None
+        self._port: int | None = None
+        self._atexit: Any = None
+
+    # ------------------------------------------------------------------ start
+    def launch(self) -> None:
+        """Start the process now without waiting for it to answer (joins the model parts first
+        if they were never joined: seconds, once per machine). Idempotent.
+
+        Call it from a thread that lives as long as the server: on Linux the child is stopped
+        when the thread that started it exits (``PR_SET_PDEATHSIG``).
+
+        Raises:
+            ProviderError: llama-cpp-python or the model packages are missing.
+        """
+        if self.proc is None:
+            self._popen()
+
+    def _popen(self) -> None:
+        try:
+            import llama_cpp.server  # noqa: F401, PLC0415 - presence check only
+        except ImportError as exc:
+            raise ProviderError("the local LLM needs llama-cpp-python[server] (pip install the "
+                                f"project's [local] extra): {exc}") from exc
+        if self.model_path is None:
+            from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
+
+            self.model_path = ensure_gguf()
+        self._port = _free_port()
+        fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
+        self.log_path = Path(log_name)
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+               "--host", "127.0.0.1", "--port", str(self._port), "--n_ctx", str(self.n_ctx),
+               "--n_threads", str(self.n_threads),
+               "--n_threads_batch", str(self.n_threads_batch), "--n_batch", "512",
+               "--verbose", "False"]
+        cwd = None
+        if self.prompt_cache:
+            try:
+                self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                # LlamaDiskCache keeps its files under ./.cache/llama_cache of the server's cwd
+                cmd += ["--cache", "true", "--cache_type", "disk",
+                        "--cache_size", str(PROMPT_CACHE_BYTES)]
+                cwd = str(self.cache_dir)
+            except OSError:
+                self.cache_dir = None  # an unwritable cache only costs speed
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, cwd=cwd,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        os.close(fd)
+        self._atexit = functools.partial(_terminate, self.proc)
+        atexit.register(self._atexit)
+
+    async def url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` once the server answers; launches it if needed.
+
+        Raises:
+            ProviderError: llama-cpp-python or the model is missing, or the server exited or did
+                not answer within ``startup_timeout_s`` (with the tail of its log).
+        """
+        last = "did not start"
+        for _ in range(2):  # a second try if another process grabbed the port meanwhile
+            if self.proc is None:
+                if self.model_path is None:
+                    from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
+
+                    self.model_path = await asyncio.to_thread(ensure_gguf)
+                self.launch()
+            url = f"http://127.0.0.1:{self._port}/v1"
+            try:
+                await self._wait_ready(url)
+                return url
+            except ProviderError as exc:
+                last = str(exc)
+                await self.aclose()
+        raise ProviderError(f"local LLM server {last}")
+
+    async def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise ProviderError(f"exited with code {self.proc.returncode}: "
+                                        f"{self.log_tail()}")
+                try:
+                    if (await http.get(f"{url}/models")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise ProviderError(f"did not answer within {self.startup_timeout_s:g} s: "
+                            f"{self.log_tail()}")
+
+    def log_tail(self, n: int = 600) -> str:
+        """The last ``n`` characters of the server's log (``(no output)`` when empty)."""
+        try:
+            text = self.log_path.read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            text = ""
+        lines = [ln for ln in text.splitlines() if not ln.startswith("LlamaDiskCache")]
+        return "\n".join(lines)[-n:].strip() or "(no output)"
+
+    async def aclose(self) -> None:
+        """Stop the process (SIGTERM, SIGKILL after 5 s) and delete its log. Idempotent."""
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            await asyncio.to_thread(_terminate, proc)
+            if self._atexit is not None:
+                atexit.unregister(self._atexit)
+                self._atexit = None
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None

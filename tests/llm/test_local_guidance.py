@@ -1,0 +1,159 @@
+"""Small-model guidance: tool calls the caller's words determine, and answers after tool results.
+
+The phrasings below are the list the issue asks for: each must call get_account_info with the
+right account_id (or, for the negative cases, must not call anything without the model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm_helpers import collect, text_of
+from voiceagent.config.load import load_agent
+from voiceagent.engine.compiler import compile_agent
+from voiceagent.providers.base import ChatRequest, ToolCallRequest, Usage
+from voiceagent.providers.local.guidance import (
+    AFTER_TOOL_HINT, ANSWER_GRAMMAR, candidate_values, direct_call, render_tool_result,
+)
+from voiceagent.providers.local.llm import LocalLLM
+from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = {"type": "string", "pattern": "^[0-9]{4,12}$"}
+GREETING = "Hi, this is Acme Corp support. How can I help?"
+
+
+@pytest.fixture(scope="module")
+def support_tools() -> list[dict]:
+    """The tools agents/support.yaml offers in its first state, as the LLM sees them."""
+    compiled = compile_agent(load_agent(ROOT / "agents" / "support.yaml", env={}))
+    return compiled.state(compiled.initial).llm_tools()
+
+
+def convo(user: str, asked: str = GREETING) -> list[dict]:
+    return [{"role": "system", "content": "Be brief."}, {"role": "assistant", "content": asked},
+            {"role": "user", "content": user}]
+
+
+@pytest.mark.parametrize("user, asked, account", [
+    ("Hi, can you check my account? The number is 12345.", GREETING, "12345"),
+    ("What's my balance? My account number is 67890.", GREETING, "67890"),
+    ("My account is 24680, what plan am I on?", GREETING, "24680"),
+    ("Account number 9001, please.", GREETING, "9001"),
+    ("Can you look up my account, it's 1-2-3-4-5?", GREETING, "12345"),
+    ("my account number is one two three four five", GREETING, "12345"),
+    ("It's 67890.", "Sure, what's your account number?", "67890"),
+    ("Sure, 24680", "Could you give me your account number?", "24680"),
+])
+def test_account_questions_call_get_account_info_with_the_number(support_tools, user, asked,
+                                                                  account):
+    call = direct_call(convo(user, asked), support_tools)
+    assert call is not None and call.name == "get_account_info"
+    assert json.loads(call.arguments) == {"account_id": account}
+
+
+@pytest.mark.parametrize("user, asked", [
+    ("Hello.", GREETING),
+    ("Hi there, how are you?", GREETING),
+    ("Can you check my account?", GREETING),              # no number: the model asks for it
+    ("My phone number is 5550123, I want a person.", GREETING),  # "account" never said
+    ("I was born in 1988.", GREETING),
+    ("It's 9001.", GREETING),                             # nobody asked for an account number
+    ("My account is 12345, or maybe 67890.", GREETING),   # two numbers: not ours to pick
+    ("My account is 12.", GREETING),                      # fails the pattern
+    ("Thanks, goodbye!", GREETING),
+])
+def test_other_turns_are_left_to_the_model(support_tools, user, asked):
+    assert direct_call(convo(user, asked), support_tools) is None
+
+
+def test_only_the_first_round_of_a_turn_is_decided(support_tools):
+    msgs = convo("My account is 12345.") + [
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function",
+         "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
+        {"role": "tool", "tool_call_id": "c", "content": '{"found": true}'}]
+    assert direct_call(msgs, support_tools) is None
+
+
+def test_free_text_and_parameterless_tools_are_never_filled():
+    tools = [{"type": "function", "function": {"name": "create_ticket", "parameters": {
+        "type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}}},
+        {"type": "function", "function": {"name": "end_call", "parameters": {"type": "object",
+                                                                            "properties": {}}}}]
+    assert direct_call(convo("Create a ticket with summary 12345, then end the call."), tools) is None
+
+
+def test_enum_and_integer_parameters():
+    tools = [{"type": "function", "function": {"name": "set_plan", "parameters": {
+        "type": "object", "properties": {
+            "plan": {"type": "string", "enum": ["Basic", "Pro"]},
+            "seats": {"type": "integer", "minimum": 1, "maximum": 50}},
+        "required": ["plan", "seats"]}}}]
+    call = direct_call(convo("Move my plan to pro with 5 seats."), tools)
+    assert call is not None and json.loads(call.arguments) == {"plan": "Pro", "seats": 5}
+    assert direct_call(convo("Move my plan to pro with 500 seats."), tools) is None
+    assert candidate_values("pro or basic", tools[0]["function"]["parameters"]["properties"]
+                            ["plan"]) == ["Basic", "Pro"]
+
+
+def test_render_tool_result_reads_as_key_value_lines():
+    assert render_tool_result('{"found": true, "name": "Priya", "tags": ["a"]}') == \
+        'found: yes\nname: Priya\ntags: ["a"]'
+    assert render_tool_result("plain text") == "plain text"
+    assert render_tool_result("[1, 2]") == "[1, 2]"
+
+
+async def test_local_llm_makes_the_determined_call_without_asking_the_server(support_tools):
+    async with FakeOpenAI() as srv:
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, usages = await collect(llm, ChatRequest(
+            messages=convo("Check account 12345 please."), tools=support_tools))
+        await llm.aclose()
+    assert srv.requests == [] and llm.direct_calls == 1
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("get_account_info", {"account_id": "12345"})]
+    assert isinstance(events[-1], Usage) and isinstance(events[0], ToolCallRequest)
+
+
+async def test_after_tool_results_the_model_must_answer_in_words(support_tools):
+    msgs = convo("Check account 12345 please.") + [
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [{
+            "id": "c1", "type": "function", "function": {
+                "name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"found": true, "name": "Priya"}'}]
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Hi Priya, your account is active."))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools,
+                                                          temperature=0.3))
+        await llm.aclose()
+    body = srv.requests[0].body
+    assert body["grammar"] == ANSWER_GRAMMAR and body["temperature"] == 0.0
+    assert body["messages"][-1] == {"role": "system", "content": AFTER_TOOL_HINT}
+    assert body["messages"][-2]["content"] == "found: yes\nname: Priya"
+    assert body["messages"][:3] == msgs[:3]  # the cached prefix is untouched
+    assert calls == [] and text_of(events) == "Hi Priya, your account is active."
+
+
+async def test_plain_turns_go_to_the_model_unchanged(support_tools):
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Hello! How can I help?"))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, ChatRequest(messages=convo("Hello."),
+                                                          tools=support_tools))
+        await llm.aclose()
+    body = srv.requests[0].body
+    assert "grammar" not in body and body["messages"] == convo("Hello.")
+    assert calls == [] and llm.direct_calls == 0
+
+
+async def test_guidance_can_be_turned_off(support_tools):
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Sure."))
+        llm = LocalLLM(base_url=srv.base_url, guided=False)
+        await collect(llm, ChatRequest(messages=convo("Check account 12345."),
+                                       tools=support_tools))
+        await llm.aclose()
+    assert len(srv.requests) == 1 and llm.direct_calls == 0
