@@ -5,11 +5,12 @@ https://llama-cpp-python.readthedocs.io/en/latest/server/) on 127.0.0.1 and a fr
 in a temporary file, stopped with the parent (``PR_SET_PDEATHSIG`` on Linux, ``atexit``
 elsewhere).
 
-Prompt cache on disk: with ``prompt_cache`` on, the server runs with ``--cache true
---cache_type disk`` in a per-model cache directory, so the KV state of an evaluated prompt (the
-agent's system prompt and tools, pre-filled by ``LocalLLM.warm_up``) is saved after each
-completion and loaded again by the next process whose prompt starts the same way: a second run
-of the same agent skips the cold prompt evaluation (seconds on a small CPU).
+Prompt cache on disk: with ``prompt_cache`` on, the server runs with
+:class:`voiceagent.providers.local.prompt_cache.PromptStateCache` in a per-model cache
+directory, so the KV state of an evaluated prompt (the agent's system prompt and tools, pre-filled
+by ``LocalLLM.warm_up``) is saved after each completion and restored by the next process whose
+prompt starts the same way: a second run of the same agent skips the cold prompt evaluation
+(seconds on a small CPU).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import httpx
 
 from voiceagent.providers.base import ProviderError
+from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
 
 __all__ = ["LlamaServer", "prompt_cache_dir"]
 
@@ -40,11 +42,17 @@ PROMPT_CACHE_BYTES = 256 << 20
 
 def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
     """Where the server's prompt states for ``model_path`` at context ``n_ctx`` are kept:
-    ``<model cache dir>/prompt-cache/<model file stem>-ctx<n_ctx>`` (states are only valid for
-    the model and context size they were made with)."""
+    ``<model cache dir>/prompt-cache/<model file stem>-ctx<n_ctx>-llama<version>`` (a state is
+    only valid for the model, context size and llama.cpp build that made it)."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
     from voiceagent.providers.local.gguf import model_cache_dir  # noqa: PLC0415
 
-    return model_cache_dir() / "prompt-cache" / f"{model_path.stem}-ctx{n_ctx}"
+    try:
+        build = version("llama_cpp_python")
+    except PackageNotFoundError:
+        build = "unknown"
+    return model_cache_dir() / "prompt-cache" / f"{model_path.stem}-ctx{n_ctx}-llama{build}"
 
 
 def _free_port() -> int:
@@ -131,24 +139,22 @@ class LlamaServer:
         self._port = _free_port()
         fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
         self.log_path = Path(log_name)
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+        module = "voiceagent.providers.local.prompt_cache" if self.prompt_cache else "llama_cpp.server"
+        cmd = [sys.executable, "-m", module, "--model", str(self.model_path),
                "--host", "127.0.0.1", "--port", str(self._port), "--n_ctx", str(self.n_ctx),
                "--n_threads", str(self.n_threads),
                "--n_threads_batch", str(self.n_threads_batch), "--n_batch", "512",
                "--verbose", "False"]
-        cwd = None
+        env = dict(os.environ)
         if self.prompt_cache:
-            try:
-                self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                # LlamaDiskCache keeps its files under ./.cache/llama_cache of the server's cwd
-                cmd += ["--cache", "true", "--cache_type", "disk",
-                        "--cache_size", str(PROMPT_CACHE_BYTES)]
-                cwd = str(self.cache_dir)
-            except OSError:
-                self.cache_dir = None  # an unwritable cache only costs speed
+            self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
+            cmd += ["--cache", "true", "--cache_type", "disk",
+                    "--cache_size", str(PROMPT_CACHE_BYTES)]
+            env[CACHE_DIR_ENV] = str(self.cache_dir)
+            src = str(Path(__file__).resolve().parents[3])  # this package, however it was found
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, cwd=cwd,
+            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, env=env,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         os.close(fd)
         self._atexit = functools.partial(_terminate, self.proc)

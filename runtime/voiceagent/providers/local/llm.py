@@ -134,7 +134,7 @@ class LocalLLM:
 
     def __init__(self, *, base_url: str | None = None, model_path: str | Path | None = None,
                  n_ctx: int = 4096, n_threads: int | None = None,
-                 n_threads_batch: int | None = None, prompt_cache: bool = False,
+                 n_threads_batch: int | None = None, prompt_cache: bool = True,
                  guided: bool = True,
                  startup_timeout_s: float = 120.0, timeout_s: float = 60.0,
                  deadline_s: float = 90.0) -> None:

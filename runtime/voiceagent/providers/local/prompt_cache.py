@@ -1,0 +1,187 @@
+"""Evaluated-prompt states of the local LLM kept on disk, so a second run starts warm.
+
+Why not llama-cpp-python's own ``--cache_type disk``: its ``LlamaState`` carries the logits of
+every prompt token (n_tokens x 151,936 floats: 176 MB for a 290-token prompt, measured), it is
+written after every completion, entries over the size budget are dropped at once (so a 700-token
+agent prompt was never kept), and a lookup removes the entry it reads.
+
+:class:`PromptStateCache` keeps only what a restore needs: the token ids and llama.cpp's own
+state (the KV cache, about 12 kB per token for Qwen2.5-0.5B). A restored state is always
+followed by at least one token of prompt evaluation (``Llama._requires_eval``), so the logits are
+recomputed and none need storing. Lookups read the file only when llama-cpp-python actually
+restores the state; at most ``max_entries`` states are kept (least recently used go first);
+every failure is a cache miss, never an error.
+
+Run the server with it: ``python -m voiceagent.providers.local.prompt_cache <llama_cpp.server
+arguments> --cache true --cache_type disk`` with ``VOICEAGENT_PROMPT_CACHE_DIR`` naming the
+directory (the launcher replaces ``llama_cpp.LlamaDiskCache`` before the server builds its model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["PromptStateCache", "CACHE_DIR_ENV", "main"]
+
+CACHE_DIR_ENV = "VOICEAGENT_PROMPT_CACHE_DIR"
+_SUFFIX = ".state"
+_ROOM = 1 << 15
+"""Free token slots after a restored prompt (at least any context size used here)."""
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _LazyState:
+    """A ``llama_cpp.LlamaState`` look-alike whose KV bytes are read from disk on first use."""
+
+    def __init__(self, path: Path, input_ids: np.ndarray, n_vocab: int) -> None:
+        self._path = path
+        # Llama writes later tokens into input_ids in place: leave room for a whole context
+        self.input_ids = np.concatenate([input_ids, np.zeros(_ROOM, dtype=np.intc)])
+        self.n_tokens = len(input_ids)
+        self.scores = np.zeros((1, n_vocab), dtype=np.single)  # broadcast; recomputed anyway
+        self._blob: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        """The stored blob; any failure is a miss (KeyError, which llama-cpp-python catches)."""
+        if self._blob is None:
+            try:
+                with open(self._path, "rb") as f:
+                    blob = pickle.load(f)  # noqa: S301 - our own files in the user's cache
+                if not isinstance(blob.get("llama_state"), bytes):
+                    raise ValueError("not a prompt state")
+                os.utime(self._path)  # least-recently-used order
+            except Exception as exc:  # noqa: BLE001
+                raise KeyError(f"unreadable prompt state: {exc}") from None
+            self._blob = blob
+        return self._blob
+
+    @property
+    def llama_state(self) -> bytes:
+        return self._load()["llama_state"]
+
+    @property
+    def llama_state_size(self) -> int:
+        return len(self.llama_state)
+
+    @property
+    def seed(self) -> int:
+        return self._load()["seed"]
+
+
+class PromptStateCache:
+    """A ``llama_cpp.BaseLlamaCache`` keeping lean prompt states in ``directory``.
+
+    directory: where ``<sha256 of the tokens>.state`` files live (created).
+    capacity_bytes: disk budget; max_entries: how many states to keep (oldest use dropped).
+    n_vocab: the model's vocabulary size (for the placeholder logits row).
+    """
+
+    def __init__(self, directory: Path | str, *, capacity_bytes: int = 256 << 20,
+                 max_entries: int = 6, n_vocab: int = 151_936) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.capacity_bytes = capacity_bytes
+        self.max_entries = max_entries
+        self.n_vocab = n_vocab
+        self._index: dict[Path, np.ndarray] = {}
+        for path in self.directory.glob(f"*{_SUFFIX}"):
+            try:
+                with open(path.with_suffix(".ids"), "rb") as f:
+                    self._index[path] = np.frombuffer(f.read(), dtype=np.intc)
+            except OSError:
+                continue
+
+    @property
+    def cache_size(self) -> int:
+        """Bytes on disk."""
+        return sum(p.stat().st_size for p in self._index if p.exists())
+
+    def _longest(self, key: Sequence[int]) -> tuple[Path | None, int]:
+        best, best_len = None, 0
+        for path, ids in self._index.items():
+            n = _common_prefix(ids.tolist(), key)
+            if n > best_len:
+                best, best_len = path, n
+        return best, best_len
+
+    def __getitem__(self, key: Sequence[int]) -> Any:
+        path, n = self._longest(list(key))
+        if path is None or n == 0 or not path.exists():
+            raise KeyError("no cached prompt state")
+        return _LazyState(path, self._index[path], self.n_vocab)
+
+    def __contains__(self, key: Sequence[int]) -> bool:
+        return self._longest(list(key))[0] is not None
+
+    def __setitem__(self, key: Sequence[int], value: Any) -> None:
+        try:
+            ids = np.asarray(list(key), dtype=np.intc)
+            name = hashlib.sha256(ids.tobytes()).hexdigest()[:32]
+            path = self.directory / f"{name}{_SUFFIX}"
+            if path in self._index:
+                os.utime(path)
+                return
+            blob = {"llama_state": bytes(value.llama_state), "seed": int(value.seed)}
+            _write_atomic(path.with_suffix(".ids"), ids.tobytes())
+            _write_atomic(path, pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
+            self._index[path] = ids
+            self._trim()
+        except Exception as exc:  # noqa: BLE001 - a cache failure only costs speed
+            print(f"voiceagent prompt cache: not saved: {exc}", file=sys.stderr)
+
+    def _trim(self) -> None:
+        def used(p: Path) -> float:
+            try:
+                return p.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        paths = sorted(self._index, key=used)
+        while paths and (len(paths) > self.max_entries or self.cache_size > self.capacity_bytes):
+            old = paths.pop(0)
+            self._index.pop(old, None)
+            old.unlink(missing_ok=True)
+            old.with_suffix(".ids").unlink(missing_ok=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def main() -> None:  # pragma: no cover - runs as the server process
+    """``python -m voiceagent.providers.local.prompt_cache [llama_cpp.server args]``."""
+    import llama_cpp  # noqa: PLC0415
+
+    directory = os.environ.get(CACHE_DIR_ENV) or str(Path.cwd() / "prompt-states")
+
+    class _ServerCache(PromptStateCache):
+        def __init__(self, capacity_bytes: int = 256 << 20, **_: Any) -> None:
+            super().__init__(directory, capacity_bytes=capacity_bytes)
+
+    llama_cpp.LlamaDiskCache = _ServerCache  # type: ignore[misc, assignment]
+    from llama_cpp.server.__main__ import main as serve  # noqa: PLC0415
+
+    serve()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
