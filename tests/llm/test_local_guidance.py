@@ -15,7 +15,8 @@ from voiceagent.config.load import load_agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.providers.base import ChatRequest, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import (
-    AFTER_TOOL_HINT, ANSWER_GRAMMAR, candidate_values, direct_call, render_tool_result,
+    AFTER_TOOL_HINT, ANSWER_GRAMMAR, answer_request_parts, candidate_values, direct_call,
+    render_tool_result,
 )
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -157,3 +158,13 @@ async def test_guidance_can_be_turned_off(support_tools):
                                        tools=support_tools))
         await llm.aclose()
     assert len(srv.requests) == 1 and llm.direct_calls == 0
+
+
+def test_a_known_call_token_is_banned_instead_of_a_grammar():
+    msgs = convo("hi") + [{"role": "tool", "tool_call_id": "c", "content": "ok"}]
+    out, extra = answer_request_parts(msgs, "auto", call_token=151657)
+    assert extra == {"logit_bias": {"151657": -100}}
+    assert out[-1] == {"role": "system", "content": AFTER_TOOL_HINT} and out[:-1] == msgs
+    out, extra = answer_request_parts(convo("hi"), "none")
+    assert extra == {"grammar": ANSWER_GRAMMAR} and out == convo("hi")  # no hint without results
+    assert answer_request_parts(convo("hi"), "auto") is None

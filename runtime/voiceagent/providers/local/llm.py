@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import httpx
 import jsonschema
 
 from voiceagent.providers.base import (
@@ -153,6 +154,7 @@ class LocalLLM:
         self.direct_calls = 0
         """How many tool calls :mod:`~voiceagent.providers.local.guidance` made without the model."""
         self._client: OpenAICompatLLM | None = None
+        self._call_token: int | None = None
         self._start_lock = asyncio.Lock()
 
     @property
@@ -182,6 +184,9 @@ class LocalLLM:
                                            name=self.name, timeout_s=self.timeout_s,
                                            max_retries=1, deadline_s=self.deadline_s,
                                            text_tool_calls=True, salvage_text_calls=True)
+            if self.guided and self.server is not None:  # our llama.cpp server: ask its tokenizer
+                self._call_token = await _single_token(url, "<tool_call>")
+
 
     async def aclose(self) -> None:
         """Close the client and stop the server this object started. Idempotent."""
@@ -200,10 +205,11 @@ class LocalLLM:
             req.tool_choice = "auto"  # the grammar below does the forcing
             extra = {"grammar": required_call_grammar(request.tools)}
         elif self.guided and request.tools and request.tool_choice in ("auto", "none"):
-            parts = answer_request_parts(req.messages, request.tool_choice)
+            parts = answer_request_parts(req.messages, request.tool_choice,
+                                         call_token=self._call_token)
             if parts is not None:
-                req.messages, grammar = parts
-                extra = {"grammar": grammar}
+                req.messages, extra = parts
+                req.tool_choice = "none"  # words only: calls written anyway are dropped
                 if request.messages and request.messages[-1].get("role") == "tool":
                     req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra
@@ -237,7 +243,7 @@ class LocalLLM:
         calls: list[ToolCallRequest] = []
         async for event in client.stream(req, deadline_s=deadline_s):
             if isinstance(event, ToolCallRequest):
-                if request.tool_choice != "none":
+                if req.tool_choice != "none":
                     calls.append(event)
                 continue
             if isinstance(event, Usage):
@@ -291,6 +297,20 @@ class LocalLLM:
         async for _ in self._generate(probe):
             pass
         return time.monotonic() - t0
+
+
+async def _single_token(base_url: str, text: str) -> int | None:
+    """The id of ``text`` when the server's tokenizer makes it one token, else None (llama-cpp-
+    python's ``POST /extras/tokenize``, special tokens parsed; other servers lack it: None)."""
+    root = base_url[:-3] if base_url.endswith("/v1") else base_url
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            response = await http.post(f"{root}/extras/tokenize", json={"input": text})
+        tokens = response.json().get("tokens") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and \
+        isinstance(tokens[0], int) else None
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:
