@@ -215,8 +215,13 @@ async def _tts_first_ms(stack: Stack, text: str) -> float | None:
     return None
 
 
-async def measure(stack: Stack, name: str, audio: np.ndarray) -> dict[str, Any]:
-    """Push ``audio`` in real time through STT, then LLM and TTS; the timings of one turn."""
+async def measure(stack: Stack, name: str, audio: np.ndarray, *,
+                  prefill: bool = False) -> dict[str, Any]:
+    """Push ``audio`` in real time through STT, then LLM and TTS; the timings of one turn.
+
+    prefill: on each STT ``interim`` start ``LocalLLM.prefill`` with the request that transcript
+    would make (the session hook proposed in docs/offline.md), so the final request finds the
+    caller's words already evaluated when the transcript did not change."""
     from voiceagent.engine.tools import ToolContext  # noqa: PLC0415
     from voiceagent.providers.base import ChatRequest  # noqa: PLC0415
 
@@ -224,10 +229,15 @@ async def measure(stack: Stack, name: str, audio: np.ndarray) -> dict[str, Any]:
     step = RATE * FRAME_MS // 1000
     finals: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
 
+    prefills: list[asyncio.Task[Any]] = []
+
     async def listen() -> None:
         async for ev in stream.events():
             if ev.kind == "final":
                 finals.put_nowait((time.monotonic(), ev.text))
+            elif ev.kind == "interim" and prefill and ev.text:
+                prefills.append(asyncio.create_task(stack.llm.prefill(ChatRequest(
+                    messages=stack.messages(ev.text), tools=stack.tools))))
 
     async def push(t0: float) -> None:
         for k, i in enumerate(range(0, len(audio), step)):
@@ -269,6 +279,8 @@ async def measure(stack: Stack, name: str, audio: np.ndarray) -> dict[str, Any]:
             row.update(tool_arguments=json.loads(call.arguments), answer_text=answer,
                        answer_audio_ms=round((time.monotonic() - t_end) * 1000, 1))
     finally:
+        await asyncio.gather(*prefills, return_exceptions=True)
+        row["prefills"] = len(prefills)
         pusher.cancel()
         await asyncio.gather(pusher, return_exceptions=True)
         await stream.aclose()
@@ -318,7 +330,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             turns = recordings(Path(tmp))
             for _ in range(args.repeat):
                 for name, audio in turns:
-                    row = await measure(stack, name, audio)
+                    row = await measure(stack, name, audio, prefill=args.prefill_interim)
                     rows.append(row)
                     print(f"  {name[:60]!r}: {row.get('transcript')!r} -> "
                           f"{row.get('tool') or row.get('first_text')!r} "
@@ -335,6 +347,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "loadavg_before": [round(x, 2) for x in load_before],
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
             "warm_up_s": round(warm_s, 2), "repeat": args.repeat,
+            "prefill_interim": args.prefill_interim,
             "direct_tool_calls": direct, "summary_ms": summary, "turns": rows}
 
 
@@ -342,10 +355,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent", default=str(ROOT / "agents" / "support.yaml"))
     parser.add_argument("--repeat", type=int, default=1, help="passes over the turn set")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" /
-                                             "embedded_latency.json"))
+    parser.add_argument("--prefill-interim", action="store_true",
+                        help="prefill the LLM with each STT interim (proposed session hook)")
+    parser.add_argument("--out", default=None, help="default benchmarks/results/"
+                        "embedded_latency[-prefill].json")
     args = parser.parse_args()
     os.environ.pop("SMALLEST_API_KEY", None)
+    if args.out is None:
+        name = "embedded_latency-prefill.json" if args.prefill_interim else "embedded_latency.json"
+        args.out = str(ROOT / "benchmarks" / "results" / name)
     result = asyncio.run(run(args))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

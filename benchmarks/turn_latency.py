@@ -76,6 +76,7 @@ def summarize(turns: list[Any], warmup: int) -> dict[str, Any]:
         "all_first_audio_overhead_ms": percentiles([t.first_overhead_ms for t in used
                                                     if t.first_overhead_ms is not None]),
         "missing_turns": sum(1 for t in used if t.kind == "missing"),
+        "first_turn_of_call": turns[0].__dict__ if turns else None,
     }
 
 
@@ -97,7 +98,6 @@ def table(summary: dict[str, Any], delays: Delays) -> str:
 
 async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays) -> dict[str, Any]:
     """Run the call and compute everything."""
-    floor = await measure_floor(urls, delays, args.floor_n) if args.floor_n > 0 else None
     shared = load_shared(urls, delays, via_relay=args.via_relay, patches=args.patch)
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     n_turns = 2 * args.turns + args.warmup
@@ -105,6 +105,8 @@ async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays
         res = await run_call(shared, utterances, n_turns, events_path=args.events)
     finally:
         await shared.llm.aclose()
+    # after the call: the floor's Pulse exchanges consume the fake's transcript cycle too
+    floor = await measure_floor(urls, delays, args.floor_n) if args.floor_n > 0 else None
     turns = turn_latencies(res, shared)
     summary = summarize(turns, args.warmup)
     breakdown = {k: percentiles(v[args.warmup:]) for k, v in session_breakdown(res.events, delays).items()}

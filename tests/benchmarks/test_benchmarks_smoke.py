@@ -28,7 +28,7 @@ def run(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedPr
 def test_turn_latency_two_turns(tmp_path):
     out = tmp_path / "turn_latency.json"
     events = tmp_path / "call.jsonl"
-    proc = run("turn_latency.py", "--turns", "1", "--warmup", "0", "--synthetic",
+    proc = run("turn_latency.py", "--turns", "1", "--warmup", "0", "--synthetic", "--floor-n", "2",
                "--events", str(events), "--out", str(out))
     data = json.loads(out.read_text())
     assert data["benchmark"] == "turn_latency"
@@ -41,6 +41,7 @@ def test_turn_latency_two_turns(tmp_path):
     assert data["error"] is None and data["caller_waits_timed_out"] == 0
     assert data["caller"] == "synthetic"
     assert "plain reply" in proc.stdout and str(out) in proc.stdout
+    assert data["fake_floor_ms"]["llm"]["n"] == 2
     logged = [json.loads(line)["type"] for line in events.read_text().splitlines()]
     assert logged.count("user.transcript") == 2 and "tool.call" in logged
 
@@ -63,3 +64,48 @@ def test_validate_speed_small(tmp_path):
     data = json.loads(out.read_text())
     assert data["files"] == 4 and len(data["wall_s"]) == 1
     assert data["exit_codes"] == [0]
+
+
+def test_hot_paths_small_with_patches(tmp_path):
+    out = tmp_path / "hot.json"
+    run("hot_paths.py", "--frames", "100", "--n", "200", "--patch", "llm-raw-body", "--patch", "pulse-40ms",
+        "--out", str(out))
+    data = json.loads(out.read_text())
+    assert data["patches"] == ["llm-raw-body", "pulse-40ms"]
+    # every request streamed through the patched client (a failure raises instead)
+    assert set(data["llm_ms_per_request"]) == {"5_messages", "21_messages", "41_messages"}
+    assert data["tts_chunks"] > 0 and data["pulse_push_us_per_frame"] > 0
+    assert set(data["resample_us_per_frame"]) == {"8k_to_16k", "24k_to_8k", "one_shot_24k_to_8k"}
+
+
+def test_raw_body_patch_sends_the_same_request(tmp_path):
+    """The llm-raw-body patch must put the same JSON on the wire as the SDK's create()."""
+    import asyncio
+
+    sys.path.insert(0, str(BENCH))
+    from patches import apply
+
+    from voiceagent.providers.base import ChatRequest, TextDelta
+    from voiceagent.providers.smallest.llm import electron_llm
+    from voiceagent.testing.fake_openai import FakeOpenAI
+
+    tools = [{"type": "function", "function": {"name": "f", "description": "d",
+                                               "parameters": {"type": "object", "properties": {}}}}]
+    req = ChatRequest(messages=[{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}],
+                      tools=tools, max_tokens=50)
+
+    async def bodies() -> list[dict]:
+        async with FakeOpenAI(api_key="sk_test_fake") as srv:
+            srv.script("Hello there.", "Hello there.")
+            plain = electron_llm(api_key="sk_test_fake", base_url=srv.electron_base_url)
+            patched = electron_llm(api_key="sk_test_fake", base_url=srv.electron_base_url)
+            assert apply(["llm-raw-body"], llm=patched) == ["llm-raw-body"]
+            for llm in (plain, patched):
+                texts = [e.text async for e in llm.stream(req) if isinstance(e, TextDelta)]
+                assert "".join(texts) == "Hello there."
+                await llm.aclose()
+            assert [r.headers.get("authorization") for r in srv.chat_requests] == ["Bearer sk_test_fake"] * 2
+            return [r.body for r in srv.chat_requests]
+
+    before, after = asyncio.run(bodies())
+    assert after == before
