@@ -16,7 +16,7 @@ from voiceagent.engine.compiler import compile_agent
 from voiceagent.providers.base import ChatRequest, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import (
     AFTER_TOOL_HINT, ANSWER_GRAMMAR, answer_request_parts, candidate_values, direct_call,
-    render_tool_result,
+    grounded, render_tool_result,
 )
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -168,3 +168,43 @@ def test_a_known_call_token_is_banned_instead_of_a_grammar():
     out, extra = answer_request_parts(convo("hi"), "none")
     assert extra == {"grammar": ANSWER_GRAMMAR} and out == convo("hi")  # no hint without results
     assert answer_request_parts(convo("hi"), "auto") is None
+
+
+def test_grounded_accepts_only_values_the_caller_said(support_tools):
+    said = convo("Please check account 9 0 0 1.")
+    ok = ToolCallRequest("c", "get_account_info", '{"account_id": "9001"}')
+    made_up = ToolCallRequest("c", "get_account_info", '{"account_id": "1234567890"}')
+    free_text = ToolCallRequest("c", "create_ticket", '{"summary": "anything at all"}')
+    assert grounded(ok, support_tools, said)
+    assert not grounded(made_up, support_tools, said)
+    assert grounded(free_text, support_tools, said)  # no pattern: not judged here
+
+
+async def test_an_invented_account_number_is_dropped_and_words_asked_for(support_tools):
+    msgs = convo("Please check account I'm near a world for me.")
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('<tool_call>\n{"name": "get_account_info", "arguments": '
+                             '{"account_id": "1234567890"}}\n</tool_call>'),
+                   TextReply("Could you tell me your account number?"))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, usages = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    assert calls == [] and llm.dropped_calls == 1 and len(usages) == 1
+    assert text_of(events) == "Could you tell me your account number?"
+    second = srv.requests[1].body
+    assert second["tool_choice"] == "none" and second["grammar"] == ANSWER_GRAMMAR
+    assert second["messages"] == msgs
+
+
+async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_tools):
+    msgs = convo("Check account 12345 please.") + [
+        {"role": "assistant", "content": "Let me check your account.", "tool_calls": [{
+            "id": "c1", "type": "function", "function": {
+                "name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"found": false}'}]
+    async with FakeOpenAI() as srv:
+        llm = LocalLLM(base_url=srv.base_url)
+        await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    shown = srv.requests[0].body["messages"][3]["content"]
+    assert shown.startswith("<tool_call>") and "Let me check" not in shown

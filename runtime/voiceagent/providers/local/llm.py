@@ -33,10 +33,10 @@ import httpx
 import jsonschema
 
 from voiceagent.providers.base import (
-    ChatRequest, LLMEvent, ProviderError, ToolCallRequest, Usage,
+    ChatRequest, LLMEvent, ProviderError, TextDelta, ToolCallRequest, Usage,
 )
 from voiceagent.providers.local.guidance import (
-    answer_request_parts, direct_call, render_tool_result,
+    answer_request_parts, direct_call, grounded, render_tool_result,
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
@@ -47,7 +47,8 @@ LOCAL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 _DEFAULT_SYSTEM = "You are a helpful voice assistant. Answer briefly."
 
 
-def render_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def render_history(messages: list[dict[str, Any]], *,
+                   call_text: bool = True) -> list[dict[str, Any]]:
     """Messages as the Qwen2.5 template expects them, without changing what the model sees.
 
     An assistant message's ``tool_calls`` become text in the template's own format
@@ -57,12 +58,16 @@ def render_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``key: value`` lines (:func:`~voiceagent.providers.local.guidance.render_tool_result`: the
     0.5B model answers from those far more often than from JSON). Returns new dicts; the input is
     not modified.
+
+    call_text: keep the words said before a tool call (the filler) in that message; the 0.5B
+    model repeats them as its answer when it sees them, so :class:`LocalLLM` drops them when
+    ``guided``.
     """
     out: list[dict[str, Any]] = []
     for msg in messages:
         m = dict(msg)
         if m.get("role") == "assistant" and m.get("tool_calls"):
-            parts = [m.get("content") or ""] if m.get("content") else []
+            parts = [m.get("content") or ""] if m.get("content") and call_text else []
             for call in m.pop("tool_calls"):
                 fn = call.get("function", call)
                 args: Any = fn.get("arguments") or "{}"
@@ -153,6 +158,8 @@ class LocalLLM:
             prompt_cache=prompt_cache, startup_timeout_s=startup_timeout_s)
         self.direct_calls = 0
         """How many tool calls :mod:`~voiceagent.providers.local.guidance` made without the model."""
+        self.dropped_calls = 0
+        """How many model-written calls were dropped for arguments the caller never said."""
         self._client: OpenAICompatLLM | None = None
         self._call_token: int | None = None
         self._start_lock = asyncio.Lock()
@@ -199,7 +206,7 @@ class LocalLLM:
     # ------------------------------------------------------------------ LLM
     def _prepare(self, request: ChatRequest) -> tuple[ChatRequest, dict[str, Any] | None]:
         req = copy.copy(request)
-        req.messages = render_history(request.messages)
+        req.messages = render_history(request.messages, call_text=not self.guided)
         extra = None
         if request.tools and request.tool_choice == "required":
             req.tool_choice = "auto"  # the grammar below does the forcing
@@ -241,14 +248,29 @@ class LocalLLM:
         if extra:
             client = _with_extra_body(client, extra)
         calls: list[ToolCallRequest] = []
+        spoke = False
         async for event in client.stream(req, deadline_s=deadline_s):
             if isinstance(event, ToolCallRequest):
                 if req.tool_choice != "none":
                     calls.append(event)
                 continue
+            if isinstance(event, TextDelta) and event.text.strip():
+                spoke = True
             if isinstance(event, Usage):
+                kept = 0
                 for call in calls:
-                    yield await self._repaired(call, request, deadline_s)
+                    call = await self._repaired(call, request, deadline_s)
+                    if self.guided and not grounded(call, request.tools, request.messages):
+                        self.dropped_calls += 1
+                        continue
+                    kept += 1
+                    yield call
+                if calls and not kept and not spoke:  # only invented calls: ask for words
+                    words = copy.copy(request)
+                    words.tool_choice = "none"
+                    async for again in self._generate(words, deadline_s=deadline_s):
+                        yield again
+                    return
             yield event
 
     async def _repaired(self, call: ToolCallRequest, request: ChatRequest,
@@ -291,8 +313,22 @@ class LocalLLM:
                                              "content": system_prompt or _DEFAULT_SYSTEM},
                                             {"role": "user", "content": "Hello."}],
                                   tools=list(tools or []))
+        return await self._probe(request, 4, t0)  # a few decode steps: the first ones are slow
+
+    async def prefill(self, request: ChatRequest) -> float:
+        """Evaluate ``request``'s prompt now (one decode step, output discarded) so that a request
+        starting the same way later only evaluates what differs. Returns the seconds it took.
+
+        For a speculative transcript: called with the session's next request built from an STT
+        ``interim`` while the end-of-utterance silence runs, the final request then skips the
+        prompt evaluation of the caller's words (see ``benchmarks/embedded_latency.py
+        --prefill-interim``). llama.cpp serves one request at a time: a real request sent
+        meanwhile waits for this one (at most one decode step after the prompt)."""
+        return await self._probe(request, 1, time.monotonic())
+
+    async def _probe(self, request: ChatRequest, max_tokens: int, t0: float) -> float:
         probe = copy.copy(request)
-        probe.max_tokens = 4  # a few decode steps too: the first ones after loading are slow
+        probe.max_tokens = max_tokens
         probe.tool_choice = "auto" if request.tool_choice != "none" else "none"
         async for _ in self._generate(probe):
             pass
