@@ -34,9 +34,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
-from patches import PATCHES  # noqa: E402
+from patches import PATCHES, apply_process  # noqa: E402
 from harness import (  # noqa: E402
-    RESULTS, Delays, caller_utterances, load_shared, percentiles, rss_mb, run_call, turn_latencies,
+    RESULTS, Delays, caller_utterances, load_shared, percentiles, rss_mb, run_call, session_breakdown,
+    turn_latencies,
 )
 
 DEFAULT_LEVELS = [1, 10, 50, 100, 200, 300, 400]
@@ -96,6 +97,24 @@ async def _rss_peak(peak: list[float], stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
+class GcPauses:
+    """Durations (ms) of the garbage collector's runs per generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append(1000 * (time.perf_counter() - self._t))
+
+    def summary(self) -> dict[str, Any]:
+        return {f"gen{g}": {"count": len(v), "max_ms": round(max(v), 1) if v else None,
+                            "total_ms": round(sum(v), 1)} for g, v in self.ms.items()}
+
+
 async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays,
                  prof: Any = None) -> dict[str, Any]:
     """Run ``n`` simultaneous calls in this process; returns the level's numbers. ``prof``: a
@@ -105,6 +124,7 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
     loop = asyncio.get_running_loop()
     # Warm-up: one short call (imports, the tool module, the LLM connection), not measured.
     warm = await run_call(shareds[0], utterances, 2)
+    apply_process(args.patch)
     base_rss = rss_mb()
     stop = asyncio.Event()
     lag: list[float] = []
@@ -116,11 +136,16 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
     wall0 = time.monotonic()
     if prof is not None:
         prof.enable()
+    import gc
+
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     calls = [run_call(shareds[i % len(shareds)], utterances[i % len(utterances):] + utterances[:i % len(utterances)],
                       args.turns, start_at=t0 + ramp * i / n) for i in range(n)]
     results = await asyncio.gather(*calls)
     if prof is not None:
         prof.disable()
+    gc.callbacks.remove(pauses)
     wall = time.monotonic() - wall0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     stop.set()
@@ -129,7 +154,10 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
         await s.llm.aclose()
 
     first, answer, kinds = [], [], {"plain": 0, "tool": 0, "missing": 0}
+    parts: dict[str, list[float]] = {}
     for res in results:
+        for key, vals in session_breakdown(res.events, delays, res).items():
+            parts.setdefault(key, []).extend(vals)
         for t in turn_latencies(res, shareds[0]):
             kinds[t.kind] = kinds.get(t.kind, 0) + 1
             if t.first_overhead_ms is not None:
@@ -157,6 +185,8 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
         "late_caller_ticks": sum(r.late_ticks for r in results),
         "max_caller_tick_late_ms": round(max(r.max_tick_late_ms for r in results), 1),
         "loop_lag_ms": percentiles(lag),
+        "session_breakdown_ms": {k: percentiles(v) for k, v in parts.items()},
+        "gc_pauses": pauses.summary(),
         "errors": len(errors), "first_errors": errors[:3],
         "warmup_error": warm.error,
     }

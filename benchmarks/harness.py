@@ -287,6 +287,7 @@ class CallResult:
     error: str | None = None
     started: float = 0.0
     ended: float = 0.0
+    clock_offset_ms: float = 0.0                          # time.monotonic() ms - session clock ms
 
 
 @dataclass
@@ -423,6 +424,7 @@ async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
     errors = [e for e in events.events if e["type"] == "error"]
     if errors and res.error is None:
         res.error = f"{len(errors)} error event(s): {errors[0].get('message')}"
+    res.clock_offset_ms = time.monotonic() * 1000.0 - events.now_ms()
     res.segments, res.events = line.segments, events.events
     res.underruns, res.underrun_ms, res.frames_played = line.underruns, line.underrun_ms, line.frames_played
     res.ended = time.monotonic()
@@ -475,11 +477,18 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
             "p99": r(np.percentile(a, 99)), "max": r(a.max()), "mean": r(a.mean())}
 
 
-def session_breakdown(events: list[dict[str, Any]], d: Delays) -> dict[str, list[float]]:
-    """From the session's own ``turn.metrics``: final received -> first audio minus LLM + TTS delay
-    (engine overhead after the final), LLM client TTFB minus the fake's delay, TTS TTFB minus it."""
-    out: dict[str, list[float]] = {"final_to_first_audio_overhead": [], "llm_client_overhead": [],
-                                   "tts_client_overhead": []}
+def session_breakdown(events: list[dict[str, Any]], d: Delays, res: CallResult | None = None
+                      ) -> dict[str, list[float]]:
+    """From the session's own events: ``stt_path_overhead`` (end of caller speech -> the turn's
+    ``user.transcript`` event, minus EOU silence + Pulse delay; needs ``res``), and from
+    ``turn.metrics``: final received -> first audio minus LLM + TTS delay (engine overhead after
+    the final), LLM client TTFB minus the fake's delay, TTS TTFB minus it."""
+    out: dict[str, list[float]] = {"stt_path_overhead": [], "final_to_first_audio_overhead": [],
+                                   "llm_client_overhead": [], "tts_client_overhead": []}
+    if res is not None:
+        heard = [e["t_ms"] + res.clock_offset_ms for e in events if e.get("type") == "user.transcript"]
+        for eos, t in zip(res.eos, heard):
+            out["stt_path_overhead"].append(t - 1000 * eos - d.eou_ms - d.pulse_ms)
     for e in events:
         if e.get("type") != "turn.metrics" or e.get("interrupted"):
             continue

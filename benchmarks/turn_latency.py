@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
 from floor import measure_floor  # noqa: E402
-from patches import PATCHES  # noqa: E402
+from patches import PATCHES, apply_process  # noqa: E402
 from harness import (  # noqa: E402
     RESULTS, Delays, caller_utterances, load_shared, percentiles, run_call, session_breakdown,
     turn_latencies,
@@ -101,6 +101,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays
     shared = load_shared(urls, delays, via_relay=args.via_relay, patches=args.patch)
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     n_turns = 2 * args.turns + args.warmup
+    apply_process(args.patch)
     try:
         res = await run_call(shared, utterances, n_turns, events_path=args.events)
     finally:
@@ -109,7 +110,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays
     floor = await measure_floor(urls, delays, args.floor_n) if args.floor_n > 0 else None
     turns = turn_latencies(res, shared)
     summary = summarize(turns, args.warmup)
-    breakdown = {k: percentiles(v[args.warmup:]) for k, v in session_breakdown(res.events, delays).items()}
+    breakdown = {k: percentiles(v[args.warmup:]) for k, v in session_breakdown(res.events, delays, res).items()}
     return {"fake_floor_ms": floor, "caller": source, "utterances": len(utterances), "summary": summary,
             "session_breakdown_ms": breakdown,
             "underruns": res.underruns, "underrun_ms": round(res.underrun_ms, 1),
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result["summary"], delays))
     b = result["session_breakdown_ms"]
-    print(f"session view (p50/p99 ms): final->first audio overhead "
+    print(f"session view (p50/p99 ms): end of speech->transcript overhead "
+          f"{b['stt_path_overhead']['p50']}/{b['stt_path_overhead']['p99']}, final->first audio overhead "
           f"{b['final_to_first_audio_overhead']['p50']}/{b['final_to_first_audio_overhead']['p99']}, "
           f"LLM client {b['llm_client_overhead']['p50']}/{b['llm_client_overhead']['p99']}, "
           f"TTS client {b['tts_client_overhead']['p50']}/{b['tts_client_overhead']['p99']}")
