@@ -14,7 +14,8 @@ every failure is a cache miss, never an error.
 
 Run the server with it: ``python -m voiceagent.providers.local.prompt_cache <llama_cpp.server
 arguments> --cache true --cache_type disk`` with ``VOICEAGENT_PROMPT_CACHE_DIR`` naming the
-directory (the launcher replaces ``llama_cpp.LlamaDiskCache`` before the server builds its model).
+directory (the launcher replaces ``llama_cpp.LlamaDiskCache`` before the server builds its model,
+and ``Llama.save_state`` with one that skips the logits copy).
 """
 
 from __future__ import annotations
@@ -167,6 +168,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _lean_save_state(self: Any) -> Any:  # pragma: no cover - runs in the server process
+    """``Llama.save_state`` without the copy of every prompt token's logits (``n_tokens x
+    151,936`` floats: ~300 MB copied after each completion for a 500-token prompt), which
+    :class:`PromptStateCache` never stores; the server calls it only to fill the cache."""
+    import ctypes  # noqa: PLC0415
+
+    import llama_cpp  # noqa: PLC0415
+
+    size = int(llama_cpp.llama_state_get_size(self._ctx.ctx))
+    buf = (ctypes.c_uint8 * size)()
+    n = int(llama_cpp.llama_state_get_data(self._ctx.ctx, buf, size))
+    if n > size:
+        raise RuntimeError("Failed to copy llama state data")
+    return llama_cpp.LlamaState(scores=np.zeros((1, self.n_vocab()), dtype=np.single),
+                                input_ids=self.input_ids.copy(), n_tokens=self.n_tokens,
+                                llama_state=ctypes.string_at(buf, n), llama_state_size=n,
+                                seed=self._seed)
+
+
 def main() -> None:  # pragma: no cover - runs as the server process
     """``python -m voiceagent.providers.local.prompt_cache [llama_cpp.server args]``."""
     import llama_cpp  # noqa: PLC0415
@@ -178,6 +198,7 @@ def main() -> None:  # pragma: no cover - runs as the server process
             super().__init__(directory, capacity_bytes=capacity_bytes)
 
     llama_cpp.LlamaDiskCache = _ServerCache  # type: ignore[misc, assignment]
+    llama_cpp.Llama.save_state = _lean_save_state  # type: ignore[method-assign]
     from llama_cpp.server.__main__ import main as serve  # noqa: PLC0415
 
     serve()
