@@ -126,7 +126,7 @@ def speech_end_s(audio: np.ndarray) -> float:
 class Stack:
     """The agent's compiled prompt and the three local providers, built and warmed once."""
 
-    def __init__(self, agent_path: Path) -> None:
+    def __init__(self, agent_path: Path, *, llm_threads: int | None = None) -> None:
         from voiceagent.config.load import load_agent  # noqa: PLC0415
         from voiceagent.engine.compiler import compile_agent  # noqa: PLC0415
         from voiceagent.engine.redaction import Redactor  # noqa: PLC0415
@@ -146,7 +146,7 @@ class Stack:
         self.greeting = compiled.greeting(ctx) or ""
         self.tools = compiled.state(compiled.initial).llm_tools()
         self.stt = LocalSTT(eou_timeout_ms=self.agent.stt.eou_timeout_ms)
-        self.llm = LocalLLM()
+        self.llm = LocalLLM(n_threads=llm_threads)
         self.llm.prestart()
         self.tts = local_tts_for(self.agent.language)
         self.runner = ToolRunner(self.agent, base_dir=loaded.base_dir,
@@ -322,7 +322,7 @@ def print_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
-    stack = Stack(Path(args.agent))
+    stack = Stack(Path(args.agent), llm_threads=args.llm_threads)
     rows: list[dict[str, Any]] = []
     try:
         warm_s = await stack.warm()
@@ -347,7 +347,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "loadavg_before": [round(x, 2) for x in load_before],
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
             "warm_up_s": round(warm_s, 2), "repeat": args.repeat,
-            "prefill_interim": args.prefill_interim,
+            "prefill_interim": args.prefill_interim, "llm_threads": stack.llm.n_threads,
             "direct_tool_calls": direct, "summary_ms": summary, "turns": rows}
 
 
@@ -355,6 +355,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent", default=str(ROOT / "agents" / "support.yaml"))
     parser.add_argument("--repeat", type=int, default=1, help="passes over the turn set")
+    parser.add_argument("--llm-threads", type=int, default=None,
+                        help="llama.cpp decoding threads (default: LocalLLM's, half the cores)")
     parser.add_argument("--prefill-interim", action="store_true",
                         help="prefill the LLM with each STT interim (proposed session hook)")
     parser.add_argument("--out", default=None, help="default benchmarks/results/"
