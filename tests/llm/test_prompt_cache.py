@@ -49,6 +49,8 @@ def test_a_corrupt_state_is_a_miss_not_an_error(tmp_path):
     cache[[1, 2]] = state(b"ok")
     next(tmp_path.glob("*.state")).write_bytes(b"garbage")
     hit = cache[[1, 2, 3]]  # found by its token ids; the bytes are read only when restored
+    with pytest.raises(KeyError):  # Llama.load_state reads scores first: nothing changed yet
+        hit.scores
     with pytest.raises(KeyError):
         hit.llama_state
 
@@ -57,3 +59,40 @@ def test_a_state_that_cannot_be_saved_is_skipped(tmp_path, capsys):
     cache = PromptStateCache(tmp_path, n_vocab=5)
     cache[[1]] = SimpleNamespace(llama_state=None, seed=0)  # bytes(None) fails
     assert [1] not in cache and "not saved" in capsys.readouterr().err
+
+
+def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, monkeypatch):
+    """The argv and environment LlamaServer starts llama.cpp with (Popen captured, not run)."""
+    import subprocess
+
+    from voiceagent.providers.local import llama_server
+    from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
+
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, cmd, **kw):
+            seen.update(cmd=cmd, env=kw["env"])
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"1234")
+    server = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1,
+                                      n_threads_batch=2)
+    server.launch()
+    cmd, env = seen["cmd"], seen["env"]
+    assert cmd[1:3] == ["-m", "voiceagent.providers.local.prompt_cache"]
+    assert cmd[cmd.index("--cache_type") + 1] == "disk" and "--model" in cmd
+    folder = env[CACHE_DIR_ENV]
+    assert folder.startswith(str(tmp_path / "voiceagent" / "models" / "prompt-cache"))
+    assert "m-4-ctx2048-llama" in folder
+    server.log_path.unlink()
+    plain = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1,
+                                     n_threads_batch=2, prompt_cache=False)
+    plain.launch()
+    assert seen["cmd"][1:3] == ["-m", "llama_cpp.server"] and "--cache" not in seen["cmd"]
+    plain.log_path.unlink()

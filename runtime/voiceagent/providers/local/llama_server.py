@@ -42,7 +42,7 @@ PROMPT_CACHE_BYTES = 256 << 20
 
 def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
     """Where the server's prompt states for ``model_path`` at context ``n_ctx`` are kept:
-    ``<model cache dir>/prompt-cache/<model file stem>-ctx<n_ctx>-llama<version>`` (a state is
+    ``<model cache dir>/prompt-cache/<model stem>-<size>-ctx<n_ctx>-llama<version>`` (a state is
     only valid for the model, context size and llama.cpp build that made it)."""
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
@@ -52,7 +52,12 @@ def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
         build = version("llama_cpp_python")
     except PackageNotFoundError:
         build = "unknown"
-    return model_cache_dir() / "prompt-cache" / f"{model_path.stem}-ctx{n_ctx}-llama{build}"
+    try:
+        size = model_path.stat().st_size
+    except OSError:
+        size = 0
+    return (model_cache_dir() / "prompt-cache"
+            / f"{model_path.stem}-{size}-ctx{n_ctx}-llama{build}")
 
 
 def _free_port() -> int:

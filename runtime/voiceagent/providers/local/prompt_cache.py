@@ -55,8 +55,17 @@ class _LazyState:
         # Llama writes later tokens into input_ids in place: leave room for a whole context
         self.input_ids = np.concatenate([input_ids, np.zeros(_ROOM, dtype=np.intc)])
         self.n_tokens = len(input_ids)
-        self.scores = np.zeros((1, n_vocab), dtype=np.single)  # broadcast; recomputed anyway
+        self._n_vocab = n_vocab
         self._blob: dict[str, Any] | None = None
+
+    @property
+    def scores(self) -> np.ndarray:
+        """One row of zero logits (broadcast by ``Llama.load_state``; recomputed after a restore).
+
+        ``Llama.load_state`` reads this first: the file is read here, so an unreadable state
+        raises KeyError (a miss) before the model's state is touched."""
+        self._load()
+        return np.zeros((1, self._n_vocab), dtype=np.single)
 
     def _load(self) -> dict[str, Any]:
         """The stored blob; any failure is a miss (KeyError, which llama-cpp-python catches)."""
