@@ -16,7 +16,7 @@ from voiceagent.engine.compiler import compile_agent
 from voiceagent.providers.base import ChatRequest, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import (
     AFTER_TOOL_HINT, ANSWER_GRAMMAR, answer_request_parts, candidate_values, direct_call,
-    grounded, render_tool_result,
+    ToolNameGate, grounded, render_tool_result,
 )
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -208,3 +208,43 @@ async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_t
         await llm.aclose()
     shown = srv.requests[0].body["messages"][3]["content"]
     assert shown.startswith("<tool_call>") and "Let me check" not in shown
+
+
+def test_tool_name_gate_drops_sentences_that_name_a_tool():
+    gate = ToolNameGate(["get_account_info", "end_call"])
+    pieces = ["Sure! You can call `get_acc", "ount_info` with it. What is", " your number?",
+              " Then END_CALL"]
+    out = "".join(gate.feed(p) for p in pieces) + gate.finish()
+    assert out == "Sure! What is your number?" and gate.dropped == 2
+    assert ToolNameGate([]).feed("Fine. ") == "Fine. "
+
+
+async def test_a_reply_that_only_explains_tools_is_asked_again(support_tools):
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("You can call the get_account_info function with your number."),
+                   TextReply("Sure, what is your account number?"))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, usages = await collect(llm, ChatRequest(
+            messages=convo("Hi, I want to check my account."), tools=support_tools,
+            temperature=0.3))
+        await llm.aclose()
+    assert text_of(events) == "Sure, what is your account number?" and calls == []
+    assert len(usages) == 1 and llm.dropped_sentences == 1
+    assert srv.requests[1].body["temperature"] == 0.7
+
+
+async def test_other_sentences_of_the_reply_are_kept_without_asking_again(support_tools):
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Sure. I will call get_account_info for you."))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, ChatRequest(messages=convo("Check my account."),
+                                                      tools=support_tools))
+        await llm.aclose()
+    assert text_of(events) == "Sure." and len(srv.requests) == 1
+
+
+def test_tool_name_gate_passes_a_sentence_as_soon_as_its_mark_arrives():
+    gate = ToolNameGate(["get_account_info"])
+    assert gate.feed("Sure") == "" and gate.feed(", one moment.") == "Sure, one moment."
+    assert gate.feed(" Your balance is $42.") == " Your balance is $42."
+    assert gate.feed("50 today.") == "50 today."

@@ -28,7 +28,9 @@ So, for small local models:
    ``"none"``), the model must answer in words: the ``<tool_call>`` token is banned (or, when its
    id is unknown, :data:`ANSWER_GRAMMAR` rules out call syntax), calls written anyway are dropped,
    dict results are shown as ``key: value`` lines (:func:`render_tool_result`) and
-   :data:`AFTER_TOOL_HINT` is appended as a last system message. The prompt prefix (system prompt, tools, earlier turns) is unchanged, so
+   :data:`AFTER_TOOL_HINT` is appended as a last system message.
+3. :class:`ToolNameGate`: sentences naming a tool are never spoken; when nothing is left the model
+   is asked once more (temperature 0.7). The prompt prefix (system prompt, tools, earlier turns) is unchanged, so
    llama.cpp's prompt cache still applies.
 """
 
@@ -43,7 +45,7 @@ import jsonschema
 
 from voiceagent.providers.base import ToolCallRequest
 
-__all__ = ["direct_call", "candidate_values", "grounded", "render_tool_result",
+__all__ = ["direct_call", "candidate_values", "grounded", "ToolNameGate", "render_tool_result",
            "answer_request_parts",
            "ANSWER_GRAMMAR", "AFTER_TOOL_HINT"]
 
@@ -189,6 +191,49 @@ def grounded(call: ToolCallRequest, tools: list[dict[str, Any]],
             if value not in candidate_values(said, schema):
                 return False
     return True
+
+
+class ToolNameGate:
+    """Streaming filter that drops every sentence naming an offered tool.
+
+    The 0.5B model explains its tools to the caller ("You can call the `get_account_info`
+    function with your account number", 2-3 times in 10 for "Hi, I want to check my account.",
+    whatever the prompt said) and, after a result, copies rule text from the system prompt.
+    Text is passed on a sentence at a time (the session speaks whole sentences anyway).
+
+    ``feed(text) -> text to pass now``; ``finish() -> the rest``; ``dropped`` counts sentences.
+    """
+
+    _END = re.compile(r"[.!?](?:\s+|$)")
+    """A sentence ends at ``.``/``!``/``?`` followed by space or by the end of what arrived so
+    far (so a sentence is passed on as soon as its mark arrives, adding no delay)."""
+
+    def __init__(self, tool_names: list[str]) -> None:
+        names = [n for n in tool_names if n]
+        self._names = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE) \
+            if names else None
+        self._buf = ""
+        self.dropped = 0
+
+    def _keep(self, sentence: str) -> str:
+        if self._names is not None and self._names.search(sentence):
+            self.dropped += 1
+            return ""
+        return sentence
+
+    def feed(self, text: str) -> str:
+        self._buf += text
+        ends = [m.end() for m in self._END.finditer(self._buf)]
+        out, start = [], 0
+        for end in ends:
+            out.append(self._keep(self._buf[start:end]))
+            start = end
+        self._buf = self._buf[start:]
+        return "".join(out)
+
+    def finish(self) -> str:
+        rest, self._buf = self._buf, ""
+        return self._keep(rest) if rest.strip() else rest
 
 
 def render_tool_result(content: Any) -> str:

@@ -36,7 +36,7 @@ from voiceagent.providers.base import (
     ChatRequest, LLMEvent, ProviderError, TextDelta, ToolCallRequest, Usage,
 )
 from voiceagent.providers.local.guidance import (
-    answer_request_parts, direct_call, grounded, render_tool_result,
+    ToolNameGate, answer_request_parts, direct_call, grounded, render_tool_result,
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
@@ -127,7 +127,8 @@ class LocalLLM:
         tool call fully determined by the caller's words is made without asking the model, and
         after tool results (or with ``tool_choice="none"``) the model must answer in words
         (after tool results with greedy decoding: at 0.3 the same facts gave a refusal one run
-        in four here).
+        in four here); sentences naming a tool are never spoken (asked once more, at 0.7, when
+        nothing else was said).
     startup_timeout_s: how long to wait for the server to answer ``GET /v1/models``.
     timeout_s / deadline_s: as for :class:`OpenAICompatLLM` (generous: a cold CPU prompt takes
         seconds).
@@ -160,6 +161,8 @@ class LocalLLM:
         """How many tool calls :mod:`~voiceagent.providers.local.guidance` made without the model."""
         self.dropped_calls = 0
         """How many model-written calls were dropped for arguments the caller never said."""
+        self.dropped_sentences = 0
+        """How many replies were asked again because every sentence named a tool."""
         self._client: OpenAICompatLLM | None = None
         self._call_token: int | None = None
         self._start_lock = asyncio.Lock()
@@ -204,7 +207,8 @@ class LocalLLM:
             await self.server.aclose()
 
     # ------------------------------------------------------------------ LLM
-    def _prepare(self, request: ChatRequest) -> tuple[ChatRequest, dict[str, Any] | None]:
+    def _prepare(self, request: ChatRequest, *,
+                 first_try: bool = True) -> tuple[ChatRequest, dict[str, Any] | None]:
         req = copy.copy(request)
         req.messages = render_history(request.messages, call_text=not self.guided)
         extra = None
@@ -217,7 +221,7 @@ class LocalLLM:
             if parts is not None:
                 req.messages, extra = parts
                 req.tool_choice = "none"  # words only: calls written anyway are dropped
-                if request.messages and request.messages[-1].get("role") == "tool":
+                if first_try and request.messages and request.messages[-1].get("role") == "tool":
                     req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra
 
@@ -239,14 +243,16 @@ class LocalLLM:
         async for event in self._generate(request, deadline_s=deadline_s):
             yield event
 
-    async def _generate(self, request: ChatRequest, *,
-                        deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
+    async def _generate(self, request: ChatRequest, *, deadline_s: float | None = None,
+                        retry: bool = True) -> AsyncIterator[LLMEvent]:
         await self.start()
         assert self._client is not None
-        req, extra = self._prepare(request)
+        req, extra = self._prepare(request, first_try=retry)
         client = self._client
         if extra:
             client = _with_extra_body(client, extra)
+        gate = ToolNameGate([t.get("function", {}).get("name") for t in request.tools]) \
+            if self.guided and request.tools else None
         calls: list[ToolCallRequest] = []
         spoke = False
         async for event in client.stream(req, deadline_s=deadline_s):
@@ -254,9 +260,17 @@ class LocalLLM:
                 if req.tool_choice != "none":
                     calls.append(event)
                 continue
-            if isinstance(event, TextDelta) and event.text.strip():
-                spoke = True
+            if isinstance(event, TextDelta):
+                text = gate.feed(event.text) if gate else event.text
+                spoke = spoke or bool(text.strip())
+                if text:
+                    yield TextDelta(text)
+                continue
             if isinstance(event, Usage):
+                tail = gate.finish() if gate else ""
+                spoke = spoke or bool(tail.strip())
+                if tail:
+                    yield TextDelta(tail)
                 kept = 0
                 for call in calls:
                     call = await self._repaired(call, request, deadline_s)
@@ -265,11 +279,17 @@ class LocalLLM:
                         continue
                     kept += 1
                     yield call
+                again: ChatRequest | None = None
                 if calls and not kept and not spoke:  # only invented calls: ask for words
-                    words = copy.copy(request)
-                    words.tool_choice = "none"
-                    async for again in self._generate(words, deadline_s=deadline_s):
-                        yield again
+                    again = copy.copy(request)
+                    again.tool_choice = "none"
+                elif gate is not None and gate.dropped and not spoke and not kept and retry:
+                    self.dropped_sentences += 1  # it only talked about its tools
+                    again = copy.copy(request)
+                    again.temperature = max(0.7, request.temperature)
+                if again is not None:
+                    async for event2 in self._generate(again, deadline_s=deadline_s, retry=False):
+                        yield event2
                     return
             yield event
 
