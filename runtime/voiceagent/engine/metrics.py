@@ -22,7 +22,9 @@ class TurnMetrics:
     turn. first_audio_ms: first agent audio frame handed to ``transport.play`` (text transports:
     first sentence shown), filler included. answer_audio_ms: the same for the first sentence of the
     LLM's own words (after the tools in a tool turn). llm_request_ms: first LLM request sent. tts_request_ms /
-    tts_first_frame_ms: first sentence sent to TTS / its first frame.
+    tts_first_frame_ms: first sentence sent to TTS / its first frame. warmup_wait_ms: time the turn
+    waited for the LLM warm-up (``engine.warmup``) before its utterance timeout started (included
+    in the ``eou_to_*`` numbers).
     """
 
     turn: int
@@ -39,6 +41,7 @@ class TurnMetrics:
     request_ids: list[str] = field(default_factory=list)
     llm_rounds: int = 0
     tool_calls: int = 0
+    warmup_wait_ms: float = 0.0
 
     def add_usage(self, usage: Any) -> None:
         """Add a ``providers.base.Usage`` (tokens summed over the turn's LLM rounds)."""
@@ -64,5 +67,6 @@ class TurnMetrics:
             "request_ids": list(self.request_ids),
             "llm_rounds": self.llm_rounds,
             "tool_calls": self.tool_calls,
+            "warmup_wait_ms": self.warmup_wait_ms,
             **extra,
         }

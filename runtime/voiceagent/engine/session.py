@@ -32,7 +32,7 @@ from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
-from voiceagent.engine.warmup import start_warm_up
+from voiceagent.engine.warmup import WarmUp
 
 MAX_GUARD_CHAIN = 8
 
@@ -97,7 +97,7 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._turn: Turn | None = None
         self._item: InputItem | None = None
-        self._warm_task: asyncio.Task[None] | None = None
+        self.warm = WarmUp(self)
 
     # ------------------------------------------------------------------ public helpers
 
@@ -249,7 +249,7 @@ class Session:
             self.events.emit("error", where="greeting", message=str(exc))
             text = None
         if not text:
-            self._start_warm_up()
+            self.warm.start()
             return
         turn = Turn(0, None, TurnMetrics(turn=0))
         self._begin(turn, None, self._greet(turn, text))
@@ -258,20 +258,16 @@ class Session:
         group = turn.new_group()
         await self.speaker.say(text, group)
         group.message = self.history.add_assistant(group.said()) if group.segments else None
-        self._start_warm_up()
+        self.warm.start()  # while the greeting plays (engine.warmup)
         turn.finishing = True
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)
-
-    def _start_warm_up(self) -> None:
-        """While the greeting plays, let the LLM pre-fill its prompt cache (``engine.warmup``)."""
-        if self._warm_task is None:
-            self._warm_task = start_warm_up(self)
 
     def _start_turn(self, item: InputItem) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.agent.behaviour.utterance_timeout_ms / 1000.0
         turn = Turn(self.state.turns + 1, item.text, TurnMetrics(turn=self.state.turns + 1, eou_ms=item.t_ms), deadline)
+        self.warm.start()  # the greeting was cut before it began: the first turn waits for it instead
         self._begin(turn, item, self._run_turn(turn))
 
     def _begin(self, turn: Turn, item: InputItem | None, coro: Any) -> None:
@@ -283,6 +279,10 @@ class Session:
         self.state.turns += 1
         self.history.add_user(turn.user_text or "")
         self.events.emit("user.transcript", text=turn.user_text, turn=turn.index)
+        # A cold LLM still warming up cannot answer sooner: wait, then start the utterance timeout.
+        turn.metrics.warmup_wait_ms = waited = await self.warm.wait()
+        if turn.deadline is not None:
+            turn.deadline += waited / 1000.0
         await self._respond(turn)
         if self.ending is None:
             if self.apply_guards() and self.compiled.state(self.state.state).final:
@@ -386,7 +386,5 @@ class Session:
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         await self._input.aclose()
-        if self._warm_task is not None and not self._warm_task.done():
-            self._warm_task.cancel()
-            await asyncio.gather(self._warm_task, return_exceptions=True)
+        await self.warm.aclose()
         await self.speaker.stop()

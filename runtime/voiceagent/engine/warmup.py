@@ -3,6 +3,13 @@
 An LLM with ``async warm_up(request) -> seconds`` (e.g. the local llama.cpp one) gets the first
 request's prefix (system prompt, tools, greeting) so the first caller turn starts faster. Only an
 optimisation: failures are ``error`` events (``where="llm.warm_up"``), never raised.
+
+On a cold machine the local warm-up takes 4-10 s, longer than the greeting and than
+``behaviour.utterance_timeout_ms``. A caller turn that starts while the warm-up still runs (piped
+``--text`` input arrives at once) therefore first waits for it (:meth:`WarmUp.wait`, at most
+:data:`WAIT_CAP_S` after the warm-up began) and only then starts its utterance timeout: the LLM
+could not answer earlier anyway, and the caller should hear the answer rather than the fallback.
+The wait is reported as ``warmup_wait_ms`` in ``turn.metrics``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from voiceagent.providers.base import ChatRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from voiceagent.engine.session import Session
+
+WAIT_CAP_S = 60.0
+"""Longest a caller turn waits for the warm-up, in seconds counted from the warm-up's start."""
 
 
 def start_warm_up(session: "Session") -> "asyncio.Task[None] | None":
@@ -36,3 +46,51 @@ def start_warm_up(session: "Session") -> "asyncio.Task[None] | None":
             session.events.emit("error", where="llm.warm_up", message=f"{type(exc).__name__}: {exc}")
 
     return asyncio.create_task(run(), name="llm-warm-up")
+
+
+class WarmUp:
+    """The warm-up of one call: started once, awaited by caller turns, cancelled at shutdown.
+
+    Args:
+        session: the :class:`~voiceagent.engine.session.Session` (its LLM, state and events).
+        cap_s: longest wait (s) for the warm-up, counted from its start (:data:`WAIT_CAP_S`).
+    """
+
+    def __init__(self, session: "Session", *, cap_s: float = WAIT_CAP_S) -> None:
+        self.session = session
+        self.cap_s = cap_s
+        self.task: asyncio.Task[None] | None = None
+        self.started_at: float | None = None
+        """Loop time (s) the warm-up began, None before :meth:`start`."""
+
+    def start(self) -> None:
+        """Start the warm-up (once per call; later calls do nothing). Without an LLM ``warm_up``
+        nothing runs."""
+        if self.started_at is not None:
+            return
+        self.started_at = asyncio.get_running_loop().time()
+        self.task = start_warm_up(self.session)
+
+    async def wait(self) -> float:
+        """Wait for a warm-up still in progress, until it ends or ``cap_s`` after its start.
+
+        Returns the time waited in ms (0.0 when none is running). Cancelling the caller (barge-in,
+        the session's shutdown) ends the wait at once and leaves the warm-up running; a capped
+        wait leaves it running too (the LLM is then as slow as it is).
+        """
+        task = self.task
+        if task is None or task.done() or self.started_at is None:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        begun = loop.time()
+        remaining = self.started_at + self.cap_s - begun
+        if remaining > 0:
+            await asyncio.wait({task}, timeout=remaining)  # never cancels the warm-up itself
+        return round((loop.time() - begun) * 1000.0, 1)
+
+    async def aclose(self) -> None:
+        """Cancel a warm-up still running and wait for it to end."""
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
