@@ -77,35 +77,3 @@ def test_hot_paths_small_with_patches(tmp_path):
     assert data["tts_chunks"] > 0 and data["pulse_push_us_per_frame"] > 0
     assert set(data["resample_us_per_frame"]) == {"8k_to_16k", "24k_to_8k", "one_shot_24k_to_8k"}
 
-
-def test_raw_body_patch_sends_the_same_request(tmp_path):
-    """The llm-raw-body patch must put the same JSON on the wire as the SDK's create()."""
-    import asyncio
-
-    sys.path.insert(0, str(BENCH))
-    from patches import apply
-
-    from voiceagent.providers.base import ChatRequest, TextDelta
-    from voiceagent.providers.smallest.llm import electron_llm
-    from voiceagent.testing.fake_openai import FakeOpenAI
-
-    tools = [{"type": "function", "function": {"name": "f", "description": "d",
-                                               "parameters": {"type": "object", "properties": {}}}}]
-    req = ChatRequest(messages=[{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}],
-                      tools=tools, max_tokens=50)
-
-    async def bodies() -> list[dict]:
-        async with FakeOpenAI(api_key="sk_test_fake") as srv:
-            srv.script("Hello there.", "Hello there.")
-            plain = electron_llm(api_key="sk_test_fake", base_url=srv.electron_base_url)
-            patched = electron_llm(api_key="sk_test_fake", base_url=srv.electron_base_url)
-            assert apply(["llm-raw-body"], llm=patched) == ["llm-raw-body"]
-            for llm in (plain, patched):
-                texts = [e.text async for e in llm.stream(req) if isinstance(e, TextDelta)]
-                assert "".join(texts) == "Hello there."
-                await llm.aclose()
-            assert [r.headers.get("authorization") for r in srv.chat_requests] == ["Bearer sk_test_fake"] * 2
-            return [r.body for r in srv.chat_requests]
-
-    before, after = asyncio.run(bodies())
-    assert after == before

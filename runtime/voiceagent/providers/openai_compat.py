@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Mapping
 
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from voiceagent.providers.base import (
@@ -26,6 +27,10 @@ from voiceagent.providers.toolcall_text import TextToolCallFilter
 __all__ = ["OpenAICompatLLM", "RETRY_STATUSES", "DEFAULT_OPENAI_BASE_URL"]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+"""Request header with which the SDK's ``post()`` returns the raw response (what
+``with_raw_response`` sets; ``openai._constants.RAW_RESPONSE_HEADER``, not imported: private)."""
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """HTTP statuses worth another try (rate/concurrency limit, upstream unavailable, overloaded)."""
@@ -156,6 +161,27 @@ class OpenAICompatLLM:
         return ProviderError(self._scrub(f"{self.name} LLM failed: {type(exc).__name__}: {exc}"),
                              retryable=False)
 
+    async def _post(self, body: dict[str, Any], *, timeout: float) -> Any:
+        """POST ``body`` (plain JSON) to ``/chat/completions`` as one attempt; the raw response.
+
+        Goes through the client's public low-level ``post()`` rather than
+        ``chat.completions.create(**body)``: ``create()`` runs the SDK's recursive TypedDict
+        transform over every message and tool on every request, 5-17 ms of event-loop CPU growing
+        with the conversation (docs/performance.md, Profile §1), and our body is already plain
+        JSON. What ``create()`` adds is reproduced here: bearer auth, ``extra_body`` merged last
+        (``extra_json``), the per-attempt timeout, and the raw-response header that makes
+        ``post()`` return the response (headers + ``parse()`` into an ``AsyncStream`` of
+        ``ChatCompletionChunk``). The JSON on the wire is the same (tests/llm/test_openai_compat_wire.py).
+        """
+        options: dict[str, Any] = {"headers": {_RAW_RESPONSE_HEADER: "true"}, "timeout": timeout,
+                                   "security": {"bearer_auth": True}}
+        if self.extra_body:
+            options["extra_json"] = self.extra_body
+        return await self._client.post(
+            "/chat/completions", body=body, cast_to=ChatCompletion, stream=True,
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
+            options=options)  # type: ignore[arg-type]  # a plain dict of RequestOptions keys
+
     async def _open(self, body: dict[str, Any], deadline_s: float) -> Any:
         """Start the streamed request, retrying within the deadline. Returns the raw response."""
         start = time.monotonic()
@@ -181,9 +207,7 @@ class OpenAICompatLLM:
                     left = end - time.monotonic()
                     if left <= 0:
                         raise openai.APITimeoutError(request=None)  # type: ignore[arg-type]
-                    return await self._client.chat.completions.with_raw_response.create(
-                        **body, timeout=min(self.timeout_s, left),
-                        extra_body=self.extra_body or None)
+                    return await self._post(body, timeout=min(self.timeout_s, left))
         except openai.OpenAIError as exc:
             if isinstance(exc, openai.APITimeoutError) and time.monotonic() >= end - 0.05:
                 raise ProviderError(
