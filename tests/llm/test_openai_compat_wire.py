@@ -10,7 +10,7 @@ import pytest
 from llm_helpers import LOOKUP_TOOL, WEATHER_TOOL, chat, collect, text_of
 from voiceagent.providers.base import ChatRequest
 from voiceagent.providers.openai_compat import OpenAICompatLLM
-from voiceagent.testing.fake_openai import FakeOpenAI, ToolCall, ToolCallReply
+from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
 
 KEY = "sk-test-WIRE-456"
 
@@ -80,3 +80,18 @@ async def test_the_sdk_request_transform_is_not_run(monkeypatch):
     assert text_of(events) == "Hm." and [(c.id, c.name) for c in calls] == [("call_z", "lookup")]
     assert usages[0].request_id == srv.chat_requests[0].request_id
 
+
+
+async def test_warm_up_sends_nothing_and_reports_seconds():
+    async with FakeOpenAI(api_key=KEY) as srv:
+        srv.script(TextReply("Hello."))
+        llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="gpt-test")
+        try:
+            seconds = await llm.warm_up(chat("hi"))
+            assert isinstance(seconds, float) and seconds >= 0
+            assert await llm.warm_up() >= 0  # the request is optional
+            assert srv.requests == []
+            events, _, _ = await collect(llm, chat("hi"))
+        finally:
+            await llm.aclose()
+    assert text_of(events) == "Hello." and len(srv.chat_requests) == 1
