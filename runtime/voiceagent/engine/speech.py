@@ -16,6 +16,10 @@ _ABBREVIATIONS = {
 # End of sentence: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"([.!?…]+|[。！？।॥])[\"'”’)\]]*(?=\s)")
 _CJK_BOUNDARY = re.compile(r"[。！？]")
+# A clause end inside a sentence: , ; : or a dash (a hyphen only with a space before it), then
+# whitespace. "1,234.56", "10:30", "well-known" and "A—B" have no whitespace after and never match.
+_CLAUSE = re.compile(r"(?:[,;:]|(?<=\s)-|[–—])[\"'”’)\]]*(?=\s)")
+_ENDS_SENTENCE = re.compile(r"(?:[.!?…]+|[。！？।॥])[\"'”’)\]]*\s*$")
 _DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]$")
 # Pictographs and their joiners/selectors: a TTS reads them as names ("smiling face") or noise.
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]")
@@ -67,6 +71,14 @@ def _speakable(raw: str) -> bool:
     return any(ch.isalpha() for ch in raw)
 
 
+def _markdown_closed(text: str) -> bool:
+    """Whether ``text`` leaves no bold/italic/code/link markup open (cutting there would make
+    :func:`strip_markdown` leave a marker for TTS to read)."""
+    bare = text.replace("**", "")
+    return (text.count("**") % 2 == 0 and bare.count("*") % 2 == 0 and text.count("`") % 2 == 0
+            and text.count("[") == text.count("]"))
+
+
 class SentenceSplitter:
     """Feed streamed text, get complete sentences (raw, not yet stripped) as soon as they end.
 
@@ -75,11 +87,25 @@ class SentenceSplitter:
     abbreviations (``Mr.``, ``e.g.``) and decimal numbers do not end a sentence, and a piece with
     no letters (``1.``) is kept for the next one. A run-on longer than ``max_chars`` is cut at
     its last comma or semicolon so TTS is not kept waiting.
+
+    Time to first audio: while nothing has come out yet (the first piece of a reply, i.e. of one
+    LLM round), a sentence longer than ``first_clause_chars`` characters is cut at its last clause
+    end so far (``,`` ``;`` ``:`` or a spaced dash, followed by whitespace), so TTS can start on the
+    first clause while the LLM writes the rest. Numbers (``1,234.56``, ``10:30``), hyphenated words
+    and open Markdown (``**``, ``*``, backticks, ``[link]``) are never cut. Pieces are cut only at
+    whitespace, so joining them with single spaces gives the same spoken text (``agent.text``).
+
+    Args:
+        max_chars: a run-on this long (characters) is cut at its last comma or semicolon.
+        first_clause_chars: a first sentence longer than this (characters) is cut at a clause end;
+            None turns that off.
     """
 
-    def __init__(self, max_chars: int = 220) -> None:
+    def __init__(self, max_chars: int = 220, first_clause_chars: int | None = 60) -> None:
         self._buf = ""
         self.max_chars = max_chars
+        self.first_clause_chars = first_clause_chars
+        self._emitted = False
 
     def feed(self, text: str) -> list[str]:
         """Add streamed ``text``; returns the sentences it completed (possibly none)."""
@@ -92,6 +118,7 @@ class SentenceSplitter:
             piece, self._buf = self._buf[:cut], self._buf[cut:]
             if _speakable(piece):
                 out.append(piece.strip())
+                self._emitted = True
             else:  # no letters yet ("1." or "**"): keep it in front of the next sentence
                 self._buf = piece + self._buf
                 nxt = self._find_cut(start=cut + 1)
@@ -100,6 +127,7 @@ class SentenceSplitter:
                 piece, self._buf = self._buf[:nxt], self._buf[nxt:]
                 if _speakable(piece):
                     out.append(piece.strip())
+                    self._emitted = True
         return out
 
     def flush(self) -> list[str]:
@@ -122,10 +150,25 @@ class SentenceSplitter:
                 best = m.end()
         if newline != -1 and (best is None or newline < best):
             best = newline + 1
+        if (best is None and not self._emitted and self.first_clause_chars is not None
+                and len(buf[start:].strip()) > self.first_clause_chars):
+            best = self._first_clause_cut(start)
         if best is None and len(buf) - start > self.max_chars:
             idx = max(buf.rfind(", ", start), buf.rfind("; ", start))
             if idx > start:
                 best = idx + 1
+        return best
+
+    def _first_clause_cut(self, start: int) -> int | None:
+        """End of the last clause in the buffer after ``start`` that leaves speakable text with no
+        Markdown left open, or None (also when the buffer seems to end the sentence already)."""
+        buf, best = self._buf, None
+        if _ENDS_SENTENCE.search(buf):
+            return None  # "... fine." with the next token not here yet: the whole sentence is about to go
+        for m in _CLAUSE.finditer(buf, start):
+            piece = buf[:m.end()]
+            if _speakable(piece[start:]) and _markdown_closed(piece):
+                best = m.end()
         return best
 
     @staticmethod
