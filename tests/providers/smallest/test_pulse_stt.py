@@ -256,3 +256,44 @@ async def test_audio_pushed_after_finalize_survives_a_later_drop() -> None:
     assert first[-1].text == "first" and second[-1].text == "second"
     assert fake.pulse.connections[0].dropped
     assert fake.pulse.connections[1].audio_bytes == 500 * 32  # all of utterance two, once
+
+
+@pytest.mark.parametrize("min_chunk_ms", [20, 40])
+async def test_min_chunk_ms_sets_the_binary_frame_size(min_chunk_ms: int) -> None:
+    async with FakeSmallest() as fake:
+        stream = await stt_for(fake, min_chunk_ms=min_chunk_ms).open(language="en")
+        sizes: list[int] = []
+        send = stream._link.send_audio
+
+        async def spy(chunk: bytes) -> None:
+            sizes.append(len(chunk))
+            await send(chunk)
+
+        stream._link.send_audio = spy
+        await push(stream, speech(410), frame_ms=20)  # 20 frames of 20 ms, then 10 ms
+        await stream.aclose()
+        await collect(stream)
+    step = 16000 * min_chunk_ms // 1000 * 2
+    assert sizes[:-1] == [step] * (len(sizes) - 1)   # every frame sent as soon as it is complete
+    assert sum(sizes) == fake.pulse.connections[0].audio_bytes == 410 * 32  # nothing lost
+    assert sizes[-1] <= step                         # the flushed tail at close
+
+
+@pytest.mark.parametrize("bad", [10, 101])
+def test_min_chunk_ms_outside_the_protocol_range_is_refused(bad: int) -> None:
+    with pytest.raises(ValueError, match="min_chunk_ms"):
+        PulseSTT(api_key="sk_x", base_url="http://127.0.0.1:9", min_chunk_ms=bad)
+
+
+async def test_resend_buffer_is_bounded_to_15_s_by_default() -> None:
+    """A silent minute (the agent talks, the call is on hold) keeps at most 15 s = 480 KB at
+    16 kHz for a reconnect, not 60 s = 1.9 MB."""
+    stt_default = PulseSTT(api_key="sk_x", base_url="http://127.0.0.1:9")
+    assert stt_default.max_buffer_s == 15.0 and stt_default.min_chunk_ms == 20
+    async with FakeSmallest() as fake:
+        stream = await stt_for(fake).open(language="en")
+        await push(stream, silence(20_000, 16000), frame_ms=100)  # 20 s, no speech, no final
+        held = len(stream._link._resend)
+        await stream.aclose()
+        await collect(stream)
+    assert 14 * 32000 <= held <= 15 * 32000

@@ -38,6 +38,9 @@ from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES
 
 __all__ = ["PulseSTT", "PulseStream"]
 
+MIN_CHUNK_MS = 20
+"""Smallest and largest binary audio frame sent to Pulse, in ms (protocol §2.3)."""
+MAX_CHUNK_MS = 100
 
 
 def _qbool(value: Any) -> Any:
@@ -62,10 +65,21 @@ class PulseSTT:
             after this long without audio (s). max_reconnects: reconnect attempts per disconnect, and
             disconnects in a row without a transcript in between before giving up.
         close_timeout_s: how long :meth:`PulseStream.aclose` waits for ``is_last``.
-        max_buffer_s: audio kept for resending after a reconnect (s).
+        max_buffer_s: audio kept for resending after a reconnect (s): everything sent since the
+            last final, oldest dropped past this. Memory per call at most ``max_buffer_s`` ×
+            ``sample_rate`` × 2 bytes: 15 s (the default) is 480 KB at 16 kHz, 240 KB at 8 kHz
+            (60 s, the old default, held 1.9 MB per call whenever the caller stayed silent for a
+            minute; a resend only needs the current utterance; docs/performance.md, Profile §5).
+        min_chunk_ms: smallest binary audio frame sent, 20-100 ms (§2.3: 20-100 ms frames).
+            20 (the default) sends each 20 ms frame at once. 40 halves the WebSocket messages of
+            the caller's upload, the largest per-call CPU cost (−57 % CPU per call-minute at
+            50 calls, measured), but Pulse gets the audio that completes the end-of-utterance
+            silence up to 20 ms later (barge-in's ``speech_started`` likewise): for dense
+            deployments that accept it (docs/performance.md, Profile §3).
 
     Raises:
-        ProviderError: no API key. ValueError: unsupported ``sample_rate``/``eou_timeout_ms``.
+        ProviderError: no API key. ValueError: unsupported ``sample_rate``/``eou_timeout_ms``/
+            ``min_chunk_ms``, or ``max_buffer_s`` ≤ 0.
     """
 
     name = "smallest-pulse"
@@ -75,11 +89,15 @@ class PulseSTT:
                  vad_events: bool = True, extra_params: Mapping[str, Any] | None = None,
                  keepalive_interval_s: float = 5.0, idle_silence_s: float = 10.0,
                  max_reconnects: int = 5, close_timeout_s: float = 5.0,
-                 max_buffer_s: float = 60.0) -> None:
+                 max_buffer_s: float = 15.0, min_chunk_ms: int = 20) -> None:
         if sample_rate not in STT_SAMPLE_RATES:
             raise ValueError(f"Pulse sample_rate must be one of {STT_SAMPLE_RATES}, got {sample_rate}")
         if not 100 <= eou_timeout_ms <= 10000:
             raise ValueError(f"eou_timeout_ms must be 100..10000, got {eou_timeout_ms}")
+        if not MIN_CHUNK_MS <= min_chunk_ms <= MAX_CHUNK_MS:
+            raise ValueError(f"min_chunk_ms must be {MIN_CHUNK_MS}..{MAX_CHUNK_MS}, got {min_chunk_ms}")
+        if max_buffer_s <= 0:
+            raise ValueError(f"max_buffer_s must be > 0, got {max_buffer_s}")
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
         self.sample_rate = sample_rate
@@ -92,6 +110,7 @@ class PulseSTT:
         self.max_reconnects = max_reconnects
         self.close_timeout_s = close_timeout_s
         self.max_buffer_s = max_buffer_s
+        self.min_chunk_ms = min_chunk_ms
 
     def __repr__(self) -> str:  # never shows the key
         return f"PulseSTT(base_url={self.base_url!r}, sample_rate={self.sample_rate})"
@@ -138,8 +157,8 @@ class PulseStream:
         self._close_timeout_s = stt.close_timeout_s
         self._queue: asyncio.Queue[STTEvent | ProviderError] = asyncio.Queue()
         self._pending = bytearray()
-        self._min_chunk = self.rate // 50 * 2      # 20 ms of PCM16
-        self._max_chunk = self.rate // 10 * 2      # 100 ms
+        self._min_chunk = self.rate * stt.min_chunk_ms // 1000 * 2   # bytes of PCM16
+        self._max_chunk = self.rate * MAX_CHUNK_MS // 1000 * 2
         self._resampler: Resampler | None = None
         self._closing = False
         self._finished = asyncio.Event()
@@ -210,7 +229,8 @@ class PulseStream:
 
     async def push_audio(self, frame: AudioFrame) -> None:
         """Send PCM16 mono LE audio at any rate (resampled to the stream rate), re-chunked into
-        20–100 ms binary frames (§2.3).
+        20–100 ms binary frames (§2.3), at least ``min_chunk_ms`` each (the tail at close may be
+        shorter).
 
         Raises:
             ProviderError: the stream failed (close 1008, error frame) or is closed.
