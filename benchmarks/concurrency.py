@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
-from patches import PATCHES, apply_process  # noqa: E402
+from patches import PATCHES, freeze_like_the_cli  # noqa: E402
 from harness import (  # noqa: E402
     RESULTS, Delays, caller_utterances, load_shared, percentiles, rss_mb, run_call, session_breakdown,
     turn_latencies,
@@ -60,7 +60,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
     p.add_argument("--patch", action="append", choices=PATCHES, default=[],
-                   help="apply a proposed optimisation from benchmarks/patches.py")
+                   help="switch on an experiment from benchmarks/patches.py")
     p.add_argument("--uvloop", action="store_true",
                    help="run the runtime on uvloop (must be importable; not a project dependency)")
     p.add_argument("--synthetic", action="store_true")
@@ -124,7 +124,7 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
     loop = asyncio.get_running_loop()
     # Warm-up: one short call (imports, the tool module, the LLM connection), not measured.
     warm = await run_call(shareds[0], utterances, 2)
-    apply_process(args.patch)
+    freeze_like_the_cli(args.patch)  # once start-up is over, as voiceagent run does
     base_rss = rss_mb()
     stop = asyncio.Event()
     lag: list[float] = []

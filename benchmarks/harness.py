@@ -97,8 +97,7 @@ class Shared:
 def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False,
                 patches: list[str] | None = None) -> Shared:
     """Load and compile the benchmark agent and make one Electron client for every call
-    (``patches``: names from ``benchmarks/patches.py`` to apply to it)."""
-    from patches import apply
+    (``patches``: experiment names from ``benchmarks/patches.py``, applied per call)."""
     from voiceagent.config.load import load_agent
     from voiceagent.engine.compiler import compile_agent
     from voiceagent.providers.smallest.llm import electron_llm
@@ -108,7 +107,6 @@ def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False
     urls = dict(urls)
     urls["speech_base_url"] = urls["smallest_base_url"] if via_relay else urls["ws_base_url"]
     llm = electron_llm(api_key=urls["api_key"], base_url=urls["llm_base_url"])
-    apply(patches, llm=llm)
     filler = next(t.filler for t in loaded.agent.tools if t.name == "get_account_info")
     return Shared(loaded, compile_agent(loaded), llm, urls, delays, filler, dict(os.environ),
                   list(patches or []))

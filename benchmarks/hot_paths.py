@@ -1,7 +1,7 @@
 """CPU cost of the runtime's hot paths, one at a time (microbenchmarks for the Profile section).
 
     .venv/bin/python benchmarks/hot_paths.py                    # writes results/hot_paths.json
-    .venv/bin/python benchmarks/hot_paths.py --patch llm-raw-body
+    .venv/bin/python benchmarks/hot_paths.py --patch pulse-40ms
 
 Each number is CPU time of THIS process (``time.process_time``: user + system, so loopback
 ``send`` syscalls count) divided by the operations done; the fake servers run in a child
@@ -106,7 +106,6 @@ async def llm_requests(info: dict[str, Any], rounds: int, patches: list[str]) ->
     compiled = compile_agent(load_agent(AGENT_PATH, env={}))
     tools = compiled.state(compiled.initial).llm_tools()
     llm = electron_llm(api_key=info["api_key"], base_url=info["llm_base_url"])
-    apply(patches, llm=llm)
     out: dict[str, Any] = {}
     for pairs in (1, 5, 10):
         msgs: list[dict[str, Any]] = [{"role": "system", "content": "You are a benchmark agent. " * 8}]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
 from floor import measure_floor  # noqa: E402
-from patches import PATCHES, apply_process  # noqa: E402
+from patches import PATCHES, freeze_like_the_cli  # noqa: E402
 from harness import (  # noqa: E402
     RESULTS, Delays, caller_utterances, load_shared, percentiles, run_call, session_breakdown,
     turn_latencies,
@@ -47,7 +47,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
     p.add_argument("--tool-ms", type=float, default=d.tool_ms)
     p.add_argument("--patch", action="append", choices=PATCHES, default=[],
-                   help="apply a proposed optimisation from benchmarks/patches.py")
+                   help="switch on an experiment from benchmarks/patches.py")
     p.add_argument("--uvloop", action="store_true",
                    help="run the runtime on uvloop (must be importable; not a project dependency)")
     p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
@@ -101,7 +101,7 @@ async def measure(args: argparse.Namespace, urls: dict[str, Any], delays: Delays
     shared = load_shared(urls, delays, via_relay=args.via_relay, patches=args.patch)
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     n_turns = 2 * args.turns + args.warmup
-    apply_process(args.patch)
+    freeze_like_the_cli(args.patch)  # as voiceagent run does before the call
     try:
         res = await run_call(shared, utterances, n_turns, events_path=args.events)
     finally:
