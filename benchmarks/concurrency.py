@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
 from patches import PATCHES, freeze_like_the_cli  # noqa: E402
 from harness import (  # noqa: E402
-    RESULTS, Delays, caller_utterances, load_shared, percentiles, rss_mb, run_call, session_breakdown,
+    RESULTS, Delays, add_provider_args, caller_utterances, load_shared, percentiles, rss_mb, run_call, session_breakdown,
     turn_latencies,
 )
 
@@ -45,7 +45,6 @@ DEFAULT_LEVELS = [1, 10, 50, 100, 200, 300, 400]
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line."""
-    d = Delays()
     p = argparse.ArgumentParser(description="Concurrent calls in one runtime process.")
     p.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)), help="comma-separated N")
     p.add_argument("--max-n", type=int, default=None, help="drop levels above this")
@@ -53,17 +52,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fake-procs", type=int, default=1, help="fake server processes (calls spread over them)")
     p.add_argument("--p99-limit-ms", type=float, default=50.0)
     p.add_argument("--no-stop", action="store_true", help="run every level even after one broke")
-    p.add_argument("--eou-ms", type=float, default=d.eou_ms)
-    p.add_argument("--pulse-delay-ms", type=float, default=d.pulse_ms)
-    p.add_argument("--llm-ttft-ms", type=float, default=d.llm_ttft_ms)
-    p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms)
-    p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
-    p.add_argument("--tool-ms", type=float, default=d.tool_ms)
-    p.add_argument("--patch", action="append", choices=PATCHES, default=[],
-                   help="switch on an experiment from benchmarks/patches.py")
-    p.add_argument("--uvloop", action="store_true",
-                   help="run the runtime on uvloop (must be importable; not a project dependency)")
-    p.add_argument("--synthetic", action="store_true")
+    add_provider_args(p, PATCHES)
     p.add_argument("--via-relay", action="store_true")
     p.add_argument("--profile", help="(worker) write cProfile stats here; with the sweep: PREFIX-N.prof")
     p.add_argument("--out", default=str(RESULTS / "concurrency.json"))

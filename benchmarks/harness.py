@@ -17,6 +17,8 @@ loopback networking, the fake's own processing and the line's 20 ms tick granula
 
 from __future__ import annotations
 
+import argparse
+
 import asyncio
 import os
 import time
@@ -55,6 +57,26 @@ class Delays:
     def answer_after_tool(self) -> float:
         """End of speech -> first audio of the answer after a tool: a second LLM round follows the tool."""
         return self.eou_ms + self.pulse_ms + 2 * self.llm_ttft_ms + self.tool_ms + self.tts_first_ms
+
+
+def add_provider_args(p: "argparse.ArgumentParser", patches: list[str]) -> None:
+    """The flags every latency benchmark shares: the fakes' injected delays (ms), experiment
+    patches, uvloop and the synthetic caller. Defaults are the providers' documented figures."""
+    d = Delays()
+    p.add_argument("--eou-ms", type=float, default=d.eou_ms, help="STT end-of-utterance silence")
+    p.add_argument("--pulse-delay-ms", type=float, default=d.pulse_ms,
+                   help="Pulse final transcript after the EOU silence")
+    p.add_argument("--llm-ttft-ms", type=float, default=d.llm_ttft_ms, help="Electron first token")
+    p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms,
+                   help="Lightning first audio chunk")
+    p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0,
+                   help="Lightning: time between 100 ms audio chunks")
+    p.add_argument("--tool-ms", type=float, default=d.tool_ms, help="duration of the benchmark tool")
+    p.add_argument("--patch", action="append", choices=patches, default=[],
+                   help="apply an experiment from benchmarks/patches.py")
+    p.add_argument("--uvloop", action="store_true",
+                   help="run the runtime on uvloop (must be importable; not a project dependency)")
+    p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
 
 
 # --------------------------------------------------------------------------- one call

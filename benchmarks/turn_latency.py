@@ -29,28 +29,17 @@ from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
 from floor import measure_floor  # noqa: E402
 from patches import PATCHES, freeze_like_the_cli  # noqa: E402
 from harness import (  # noqa: E402
-    RESULTS, Delays, caller_utterances, load_shared, percentiles, run_call, session_breakdown,
+    RESULTS, Delays, add_provider_args, caller_utterances, load_shared, percentiles, run_call, session_breakdown,
     turn_latencies,
 )
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line (every provider delay can be set)."""
-    d = Delays()
     p = argparse.ArgumentParser(description="Turn latency of one call through the real runtime.")
     p.add_argument("--turns", type=int, default=50, help="plain turns (and as many tool turns)")
     p.add_argument("--warmup", type=int, default=2, help="first turns left out of the statistics")
-    p.add_argument("--eou-ms", type=float, default=d.eou_ms, help="STT end-of-utterance silence")
-    p.add_argument("--pulse-delay-ms", type=float, default=d.pulse_ms)
-    p.add_argument("--llm-ttft-ms", type=float, default=d.llm_ttft_ms)
-    p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms)
-    p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0)
-    p.add_argument("--tool-ms", type=float, default=d.tool_ms)
-    p.add_argument("--patch", action="append", choices=PATCHES, default=[],
-                   help="switch on an experiment from benchmarks/patches.py")
-    p.add_argument("--uvloop", action="store_true",
-                   help="run the runtime on uvloop (must be importable; not a project dependency)")
-    p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
+    add_provider_args(p, PATCHES)
     p.add_argument("--via-relay", action="store_true", help="speech APIs through the fake's public port")
     p.add_argument("--floor-n", type=int, default=20,
                    help="bare-client exchanges per fake to measure the fakes' floor (0: skip)")
