@@ -123,3 +123,21 @@ def test_substituted_header_is_not_an_inline_secret_nor_in_the_repr(write):
     assert loaded.agent.tools[0].http.headers["X-Api-Key"] == key
     assert not any("inline secret" in d.message for d in loaded.warnings)
     assert key not in repr(loaded) and key not in str(loaded.agent)
+
+
+def test_keys_substituted_into_url_query_json_or_body_stay_out_of_the_repr(tmp_path):
+    """A key can reach any templated HTTP field, not only headers: none of them is in the repr."""
+    key = "sk_live_9876543210zyxwvuZYXWVU"
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "version: 1\nname: a\nprompt: hi\ntools:\n"
+        "  - name: t\n    description: d\n    http:\n"
+        "      url: https://x.example/?key=${K}\n"
+        "      query: {k: '${K}'}\n"
+        "      json: {k: '${K}'}\n",
+        encoding="utf-8",
+    )
+    loaded = load_agent(path, env={"K": key})
+    http = loaded.agent.tools[0].http
+    assert key in http.url and http.query["k"] == key and http.json_body["k"] == key
+    assert key not in repr(loaded) and key not in str(loaded.agent)

@@ -90,11 +90,11 @@ class HttpTool(StrictModel):
     """A tool that calls a web API. Text in url, headers, query, json and body may use {{ args.NAME }} and ${ENV_VAR}."""
 
     method: HTTP_METHODS = Field("POST", description="HTTP method: GET, POST, PUT, PATCH or DELETE.", examples=["POST"])
-    url: str = Field(description="Web address to call; may contain {{ args.NAME }} placeholders.", examples=["https://api.acme.example/tickets"])
+    url: str = Field(repr=False, description="Web address to call; may contain {{ args.NAME }} placeholders.", examples=["https://api.acme.example/tickets"])
     headers: dict[str, str] = Field(default_factory=dict, repr=False, description="Extra request headers. Put keys in environment variables: Bearer ${ACME_TOKEN}, never the key itself.", examples=[{"Authorization": "Bearer ${ACME_TOKEN}"}])
-    query: dict[str, Any] | None = Field(None, description="Values added to the address after ?; each may use placeholders.", examples=[{"q": "{{ args.q }}"}])
-    json_body: Any = Field(None, alias="json", description="JSON body to send (YAML key json); text values may use placeholders.", examples=[{"summary": "{{ args.summary }}"}])
-    body: str | None = Field(None, description="Plain-text body to send instead of json; may use placeholders.", examples=["summary={{ args.summary }}"])
+    query: dict[str, Any] | None = Field(None, repr=False, description="Values added to the address after ?; each may use placeholders.", examples=[{"q": "{{ args.q }}"}])
+    json_body: Any = Field(None, alias="json", repr=False, description="JSON body to send (YAML key json); text values may use placeholders.", examples=[{"summary": "{{ args.summary }}"}])
+    body: str | None = Field(None, repr=False, description="Plain-text body to send instead of json; may use placeholders.", examples=["summary={{ args.summary }}"])
     timeout_ms: int = Field(4000, ge=100, le=120000, description="How long to wait for the answer, in milliseconds, before giving up.", examples=[4000])
 
 
