@@ -87,11 +87,42 @@ async def test_a_pulse_that_keeps_dropping_ends_the_call_cleanly():
         events = EventLog()
         task = asyncio.create_task(run_session(make_agent(greeting="Hello."), FakeLLM(), transport, stt=stt,
                                                tts=FakeTTS(), events=events, timeout=15))
-        say(transport)
+        while not task.done():  # the caller keeps talking while every new stream drops too
+            say(transport)
+            await asyncio.sleep(0.5)
         _, reason = await task  # no hang-up needed: the dead STT ends the input
     assert reason == "stt_error"
-    assert events.of_type("error")[0]["where"] == "stt" and fake.api_key not in json.dumps(events.events)
+    stt_errors = [e for e in events.of_type("error") if e["where"] == "stt"]
+    assert len(stt_errors) == 3  # two streams replaced, the third failure ends the input
+    assert fake.api_key not in json.dumps(events.events)
     assert [e["type"] for e in events.events][-2:] == ["call.end", "session.end"]
+
+
+async def test_a_pulse_stream_that_gives_up_is_replaced_and_the_call_goes_on():
+    """The client's own reconnects are exhausted (3 drops, max_reconnects=2): the session opens a
+    new STT stream instead of ending the call, and the caller's next utterance is answered."""
+    from voiceagent.providers.smallest import PulseSTT
+    from voiceagent.testing.fake_smallest import FakeSmallest, PulseOptions
+
+    opts = PulseOptions(transcripts=["are you there"], disconnect_after_bytes=3200, disconnect_times=3)
+    async with FakeSmallest(pulse=opts) as fake:
+        stt = PulseSTT(api_key=fake.api_key, base_url=fake.base_url, eou_timeout_ms=500, max_reconnects=2)
+        transport = FakeTransport("audio")
+        events = EventLog()
+        llm = FakeLLM([["Yes, I am here."]])
+        task = asyncio.create_task(run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(),
+                                               events=events, timeout=15))
+        say(transport)
+        await wait_for(lambda: len(fake.pulse.connections) >= 4)  # the replacement stream is open
+        await asyncio.sleep(0.2)
+        say(transport)
+        await wait_for(lambda: events.of_type("turn.metrics"), timeout=10)
+        transport.hang_up()
+        _, reason = await task
+    assert reason == "caller_ended"
+    assert [e["text"] for e in events.of_type("user.transcript")] == ["are you there"]
+    assert [e["text"] for e in events.of_type("agent.text")] == ["Yes, I am here."]
+    assert len(fake.pulse.connections) >= 4  # 1 + 2 client reconnects, then a new stream
 
 
 async def test_a_lightning_error_frame_loses_one_sentence_not_the_call():

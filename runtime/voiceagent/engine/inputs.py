@@ -38,18 +38,21 @@ class CallerInput:
         language: BCP-47 language the STT stream is opened with.
         clock_ms: the session clock (ms).
         on_error: ``(where, exception, fatal)``; fatal errors end the input.
+        max_reopens: how many times a failed STT stream is replaced by a new one before the input ends.
         one_at_a_time: text only: read the next line only after the previous line's turn is done
             (a text transport without audio answers instantly, so piped lines must not barge in).
     """
 
     def __init__(self, transport: Any, stt: Any, *, language: str, clock_ms: Callable[[], float],
-                 on_error: Callable[[str, BaseException, bool], None], one_at_a_time: bool = False) -> None:
+                 on_error: Callable[[str, BaseException, bool], None], one_at_a_time: bool = False,
+                 max_reopens: int = 2) -> None:
         self.transport = transport
         self.stt = stt
         self.language = language
         self.clock_ms = clock_ms
         self.on_error = on_error
         self.one_at_a_time = one_at_a_time
+        self.max_reopens = max_reopens
         self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stream: Any = None
@@ -90,33 +93,68 @@ class CallerInput:
         return item
 
     async def _pump_audio(self) -> None:
-        stream = self._stream
         try:
             async for frame in self.transport.caller_audio():
-                await stream.push_audio(frame)
+                stream = self._stream
+                try:
+                    await stream.push_audio(frame)
+                except Exception:  # noqa: BLE001 - the reader sees the same failure and reopens
+                    if await self._replaced(stream):
+                        with contextlib.suppress(Exception):
+                            await self._stream.push_audio(frame)
         except Exception as exc:  # noqa: BLE001 - reported; the STT close below ends the input
             self.on_error("stt", exc, False)
         finally:
             with contextlib.suppress(Exception):
-                await stream.aclose()  # flushes: the last utterance still arrives as a final
+                await self._stream.aclose()  # flushes: the last utterance still arrives as a final
 
     async def _read_stt(self) -> None:
+        """Read STT events; a stream that fails (after the provider's own reconnects) is replaced
+        by a new one up to ``max_reopens`` times, so a dead socket costs the audio of the gap, not
+        the call. Past that, or when a new stream cannot be opened, the input ends (fatal)."""
+        reopens = 0
         try:
-            async for ev in self._stream.events():
-                if ev.kind == "closed":
-                    break
-                if ev.kind == "speech_started" or (ev.kind == "interim" and ev.text.strip()):
-                    # an interim transcript also proves the caller is talking: STTs without VAD
-                    # events still get barge-in
-                    self._put("speech_started")
-                elif ev.kind == "final" and ev.text.strip():
-                    text = ev.text.strip()
-                    self._put("final", text)
-                    await self.transport.show("caller", text)
-        except Exception as exc:  # noqa: BLE001 - a dead STT ends the call, it does not crash it
-            self.on_error("stt", exc, True)
+            while True:
+                try:
+                    await self._forward(self._stream)
+                    return
+                except Exception as exc:  # noqa: BLE001 - a dead STT never crashes the call
+                    if reopens >= self.max_reopens:
+                        self.on_error("stt", exc, True)
+                        return
+                    reopens += 1
+                    self.on_error("stt", exc, False)
+                    old = self._stream
+                    try:
+                        self._stream = await self.stt.open(language=self.language)
+                    except Exception as open_exc:  # noqa: BLE001
+                        self.on_error("stt", open_exc, True)
+                        return
+                    with contextlib.suppress(Exception):
+                        await old.aclose()
         finally:
             self._put("end")
+
+    async def _replaced(self, failed: Any, wait_s: float = 5.0) -> bool:
+        """Wait (at most ``wait_s``) for the reader to replace the ``failed`` stream; True if it did."""
+        deadline = self.clock_ms() + 1000 * wait_s
+        while self._stream is failed and self.clock_ms() < deadline:
+            await asyncio.sleep(0.01)
+        return self._stream is not failed
+
+    async def _forward(self, stream: Any) -> None:
+        """Turn one stream's events into input items until it closes (raises on failure)."""
+        async for ev in stream.events():
+            if ev.kind == "closed":
+                return
+            if ev.kind == "speech_started" or (ev.kind == "interim" and ev.text.strip()):
+                # an interim transcript also proves the caller is talking: STTs without VAD
+                # events still get barge-in
+                self._put("speech_started")
+            elif ev.kind == "final" and ev.text.strip():
+                text = ev.text.strip()
+                self._put("final", text)
+                await self.transport.show("caller", text)
 
     async def _read_text(self) -> None:
         try:
