@@ -47,13 +47,20 @@ DEFAULT_REPLY = "Sure, we open at nine."
 DEFAULT_ANSWER = "Your plan is Pro."
 
 
+# The providers' documented figures (ms), the benchmarks' default delays: Pulse final transcript
+# after end of speech, Electron first token, Lightning first audio (see docs/performance.md).
+PULSE_FINAL_MS = 64.0
+ELECTRON_TTFT_MS = 250.0
+LIGHTNING_FIRST_AUDIO_MS = 175.0
+
+
 @dataclass
 class FakeConfig:
     """Provider delays (ms) and scripted texts of the fakes."""
 
-    pulse_delay_ms: float = 64.0
-    llm_ttft_ms: float = 250.0
-    tts_first_audio_ms: float = 175.0
+    pulse_delay_ms: float = PULSE_FINAL_MS
+    llm_ttft_ms: float = ELECTRON_TTFT_MS
+    tts_first_audio_ms: float = LIGHTNING_FIRST_AUDIO_MS
     tts_chunk_interval_ms: float = 50.0
     tts_chunk_ms: float = 100.0
     transcripts: list[str] = field(default_factory=lambda: list(DEFAULT_TRANSCRIPTS))

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fake_servers import ELECTRON_TTFT_MS, LIGHTNING_FIRST_AUDIO_MS, PULSE_FINAL_MS
 from line import (  # noqa: F401 - re-exported for the benchmark scripts
     CALLER_RATE, FRAME_MS, ROOT, SPEECH_RMS, PhoneLine, SegmentStart, TappedTTS, caller_utterances,
     split_utterances, synthetic_utterance,
@@ -45,9 +46,9 @@ class Delays:
     """Injected provider delays in ms (what the fakes and the tool are told to take)."""
 
     eou_ms: float = 300.0
-    pulse_ms: float = 64.0
-    llm_ttft_ms: float = 250.0
-    tts_first_ms: float = 175.0
+    pulse_ms: float = PULSE_FINAL_MS
+    llm_ttft_ms: float = ELECTRON_TTFT_MS
+    tts_first_ms: float = LIGHTNING_FIRST_AUDIO_MS
     tool_ms: float = 500.0
 
     def first_reply(self) -> float:
