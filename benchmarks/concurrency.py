@@ -33,12 +33,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
-from patches import PATCHES, freeze_like_the_cli  # noqa: E402
-from harness import (  # noqa: E402
-    RESULTS, Delays, add_provider_args, caller_utterances, load_shared, percentiles, rss_mb, run_call, session_breakdown,
+from fake_servers import FakeConfig, spawn_fakes
+from harness import (
+    RESULTS,
+    Delays,
+    add_provider_args,
+    caller_utterances,
+    load_shared,
+    percentiles,
+    rss_mb,
+    run_call,
+    session_breakdown,
     turn_latencies,
 )
+from patches import PATCHES, freeze_like_the_cli
 
 DEFAULT_LEVELS = [1, 10, 50, 100, 200, 300, 400]
 
@@ -100,14 +108,18 @@ class GcPauses:
             self.ms[info["generation"]].append(1000 * (time.perf_counter() - self._t))
 
     def summary(self) -> dict[str, Any]:
-        return {f"gen{g}": {"count": len(v), "max_ms": round(max(v), 1) if v else None,
-                            "total_ms": round(sum(v), 1)} for g, v in self.ms.items()}
+        return {
+            f"gen{g}": {"count": len(v), "max_ms": round(max(v), 1) if v else None, "total_ms": round(sum(v), 1)}
+            for g, v in self.ms.items()
+        }
 
 
-async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays,
-                 prof: Any = None) -> dict[str, Any]:
+async def worker(
+    n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]], delays: Delays, prof: Any = None
+) -> dict[str, Any]:
     """Run ``n`` simultaneous calls in this process; returns the level's numbers. ``prof``: a
-    ``cProfile.Profile`` enabled only while the measured calls run."""
+    ``cProfile.Profile`` enabled only while the measured calls run.
+    """
     shareds = [load_shared(u, delays, via_relay=args.via_relay, patches=args.patch) for u in url_sets]
     utterances, source = caller_utterances(delays.eou_ms, synthetic=args.synthetic)
     loop = asyncio.get_running_loop()
@@ -129,8 +141,15 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
 
     pauses = GcPauses()
     gc.callbacks.append(pauses)
-    calls = [run_call(shareds[i % len(shareds)], utterances[i % len(utterances):] + utterances[:i % len(utterances)],
-                      args.turns, start_at=t0 + ramp * i / n) for i in range(n)]
+    calls = [
+        run_call(
+            shareds[i % len(shareds)],
+            utterances[i % len(utterances) :] + utterances[: i % len(utterances)],
+            args.turns,
+            start_at=t0 + ramp * i / n,
+        )
+        for i in range(n)
+    ]
     results = await asyncio.gather(*calls)
     if prof is not None:
         prof.disable()
@@ -157,16 +176,23 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
     call_min = sum(r.ended - r.started for r in results) / 60.0
     errors = [r.error for r in results if r.error]
     return {
-        "n": n, "caller": source, "turns_per_call": args.turns, "ramp_s": ramp,
-        "wall_s": round(wall, 1), "turns": kinds,
+        "n": n,
+        "caller": source,
+        "turns_per_call": args.turns,
+        "ramp_s": ramp,
+        "wall_s": round(wall, 1),
+        "turns": kinds,
         "overhead_ms": percentiles(first + answer),
         "first_audio_overhead_ms": percentiles(first),
         "answer_overhead_ms": percentiles(answer),
-        "cpu_s": round(cpu, 2), "cpu_util": round(cpu / wall, 3),
-        "cpu_user_s": round(ru1.ru_utime - ru0.ru_utime, 2), "cpu_system_s": round(ru1.ru_stime - ru0.ru_stime, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_util": round(cpu / wall, 3),
+        "cpu_user_s": round(ru1.ru_utime - ru0.ru_utime, 2),
+        "cpu_system_s": round(ru1.ru_stime - ru0.ru_stime, 2),
         "call_minutes": round(call_min, 2),
         "cpu_s_per_call_minute": round(cpu / call_min, 3) if call_min else None,
-        "rss_base_mb": round(base_rss, 1), "rss_peak_mb": round(peak[0], 1),
+        "rss_base_mb": round(base_rss, 1),
+        "rss_peak_mb": round(peak[0], 1),
         "rss_per_call_mb": round((peak[0] - base_rss) / n, 2),
         "underruns": sum(r.underruns for r in results),
         "underrun_ms": round(sum(r.underrun_ms for r in results), 1),
@@ -176,7 +202,8 @@ async def worker(n: int, args: argparse.Namespace, url_sets: list[dict[str, Any]
         "loop_lag_ms": percentiles(lag),
         "session_breakdown_ms": {k: percentiles(v) for k, v in parts.items()},
         "gc_pauses": pauses.summary(),
-        "errors": len(errors), "first_errors": errors[:3],
+        "errors": len(errors),
+        "first_errors": errors[:3],
         "warmup_error": warm.error,
     }
 
@@ -205,9 +232,14 @@ def run_worker(args: argparse.Namespace, delays: Delays) -> int:
 def passed(level: dict[str, Any], limit: float) -> bool:
     """Whether a level meets the bar: p99 overhead < ``limit``, no underrun, error or missing answer."""
     p99 = level.get("overhead_ms", {}).get("p99")
-    return (p99 is not None and p99 < limit and level.get("underruns", 1) == 0
-            and level.get("errors", 1) == 0 and level.get("caller_waits_timed_out", 1) == 0
-            and level.get("turns", {}).get("missing", 1) == 0)
+    return (
+        p99 is not None
+        and p99 < limit
+        and level.get("underruns", 1) == 0
+        and level.get("errors", 1) == 0
+        and level.get("caller_waits_timed_out", 1) == 0
+        and level.get("turns", {}).get("missing", 1) == 0
+    )
 
 
 def row(level: dict[str, Any], ok: bool) -> str:
@@ -215,9 +247,11 @@ def row(level: dict[str, Any], ok: bool) -> str:
     if "failed" in level:
         return f"{level['n']:>5}  worker failed: {level['failed']}"
     o, lag = level["overhead_ms"], level["loop_lag_ms"]
-    return (f"{level['n']:>5}{o['p50']:>9}{o['p99']:>9}{level['cpu_s_per_call_minute']:>10}"
-            f"{level['rss_per_call_mb']:>9}{level['underruns']:>6}{level['errors']:>6}"
-            f"{lag['p99']:>9}{level.get('fake_cpu_util', float('nan')):>8.2f}{'  ok' if ok else '  BROKE'}")
+    return (
+        f"{level['n']:>5}{o['p50']:>9}{o['p99']:>9}{level['cpu_s_per_call_minute']:>10}"
+        f"{level['rss_per_call_mb']:>9}{level['underruns']:>6}{level['errors']:>6}"
+        f"{lag['p99']:>9}{level.get('fake_cpu_util', float('nan')):>8.2f}{'  ok' if ok else '  BROKE'}"
+    )
 
 
 def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> int:
@@ -226,21 +260,42 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if args.max_n is not None:
         levels = [n for n in levels if n <= args.max_n]
-    cfg = FakeConfig(pulse_delay_ms=args.pulse_delay_ms, llm_ttft_ms=args.llm_ttft_ms,
-                     tts_first_audio_ms=args.tts_first_audio_ms,
-                     tts_chunk_interval_ms=args.tts_chunk_interval_ms)
+    cfg = FakeConfig(
+        pulse_delay_ms=args.pulse_delay_ms,
+        llm_ttft_ms=args.llm_ttft_ms,
+        tts_first_audio_ms=args.tts_first_audio_ms,
+        tts_chunk_interval_ms=args.tts_chunk_interval_ms,
+    )
     fakes = [spawn_fakes(cfg) for _ in range(max(1, args.fake_procs))]
     started = time.time()
     out_levels: list[dict[str, Any]] = []
-    print(f"{'N':>5}{'ovh p50':>9}{'p99':>9}{'cpu/cmin':>10}{'MB/call':>9}{'undr':>6}{'err':>6}"
-          f"{'lag p99':>9}{'fakeCPU':>8}", flush=True)
+    print(
+        f"{'N':>5}{'ovh p50':>9}{'p99':>9}{'cpu/cmin':>10}{'MB/call':>9}{'undr':>6}{'err':>6}"
+        f"{'lag p99':>9}{'fakeCPU':>8}",
+        flush=True,
+    )
     try:
         for n in levels:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(n),
-                   "--urls", json.dumps([f.info for f in fakes]), "--turns", str(args.turns),
-                   "--eou-ms", str(args.eou_ms), "--pulse-delay-ms", str(args.pulse_delay_ms),
-                   "--llm-ttft-ms", str(args.llm_ttft_ms),
-                   "--tts-first-audio-ms", str(args.tts_first_audio_ms), "--tool-ms", str(args.tool_ms)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                str(n),
+                "--urls",
+                json.dumps([f.info for f in fakes]),
+                "--turns",
+                str(args.turns),
+                "--eou-ms",
+                str(args.eou_ms),
+                "--pulse-delay-ms",
+                str(args.pulse_delay_ms),
+                "--llm-ttft-ms",
+                str(args.llm_ttft_ms),
+                "--tts-first-audio-ms",
+                str(args.tts_first_audio_ms),
+                "--tool-ms",
+                str(args.tool_ms),
+            ]
             cmd += ["--synthetic"] if args.synthetic else []
             cmd += ["--via-relay"] if args.via_relay else []
             cmd += [a for name in args.patch for a in ("--patch", name)]
@@ -270,13 +325,21 @@ def sweep(args: argparse.Namespace, delays: Delays, argv: list[str] | None) -> i
         for f in fakes:
             f.stop()
     best = max((lv["n"] for lv in out_levels if lv.get("passed")), default=0)
-    result = {"benchmark": "concurrency",
-              "command": " ".join(["benchmarks/concurrency.py", *(argv if argv is not None else sys.argv[1:])]),
-              "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-              "python": platform.python_version(), "cpus": os.cpu_count(),
-              "loadavg_at_end": os.getloadavg(), "fake_processes": len(fakes), "patches": args.patch, "uvloop": args.uvloop,
-              "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
-              "p99_limit_ms": args.p99_limit_ms, "largest_passing_n": best, "levels": out_levels}
+    result = {
+        "benchmark": "concurrency",
+        "command": " ".join(["benchmarks/concurrency.py", *(argv if argv is not None else sys.argv[1:])]),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": os.getloadavg(),
+        "fake_processes": len(fakes),
+        "patches": args.patch,
+        "uvloop": args.uvloop,
+        "delays_ms": delays.__dict__ | {"tts_chunk_interval_ms": args.tts_chunk_interval_ms},
+        "p99_limit_ms": args.p99_limit_ms,
+        "largest_passing_n": best,
+        "levels": out_levels,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import wave
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ PHRASES = [  # (text, engine); account numbers read digit by digit, as callers d
 
 # --------------------------------------------------------------------------- recordings
 
+
 def _read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path)) as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -74,9 +75,8 @@ def _read_wav(path: Path) -> np.ndarray:
 
 
 def _piper(text: str) -> np.ndarray:
-    from piper import PiperVoice, SynthesisConfig  # noqa: PLC0415
-
-    from voiceagent.providers.local.models import piper_voice_paths  # noqa: PLC0415
+    from piper import PiperVoice, SynthesisConfig
+    from voiceagent.providers.local.models import piper_voice_paths
 
     voice = _piper.voice = getattr(_piper, "voice", None) or PiperVoice.load(*piper_voice_paths())
     cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=1.0)
@@ -85,13 +85,17 @@ def _piper(text: str) -> np.ndarray:
 
 
 def _espeak(text: str) -> np.ndarray:
-    from voiceagent.providers.local.models import espeak_binary  # noqa: PLC0415
+    from voiceagent.providers.local.models import espeak_binary
 
-    wav = subprocess.run([espeak_binary(), "-v", "en-us", "-s", "150", "--stdin", "--stdout"],
-                         input=text.encode(), capture_output=True, check=True).stdout
+    wav = subprocess.run(
+        [espeak_binary(), "-v", "en-us", "-s", "150", "--stdin", "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
     with wave.open(__import__("io").BytesIO(wav[:44])) as w:
         rate = w.getframerate()
-    return AudioFrame(wav[44:44 + (len(wav) - 44) // 2 * 2], rate).resampled(RATE).to_numpy()
+    return AudioFrame(wav[44 : 44 + (len(wav) - 44) // 2 * 2], rate).resampled(RATE).to_numpy()
 
 
 def recordings(tmp: Path) -> list[tuple[str, np.ndarray]]:
@@ -116,32 +120,34 @@ def recordings(tmp: Path) -> list[tuple[str, np.ndarray]]:
 def speech_end_s(audio: np.ndarray) -> float:
     """Seconds from the start to the end of the last 20 ms window louder than -40 dBFS."""
     step = RATE * FRAME_MS // 1000
-    loud = [i for i in range(0, len(audio), step)
-            if rms_dbfs(AudioFrame(audio[i:i + step].tobytes(), RATE)) > SPEECH_DBFS]
+    loud = [
+        i for i in range(0, len(audio), step) if rms_dbfs(AudioFrame(audio[i : i + step].tobytes(), RATE)) > SPEECH_DBFS
+    ]
     return (loud[-1] + step) / RATE if loud else 0.0
 
 
 # --------------------------------------------------------------------------- one turn
 
+
 class Stack:
     """The agent's compiled prompt and the three local providers, built and warmed once."""
 
     def __init__(self, agent_path: Path, *, llm_threads: int | None = None) -> None:
-        from voiceagent.config.load import load_agent  # noqa: PLC0415
-        from voiceagent.engine.compiler import compile_agent  # noqa: PLC0415
-        from voiceagent.engine.redaction import Redactor  # noqa: PLC0415
-        from voiceagent.engine.session import SessionState, template_context  # noqa: PLC0415
-        from voiceagent.engine.tools import ToolRunner  # noqa: PLC0415
-        from voiceagent.providers.local.llm import LocalLLM  # noqa: PLC0415
-        from voiceagent.providers.local.stt import LocalSTT  # noqa: PLC0415
-        from voiceagent.providers.local.tts import local_tts_for  # noqa: PLC0415
+        from voiceagent.config.load import load_agent
+        from voiceagent.engine.compiler import compile_agent
+        from voiceagent.engine.redaction import Redactor
+        from voiceagent.engine.session import SessionState, template_context
+        from voiceagent.engine.tools import ToolRunner
+        from voiceagent.providers.local.llm import LocalLLM
+        from voiceagent.providers.local.stt import LocalSTT
+        from voiceagent.providers.local.tts import local_tts_for
 
         loaded = load_agent(agent_path, env=dict(os.environ))
         self.agent = loaded.agent
         compiled = compile_agent(loaded)
-        ctx = template_context(SessionState(compiled.initial), {}, {"phone": None, "id": None,
-                                                                  "metadata": {}},
-                               datetime.now(timezone.utc))
+        ctx = template_context(
+            SessionState(compiled.initial), {}, {"phone": None, "id": None, "metadata": {}}, datetime.now(UTC)
+        )
         self.system = compiled.system_prompt(compiled.initial, ctx)
         self.greeting = compiled.greeting(ctx) or ""
         self.tools = compiled.state(compiled.initial).llm_tools()
@@ -149,8 +155,9 @@ class Stack:
         self.llm = LocalLLM(n_threads=llm_threads)
         self.llm.prestart()
         self.tts = local_tts_for(self.agent.language)
-        self.runner = ToolRunner(self.agent, base_dir=loaded.base_dir,
-                                 redactor=Redactor(self.agent.guardrails.redact, env={}))
+        self.runner = ToolRunner(
+            self.agent, base_dir=loaded.base_dir, redactor=Redactor(self.agent.guardrails.redact, env={})
+        )
 
     def messages(self, user: str) -> list[dict[str, Any]]:
         first = [{"role": "system", "content": self.system}]
@@ -160,16 +167,14 @@ class Stack:
 
     def filler(self, tool: str) -> str:
         spec = next((t for t in self.agent.tools if t.name == tool), None)
-        return (spec.filler if spec and spec.filler is not None else
-                self.agent.behaviour.filler) or ""
+        return (spec.filler if spec and spec.filler is not None else self.agent.behaviour.filler) or ""
 
     async def warm(self) -> float:
-        from voiceagent.providers.base import ChatRequest  # noqa: PLC0415
+        from voiceagent.providers.base import ChatRequest
 
         t0 = time.monotonic()
         await self.stt.preload()
-        await self.llm.warm_up(ChatRequest(messages=self.messages("Hello.")[:-1],
-                                           tools=self.tools))
+        await self.llm.warm_up(ChatRequest(messages=self.messages("Hello.")[:-1], tools=self.tools))
         async for _ in self.tts.synthesize("Warming up."):
             pass
         return time.monotonic() - t0
@@ -182,8 +187,8 @@ class Stack:
 
 async def _first_text(stack: Stack, request: Any) -> tuple[str, Any, float]:
     """(first sentence or filler, the tool call or None, ms to it) of one LLM round."""
-    from voiceagent.engine.speech import SentenceSplitter  # noqa: PLC0415
-    from voiceagent.providers.base import TextDelta, ToolCallRequest  # noqa: PLC0415
+    from voiceagent.engine.speech import SentenceSplitter
+    from voiceagent.providers.base import TextDelta, ToolCallRequest
 
     t0 = time.monotonic()
     splitter = SentenceSplitter()
@@ -215,15 +220,15 @@ async def _tts_first_ms(stack: Stack, text: str) -> float | None:
     return None
 
 
-async def measure(stack: Stack, name: str, audio: np.ndarray, *,
-                  prefill: bool = False) -> dict[str, Any]:
+async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool = False) -> dict[str, Any]:
     """Push ``audio`` in real time through STT, then LLM and TTS; the timings of one turn.
 
     prefill: on each STT ``interim`` start ``LocalLLM.prefill`` with the request that transcript
     would make (the session hook proposed in docs/offline.md), so the final request finds the
-    caller's words already evaluated when the transcript did not change."""
-    from voiceagent.engine.tools import ToolContext  # noqa: PLC0415
-    from voiceagent.providers.base import ChatRequest  # noqa: PLC0415
+    caller's words already evaluated when the transcript did not change.
+    """
+    from voiceagent.engine.tools import ToolContext
+    from voiceagent.providers.base import ChatRequest
 
     stream = await stack.stt.open(language=stack.agent.language)
     step = RATE * FRAME_MS // 1000
@@ -236,13 +241,16 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *,
             if ev.kind == "final":
                 finals.put_nowait((time.monotonic(), ev.text))
             elif ev.kind == "interim" and prefill and ev.text:
-                prefills.append(asyncio.create_task(stack.llm.prefill(ChatRequest(
-                    messages=stack.messages(ev.text), tools=stack.tools))))
+                prefills.append(
+                    asyncio.create_task(
+                        stack.llm.prefill(ChatRequest(messages=stack.messages(ev.text), tools=stack.tools))
+                    )
+                )
 
     async def push(t0: float) -> None:
         for k, i in enumerate(range(0, len(audio), step)):
             await asyncio.sleep(max(0.0, t0 + (k + 1) * FRAME_MS / 1000 - time.monotonic()))
-            await stream.push_audio(AudioFrame(audio[i:i + step].tobytes(), RATE))
+            await stream.push_audio(AudioFrame(audio[i : i + step].tobytes(), RATE))
 
     listener = asyncio.create_task(listen())
     t0 = time.monotonic()
@@ -252,32 +260,51 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *,
         t_end = t0 + speech_end_s(audio)
         got, text = await asyncio.wait_for(finals.get(), timeout=len(audio) / RATE + 30)
         stt_ms = stream.metrics[-1]["eou_to_final_ms"] if stream.metrics else 0.0
-        row.update(transcript=text, stt_ms=round(stt_ms, 1),
-                   vad_eou_ms=round((got - t_end) * 1000 - stt_ms, 1))
-        request = ChatRequest(messages=stack.messages(text), tools=stack.tools,
-                              temperature=stack.agent.llm.temperature,
-                              max_tokens=stack.agent.llm.max_tokens)
+        row.update(transcript=text, stt_ms=round(stt_ms, 1), vad_eou_ms=round((got - t_end) * 1000 - stt_ms, 1))
+        request = ChatRequest(
+            messages=stack.messages(text),
+            tools=stack.tools,
+            temperature=stack.agent.llm.temperature,
+            max_tokens=stack.agent.llm.max_tokens,
+        )
         first, call, llm_ms = await _first_text(stack, request)
         tts_ms = await _tts_first_ms(stack, first)
-        row.update(first_text=first, llm_ms=round(llm_ms, 1),
-                   tts_ms=None if tts_ms is None else round(tts_ms, 1),
-                   tool=call.name if call else None,
-                   first_audio_ms=round((time.monotonic() - t_end) * 1000, 1))
+        row.update(
+            first_text=first,
+            llm_ms=round(llm_ms, 1),
+            tts_ms=None if tts_ms is None else round(tts_ms, 1),
+            tool=call.name if call else None,
+            first_audio_ms=round((time.monotonic() - t_end) * 1000, 1),
+        )
         if call is not None:  # the answer after the tool, as the session's next round
             result = await stack.runner.run(call.name, call.arguments, ToolContext())
-            content = json.dumps(result.result if result.ok else {"error": result.error},
-                                 default=str)
+            content = json.dumps(result.result if result.ok else {"error": result.error}, default=str)
             msgs = request.messages + [
-                {"role": "assistant", "content": first, "tool_calls": [{
-                    "id": call.id, "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments}}]},
-                {"role": "tool", "tool_call_id": call.id, "content": content}]
-            answer, _, _ = await _first_text(stack, ChatRequest(
-                messages=msgs, tools=stack.tools, temperature=request.temperature,
-                max_tokens=request.max_tokens))
+                {
+                    "role": "assistant",
+                    "content": first,
+                    "tool_calls": [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": call.id, "content": content},
+            ]
+            answer, _, _ = await _first_text(
+                stack,
+                ChatRequest(
+                    messages=msgs, tools=stack.tools, temperature=request.temperature, max_tokens=request.max_tokens
+                ),
+            )
             await _tts_first_ms(stack, answer)
-            row.update(tool_arguments=json.loads(call.arguments), answer_text=answer,
-                       answer_audio_ms=round((time.monotonic() - t_end) * 1000, 1))
+            row.update(
+                tool_arguments=json.loads(call.arguments),
+                answer_text=answer,
+                answer_audio_ms=round((time.monotonic() - t_end) * 1000, 1),
+            )
     finally:
         await asyncio.gather(*prefills, return_exceptions=True)
         row["prefills"] = len(prefills)
@@ -290,6 +317,7 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *,
 
 
 # --------------------------------------------------------------------------- report
+
 
 def _pct(values: list[float], q: float) -> float | None:
     if not values:
@@ -332,35 +360,49 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for name, audio in turns:
                     row = await measure(stack, name, audio, prefill=args.prefill_interim)
                     rows.append(row)
-                    print(f"  {name[:60]!r}: {row.get('transcript')!r} -> "
-                          f"{row.get('tool') or row.get('first_text')!r} "
-                          f"{row.get('first_audio_ms')} ms", file=sys.stderr)
+                    print(
+                        f"  {name[:60]!r}: {row.get('transcript')!r} -> "
+                        f"{row.get('tool') or row.get('first_text')!r} "
+                        f"{row.get('first_audio_ms')} ms",
+                        file=sys.stderr,
+                    )
         direct = stack.llm.direct_calls
     finally:
         await stack.aclose()
     summary = summarize(rows)
     print_table(rows, summary)
-    return {"benchmark": "embedded_latency", "agent": args.agent,
-            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(),
-                        "loadavg_before": [round(x, 2) for x in load_before],
-                        "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-            "warm_up_s": round(warm_s, 2), "repeat": args.repeat,
-            "prefill_interim": args.prefill_interim, "llm_threads": stack.llm.n_threads,
-            "direct_tool_calls": direct, "summary_ms": summary, "turns": rows}
+    return {
+        "benchmark": "embedded_latency",
+        "agent": args.agent,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "warm_up_s": round(warm_s, 2),
+        "repeat": args.repeat,
+        "prefill_interim": args.prefill_interim,
+        "llm_threads": stack.llm.n_threads,
+        "direct_tool_calls": direct,
+        "summary_ms": summary,
+        "turns": rows,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent", default=str(ROOT / "agents" / "support.yaml"))
     parser.add_argument("--repeat", type=int, default=1, help="passes over the turn set")
-    parser.add_argument("--llm-threads", type=int, default=None,
-                        help="llama.cpp decoding threads (default: LocalLLM's, half the cores)")
-    parser.add_argument("--prefill-interim", action="store_true",
-                        help="prefill the LLM with each STT interim (proposed session hook)")
-    parser.add_argument("--out", default=None, help="default benchmarks/results/"
-                        "embedded_latency[-prefill].json")
+    parser.add_argument(
+        "--llm-threads", type=int, default=None, help="llama.cpp decoding threads (default: LocalLLM's, half the cores)"
+    )
+    parser.add_argument(
+        "--prefill-interim", action="store_true", help="prefill the LLM with each STT interim (proposed session hook)"
+    )
+    parser.add_argument("--out", default=None, help="default benchmarks/results/embedded_latency[-prefill].json")
     args = parser.parse_args()
     os.environ.pop("SMALLEST_API_KEY", None)
     if args.out is None:

@@ -69,12 +69,24 @@ class FakeConfig:
 
     def argv(self) -> list[str]:
         """These settings as this script's command-line options."""
-        return ["--pulse-delay-ms", str(self.pulse_delay_ms), "--llm-ttft-ms", str(self.llm_ttft_ms),
-                "--tts-first-audio-ms", str(self.tts_first_audio_ms),
-                "--tts-chunk-interval-ms", str(self.tts_chunk_interval_ms),
-                "--tts-chunk-ms", str(self.tts_chunk_ms),
-                "--transcripts", json.dumps(self.transcripts), "--reply", self.reply,
-                "--answer", self.answer]
+        return [
+            "--pulse-delay-ms",
+            str(self.pulse_delay_ms),
+            "--llm-ttft-ms",
+            str(self.llm_ttft_ms),
+            "--tts-first-audio-ms",
+            str(self.tts_first_audio_ms),
+            "--tts-chunk-interval-ms",
+            str(self.tts_chunk_interval_ms),
+            "--tts-chunk-ms",
+            str(self.tts_chunk_ms),
+            "--transcripts",
+            json.dumps(self.transcripts),
+            "--reply",
+            self.reply,
+            "--answer",
+            self.answer,
+        ]
 
 
 def llm_reply(cfg: FakeConfig, body: dict[str, Any]) -> Any:
@@ -86,8 +98,7 @@ def llm_reply(cfg: FakeConfig, body: dict[str, Any]) -> Any:
     if last.get("role") == "tool":
         return TextReply(cfg.answer, first_token_delay_s=ttft)
     if last.get("role") == "user" and "account" in str(last.get("content") or "").lower():
-        return ToolCallReply([ToolCall("get_account_info", {"account_id": "12345"})],
-                             first_token_delay_s=ttft)
+        return ToolCallReply([ToolCall("get_account_info", {"account_id": "12345"})], first_token_delay_s=ttft)
     return TextReply(cfg.reply, first_token_delay_s=ttft)
 
 
@@ -97,19 +108,29 @@ async def serve(cfg: FakeConfig, ready: Any) -> None:
     from voiceagent.testing.fake_smallest import FakeSmallest, LightningOptions, PulseOptions
 
     pulse = PulseOptions(final_delay_ms=cfg.pulse_delay_ms)
-    lightning = LightningOptions(first_audio_delay_ms=cfg.tts_first_audio_ms,
-                                 chunk_interval_ms=cfg.tts_chunk_interval_ms,
-                                 chunk_ms=cfg.tts_chunk_ms)
-    async with FakeOpenAI(api_key=API_KEY) as llm, \
-            FakeSmallest(api_key=API_KEY, pulse=pulse, lightning=lightning) as smallest:
+    lightning = LightningOptions(
+        first_audio_delay_ms=cfg.tts_first_audio_ms,
+        chunk_interval_ms=cfg.tts_chunk_interval_ms,
+        chunk_ms=cfg.tts_chunk_ms,
+    )
+    async with (
+        FakeOpenAI(api_key=API_KEY) as llm,
+        FakeSmallest(api_key=API_KEY, pulse=pulse, lightning=lightning) as smallest,
+    ):
         llm.default = lambda rec: llm_reply(cfg, rec.body)
         cycle = itertools.cycle(cfg.transcripts)
         smallest.pulse.next_transcript = lambda: next(cycle)  # type: ignore[method-assign]
         # Nothing reads these records in a benchmark: do not let them grow for hours.
         ws_port = getattr(smallest, "_ws_port", 0) or smallest.port
-        ready({"smallest_base_url": smallest.base_url,
-               "ws_base_url": f"http://127.0.0.1:{ws_port}/waves/v1",
-               "llm_base_url": llm.electron_base_url, "pid": os.getpid(), "api_key": API_KEY})
+        ready(
+            {
+                "smallest_base_url": smallest.base_url,
+                "ws_base_url": f"http://127.0.0.1:{ws_port}/waves/v1",
+                "llm_base_url": llm.electron_base_url,
+                "pid": os.getpid(),
+                "api_key": API_KEY,
+            }
+        )
         trim = asyncio.create_task(_trim_records(llm, smallest))
         try:
             await asyncio.Event().wait()
@@ -130,7 +151,8 @@ async def _trim_records(llm: Any, smallest: Any) -> None:
 
 class FakeProcess:
     """The fakes running in a child process (see :func:`spawn_fakes`). ``info`` holds the URLs;
-    :meth:`cpu_s` the child's CPU seconds so far; :meth:`stop` ends it."""
+    :meth:`cpu_s` the child's CPU seconds so far; :meth:`stop` ends it.
+    """
 
     def __init__(self, proc: subprocess.Popen[str], info: dict[str, Any]) -> None:
         self.proc = proc
@@ -157,7 +179,7 @@ class FakeProcess:
             self.proc.kill()
             self.proc.wait(5)
 
-    def __enter__(self) -> "FakeProcess":
+    def __enter__(self) -> FakeProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,8 +192,12 @@ def spawn_fakes(cfg: FakeConfig) -> FakeProcess:
     Raises:
         RuntimeError: the child exited before printing them.
     """
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *cfg.argv()],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *cfg.argv()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
@@ -193,8 +219,16 @@ def parse_args(argv: list[str] | None = None) -> FakeConfig:
     p.add_argument("--reply", default=d.reply)
     p.add_argument("--answer", default=d.answer)
     a = p.parse_args(argv)
-    return FakeConfig(a.pulse_delay_ms, a.llm_ttft_ms, a.tts_first_audio_ms, a.tts_chunk_interval_ms,
-                      a.tts_chunk_ms, json.loads(a.transcripts), a.reply, a.answer)
+    return FakeConfig(
+        a.pulse_delay_ms,
+        a.llm_ttft_ms,
+        a.tts_first_audio_ms,
+        a.tts_chunk_interval_ms,
+        a.tts_chunk_ms,
+        json.loads(a.transcripts),
+        a.reply,
+        a.answer,
+    )
 
 
 def main() -> None:
@@ -208,7 +242,7 @@ def main() -> None:
             print(json.dumps(info), flush=True)
 
         server = asyncio.create_task(serve(cfg, ready))
-        await loop.run_in_executor(None, sys.stdin.read)   # returns at EOF
+        await loop.run_in_executor(None, sys.stdin.read)  # returns at EOF
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
 

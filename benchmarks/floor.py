@@ -20,21 +20,22 @@ import time
 from typing import Any
 
 import numpy as np
-
 from harness import CALLER_RATE, Delays, percentiles, synthetic_utterance
 
 
 async def _pulse(info: dict[str, Any], d: Delays) -> float:
     from websockets.asyncio.client import connect
 
-    url = (info["ws_base_url"].replace("http://", "ws://") + "/stt/live?model=pulse&language=en"
-           f"&sample_rate={CALLER_RATE}&encoding=linear16&eou_timeout_ms={int(d.eou_ms)}")
+    url = (
+        info["ws_base_url"].replace("http://", "ws://") + "/stt/live?model=pulse&language=en"
+        f"&sample_rate={CALLER_RATE}&encoding=linear16&eou_timeout_ms={int(d.eou_ms)}"
+    )
     speech = synthetic_utterance(0.5, 3)
     frame = CALLER_RATE // 50
     silence = np.zeros(frame, "<i2").tobytes()
     async with connect(url, additional_headers={"Authorization": f"Bearer {info['api_key']}"}) as ws:
         for i in range(0, len(speech) - frame + 1, frame):
-            await ws.send(speech[i:i + frame].tobytes())
+            await ws.send(speech[i : i + frame].tobytes())
         for _ in range(int(d.eou_ms // 20)):
             await ws.send(silence)
         t = time.monotonic()
@@ -45,12 +46,22 @@ async def _pulse(info: dict[str, Any], d: Delays) -> float:
 
 
 async def _llm(client: Any, info: dict[str, Any], d: Delays) -> float:
-    body = {"model": "electron", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "system", "content": "You are a benchmark agent."},
-                         {"role": "user", "content": "what are your opening hours"}]}
+    body = {
+        "model": "electron",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [
+            {"role": "system", "content": "You are a benchmark agent."},
+            {"role": "user", "content": "what are your opening hours"},
+        ],
+    }
     t = time.monotonic()
-    async with client.stream("POST", info["llm_base_url"] + "/chat/completions", json=body,
-                             headers={"Authorization": f"Bearer {info['api_key']}"}) as resp:
+    async with client.stream(
+        "POST",
+        info["llm_base_url"] + "/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {info['api_key']}"},
+    ) as resp:
         async for line in resp.aiter_lines():
             if '"content": "' in line and '"content": ""' not in line:
                 return 1000 * (time.monotonic() - t) - d.llm_ttft_ms
@@ -59,8 +70,16 @@ async def _llm(client: Any, info: dict[str, Any], d: Delays) -> float:
 
 async def _tts(ws: Any, d: Delays, i: int) -> float:
     t = time.monotonic()
-    await ws.send(json.dumps({"voice_id": "meher", "text": f"Sure, we open at nine {i}.",
-                              "sample_rate": 24000, "request_id": f"floor{i}"}))
+    await ws.send(
+        json.dumps(
+            {
+                "voice_id": "meher",
+                "text": f"Sure, we open at nine {i}.",
+                "sample_rate": 24000,
+                "request_id": f"floor{i}",
+            }
+        )
+    )
     first = None
     while True:
         msg = json.loads(await ws.recv())
@@ -72,7 +91,8 @@ async def _tts(ws: Any, d: Delays, i: int) -> float:
 
 async def measure_floor(info: dict[str, Any], d: Delays, n: int = 20) -> dict[str, Any]:
     """Percentiles (ms) of each exchange's time beyond its injected delay, over ``n`` tries
-    (after one warm-up each), and the sum of the three p50s (a plain turn's floor)."""
+    (after one warm-up each), and the sum of the three p50s (a plain turn's floor).
+    """
     import httpx
     from websockets.asyncio.client import connect
 

@@ -18,7 +18,6 @@ loopback networking, the fake's own processing and the line's 20 ms tick granula
 from __future__ import annotations
 
 import argparse
-
 import asyncio
 import os
 import time
@@ -27,11 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from fake_servers import ELECTRON_TTFT_MS, LIGHTNING_FIRST_AUDIO_MS, PULSE_FINAL_MS
 from line import (  # noqa: F401 - re-exported for the benchmark scripts
-    CALLER_RATE, FRAME_MS, ROOT, SPEECH_RMS, PhoneLine, SegmentStart, TappedTTS, caller_utterances,
-    split_utterances, synthetic_utterance,
+    CALLER_RATE,
+    FRAME_MS,
+    ROOT,
+    SPEECH_RMS,
+    PhoneLine,
+    SegmentStart,
+    TappedTTS,
+    caller_utterances,
+    split_utterances,
+    synthetic_utterance,
 )
 
 AGENT_PATH = ROOT / "benchmarks" / "agents" / "bench.yaml"
@@ -60,23 +66,27 @@ class Delays:
         return self.eou_ms + self.pulse_ms + 2 * self.llm_ttft_ms + self.tool_ms + self.tts_first_ms
 
 
-def add_provider_args(p: "argparse.ArgumentParser", patches: list[str]) -> None:
+def add_provider_args(p: argparse.ArgumentParser, patches: list[str]) -> None:
     """The flags every latency benchmark shares: the fakes' injected delays (ms), experiment
-    patches, uvloop and the synthetic caller. Defaults are the providers' documented figures."""
+    patches, uvloop and the synthetic caller. Defaults are the providers' documented figures.
+    """
     d = Delays()
     p.add_argument("--eou-ms", type=float, default=d.eou_ms, help="STT end-of-utterance silence")
-    p.add_argument("--pulse-delay-ms", type=float, default=d.pulse_ms,
-                   help="Pulse final transcript after the EOU silence")
+    p.add_argument(
+        "--pulse-delay-ms", type=float, default=d.pulse_ms, help="Pulse final transcript after the EOU silence"
+    )
     p.add_argument("--llm-ttft-ms", type=float, default=d.llm_ttft_ms, help="Electron first token")
-    p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms,
-                   help="Lightning first audio chunk")
-    p.add_argument("--tts-chunk-interval-ms", type=float, default=50.0,
-                   help="Lightning: time between 100 ms audio chunks")
+    p.add_argument("--tts-first-audio-ms", type=float, default=d.tts_first_ms, help="Lightning first audio chunk")
+    p.add_argument(
+        "--tts-chunk-interval-ms", type=float, default=50.0, help="Lightning: time between 100 ms audio chunks"
+    )
     p.add_argument("--tool-ms", type=float, default=d.tool_ms, help="duration of the benchmark tool")
-    p.add_argument("--patch", action="append", choices=patches, default=[],
-                   help="apply an experiment from benchmarks/patches.py")
-    p.add_argument("--uvloop", action="store_true",
-                   help="run the runtime on uvloop (must be importable; not a project dependency)")
+    p.add_argument(
+        "--patch", action="append", choices=patches, default=[], help="apply an experiment from benchmarks/patches.py"
+    )
+    p.add_argument(
+        "--uvloop", action="store_true", help="run the runtime on uvloop (must be importable; not a project dependency)"
+    )
     p.add_argument("--synthetic", action="store_true", help="synthetic caller even if samples/ exist")
 
 
@@ -87,20 +97,20 @@ def add_provider_args(p: "argparse.ArgumentParser", patches: list[str]) -> None:
 class CallResult:
     """What one call measured. Times are ``time.monotonic`` seconds."""
 
-    eos: list[float] = field(default_factory=list)        # end of caller speech per turn
-    timeouts: int = 0                                     # turns the caller gave up waiting on
+    eos: list[float] = field(default_factory=list)  # end of caller speech per turn
+    timeouts: int = 0  # turns the caller gave up waiting on
     segments: list[SegmentStart] = field(default_factory=list)
     underruns: int = 0
     underrun_ms: float = 0.0
     frames_played: int = 0
-    late_ticks: int = 0                                   # caller ticks > 10 ms late
+    late_ticks: int = 0  # caller ticks > 10 ms late
     max_tick_late_ms: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=list)
     end_reason: str | None = None
     error: str | None = None
     started: float = 0.0
     ended: float = 0.0
-    clock_offset_ms: float = 0.0                          # time.monotonic() ms - session clock ms
+    clock_offset_ms: float = 0.0  # time.monotonic() ms - session clock ms
 
 
 @dataclass
@@ -117,10 +127,12 @@ class Shared:
     patches: list[str] = field(default_factory=list)
 
 
-def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False,
-                patches: list[str] | None = None) -> Shared:
+def load_shared(
+    urls: dict[str, Any], delays: Delays, *, via_relay: bool = False, patches: list[str] | None = None
+) -> Shared:
     """Load and compile the benchmark agent and make one Electron client for every call
-    (``patches``: experiment names from ``benchmarks/patches.py``, applied per call)."""
+    (``patches``: experiment names from ``benchmarks/patches.py``, applied per call).
+    """
     from voiceagent.config.load import load_agent
     from voiceagent.engine.compiler import compile_agent
     from voiceagent.providers.smallest.llm import electron_llm
@@ -131,13 +143,19 @@ def load_shared(urls: dict[str, Any], delays: Delays, *, via_relay: bool = False
     urls["speech_base_url"] = urls["smallest_base_url"] if via_relay else urls["ws_base_url"]
     llm = electron_llm(api_key=urls["api_key"], base_url=urls["llm_base_url"])
     filler = next(t.filler for t in loaded.agent.tools if t.name == "get_account_info")
-    return Shared(loaded, compile_agent(loaded), llm, urls, delays, filler, dict(os.environ),
-                  list(patches or []))
+    return Shared(loaded, compile_agent(loaded), llm, urls, delays, filler, dict(os.environ), list(patches or []))
 
 
-async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
-                   start_at: float | None = None, events_path: str | None = None,
-                   gap_ms: float = 300.0, wait_timeout_s: float = 15.0) -> CallResult:
+async def run_call(
+    shared: Shared,
+    utterances: list[np.ndarray],
+    turns: int,
+    *,
+    start_at: float | None = None,
+    events_path: str | None = None,
+    gap_ms: float = 300.0,
+    wait_timeout_s: float = 15.0,
+) -> CallResult:
     """One call: greeting, then ``turns`` caller utterances (cycling through ``utterances``), each
     followed by silence until the agent's answer was played (plus ``gap_ms``), then hang up.
 
@@ -161,18 +179,30 @@ async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
     redactor = Redactor(agent.guardrails.redact, env=shared.env)
     events = EventLog(events_path, redactor=redactor)
     runner = ToolRunner(agent, base_dir=shared.loaded.base_dir, redactor=redactor)
-    stt = PulseSTT(api_key=urls["api_key"], base_url=urls["speech_base_url"],
-                   eou_timeout_ms=int(d.eou_ms))
+    stt = PulseSTT(api_key=urls["api_key"], base_url=urls["speech_base_url"], eou_timeout_ms=int(d.eou_ms))
     from patches import apply
 
     apply(shared.patches, stt=stt)
-    tts = TappedTTS(LightningTTS(api_key=urls["api_key"], base_url=urls["speech_base_url"],
-                                 voice_id=agent.voice.id if agent.voice else None,
-                                 model=agent.tts.model or "lightning_v3.1",
-                                 sample_rate=agent.tts.sample_rate), line)
-    session = Session(shared.compiled, llm=shared.llm, transport=line, events=events, stt=stt,
-                      tts=tts, tools=runner,
-                      guard=VerificationGuard(agent.guardrails.verification, runner, redactor))
+    tts = TappedTTS(
+        LightningTTS(
+            api_key=urls["api_key"],
+            base_url=urls["speech_base_url"],
+            voice_id=agent.voice.id if agent.voice else None,
+            model=agent.tts.model or "lightning_v3.1",
+            sample_rate=agent.tts.sample_rate,
+        ),
+        line,
+    )
+    session = Session(
+        shared.compiled,
+        llm=shared.llm,
+        transport=line,
+        events=events,
+        stt=stt,
+        tts=tts,
+        tools=runner,
+        guard=VerificationGuard(agent.guardrails.verification, runner, redactor),
+    )
     task = asyncio.create_task(session.run(), name="session")
     frame = CALLER_RATE * FRAME_MS // 1000
     silence = bytes(frame * 2)
@@ -208,17 +238,17 @@ async def run_call(shared: Shared, utterances: list[np.ndarray], turns: int, *,
             for _ in range(int(gap_ms // FRAME_MS)):
                 await step(silence)
 
-        await wait_quiet(0.0)                       # the greeting
+        await wait_quiet(0.0)  # the greeting
         for k in range(turns):
             u = utterances[k % len(utterances)]
             for i in range(0, len(u) - frame + 1, frame):
-                await step(u[i:i + frame].tobytes())
-            res.eos.append(time.monotonic())        # the last speech frame was just delivered
+                await step(u[i : i + frame].tobytes())
+            res.eos.append(time.monotonic())  # the last speech frame was just delivered
             await wait_quiet(res.eos[-1])
             if task.done():
                 break
-        line.feed(None)                             # hang up
-        while not task.done():                      # keep playing what is left
+        line.feed(None)  # hang up
+        while not task.done():  # keep playing what is left
             await step(silence)
 
     pacer = asyncio.create_task(pace(), name="line")
@@ -250,8 +280,8 @@ class TurnLatency:
     """One caller turn: ``kind`` "plain" or "tool"; latencies in ms from end of caller speech."""
 
     kind: str
-    first_ms: float | None              # plain reply, or the tool turn's filler
-    answer_ms: float | None = None      # tool turns: the answer after the tool
+    first_ms: float | None  # plain reply, or the tool turn's filler
+    answer_ms: float | None = None  # tool turns: the answer after the tool
     first_overhead_ms: float | None = None
     answer_overhead_ms: float | None = None
 
@@ -270,8 +300,15 @@ def turn_latencies(res: CallResult, shared: Shared) -> list[TurnLatency]:
         if segs[0].text == shared.filler:
             ans = next((s for s in segs[1:] if s.text != shared.filler), None)
             ans_ms = None if ans is None else 1000 * (ans.t - eos)
-            out.append(TurnLatency("tool", first, ans_ms, first - d.first_reply(),
-                                   None if ans_ms is None else ans_ms - d.answer_after_tool()))
+            out.append(
+                TurnLatency(
+                    "tool",
+                    first,
+                    ans_ms,
+                    first - d.first_reply(),
+                    None if ans_ms is None else ans_ms - d.answer_after_tool(),
+                )
+            )
         else:
             out.append(TurnLatency("plain", first, None, first - d.first_reply()))
     return out
@@ -279,23 +316,34 @@ def turn_latencies(res: CallResult, shared: Shared) -> list[TurnLatency]:
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
     """``n``, ``p50``, ``p95``, ``p99``, ``max``, ``mean`` (ms, rounded to 0.1; linear
-    interpolation, so with 50 samples p99 lies between the two largest)."""
+    interpolation, so with 50 samples p99 lies between the two largest).
+    """
     if not values:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
     a = np.asarray(values, dtype=float)
     r = lambda v: round(float(v), 1)  # noqa: E731
-    return {"n": int(a.size), "p50": r(np.percentile(a, 50)), "p95": r(np.percentile(a, 95)),
-            "p99": r(np.percentile(a, 99)), "max": r(a.max()), "mean": r(a.mean())}
+    return {
+        "n": int(a.size),
+        "p50": r(np.percentile(a, 50)),
+        "p95": r(np.percentile(a, 95)),
+        "p99": r(np.percentile(a, 99)),
+        "max": r(a.max()),
+        "mean": r(a.mean()),
+    }
 
 
-def session_breakdown(events: list[dict[str, Any]], d: Delays, res: CallResult | None = None
-                      ) -> dict[str, list[float]]:
+def session_breakdown(events: list[dict[str, Any]], d: Delays, res: CallResult | None = None) -> dict[str, list[float]]:
     """From the session's own events: ``stt_path_overhead`` (end of caller speech -> the turn's
     ``user.transcript`` event, minus EOU silence + Pulse delay; needs ``res``), and from
     ``turn.metrics``: final received -> first audio minus LLM + TTS delay (engine overhead after
-    the final), LLM client TTFB minus the fake's delay, TTS TTFB minus it."""
-    out: dict[str, list[float]] = {"stt_path_overhead": [], "final_to_first_audio_overhead": [],
-                                   "llm_client_overhead": [], "tts_client_overhead": []}
+    the final), LLM client TTFB minus the fake's delay, TTS TTFB minus it.
+    """
+    out: dict[str, list[float]] = {
+        "stt_path_overhead": [],
+        "final_to_first_audio_overhead": [],
+        "llm_client_overhead": [],
+        "tts_client_overhead": [],
+    }
     if res is not None:
         heard = [e["t_ms"] + res.clock_offset_ms for e in events if e.get("type") == "user.transcript"]
         for eos, t in zip(res.eos, heard):
@@ -304,8 +352,7 @@ def session_breakdown(events: list[dict[str, Any]], d: Delays, res: CallResult |
         if e.get("type") != "turn.metrics" or e.get("interrupted"):
             continue
         if e.get("eou_to_first_audio_ms") is not None:
-            out["final_to_first_audio_overhead"].append(
-                e["eou_to_first_audio_ms"] - d.llm_ttft_ms - d.tts_first_ms)
+            out["final_to_first_audio_overhead"].append(e["eou_to_first_audio_ms"] - d.llm_ttft_ms - d.tts_first_ms)
         if e.get("llm_ttfb_ms") is not None:
             out["llm_client_overhead"].append(e["llm_ttfb_ms"] - d.llm_ttft_ms)
         if e.get("tts_ttfb_ms") is not None:

@@ -28,16 +28,19 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_servers import FakeConfig, spawn_fakes  # noqa: E402
-from harness import AGENT_PATH, RESULTS, synthetic_utterance  # noqa: E402
-from patches import PATCHES, apply  # noqa: E402
+from datetime import UTC
+
+from fake_servers import FakeConfig, spawn_fakes
+from harness import AGENT_PATH, RESULTS, synthetic_utterance
+from patches import PATCHES, apply
 
 
 def cpu_per(n: int, fn: Callable[[], None]) -> float:
@@ -50,17 +53,16 @@ def cpu_per(n: int, fn: Callable[[], None]) -> float:
 
 async def pulse_push(info: dict[str, Any], frames: int, patches: list[str]) -> dict[str, float]:
     """µs of CPU per 20 ms frame through PulseStream.push_audio, and through a bare websockets send."""
-    from websockets.asyncio.client import connect
-
     from voiceagent.audio import AudioFrame
     from voiceagent.providers.smallest.stt import PulseSTT
+    from websockets.asyncio.client import connect
 
     speech = synthetic_utterance(frames * 0.02 + 0.1, 1)
-    chunks = [speech[i * 320:(i + 1) * 320].tobytes() for i in range(frames)]
+    chunks = [speech[i * 320 : (i + 1) * 320].tobytes() for i in range(frames)]
     stt = PulseSTT(api_key=info["api_key"], base_url=info["ws_base_url"], eou_timeout_ms=300)
     apply(patches, stt=stt)
     stream = await stt.open(language="en")
-    for c in chunks[:50]:                      # warm up
+    for c in chunks[:50]:  # warm up
         await stream.push_audio(AudioFrame(c, 16000))
     t = time.process_time()
     for c in chunks:
@@ -85,7 +87,7 @@ async def tts_chunks(info: dict[str, Any], rounds: int) -> dict[str, float]:
     tts = LightningTTS(api_key=info["api_key"], base_url=info["ws_base_url"], sample_rate=24000)
     text = "This sentence is long enough to give the fake Lightning server many chunks to send."
     n = 0
-    async for _ in tts.synthesize(text):       # warm up (connect)
+    async for _ in tts.synthesize(text):  # warm up (connect)
         pass
     t = time.process_time()
     for _ in range(rounds):
@@ -97,7 +99,7 @@ async def tts_chunks(info: dict[str, Any], rounds: int) -> dict[str, float]:
 
 
 async def llm_requests(info: dict[str, Any], rounds: int, patches: list[str]) -> dict[str, Any]:
-    """ms of CPU per streamed LLM request by history length."""
+    """Ms of CPU per streamed LLM request by history length."""
     from voiceagent.config.load import load_agent
     from voiceagent.engine.compiler import compile_agent
     from voiceagent.providers.base import ChatRequest
@@ -110,12 +112,22 @@ async def llm_requests(info: dict[str, Any], rounds: int, patches: list[str]) ->
     for pairs in (1, 5, 10):
         msgs: list[dict[str, Any]] = [{"role": "system", "content": "You are a benchmark agent. " * 8}]
         for _ in range(pairs):
-            msgs += [{"role": "user", "content": "what are your opening hours"},
-                     {"role": "assistant", "content": None, "tool_calls": [
-                         {"id": "call_1", "type": "function",
-                          "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
-                     {"role": "tool", "tool_call_id": "call_1", "content": '{"plan": "Pro"}'},
-                     {"role": "assistant", "content": "Sure, we open at nine."}]
+            msgs += [
+                {"role": "user", "content": "what are your opening hours"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"plan": "Pro"}'},
+                {"role": "assistant", "content": "Sure, we open at nine."},
+            ]
         req = ChatRequest(messages=msgs, tools=tools)
         async for _ in llm.stream(req):
             pass
@@ -139,17 +151,33 @@ def local_paths(n: int) -> dict[str, Any]:
     from voiceagent.engine.redaction import Redactor
     from voiceagent.engine.state import SessionState, template_context
 
-    fields = {"turn": 3, "eou_to_first_token_ms": 251.2, "eou_to_first_audio_ms": 431.0,
-              "llm_ttfb_ms": 251.0, "tts_ttfb_ms": 176.4, "prompt_tokens": 120, "completion_tokens": 8,
-              "cached_tokens": 0, "request_id": "req_0123456789abcdef", "request_ids": ["req_0123456789abcdef"],
-              "llm_rounds": 1, "tool_calls": 0, "interrupted": False, "timed_out": False}
+    fields = {
+        "turn": 3,
+        "eou_to_first_token_ms": 251.2,
+        "eou_to_first_audio_ms": 431.0,
+        "llm_ttfb_ms": 251.0,
+        "tts_ttfb_ms": 176.4,
+        "prompt_tokens": 120,
+        "completion_tokens": 8,
+        "cached_tokens": 0,
+        "request_id": "req_0123456789abcdef",
+        "request_ids": ["req_0123456789abcdef"],
+        "llm_rounds": 1,
+        "tool_calls": 0,
+        "interrupted": False,
+        "timed_out": False,
+    }
     red = Redactor(["account_id", "dob"], env=dict(os.environ))
     red.add("12345")
     mem = EventLog(None, redactor=red)
-    out: dict[str, Any] = {"event_emit_us": {
-        "memory_no_redactor": round(cpu_per(n, lambda: EventLog.emit(plain, "turn.metrics", **fields)), 1)
-        if (plain := EventLog(None)) else 0,
-        "memory_redactor": round(cpu_per(n, lambda: mem.emit("turn.metrics", **fields)), 1)}}
+    out: dict[str, Any] = {
+        "event_emit_us": {
+            "memory_no_redactor": round(cpu_per(n, lambda: EventLog.emit(plain, "turn.metrics", **fields)), 1)
+            if (plain := EventLog(None))
+            else 0,
+            "memory_redactor": round(cpu_per(n, lambda: mem.emit("turn.metrics", **fields)), 1),
+        }
+    }
     with tempfile.TemporaryDirectory() as tmp:
         filed = EventLog(Path(tmp) / "call.jsonl", redactor=red)
         out["event_emit_us"]["file_redactor"] = round(cpu_per(n, lambda: filed.emit("turn.metrics", **fields)), 1)
@@ -157,13 +185,16 @@ def local_paths(n: int) -> dict[str, Any]:
     f8 = AudioFrame(np.zeros(160, "<i2").tobytes(), 8000)
     f24 = AudioFrame(np.zeros(480, "<i2").tobytes(), 24000)
     up, down = Resampler(8000, 16000), Resampler(24000, 8000)
-    out["resample_us_per_frame"] = {"8k_to_16k": round(cpu_per(n, lambda: up.process(f8)), 1),
-                                    "24k_to_8k": round(cpu_per(n, lambda: down.process(f24)), 1),
-                                    "one_shot_24k_to_8k": round(cpu_per(n // 10, lambda: f24.resampled(8000)), 1)}
+    out["resample_us_per_frame"] = {
+        "8k_to_16k": round(cpu_per(n, lambda: up.process(f8)), 1),
+        "24k_to_8k": round(cpu_per(n, lambda: down.process(f24)), 1),
+        "one_shot_24k_to_8k": round(cpu_per(n // 10, lambda: f24.resampled(8000)), 1),
+    }
     compiled = compile_agent(load_agent(AGENT_PATH, env={}))
     state = SessionState(state=compiled.initial, language="en")
-    from datetime import datetime, timezone
-    started = datetime.now(timezone.utc)
+    from datetime import datetime
+
+    started = datetime.now(UTC)
 
     def prompt() -> None:
         compiled.system_prompt(state.state, template_context(state, dict(compiled.agent.variables), {}, started))
@@ -193,9 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     with spawn_fakes(cfg) as fakes:
         result: dict[str, Any] = asyncio.run(network_paths(fakes.info, args.frames, args.patch))
     result.update(local_paths(args.n))
-    result = {"benchmark": "hot_paths", "patches": args.patch,
-              "command": " ".join(["benchmarks/hot_paths.py", *(argv if argv is not None else sys.argv[1:])]),
-              "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **result}
+    result = {
+        "benchmark": "hot_paths",
+        "patches": args.patch,
+        "command": " ".join(["benchmarks/hot_paths.py", *(argv if argv is not None else sys.argv[1:])]),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **result,
+    }
     out = Path(args.out or RESULTS / ("hot_paths" + "".join("-" + x for x in args.patch) + ".json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Any, Literal
 
 import numpy as np
-
 from voiceagent.audio import AudioFrame, Resampler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,8 @@ def frame_rms(x: np.ndarray, frame: int) -> np.ndarray:
 def split_utterances(x: np.ndarray, eou_ms: float, rate: int = CALLER_RATE) -> list[np.ndarray]:
     """Cut int16 mono ``x`` into utterances: runs of 20 ms frames with RMS >= SPEECH_RMS, split
     where the silence between two speech frames lasts >= ``eou_ms`` (the fake would send a final
-    there). Each utterance starts and ends with a speech frame."""
+    there). Each utterance starts and ends with a speech frame.
+    """
     frame = rate * FRAME_MS // 1000
     speech = np.flatnonzero(frame_rms(x, frame) >= SPEECH_RMS)
     if speech.size == 0:
@@ -50,16 +51,17 @@ def split_utterances(x: np.ndarray, eou_ms: float, rate: int = CALLER_RATE) -> l
     out, start, prev = [], speech[0], speech[0]
     for i in speech[1:]:
         if i - prev - 1 >= gap:
-            out.append(x[start * frame:(prev + 1) * frame])
+            out.append(x[start * frame : (prev + 1) * frame])
             start = i
         prev = i
-    out.append(x[start * frame:(prev + 1) * frame])
+    out.append(x[start * frame : (prev + 1) * frame])
     return [u for u in out if len(u) >= 10 * frame]  # >= 200 ms
 
 
 def synthetic_utterance(seconds: float, seed: int, rate: int = CALLER_RATE) -> np.ndarray:
     """Speech-like int16 PCM: a 120-180 Hz voice with harmonics and a 4 Hz syllable envelope that
-    never drops below the speech threshold (every 20 ms frame counts as speech)."""
+    never drops below the speech threshold (every 20 ms frame counts as speech).
+    """
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     f0 = 120 + 60 * rng.random()
@@ -70,7 +72,8 @@ def synthetic_utterance(seconds: float, seed: int, rate: int = CALLER_RATE) -> n
 
 def caller_utterances(eou_ms: float, *, synthetic: bool = False) -> tuple[list[np.ndarray], str]:
     """The caller's utterances at 16 kHz and where they came from (``samples/*.wav`` cut by
-    :func:`split_utterances`, else :func:`synthetic_utterance`)."""
+    :func:`split_utterances`, else :func:`synthetic_utterance`).
+    """
     if not synthetic:
         clips: list[np.ndarray] = []
         files = sorted((ROOT / "samples").glob("*.wav"))
@@ -80,8 +83,11 @@ def caller_utterances(eou_ms: float, *, synthetic: bool = False) -> tuple[list[n
                     continue
                 x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
                 if w.getframerate() != CALLER_RATE:
-                    x = Resampler(w.getframerate(), CALLER_RATE).process(
-                        AudioFrame(x.tobytes(), w.getframerate()), last=True).to_numpy()
+                    x = (
+                        Resampler(w.getframerate(), CALLER_RATE)
+                        .process(AudioFrame(x.tobytes(), w.getframerate()), last=True)
+                        .to_numpy()
+                    )
             clips += split_utterances(x, eou_ms)
         if clips:
             return clips, "samples/" + ",".join(p.name for p in files)
@@ -211,7 +217,8 @@ class PhoneLine:
 
 class TappedTTS:
     """Wraps a TTS so the :class:`PhoneLine` knows which sentence each frame belongs to; frames
-    pass through unchanged (one extra async-generator hop per frame)."""
+    pass through unchanged (one extra async-generator hop per frame).
+    """
 
     def __init__(self, inner: Any, line: PhoneLine) -> None:
         self.inner, self.line = inner, line

@@ -73,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "validate_speed",
         "command": " ".join(["benchmarks/validate_speed.py", *(argv if argv is not None else sys.argv[1:])]),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(), "files": args.files, "sources": sorted(
-            p.name for p in (ROOT / "agents").glob("*.yaml")),
-        "wall_s": walls, "median_s": round(statistics.median(walls), 3), "min_s": min(walls),
-        "exit_codes": [c for _, c, _ in runs], "last_line": runs[-1][2],
+        "python": platform.python_version(),
+        "files": args.files,
+        "sources": sorted(p.name for p in (ROOT / "agents").glob("*.yaml")),
+        "wall_s": walls,
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": min(walls),
+        "exit_codes": [c for _, c, _ in runs],
+        "last_line": runs[-1][2],
         "one_file_median_s": round(statistics.median(w for w, _, _ in one), 3),
         "no_import_median_s": round(statistics.median(w for w, _, _ in no_import), 3),
         "cli_help_median_s": round(statistics.median(w for w, _, _ in version), 3),
@@ -84,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"voiceagent validate, {args.files} files, {args.repeat} cold runs: median {result['median_s']} s "
-          f"(min {result['min_s']} s, runs {walls}); one file {result['one_file_median_s']} s; "
-          f"--no-import {result['no_import_median_s']} s; `voiceagent --help` {result['cli_help_median_s']} s")
+    print(
+        f"voiceagent validate, {args.files} files, {args.repeat} cold runs: median {result['median_s']} s "
+        f"(min {result['min_s']} s, runs {walls}); one file {result['one_file_median_s']} s; "
+        f"--no-import {result['no_import_median_s']} s; `voiceagent --help` {result['cli_help_median_s']} s"
+    )
     print(f"exit codes {result['exit_codes']}: {result['last_line']}")
     print(f"JSON: {out}")
     return 0 if set(result["exit_codes"]) == {0} else 1

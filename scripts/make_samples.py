@@ -19,7 +19,6 @@ import wave
 from pathlib import Path
 
 import numpy as np
-
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.local.models import piper_voice_paths
 

@@ -13,14 +13,38 @@ from . import caller_phone
 
 #: Demo accounts by account number. Balances are amounts due in US dollars.
 ACCOUNTS: dict[str, dict[str, Any]] = {
-    "12345": {"name": "Priya Sharma", "plan": "Pro", "balance": 42.50, "status": "active",
-              "next_bill_date": "2026-12-01", "phone": "+15550123"},
-    "67890": {"name": "John Miller", "plan": "Basic", "balance": 0.00, "status": "active",
-              "next_bill_date": "2026-12-05", "phone": "+15550145"},
-    "24680": {"name": "Asha Verma", "plan": "Business", "balance": 310.75, "status": "suspended",
-              "next_bill_date": "2026-11-28", "phone": "+919810000001"},
-    "9001": {"name": "Carlos Diaz", "plan": "Family", "balance": 18.00, "status": "active",
-             "next_bill_date": "2026-12-12", "phone": "+15550177"},
+    "12345": {
+        "name": "Priya Sharma",
+        "plan": "Pro",
+        "balance": 42.50,
+        "status": "active",
+        "next_bill_date": "2026-12-01",
+        "phone": "+15550123",
+    },
+    "67890": {
+        "name": "John Miller",
+        "plan": "Basic",
+        "balance": 0.00,
+        "status": "active",
+        "next_bill_date": "2026-12-05",
+        "phone": "+15550145",
+    },
+    "24680": {
+        "name": "Asha Verma",
+        "plan": "Business",
+        "balance": 310.75,
+        "status": "suspended",
+        "next_bill_date": "2026-11-28",
+        "phone": "+919810000001",
+    },
+    "9001": {
+        "name": "Carlos Diaz",
+        "plan": "Family",
+        "balance": 18.00,
+        "status": "active",
+        "next_bill_date": "2026-12-12",
+        "phone": "+15550177",
+    },
 }
 
 #: Extra facts used only by ``lookup_customer`` (knowledge-based verification record of truth).
@@ -54,8 +78,7 @@ def get_account_info(account_id: str, ctx: Any = None) -> dict[str, Any]:
     key = _normalise(account_id)
     account = ACCOUNTS.get(key)
     if account is None:
-        return {"found": False, "account_id": key,
-                "message": f"No account {key}. Ask the caller to check the number."}
+        return {"found": False, "account_id": key, "message": f"No account {key}. Ask the caller to check the number."}
     public = {k: v for k, v in account.items() if k != "phone"}
     return {"found": True, "account_id": key, **public, "currency": "USD"}
 
@@ -71,6 +94,5 @@ def lookup_customer(ctx: Any = None) -> dict[str, Any]:
     phone = caller_phone(ctx) or ACCOUNTS["12345"]["phone"]
     for number, account in ACCOUNTS.items():
         if account["phone"] == phone:
-            return {"found": True, "name": account["name"], "account_last_four": number[-4:],
-                    **_PRIVATE[number]}
+            return {"found": True, "name": account["name"], "account_last_four": number[-4:], **_PRIVATE[number]}
     return {}

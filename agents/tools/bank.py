@@ -99,16 +99,26 @@ def get_account_summary(ctx: Any = None) -> dict[str, Any]:
         "balance": _rupees(cust["balance_paise"]),
         "currency": CURRENCY,
         "fixed_deposits": [
-            {"deposit_id": d["id"], "principal": _rupees(d["principal_paise"]),
-             "rate_pct": d["rate_bp"] / 100, "opened": d["opened"], "matures": d["matures"],
-             "status": d["status"]}
+            {
+                "deposit_id": d["id"],
+                "principal": _rupees(d["principal_paise"]),
+                "rate_pct": d["rate_bp"] / 100,
+                "opened": d["opened"],
+                "matures": d["matures"],
+                "status": d["status"],
+            }
             for d in deposits
         ],
     }
 
 
-def get_transactions(from_date: str | None = None, to_date: str | None = None,
-                     category: str | None = None, limit: int = 10, ctx: Any = None) -> dict[str, Any]:
+def get_transactions(
+    from_date: str | None = None,
+    to_date: str | None = None,
+    category: str | None = None,
+    limit: int = 10,
+    ctx: Any = None,
+) -> dict[str, Any]:
     """The caller's transactions, newest first (read-only).
 
     Args: ``from_date``/``to_date`` ISO dates, inclusive; ``category`` one of
@@ -146,11 +156,14 @@ def get_transactions(from_date: str | None = None, to_date: str | None = None,
         sql = " AND ".join(where)
         rows = conn.execute(
             f"SELECT date, description, category, amount_paise FROM transactions WHERE {sql}"
-            " ORDER BY date DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+            " ORDER BY date DESC, id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
         count, debits, credits = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN amount_paise < 0 THEN -amount_paise END), 0),"
             f" COALESCE(SUM(CASE WHEN amount_paise > 0 THEN amount_paise END), 0) FROM transactions WHERE {sql}",
-            args).fetchone()
+            args,
+        ).fetchone()
     return {
         "account_last_four": cust["account_number"][-4:],
         "currency": CURRENCY,
@@ -159,8 +172,12 @@ def get_transactions(from_date: str | None = None, to_date: str | None = None,
         "total_debits": _rupees(debits),
         "total_credits": _rupees(credits),
         "transactions": [
-            {"date": r["date"], "description": r["description"], "category": r["category"],
-             "amount": _rupees(r["amount_paise"])}
+            {
+                "date": r["date"],
+                "description": r["description"],
+                "category": r["category"],
+                "amount": _rupees(r["amount_paise"]),
+            }
             for r in rows
         ],
     }
@@ -196,14 +213,23 @@ def spending_analysis(rows: list[tuple[str, str, int]], year: int | None = None)
         total = sum(spent.get(y, {}).values())
         avg = Fraction(total, len(months[y]))
         change = None if not previous else _percent((avg - previous) / previous)
-        yearly.append({"year": y, "months": len(months[y]), "total_spent": _rupees(total),
-                       "monthly_average": _rupees(avg), "change_pct": change})
+        yearly.append(
+            {
+                "year": y,
+                "months": len(months[y]),
+                "total_spent": _rupees(total),
+                "monthly_average": _rupees(avg),
+                "change_pct": change,
+            }
+        )
         previous = avg
-    by_year = {cat: {str(y): _rupees(spent[y][cat]) for y in sorted(spent) if cat in spent[y]}
-               for cat in SPENDING_CATEGORIES if any(cat in spent[y] for y in spent)}
+    by_year = {
+        cat: {str(y): _rupees(spent[y][cat]) for y in sorted(spent) if cat in spent[y]}
+        for cat in SPENDING_CATEGORIES
+        if any(cat in spent[y] for y in spent)
+    }
     total_spent = sum(totals.values())
-    period = str(year) if year is not None else (
-        f"{chosen[0]}-{chosen[-1]}" if chosen else "no data")
+    period = str(year) if year is not None else (f"{chosen[0]}-{chosen[-1]}" if chosen else "no data")
     summary = f"Total spent in {period}: {_rupees(total_spent):.2f} {CURRENCY}."
     if ordered:
         summary += f" Largest category: {ordered[0][0]} ({_rupees(ordered[0][1]):.2f} {CURRENCY})."
@@ -236,9 +262,13 @@ def analyze_spending(year: int | None = None, ctx: Any = None) -> dict[str, Any]
     """
     with bankdb.connection(readonly=True) as conn:
         cust = _customer(conn, ctx)
-        rows = [tuple(r) for r in conn.execute(
-            "SELECT date, category, amount_paise FROM transactions WHERE customer_id = ? ORDER BY date",
-            (cust["id"],))]
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT date, category, amount_paise FROM transactions WHERE customer_id = ? ORDER BY date",
+                (cust["id"],),
+            )
+        ]
     if year not in (None, ""):
         try:
             year = int(str(year).strip())
@@ -269,28 +299,34 @@ def break_fixed_deposit(deposit_id: str, ctx: Any = None) -> dict[str, Any]:
     with bankdb.connection(readonly=False) as conn:  # commits, or rolls back on error
         conn.execute("BEGIN IMMEDIATE")
         cust = _customer(conn, ctx)
-        fd = conn.execute("SELECT * FROM fixed_deposits WHERE id = ? AND customer_id = ?",
-                          (fd_id, cust["id"])).fetchone()
+        fd = conn.execute(
+            "SELECT * FROM fixed_deposits WHERE id = ? AND customer_id = ?", (fd_id, cust["id"])
+        ).fetchone()
         if fd is None:
             raise LookupError(f"No fixed deposit {fd_id} on this account.")
         if fd["status"] != "active":
-            return {"ok": False, "deposit_id": fd_id,
-                    "message": f"Fixed deposit {fd_id} was already closed on {fd['closed_on']}."}
+            return {
+                "ok": False,
+                "deposit_id": fd_id,
+                "message": f"Fixed deposit {fd_id} was already closed on {fd['closed_on']}.",
+            }
         opened, matures = dt.date.fromisoformat(fd["opened"]), dt.date.fromisoformat(fd["matures"])
         premature = on < matures
         days = max(0, (min(on, matures) - opened).days)
         rate_bp = max(0, fd["rate_bp"] - (PREMATURE_PENALTY_BP if premature else 0))
         interest = fd["principal_paise"] * rate_bp * days // (10_000 * 365)
         payout = fd["principal_paise"] + interest
-        conn.execute("UPDATE fixed_deposits SET status = 'closed', closed_on = ?, payout_paise = ?"
-                     " WHERE id = ?", (on.isoformat(), payout, fd_id))
-        conn.execute("UPDATE customers SET balance_paise = balance_paise + ? WHERE id = ?",
-                     (payout, cust["id"]))
-        conn.execute("INSERT INTO transactions (customer_id, date, description, category, amount_paise)"
-                     " VALUES (?, ?, ?, 'deposits', ?)",
-                     (cust["id"], on.isoformat(), f"Fixed deposit {fd_id} closed", payout))
-        balance = conn.execute("SELECT balance_paise FROM customers WHERE id = ?",
-                               (cust["id"],)).fetchone()[0]
+        conn.execute(
+            "UPDATE fixed_deposits SET status = 'closed', closed_on = ?, payout_paise = ? WHERE id = ?",
+            (on.isoformat(), payout, fd_id),
+        )
+        conn.execute("UPDATE customers SET balance_paise = balance_paise + ? WHERE id = ?", (payout, cust["id"]))
+        conn.execute(
+            "INSERT INTO transactions (customer_id, date, description, category, amount_paise)"
+            " VALUES (?, ?, ?, 'deposits', ?)",
+            (cust["id"], on.isoformat(), f"Fixed deposit {fd_id} closed", payout),
+        )
+        balance = conn.execute("SELECT balance_paise FROM customers WHERE id = ?", (cust["id"],)).fetchone()[0]
     return {
         "ok": True,
         "deposit_id": fd_id,

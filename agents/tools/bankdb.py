@@ -35,12 +35,29 @@ LAST_MONTH = (2026, 10)
 
 # Demo customers: phone, name, dob, city, account number, debit card number, salary, rent, scale
 _CUSTOMERS = (
-    ("+15550123", "Ravi Kumar", "1985-04-12", "Pune", "50100012344321", "4111111111117788",
-     8_500_000, 2_200_000, 100),
-    ("+15550199", "Meera Iyer", "1990-11-03", "Chennai", "50100098769012", "5500000000003456",
-     12_000_000, 3_000_000, 140),
-    ("+919800000001", "Arjun Mehta", "1978-01-25", "Jaipur", "50100055556789", "4000000000001122",
-     6_000_000, 1_500_000, 80),
+    ("+15550123", "Ravi Kumar", "1985-04-12", "Pune", "50100012344321", "4111111111117788", 8_500_000, 2_200_000, 100),
+    (
+        "+15550199",
+        "Meera Iyer",
+        "1990-11-03",
+        "Chennai",
+        "50100098769012",
+        "5500000000003456",
+        12_000_000,
+        3_000_000,
+        140,
+    ),
+    (
+        "+919800000001",
+        "Arjun Mehta",
+        "1978-01-25",
+        "Jaipur",
+        "50100055556789",
+        "4000000000001122",
+        6_000_000,
+        1_500_000,
+        80,
+    ),
 )
 
 # Fixed deposits: id, customer index, principal (paise), annual rate (basis points), opened, matures
@@ -112,9 +129,9 @@ def seed_transactions(index: int, salary: int, rent: int, scale: int) -> list[tu
     for m, (year, month) in enumerate(_months()):
         grow = year - FIRST_MONTH[0]
         ym = f"{year:04d}-{month:02d}"
-        pay = salary * (108 ** grow) // (100 ** grow)
+        pay = salary * (108**grow) // (100**grow)
         rows.append((f"{ym}-01", "Salary credit", "income", pay))
-        rows.append((f"{ym}-03", "Rent transfer", "rent", -(rent * (105 ** grow) // (100 ** grow))))
+        rows.append((f"{ym}-03", "Rent transfer", "rent", -(rent * (105**grow) // (100**grow))))
         k = m + 7 * index
         rows.append((f"{ym}-08", "FreshMart groceries", "groceries", -(300_000 + (k * 13_757) % 90_000) * scale // 100))
         rows.append((f"{ym}-22", "FreshMart groceries", "groceries", -(280_000 + (k * 7_919) % 60_000) * scale // 100))

@@ -44,7 +44,7 @@ class AudioFrame:
         """
         return np.frombuffer(self.pcm, dtype="<i2")
 
-    def resampled(self, sample_rate: int) -> "AudioFrame":
+    def resampled(self, sample_rate: int) -> AudioFrame:
         """This frame at ``sample_rate`` Hz (unchanged when already at it).
 
         Stateless one-shot conversion; for a continuous stream use :class:`Resampler`, which
@@ -59,14 +59,13 @@ class AudioFrame:
 class Resampler:
     """Streaming PCM16 mono LE resampler (soxr ``ResampleStream``) from ``in_rate`` to
     ``out_rate`` Hz. Output frames are not sample-aligned with the input (the filter delays a
-    few ms and may return an empty frame); the ``last=True`` call returns the rest."""
+    few ms and may return an empty frame); the ``last=True`` call returns the rest.
+    """
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._stream = (
-            None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16")
-        )
+        self._stream = None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16")
 
     def process(self, frame: AudioFrame, *, last: bool = False) -> AudioFrame:
         """Resample one frame of a continuous stream; pass ``last=True`` on the final frame to flush.
@@ -90,7 +89,8 @@ def silence(duration_ms: float, sample_rate: int) -> AudioFrame:
 
 def rms_dbfs(frame: AudioFrame) -> float:
     """Root-mean-square level of the frame in dBFS, full scale 32768 (a full-scale square wave is
-    0 dBFS; digital silence and an empty frame give ``-inf``)."""
+    0 dBFS; digital silence and an empty frame give ``-inf``).
+    """
     x = frame.to_numpy().astype(np.float64)
     if x.size == 0:
         return float("-inf")

@@ -8,15 +8,14 @@ or mutate session state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=jinja2.ChainableUndefined, autoescape=False, keep_trailing_newline=False
-)
+_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class TemplateError(ValueError):

@@ -28,9 +28,16 @@ def acme(monkeypatch):
 
 def test_known_account_returns_its_demo_facts(acme):
     info = acme.get_account_info("12345")
-    assert info == {"found": True, "account_id": "12345", "name": "Priya Sharma", "plan": "Pro",
-                    "balance": 42.50, "status": "active", "next_bill_date": "2026-12-01",
-                    "currency": "USD"}
+    assert info == {
+        "found": True,
+        "account_id": "12345",
+        "name": "Priya Sharma",
+        "plan": "Pro",
+        "balance": 42.50,
+        "status": "active",
+        "next_bill_date": "2026-12-01",
+        "currency": "USD",
+    }
 
 
 def test_every_demo_account_is_found_and_hides_the_phone(acme):
@@ -75,9 +82,18 @@ def test_ctx_is_optional_and_ignored_by_get_account_info(acme):
 def test_lookup_customer_uses_the_caller_phone_from_object_or_mapping_ctx(acme):
     by_object = acme.lookup_customer(ctx=SimpleNamespace(caller=SimpleNamespace(phone="+15550145")))
     by_mapping = acme.lookup_customer(ctx={"caller": {"phone": " +15550145 "}})
-    assert by_object == by_mapping == {"found": True, "name": "John Miller", "account_last_four": "7890",
-                                       "dob": "1975-09-30", "city": "Denver",
-                                       "debit_card_last_four": "0932"}
+    assert (
+        by_object
+        == by_mapping
+        == {
+            "found": True,
+            "name": "John Miller",
+            "account_last_four": "7890",
+            "dob": "1975-09-30",
+            "city": "Denver",
+            "debit_card_last_four": "0932",
+        }
+    )
 
 
 def test_lookup_customer_defaults_to_the_first_demo_caller_without_a_phone(acme):

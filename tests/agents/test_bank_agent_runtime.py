@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from voiceagent.config.load import load_agent
 from voiceagent.engine.guardrails import VerificationGuard
 from voiceagent.engine.redaction import Redactor
@@ -33,8 +32,9 @@ async def bank(monkeypatch, tmp_path):
 
 def _ctx(phone: str | None = "+15550123", level: int = 0) -> ToolContext:
     caller = {"phone": phone} if phone else {}
-    return ToolContext(caller=caller, session={"state": "service", "turns": 3, "verification_level": level,
-                                               "language": "en"})
+    return ToolContext(
+        caller=caller, session={"state": "service", "turns": 3, "verification_level": level, "language": "en"}
+    )
 
 
 async def test_two_factors_give_level_one_and_open_read_only_tools(bank):

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from voiceagent.config.load import load_agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
@@ -62,12 +61,16 @@ async def call(monkeypatch, tmp_path):
     events = EventLog(tmp_path / "call.jsonl", redactor=redactor)
     runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
     guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
-    transport = FakeTransport("text", lines=CALLER_LINES, plays_audio=False, close_input=True,
-                              caller={"phone": "+15550123", "id": "demo", "metadata": {}})
+    transport = FakeTransport(
+        "text",
+        lines=CALLER_LINES,
+        plays_audio=False,
+        close_input=True,
+        caller={"phone": "+15550123", "id": "demo", "metadata": {}},
+    )
     llm = FakeLLM(default=[])
     llm.replies = [policy] * 40
-    session = Session(compile_agent(loaded), llm=llm, transport=transport, events=events,
-                      tools=runner, guard=guard)
+    session = Session(compile_agent(loaded), llm=llm, transport=transport, events=events, tools=runner, guard=guard)
     reason = await session.run()
     await runner.aclose()
     return reason, events.events, (tmp_path / "call.jsonl").read_text(encoding="utf-8")
@@ -102,14 +105,19 @@ async def test_the_banking_action_is_refused_at_level_one_and_done_at_level_two(
     refused, done = _results(events, "break_fixed_deposit")
     assert refused["ok"] is False and refused.get("refused") is True
     assert "verification" in refused["error"]
-    assert done["ok"] is True and done["result"]["payout"] == 53_250.00   # FD1002 has matured
+    assert done["ok"] is True and done["result"]["payout"] == 53_250.00  # FD1002 has matured
 
 
 async def test_tool_names_stay_readable_in_the_log(call):
     _, events, _ = call
     called = [e["name"] for e in events if e["type"] == "tool.call"]
-    assert called == ["verify_caller", "analyze_spending", "break_fixed_deposit", "verify_caller",
-                      "break_fixed_deposit"]
+    assert called == [
+        "verify_caller",
+        "analyze_spending",
+        "break_fixed_deposit",
+        "verify_caller",
+        "break_fixed_deposit",
+    ]
 
 
 async def test_factor_values_are_redacted_once_the_record_was_looked_up(call):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from voiceagent.cli import main
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from voiceagent.cli import main
 from voiceagent.config.load import load_agent
 from voiceagent.config.validate import validate_paths
@@ -17,8 +16,21 @@ AGENTS = Path(__file__).resolve().parents[2] / "agents"
 FILES = sorted(AGENTS.glob("*.yaml"))
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 #: Lightning v3.1 Pro voices that speak Hindi (the Indian Pro voices; smallest-protocols.md §4.1).
-HINDI_PRO_VOICES = {"rhea", "zariya", "kareena", "mishka", "inaaya", "saira", "meher", "aarini",
-                    "aviraj", "vyom", "zoravar", "reyansh", "ahan"}
+HINDI_PRO_VOICES = {
+    "rhea",
+    "zariya",
+    "kareena",
+    "mishka",
+    "inaaya",
+    "saira",
+    "meher",
+    "aarini",
+    "aviraj",
+    "vyom",
+    "zoravar",
+    "reyansh",
+    "ahan",
+}
 
 
 def test_the_three_example_agents_exist():
@@ -59,7 +71,9 @@ def test_transfer_numbers_stay_text_with_and_without_the_environment(path):
             if tool.builtin == "transfer":
                 assert isinstance(tool.to, str) and tool.to.lstrip("+").isdigit()
     assert load_agent(path, env={"TRANSFER_NUMBER": "+919800000000"}).agent.tool("transfer_to_human").to in (
-        "+919800000000", "+15550111")
+        "+919800000000",
+        "+15550111",
+    )
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -78,8 +92,11 @@ def test_support_defaults_and_environment_overrides():
     assert ticket.http.headers == {"Authorization": "Bearer demo-token"}
     assert (transfer.builtin, transfer.to, transfer.mode) == ("transfer", "+15550100", "warm")
     assert transfer.handoff_prompt
-    env = {"ACME_TICKETS_URL": "https://tickets.example/t", "ACME_TOKEN": "t0k",
-           "TRANSFER_NUMBER": "+442070000000"}    # digits and '+': must stay text
+    env = {
+        "ACME_TICKETS_URL": "https://tickets.example/t",
+        "ACME_TOKEN": "t0k",
+        "TRANSFER_NUMBER": "+442070000000",
+    }  # digits and '+': must stay text
     custom = load_agent(AGENTS / "support.yaml", env=env).agent
     assert custom.tool("create_ticket").http.url == "https://tickets.example/t"
     assert custom.tool("create_ticket").http.headers["Authorization"] == "Bearer t0k"
@@ -94,7 +111,7 @@ def test_support_agent_shape():
     assert info.python == "tools.acme:get_account_info" and info.filler
     assert info.parameters["account_id"].pattern == "^[0-9]{4,12}$"
     assert agent.tool("end_call").builtin == "end_call"
-    assert "get_account_info" in agent.prompt   # the small local LLM is told when to call it
+    assert "get_account_info" in agent.prompt  # the small local LLM is told when to call it
 
 
 def test_hindi_variant_resolves_to_hindi_everywhere():
@@ -105,7 +122,7 @@ def test_hindi_variant_resolves_to_hindi_everywhere():
     assert DEVANAGARI.search(hindi.prompt) and DEVANAGARI.search(hindi.greeting)
     assert DEVANAGARI.search(hindi.behaviour.fallback) and DEVANAGARI.search(hindi.behaviour.filler)
     assert hindi.voice.id in HINDI_PRO_VOICES and hindi.tts.model == "lightning_v3.1_pro"
-    assert hindi.variables == base.variables              # inherited
+    assert hindi.variables == base.variables  # inherited
     assert hindi.llm == base.llm and hindi.stt == base.stt
 
 
@@ -163,8 +180,7 @@ def test_bank_flow_goes_greeting_verify_service_closing():
 def test_bank_transfer_moves_the_call_to_closing():
     flow = load_agent(AGENTS / "bank.yaml", env={}).agent.flow
     for state in ("verify", "service"):
-        assert any(t.on_tool == "transfer_to_human" and t.to == "closing"
-                   for t in flow.states[state].transitions)
+        assert any(t.on_tool == "transfer_to_human" and t.to == "closing" for t in flow.states[state].transitions)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -191,5 +207,5 @@ def test_bank_compiles_to_verified_service_and_hides_the_lookup():
 
 def test_validating_the_bank_agent_does_not_create_its_database(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
-    assert validate_paths([AGENTS / "bank.yaml"]) == []     # imports tools.bank
+    assert validate_paths([AGENTS / "bank.yaml"]) == []  # imports tools.bank
     assert not (tmp_path / "bank.db").exists()

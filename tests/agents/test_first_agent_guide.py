@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from voiceagent.cli import main
 from voiceagent.config.load import load_agent
 from voiceagent.config.validate import validate_paths
@@ -42,8 +41,8 @@ def test_the_guides_agent_tool_and_variant_validate(guide_agents):
     assert validate_paths([agents / "bakery.yaml", agents / "bakery.hi.yaml"]) == []
     hindi = load_agent(agents / "bakery.hi.yaml", env={}).agent
     assert hindi.language == "hi"
-    assert hindi.variables["bakery"] == "Sunny Bakery"            # merged from the parent
-    assert [t.name for t in hindi.tools] == ["get_order_status", "end_call"]   # inherited list
+    assert hindi.variables["bakery"] == "Sunny Bakery"  # merged from the parent
+    assert [t.name for t in hindi.tools] == ["get_order_status", "end_call"]  # inherited list
 
 
 def test_the_guides_tool_behaves_as_described(guide_agents):
@@ -51,16 +50,20 @@ def test_the_guides_tool_behaves_as_described(guide_agents):
 
     agents, _ = guide_agents
     module = import_isolated("tools.bakery", agents)
-    assert module.get_order_status("1002") == {"found": True, "order_id": "1002",
-                                                "status": "in the oven, ready at 4 pm"}
+    assert module.get_order_status("1002") == {
+        "found": True,
+        "order_id": "1002",
+        "status": "in the oven, ready at 4 pm",
+    }
     assert module.get_order_status("9") == {"found": False}
 
 
 def test_the_guides_sample_error_is_what_validate_prints(guide_agents):
     agents, base = guide_agents
     (agents / "bakery.yaml").write_text(base + "llm:\n  temprature: 0.3\n", encoding="utf-8")
-    shown = next(line for line in GUIDE.read_text(encoding="utf-8").splitlines()
-                 if "temprature" in line and ": error:" in line)
+    shown = next(
+        line for line in GUIDE.read_text(encoding="utf-8").splitlines() if "temprature" in line and ": error:" in line
+    )
     result = CliRunner().invoke(main, ["validate", "agents/bakery.yaml"])
     assert result.exit_code == 1
     assert shown.strip() in result.output.splitlines()
@@ -84,7 +87,9 @@ def test_the_guides_second_caller_matches_the_bank_data(monkeypatch, tmp_path):
     bank = import_isolated("tools.bank", GUIDE.parents[1] / "agents")
     record = bank.lookup_customer(ctx={"caller": {"phone": "+15550199"}})
     text = " ".join(GUIDE.read_text(encoding="utf-8").split())
-    assert (f"`--caller-phone +15550199` calls as {record['full_name']} instead (born 3 November 1990, "
-            f"{record['city']}, account ending {record['account_last_four']}, card ending "
-            f"{record['debit_card_last_four']})") in text
+    assert (
+        f"`--caller-phone +15550199` calls as {record['full_name']} instead (born 3 November 1990, "
+        f"{record['city']}, account ending {record['account_last_four']}, card ending "
+        f"{record['debit_card_last_four']})"
+    ) in text
     assert record["dob"] == "1990-11-03"

@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from voiceagent.config.load import load_agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
@@ -27,10 +26,9 @@ def ticket_server():
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server API
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                             "json": json.loads(body)})
+            received.append({"path": self.path, "auth": self.headers.get("Authorization"), "json": json.loads(body)})
             payload = json.dumps({"ticket_id": "T-1001", "status": "open"}).encode()
             self.send_response(201)
             self.send_header("Content-Type", "application/json")
@@ -69,9 +67,13 @@ async def test_support_call_uses_each_tool_and_ends_in_a_warm_transfer(ticket_se
     redactor = Redactor(loaded.agent.guardrails.redact, env={})
     events = EventLog(None, redactor=redactor)
     runner = ToolRunner(loaded.agent, base_dir=loaded.base_dir, redactor=redactor)
-    transport = FakeTransport("text", plays_audio=False, close_input=True, caller={"phone": "+15550123"},
-                              lines=["What's on account 12345?", "My router is broken",
-                                     "Let me talk to a person", "Hello?"])
+    transport = FakeTransport(
+        "text",
+        plays_audio=False,
+        close_input=True,
+        caller={"phone": "+15550123"},
+        lines=["What's on account 12345?", "My router is broken", "Let me talk to a person", "Hello?"],
+    )
     llm = FakeLLM([policy] * 20)
     session = Session(compile_agent(loaded), llm=llm, transport=transport, events=events, tools=runner)
     try:
@@ -81,13 +83,18 @@ async def test_support_call_uses_each_tool_and_ends_in_a_warm_transfer(ticket_se
     results = {e["name"]: e for e in events.events if e["type"] == "tool.result"}
     assert results["get_account_info"]["result"]["name"] == "Priya Sharma"
     assert results["create_ticket"]["ok"], results["create_ticket"]
-    assert received == [{"path": "/tickets", "auth": "Bearer demo-token",
-                         "json": {"summary": "Router keeps rebooting", "caller": "+15550123"}}]
+    assert received == [
+        {
+            "path": "/tickets",
+            "auth": "Bearer demo-token",
+            "json": {"summary": "Router keeps rebooting", "caller": "+15550123"},
+        }
+    ]
     spoken = [e["text"] for e in events.events if e["type"] == "agent.text"]
     assert spoken[0] == "Hi, this is Acme Corp support. How can I help?"
     assert any(t.startswith("Let me check your account.") for t in spoken)
     (transfer,) = [e for e in events.events if e["type"] == "call.transfer"]
     assert transfer["to"] == "+15550100" and transfer["mode"] == "warm"
     assert "Acme customer escalation: wants a person" in json.dumps(transfer)
-    assert reason != "input_closed"   # the transfer ended the call, not the end of input
+    assert reason != "input_closed"  # the transfer ended the call, not the end of input
     assert not any(e["type"] == "user.transcript" and e["text"] == "Hello?" for e in events.events)

@@ -11,16 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
 
 
 def run(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``benchmarks/<script>`` with this interpreter; fail with its output on a bad exit."""
-    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -28,8 +27,20 @@ def run(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedPr
 def test_turn_latency_two_turns(tmp_path):
     out = tmp_path / "turn_latency.json"
     events = tmp_path / "call.jsonl"
-    proc = run("turn_latency.py", "--turns", "1", "--warmup", "0", "--synthetic", "--floor-n", "2",
-               "--events", str(events), "--out", str(out))
+    proc = run(
+        "turn_latency.py",
+        "--turns",
+        "1",
+        "--warmup",
+        "0",
+        "--synthetic",
+        "--floor-n",
+        "2",
+        "--events",
+        str(events),
+        "--out",
+        str(out),
+    )
     data = json.loads(out.read_text())
     assert data["benchmark"] == "turn_latency"
     assert [t["kind"] for t in data["turns"]] == ["plain", "tool"]
@@ -75,4 +86,3 @@ def test_hot_paths_small_with_patches(tmp_path):
     assert set(data["llm_ms_per_request"]) == {"5_messages", "21_messages", "41_messages"}
     assert data["tts_chunks"] > 0 and data["pulse_push_us_per_frame"] > 0
     assert set(data["resample_us_per_frame"]) == {"8k_to_16k", "24k_to_8k", "one_shot_24k_to_8k"}
-

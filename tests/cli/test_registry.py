@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from voiceagent.config.models import Agent
 from voiceagent.providers.registry import ProviderSetupError, plan_providers, resolve_providers
 
@@ -84,8 +83,11 @@ def test_openai_custom_key_env_is_required_and_named():
 
 
 async def test_resolve_builds_smallest_speech_providers_without_network():
-    a = agent(voice={"id": "meher", "speed": 1.1}, tts={"model": "lightning_v3.1_pro", "sample_rate": 48000},
-              llm={"provider": "openai", "base_url": "http://127.0.0.1:9/v1"})
+    a = agent(
+        voice={"id": "meher", "speed": 1.1},
+        tts={"model": "lightning_v3.1_pro", "sample_rate": 48000},
+        llm={"provider": "openai", "base_url": "http://127.0.0.1:9/v1"},
+    )
     pytest.importorskip("voiceagent.providers.openai_compat")
     resolved = resolve_providers(a, env=KEY, audio=True)
     try:

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply, ToolCall, ToolCallReply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +45,14 @@ def bank_brain(req: RecordedRequest):
     body = req.body
     messages = body["messages"]
     offered = {t["function"]["name"] for t in body.get("tools") or []}
-    verify_params = next((t["function"]["parameters"]["properties"] for t in body.get("tools") or []
-                          if t["function"]["name"] == "verify_caller"), {})
+    verify_params = next(
+        (
+            t["function"]["parameters"]["properties"]
+            for t in body.get("tools") or []
+            if t["function"]["name"] == "verify_caller"
+        ),
+        {},
+    )
     name_key = next((k for k in verify_params if "name" in k), "full_name")
     answered = _last_tool_call(messages)
     if answered is None:
@@ -57,7 +62,9 @@ def bank_brain(req: RecordedRequest):
         if "ravi kumar" in said:
             return ToolCallReply([ToolCall("verify_caller", {name_key: "Ravi Kumar", "city": "Pune"})])
         if "12 april 1985" in said:
-            return ToolCallReply([ToolCall("verify_caller", {name_key: "Ravi Kumar", "city": "Pune", "dob": "12 April 1985"})])
+            return ToolCallReply(
+                [ToolCall("verify_caller", {name_key: "Ravi Kumar", "city": "Pune", "dob": "12 April 1985"})]
+            )
         if "bye" in said and "go_to_closing" in offered:
             return ToolCallReply([ToolCall("go_to_closing", {})])
         if "go_to_closing" not in offered and "bye" in said:
@@ -92,13 +99,20 @@ def _strings(obj) -> list[str]:
 
 async def run_cli(args: list[str], env: dict[str, str], stdin: str, timeout: float = 60) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voiceagent", "run", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=env, cwd=str(ROOT),
+        sys.executable,
+        "-m",
+        "voiceagent",
+        "run",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=str(ROOT),
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
         raise AssertionError(f"voiceagent run did not finish:\n{out.decode()}\n{err.decode()}")
@@ -134,7 +148,7 @@ async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_
 
     # the conversation on stdout: one `agent: ` line per spoken sentence, caller lines echoed
     lines = out.splitlines()
-    agent_said = " ".join(line[len("agent: "):] for line in lines if line.startswith("agent: "))
+    agent_said = " ".join(line[len("agent: ") :] for line in lines if line.startswith("agent: "))
     assert agent_said.startswith("Welcome to Northwind Bank. How can I help you today?")
     assert "For that I need one more detail. What is your date of birth?" in agent_said
     assert "Done. Deposit FD1001 is closed and the money is in your savings account." in agent_said
@@ -161,13 +175,24 @@ async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_
     assert [b["ok"] for b in breaks] == [False, True]
     assert breaks[0].get("refused") is True and "level 2" in json.dumps(breaks[0])
     # the refusal came before level 2 was reached, the success after
-    i_refused, i_level2, i_ok = (events.index(breaks[0]),
-                                 next(i for i, e in enumerate(events) if e.get("type") == "verification" and e["level"] == 2),
-                                 events.index(breaks[1]))
+    i_refused, i_level2, i_ok = (
+        events.index(breaks[0]),
+        next(i for i, e in enumerate(events) if e.get("type") == "verification" and e["level"] == 2),
+        events.index(breaks[1]),
+    )
     assert i_refused < i_level2 < i_ok
     # every event type of the spec's event log is there
-    assert {"session.start", "state.enter", "user.transcript", "agent.text", "tool.call", "tool.result",
-            "verification", "turn.metrics", "session.end"} <= set(types)
+    assert {
+        "session.start",
+        "state.enter",
+        "user.transcript",
+        "agent.text",
+        "tool.call",
+        "tool.result",
+        "verification",
+        "turn.metrics",
+        "session.end",
+    } <= set(types)
     assert types.count("session.start") == types.count("session.end") == 1
     assert types[-2] in ("call.end", "call.transfer")
     assert [e["name"] for e in events if e["type"] == "tool.call"].count("break_fixed_deposit") == 2
@@ -209,8 +234,9 @@ async def test_bank_call_log_never_holds_redacted_values_even_before_verificatio
     pytest.importorskip("voiceagent.providers.smallest.llm")
     events_path = tmp_path / "call.jsonl"
     env = cli_env(tmp_path, SMALLEST_API_KEY=KEY, SMALLEST_BASE_URL=fake_llm.electron_base_url)
-    code, _, err = await run_cli([str(BANK), "--text", "--events", str(events_path)], env,
-                                 "\n".join(CALLER_LINES) + "\n")
+    code, _, err = await run_cli(
+        [str(BANK), "--text", "--events", str(events_path)], env, "\n".join(CALLER_LINES) + "\n"
+    )
     assert code == 0, err
     events = [json.loads(line) for line in events_path.read_text().splitlines()]
     transcripts = [e["text"] for e in events if e["type"] == "user.transcript"]

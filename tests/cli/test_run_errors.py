@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from voiceagent.cli import main
 
 AGENT = """\
@@ -61,8 +60,10 @@ def test_explicit_smallest_without_key_names_the_variable(tmp_path, monkeypatch)
         "export SMALLEST_API_KEY=... or set llm.provider: local"
     )
     # the file's own warnings come first; "Bearer ${TICKET_TOKEN}" is not an inline secret
-    assert warnings == [f"{path}:11:5: warning: tool 'ticket' has no description; "
-                        "the LLM decides when to call a tool from its description"]
+    assert warnings == [
+        f"{path}:11:5: warning: tool 'ticket' has no description; "
+        "the LLM decides when to call a tool from its description"
+    ]
 
 
 def test_input_needs_output(tmp_path):
@@ -88,8 +89,10 @@ def test_unreadable_caller_wav_is_one_clear_line(tmp_path):
     path = write_agent(tmp_path)
     bad = tmp_path / "caller.wav"
     bad.write_bytes(b"ID3\x03 this is an mp3 tag, not a wav")
-    res = run([str(path), "--input", str(bad), "--output", str(tmp_path / "out.wav")],
-              env={"COMPANY_NAME": "Acme", "TICKET_TOKEN": "x", "SMALLEST_API_KEY": "sk_test_0123456789"})
+    res = run(
+        [str(path), "--input", str(bad), "--output", str(tmp_path / "out.wav")],
+        env={"COMPANY_NAME": "Acme", "TICKET_TOKEN": "x", "SMALLEST_API_KEY": "sk_test_0123456789"},
+    )
     assert res.exit_code == 1
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "caller.wav" in errors[0] and "ffmpeg -i" in errors[0]

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_run_bank import cli_env, run_cli  # noqa: E402
-
-from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply, ToolCall, ToolCallReply  # noqa: E402
+from test_run_bank import cli_env, run_cli
+from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply, ToolCall, ToolCallReply
 
 AGENT = """\
 version: 1
@@ -31,13 +30,13 @@ tools:
     python: probe_tools:gc_probe
 """
 
-TOOL = '''\
+TOOL = """\
 import gc
 
 
 async def gc_probe():
     return {"frozen": gc.get_freeze_count()}
-'''
+"""
 
 
 def brain(req: RecordedRequest):
@@ -54,8 +53,9 @@ async def test_objects_are_frozen_while_the_call_runs(tmp_path):
     agent.write_text(AGENT)
     async with FakeOpenAI() as srv:
         srv.default = brain
-        code, out, err = await run_cli([str(agent), "--text"],
-                                       cli_env(tmp_path, FAKE_LLM_URL=srv.base_url), "probe please\n")
+        code, out, err = await run_cli(
+            [str(agent), "--text"], cli_env(tmp_path, FAKE_LLM_URL=srv.base_url), "probe please\n"
+        )
         assert code == 0, err
         tool_messages = [m for r in srv.chat_requests for m in r.body["messages"] if m["role"] == "tool"]
     assert tool_messages, out + err

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_run_bank import cli_env, run_cli  # noqa: E402
-from test_run_wav import loud_spans  # noqa: E402
-
-from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply  # noqa: E402
+from test_run_bank import cli_env, run_cli
+from test_run_wav import loud_spans
+from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS, SAMPLES = ROOT / "agents", ROOT / "samples"
@@ -44,8 +43,9 @@ async def run_support(tmp_path: Path, agent: Path, sample: Path, transcript: str
     wav_out, events_path = tmp_path / "agent.wav", tmp_path / "e.jsonl"
     async with FakeOpenAI() as llm:
         llm.script(ToolCallReply([ToolCall("get_account_info", {"account_id": "12345"})]), TextReply(REPLY))
-        async with FakeSmallest(pulse=PulseOptions(transcripts=[transcript]),
-                                mounts={"/waves/v1/chat": llm.port}) as fake:
+        async with FakeSmallest(
+            pulse=PulseOptions(transcripts=[transcript]), mounts={"/waves/v1/chat": llm.port}
+        ) as fake:
             env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
             args = [str(agent), "--input", str(sample), "--output", str(wav_out), "--events", str(events_path)]
             code, _, err = await run_cli(args + (["--fast"] if fast else []), env, "")
@@ -57,7 +57,8 @@ async def test_support_call_with_a_tool_through_pulse_electron_and_lightning(tmp
     pytest.importorskip("voiceagent.providers.smallest.llm")
     sample = SAMPLES / "account_question.wav"
     code, err, events, fake, llm = await run_support(
-        tmp_path, AGENTS / "support.yaml", sample, "Hi, can you check my account? The number is 12345.")
+        tmp_path, AGENTS / "support.yaml", sample, "Hi, can you check my account? The number is 12345."
+    )
     assert code == 0, err
     for slot in ("stt: smallest pulse", "llm: smallest electron", "tts: smallest"):
         assert slot in err
@@ -67,7 +68,8 @@ async def test_support_call_with_a_tool_through_pulse_electron_and_lightning(tmp
     types = [e["type"] for e in events]
     assert types[0] == "session.start" and types[-1] == "session.end"
     assert [e["text"] for e in events if e["type"] == "user.transcript"] == [
-        "Hi, can you check my account? The number is 12345."]
+        "Hi, can you check my account? The number is 12345."
+    ]
     (call,) = [e for e in events if e["type"] == "tool.call"]
     (result,) = [e for e in events if e["type"] == "tool.result"]
     assert call["name"] == result["name"] == "get_account_info" and call["arguments"] == {"account_id": "12345"}
@@ -106,7 +108,8 @@ async def test_hindi_variant_sends_hindi_to_pulse_and_a_hindi_voice_to_lightning
     from voiceagent.providers.smallest.models import check_voice
 
     code, err, events, fake, _ = await run_support(
-        tmp_path, AGENTS / "support.hi.yaml", SAMPLES / "account_question.hi.wav", "मेरा खाता नंबर 12345 है।")
+        tmp_path, AGENTS / "support.hi.yaml", SAMPLES / "account_question.hi.wav", "मेरा खाता नंबर 12345 है।"
+    )
     assert code == 0, err
     assert {c.params["language"] for c in fake.pulse.connections} == {"hi"}
     bodies = [r.body for r in fake.lightning.requests]

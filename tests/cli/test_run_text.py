@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_run_bank import cli_env, run_cli  # noqa: E402
-
-from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply  # noqa: E402
+from test_run_bank import cli_env, run_cli
+from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply
 
 AGENT = """\
 version: 1
@@ -46,9 +45,19 @@ async def test_piped_lines_vars_and_caller_phone(llm, tmp_path):
     events_path = tmp_path / "ev.jsonl"
     env = cli_env(tmp_path, FAKE_LLM_URL=llm.base_url)
     code, out, err = await run_cli(
-        [str(agent), "--text", "--var", "company=Zed Corp", "--caller-phone", "+15550199",
-         "--events", str(events_path)],
-        env, "first question\n\nsecond question\n")
+        [
+            str(agent),
+            "--text",
+            "--var",
+            "company=Zed Corp",
+            "--caller-phone",
+            "+15550199",
+            "--events",
+            str(events_path),
+        ],
+        env,
+        "first question\n\nsecond question\n",
+    )
     assert code == 0, err
     assert out.splitlines() == [
         "agent: Hello from Zed Corp. You are calling from +15550199.",
@@ -73,8 +82,9 @@ async def test_replies_are_synthesized_to_a_wav_when_asked(llm, tmp_path):
     agent.write_text(AGENT)
     replies = tmp_path / "replies.wav"
     async with FakeSmallest() as fake:
-        env = cli_env(tmp_path, FAKE_LLM_URL=llm.base_url, SMALLEST_API_KEY=fake.api_key,
-                      SMALLEST_BASE_URL=fake.base_url)
+        env = cli_env(
+            tmp_path, FAKE_LLM_URL=llm.base_url, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url
+        )
         code, out, err = await run_cli([str(agent), "--text", "--replies", str(replies)], env, "hi\n")
         assert code == 0, err
         said = [r.body["text"] for r in fake.lightning.requests]
@@ -104,9 +114,19 @@ async def test_ctrl_c_hangs_up_cleanly(llm, tmp_path):
     agent.write_text(AGENT)
     events_path = tmp_path / "ev.jsonl"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voiceagent", "run", str(agent), "--text", "--events", str(events_path),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=cli_env(tmp_path, FAKE_LLM_URL=llm.base_url))
+        sys.executable,
+        "-m",
+        "voiceagent",
+        "run",
+        str(agent),
+        "--text",
+        "--events",
+        str(events_path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(tmp_path, FAKE_LLM_URL=llm.base_url),
+    )
     proc.stdin.write(b"hello\n")
     await proc.stdin.drain()
     # wait for the reply, then press Ctrl-C while the caller says nothing more (stdin stays open)
@@ -126,10 +146,9 @@ async def test_without_audio_devices_falls_back_to_text_and_says_where_speech_we
     import tempfile
 
     from click.testing import CliRunner
-
-    import voiceagent.transports.device as device
     from voiceagent.cli import main
     from voiceagent.testing.fake_smallest import FakeSmallest
+    from voiceagent.transports import device
 
     monkeypatch.setattr(device, "has_audio_devices", lambda: False)
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
@@ -138,7 +157,8 @@ async def test_without_audio_devices_falls_back_to_text_and_says_where_speech_we
     async with FakeSmallest() as fake:
         env = {"FAKE_LLM_URL": llm.base_url, "SMALLEST_API_KEY": fake.api_key, "SMALLEST_BASE_URL": fake.base_url}
         res = await asyncio.to_thread(
-            CliRunner().invoke, main, ["run", str(agent)], input="hi\n", env=env, catch_exceptions=False)
+            CliRunner().invoke, main, ["run", str(agent)], input="hi\n", env=env, catch_exceptions=False
+        )
     assert res.exit_code == 0, res.stderr
     replies = tmp_path / "voiceagent-echo-replies.wav"
     assert res.stderr.splitlines()[0].startswith("transport: text — no microphone/speaker found")
@@ -157,11 +177,14 @@ async def test_piped_lines_with_speech_wait_for_each_reply(llm, tmp_path):
     agent.write_text(AGENT)
     events_path = tmp_path / "ev.jsonl"
     async with FakeSmallest(lightning=LightningOptions(first_audio_delay_ms=100)) as fake:
-        env = cli_env(tmp_path, FAKE_LLM_URL=llm.base_url, SMALLEST_API_KEY=fake.api_key,
-                      SMALLEST_BASE_URL=fake.base_url)
+        env = cli_env(
+            tmp_path, FAKE_LLM_URL=llm.base_url, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url
+        )
         code, out, err = await run_cli(
             [str(agent), "--text", "--replies", str(tmp_path / "r.wav"), "--events", str(events_path)],
-            env, "one\ntwo\nthree\n")
+            env,
+            "one\ntwo\nthree\n",
+        )
     assert code == 0, err
     events = [json.loads(line) for line in events_path.read_text().splitlines()]
     assert not [e for e in events if e["type"] == "agent.interrupted"]

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_run_bank import cli_env, run_cli  # noqa: E402
-
-from voiceagent.testing.fake_openai import FakeOpenAI, TextReply  # noqa: E402
+from test_run_bank import cli_env, run_cli
+from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
 
 AGENT = """\
 version: 1

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_run_bank import cli_env, run_cli  # noqa: E402
-
-from voiceagent.testing.fake_openai import FakeOpenAI, TextReply  # noqa: E402
+from test_run_bank import cli_env, run_cli
+from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
 
 AGENT = """\
 version: 1
@@ -68,12 +67,26 @@ async def test_recorded_caller_through_the_voice_pipeline(tmp_path):
     wav_out, rec, events_path = tmp_path / "agent.wav", tmp_path / "call.wav", tmp_path / "call.jsonl"
     async with FakeOpenAI() as llm:
         llm.script(TextReply(REPLY))
-        async with FakeSmallest(pulse=PulseOptions(transcripts=["when are you open"]),
-                                mounts={"/waves/v1/chat": llm.port}) as fake:
+        async with FakeSmallest(
+            pulse=PulseOptions(transcripts=["when are you open"]), mounts={"/waves/v1/chat": llm.port}
+        ) as fake:
             env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
             code, out, err = await run_cli(
-                [str(agent), "--input", str(wav_in), "--output", str(wav_out), "--fast",
-                 "--recording", str(rec), "--events", str(events_path)], env, "")
+                [
+                    str(agent),
+                    "--input",
+                    str(wav_in),
+                    "--output",
+                    str(wav_out),
+                    "--fast",
+                    "--recording",
+                    str(rec),
+                    "--events",
+                    str(events_path),
+                ],
+                env,
+                "",
+            )
             assert code == 0, err
             # Pulse got the caller at 16 kHz mono, the key only as a Bearer header
             assert fake.pulse.connections[0].params["sample_rate"] == "16000"
@@ -114,8 +127,13 @@ async def test_real_time_keeps_the_agents_latency_on_the_timeline(tmp_path):
     agent = tmp_path / "hours.yaml"
     agent.write_text(AGENT.replace('greeting: "Hello."\n', ""))
     rate = 16000
-    mono = np.concatenate([np.zeros(rate // 2), np.round(0.3 * 32767 * np.sin(2 * np.pi * 300 * np.arange(int(0.6 * rate)) / rate)),
-                           np.zeros(rate // 5)]).astype("<i2")  # speech 500-1100 ms
+    mono = np.concatenate(
+        [
+            np.zeros(rate // 2),
+            np.round(0.3 * 32767 * np.sin(2 * np.pi * 300 * np.arange(int(0.6 * rate)) / rate)),
+            np.zeros(rate // 5),
+        ]
+    ).astype("<i2")  # speech 500-1100 ms
     wav_in = tmp_path / "caller.wav"
     with wave.open(str(wav_in), "wb") as w:
         w.setnchannels(1)
@@ -154,13 +172,30 @@ async def test_fast_multi_turn_recording_keeps_turn_taking(tmp_path):
     agent.write_text(AGENT)
     events_path = tmp_path / "ev.jsonl"
     async with FakeOpenAI() as llm:
-        llm.script(TextReply("Sure, what is the number?", first_token_delay_s=0.2),
-                   TextReply("Thanks, I found it.", first_token_delay_s=0.2))
-        async with FakeSmallest(pulse=PulseOptions(transcripts=["check my account", "it is 12345"]),
-                                mounts={"/waves/v1/chat": llm.port}) as fake:
+        llm.script(
+            TextReply("Sure, what is the number?", first_token_delay_s=0.2),
+            TextReply("Thanks, I found it.", first_token_delay_s=0.2),
+        )
+        async with FakeSmallest(
+            pulse=PulseOptions(transcripts=["check my account", "it is 12345"]), mounts={"/waves/v1/chat": llm.port}
+        ) as fake:
             env = cli_env(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
-            code, _, err = await run_cli([str(agent), "--input", str(sample), "--output", str(tmp_path / "a.wav"),
-                                          "--fast", "--output-rate", "8000", "--events", str(events_path)], env, "")
+            code, _, err = await run_cli(
+                [
+                    str(agent),
+                    "--input",
+                    str(sample),
+                    "--output",
+                    str(tmp_path / "a.wav"),
+                    "--fast",
+                    "--output-rate",
+                    "8000",
+                    "--events",
+                    str(events_path),
+                ],
+                env,
+                "",
+            )
     assert code == 0, err
     with wave.open(str(tmp_path / "a.wav"), "rb") as w:
         assert w.getframerate() == 8000  # --output-rate instead of the TTS rate (24000)

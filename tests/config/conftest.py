@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from voiceagent.config.diagnostics import Diagnostic
 from voiceagent.config.validate import validate_paths
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-
 from voiceagent.cli import main
 
 GOOD = "name: demo\nprompt: You help.\n"
@@ -63,8 +62,12 @@ def test_json_format(write):
     assert result.exit_code == 1
     items = json.loads(result.stdout)
     assert items[0] == {
-        "file": str(bad), "line": 3, "column": 7, "severity": "error",
-        "message": "unknown key 'temprature' in llm; did you mean 'temperature'?", "path": "llm.temprature",
+        "file": str(bad),
+        "line": 3,
+        "column": 7,
+        "severity": "error",
+        "message": "unknown key 'temprature' in llm; did you mean 'temperature'?",
+        "path": "llm.temprature",
     }
     assert [set(i) for i in items] == [{"file", "line", "column", "severity", "message", "path"}] * 2
     ok = run("validate", "--format", "json", str(write("good.yaml", GOOD)))
@@ -83,7 +86,11 @@ def test_show_merges_and_masks(write):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["language"] == "hi" and data["name"] == "demo" and "extends" not in data
-    assert data["tools"][0]["http"]["headers"] == {"Authorization": "Bearer ****", "X-Key": "${KEY}", "X-Api-Key": "****"}
+    assert data["tools"][0]["http"]["headers"] == {
+        "Authorization": "Bearer ****",
+        "X-Key": "${KEY}",
+        "X-Api-Key": "****",
+    }
     assert data["variables"]["token"] == "****"
     assert data["llm"]["temperature"] == 0.3  # defaults filled in
     text = run("show", str(variant)).stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from voiceagent.config.diagnostics import ConfigError
 from voiceagent.config.envsubst import references, substitute_text
 from voiceagent.config.load import load_agent
@@ -36,8 +35,16 @@ def test_every_missing_variable_named_at_its_line(write):
         load_agent(write("a.yaml", AGENT), env={})
     got = [(d.line, d.column, d.message) for d in info.value.diagnostics]
     assert got == [
-        (10, 12, "environment variable PATH_PART is not set; export PATH_PART=... or give a default: ${PATH_PART:-value}"),
-        (11, 32, "environment variable ACME_TOKEN is not set; export ACME_TOKEN=... or give a default: ${ACME_TOKEN:-value}"),
+        (
+            10,
+            12,
+            "environment variable PATH_PART is not set; export PATH_PART=... or give a default: ${PATH_PART:-value}",
+        ),
+        (
+            11,
+            32,
+            "environment variable ACME_TOKEN is not set; export ACME_TOKEN=... or give a default: ${ACME_TOKEN:-value}",
+        ),
     ]
     assert "ACME_TOKEN" in str(info.value)
 

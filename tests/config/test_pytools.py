@@ -20,7 +20,10 @@ def test_two_agent_folders_with_same_package_name(write):
     one = write("one/agent.yaml", AGENT)
     two = write("two/agent.yaml", AGENT)
     diags = validate_paths([one, two])
-    assert [(d.file == str(two), d.severity) for d in diags if d.severity == "error"] == [(True, "error"), (True, "error")]
+    assert [(d.file == str(two), d.severity) for d in diags if d.severity == "error"] == [
+        (True, "error"),
+        (True, "error"),
+    ]
     assert "does not accept parameter 'x'" in diags[0].message or "does not accept parameter 'x'" in diags[1].message
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from voiceagent.config.reference import render_reference
 from voiceagent.config.schema import agent_json_schema, schema_text
 
@@ -39,7 +38,9 @@ def test_reference_documents_every_field():
 
 
 def test_gen_reference_check_mode():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_reference.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_reference.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -74,7 +75,10 @@ def test_spec_example_validates_with_integer_level_keys():
 
 def test_variant_validates_with_partial_fields():
     v = _validator()
-    assert list(v.iter_errors({"extends": "support.yaml", "language": "hi", "voice": {"speed": 1.2}, "greeting": None})) == []
+    assert (
+        list(v.iter_errors({"extends": "support.yaml", "language": "hi", "voice": {"speed": 1.2}, "greeting": None}))
+        == []
+    )
     assert list(v.iter_errors({"extends": "support.yaml", "flow": {"states": {"triage": {"instructions": "x"}}}})) == []
     bad = list(v.iter_errors({"extends": "support.yaml", "voice": {"sped": 1}}))
     assert bad
@@ -86,24 +90,40 @@ def test_plain_agent_needs_required_keys():
     v = _validator()
     assert list(v.iter_errors({"name": "x", "prompt": "p"})) == []
     assert list(v.iter_errors({"name": "x"}))
-    assert list(v.iter_errors({"name": "x", "prompt": "p", "guardrails": {"verification": {
-        "factors": ["a"], "lookup": "t", "levels": {"one": {"min_factors": 1}}}}}))
+    assert list(
+        v.iter_errors(
+            {
+                "name": "x",
+                "prompt": "p",
+                "guardrails": {
+                    "verification": {"factors": ["a"], "lookup": "t", "levels": {"one": {"min_factors": 1}}}
+                },
+            }
+        )
+    )
 
 
 def test_check_jsonschema_cli_accepts_yaml_agents(write, tmp_path):
     exe = Path(sys.executable).parent / "check-jsonschema"
     if not exe.exists():
         pytest.skip("check-jsonschema not installed")
-    write("support.yaml", "name: s\nprompt: p\ntools:\n  - {name: look, python: 'tools.x:f'}\nguardrails:\n"
-          "  verification:\n    factors: [name]\n    lookup: look\n    levels:\n      1: {min_factors: 1}\n")
+    write(
+        "support.yaml",
+        "name: s\nprompt: p\ntools:\n  - {name: look, python: 'tools.x:f'}\nguardrails:\n"
+        "  verification:\n    factors: [name]\n    lookup: look\n    levels:\n      1: {min_factors: 1}\n",
+    )
     write("support.hi.yaml", "extends: support.yaml\nlanguage: hi\nvoice: {id: x}\n")
     files = [str(tmp_path / "support.yaml"), str(tmp_path / "support.hi.yaml")]
-    result = subprocess.run([str(exe), "--schemafile", str(ROOT / "schemas" / "agent.schema.json"), *files],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(exe), "--schemafile", str(ROOT / "schemas" / "agent.schema.json"), *files], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     write("bad.hi.yaml", "extends: support.yaml\nllm: {temperature: 9}\n")
-    result = subprocess.run([str(exe), "--schemafile", str(ROOT / "schemas" / "agent.schema.json"), str(tmp_path / "bad.hi.yaml")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(exe), "--schemafile", str(ROOT / "schemas" / "agent.schema.json"), str(tmp_path / "bad.hi.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
 
 

@@ -12,7 +12,9 @@ def test_unknown_top_level_key_did_you_mean(check):
 
 
 def test_unknown_nested_key_did_you_mean(check):
-    diags = check("name: demo\nprompt: hi\ntools:\n  - name: t\n    description: d\n    builtin: end_call\n    timout_ms: 5\n")
+    diags = check(
+        "name: demo\nprompt: hi\ntools:\n  - name: t\n    description: d\n    builtin: end_call\n    timout_ms: 5\n"
+    )
     assert where(diags) == [(7, 5, "unknown key 'timout_ms' in tools[0]; did you mean 'timeout_ms'?")]
 
 
@@ -51,7 +53,9 @@ def test_missing_required_key_points_at_parent(check):
 
 def test_enum_value_with_suggestion(check):
     diags = check("name: demo\nprompt: hi\nstt:\n  provider: smalest\n")
-    assert where(diags) == [(4, 13, "stt.provider: 'smalest' is not allowed; use one of auto, smallest, local; did you mean 'smallest'?")]
+    assert where(diags) == [
+        (4, 13, "stt.provider: 'smalest' is not allowed; use one of auto, smallest, local; did you mean 'smallest'?")
+    ]
 
 
 def test_range_error_at_value(check):
@@ -61,7 +65,9 @@ def test_range_error_at_value(check):
 
 def test_pattern_error(check):
     diags = check("name: Demo Agent\nprompt: hi\n")
-    assert where(diags) == [(1, 7, "name: 'Demo Agent' is not allowed here; use lowercase letters, digits and dashes, e.g. acme-support")]
+    assert where(diags) == [
+        (1, 7, "name: 'Demo Agent' is not allowed here; use lowercase letters, digits and dashes, e.g. acme-support")
+    ]
 
 
 def test_wrong_type(check):

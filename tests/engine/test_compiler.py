@@ -1,30 +1,39 @@
 import dataclasses
 
 import pytest
-
+from engine_helpers import make_agent
 from voiceagent.engine.compiler import MAIN_STATE, VERIFY_FUNCTION, CompileError, compile_agent
 from voiceagent.engine.state import SessionState, template_context
 
-from engine_helpers import make_agent
-
 FLOW_AGENT = dict(
     tools=[
-        {"name": "get_account_info", "parameters": {"account_id": {"type": "string", "pattern": "^[0-9]{4}$"},
-                                                     "note": {"type": "string"}}, "required": ["account_id"]},
+        {
+            "name": "get_account_info",
+            "parameters": {"account_id": {"type": "string", "pattern": "^[0-9]{4}$"}, "note": {"type": "string"}},
+            "required": ["account_id"],
+        },
         {"name": "create_ticket", "parameters": {"summary": {"type": "string"}}, "requires_level": 1},
         {"name": "lookup_customer", "python": "tools.x:lookup"},
         {"name": "transfer_to_human", "builtin": "transfer", "to": "+15550199"},
     ],
-    guardrails={"verification": {"factors": ["name", "dob"], "lookup": "lookup_customer",
-                                 "levels": {1: {"min_factors": 2}}}},
+    guardrails={
+        "verification": {"factors": ["name", "dob"], "lookup": "lookup_customer", "levels": {1: {"min_factors": 2}}}
+    },
     flow={
         "initial": "triage",
         "states": {
-            "triage": {"instructions": "Find out what {{ caller.phone }} needs.", "tools": ["get_account_info"],
-                       "transitions": [{"to": "service", "description": "The caller wants a banking action"},
-                                       {"to": "goodbye", "when": "session.turns > 30"}]},
-            "service": {"tools": ["create_ticket", "transfer_to_human", "lookup_customer"],
-                        "transitions": [{"to": "goodbye", "on_tool": "create_ticket"}]},
+            "triage": {
+                "instructions": "Find out what {{ caller.phone }} needs.",
+                "tools": ["get_account_info"],
+                "transitions": [
+                    {"to": "service", "description": "The caller wants a banking action"},
+                    {"to": "goodbye", "when": "session.turns > 30"},
+                ],
+            },
+            "service": {
+                "tools": ["create_ticket", "transfer_to_human", "lookup_customer"],
+                "transitions": [{"to": "goodbye", "on_tool": "create_ticket"}],
+            },
             "goodbye": {"instructions": "Say goodbye.", "final": True},
         },
     },

@@ -4,17 +4,17 @@ fully played utterance is never "interrupted"."""
 
 import asyncio
 
+from engine_helpers import make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.providers.base import STTEvent
-from voiceagent.testing.fakes import FakeLLM, FakeSTT, FakeTTS, FakeTransport
-
-from engine_helpers import make_agent, run_session
+from voiceagent.testing.fakes import FakeLLM, FakeSTT, FakeTransport, FakeTTS
 
 
 async def wait_for(predicate, timeout=2.0):
     async def loop():
         while not predicate():
             await asyncio.sleep(0.005)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -56,8 +56,9 @@ async def test_barge_in_racing_the_end_of_the_greeting_logs_one_agent_text():
     stt = FakeSTT()
     transport = SwallowingTransport()
     events = EventLog()
-    task = asyncio.create_task(run_session(make_agent(greeting="Hello there."), FakeLLM(), transport,
-                                           stt=stt, tts=FakeTTS(), events=events))
+    task = asyncio.create_task(
+        run_session(make_agent(greeting="Hello there."), FakeLLM(), transport, stt=stt, tts=FakeTTS(), events=events)
+    )
     await asyncio.wait_for(transport.waiting.wait(), 2)
     stt.stream.push(STTEvent("speech_started"))
     await wait_for(lambda: any(e["turn"] == 0 for e in events.of_type("agent.text")))
@@ -92,8 +93,16 @@ async def test_barge_in_while_the_greeting_plays_is_still_an_interruption():
     transport = FakeTransport("audio", playback_speed=0.5)
     events = EventLog()
     tts = FakeTTS(ms_per_char=10.0, chunk_ms=20.0)
-    task = asyncio.create_task(run_session(make_agent(greeting="Hello there. This is a long greeting."),
-                                           FakeLLM(), transport, stt=stt, tts=tts, events=events))
+    task = asyncio.create_task(
+        run_session(
+            make_agent(greeting="Hello there. This is a long greeting."),
+            FakeLLM(),
+            transport,
+            stt=stt,
+            tts=tts,
+            events=events,
+        )
+    )
     await wait_for(lambda: stt.stream is not None and transport.played_ms() >= 150)
     stt.stream.push(STTEvent("speech_started"))
     await wait_for(lambda: events.of_type("agent.interrupted"))

@@ -1,11 +1,10 @@
 """The ``caller`` facts templates see: a fact the transport does not know renders empty, never
 "None" (greetings, prompts, guards and HTTP tool templates alike)."""
 
+from engine_helpers import make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.state import caller_facts
 from voiceagent.testing.fakes import FakeLLM, FakeTransport
-
-from engine_helpers import make_agent, run_session
 
 GREETING = "Hello{{ ' ' ~ caller.phone if caller.phone }}! Line [{{ caller.phone }}] id [{{ caller.id }}]."
 
@@ -13,8 +12,9 @@ GREETING = "Hello{{ ' ' ~ caller.phone if caller.phone }}! Line [{{ caller.phone
 async def test_missing_caller_phone_renders_empty_in_greeting_and_prompt():
     agent = make_agent(greeting=GREETING, prompt="Caller number: [{{ caller.phone }}].")
     llm = FakeLLM([["Hi."]])
-    transport = FakeTransport("text", lines=["hey"], close_input=True, plays_audio=False,
-                              caller={"phone": None, "id": None, "metadata": None})
+    transport = FakeTransport(
+        "text", lines=["hey"], close_input=True, plays_audio=False, caller={"phone": None, "id": None, "metadata": None}
+    )
     events = EventLog()
     session, _ = await run_session(agent, llm, transport, events=events)
     assert events.of_type("agent.text")[0]["text"] == "Hello! Line [] id []."
@@ -36,5 +36,9 @@ async def test_a_transport_without_caller_facts_and_a_known_phone():
 
 def test_caller_facts_keeps_extra_keys_and_text_ids():
     assert caller_facts({"phone": 15550100, "id": 7, "metadata": {"sip": "x"}, "country": "IN"}) == {
-        "phone": "15550100", "id": "7", "metadata": {"sip": "x"}, "country": "IN"}
+        "phone": "15550100",
+        "id": "7",
+        "metadata": {"sip": "x"},
+        "country": "IN",
+    }
     assert caller_facts(None) == {"phone": "", "id": "", "metadata": {}}

@@ -3,13 +3,12 @@
 import asyncio
 import json
 
+from engine_helpers import RecordingRunner, make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import ToolRunner
 from voiceagent.providers.base import STTEvent
-from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTTS, FakeTransport, tool_call
-
-from engine_helpers import RecordingRunner, make_agent, run_session
+from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
 REPLY = ["First sentence here. ", "Second sentence is longer. ", "Third one comes last."]
 
@@ -18,6 +17,7 @@ async def wait_for(predicate, timeout=2.0):
     async def loop():
         while not predicate():
             await asyncio.sleep(0.005)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -45,7 +45,11 @@ async def test_barge_in_keeps_only_what_the_caller_heard():
     assert transport.cleared >= 1 and 300 <= interrupted_at < 460
     assert transport.audio_ms < 1500  # the third sentence's audio was never fully produced
     assert [m["content"] for m in session.history.messages] == [
-        "tell me", "First sentence here. Second sentence is longer.", "wait", "Ok."]
+        "tell me",
+        "First sentence here. Second sentence is longer.",
+        "wait",
+        "Ok.",
+    ]
     assert llm.requests[1].messages[-2]["content"] == "First sentence here. Second sentence is longer."
 
 
@@ -77,10 +81,18 @@ async def test_no_barge_in_waits_for_the_reply():
 FLOW = {
     "initial": "triage",
     "states": {
-        "triage": {"instructions": "Triage.", "transitions": [{"to": "service", "description": "Banking action"},
-                                                               {"to": "late", "when": "session.turns >= 2"}]},
-        "service": {"instructions": "Service.", "tools": ["create_ticket"],
-                    "transitions": [{"to": "goodbye", "on_tool": "create_ticket"}]},
+        "triage": {
+            "instructions": "Triage.",
+            "transitions": [
+                {"to": "service", "description": "Banking action"},
+                {"to": "late", "when": "session.turns >= 2"},
+            ],
+        },
+        "service": {
+            "instructions": "Service.",
+            "tools": ["create_ticket"],
+            "transitions": [{"to": "goodbye", "on_tool": "create_ticket"}],
+        },
         "late": {"instructions": "Late."},
         "goodbye": {"instructions": "Say goodbye.", "final": True},
     },
@@ -89,21 +101,30 @@ TOOLS = [{"name": "create_ticket", "python": "x:y", "parameters": {"summary": {"
 
 
 async def test_llm_chosen_then_on_tool_transition_into_a_final_state_ends_the_call():
-    llm = FakeLLM([
-        [tool_call("go_to_service")],
-        [tool_call("create_ticket", '{"summary": "card lost"}')],
-        ["Your ticket is open. Goodbye!"],
-    ])
+    llm = FakeLLM(
+        [
+            [tool_call("go_to_service")],
+            [tool_call("create_ticket", '{"summary": "card lost"}')],
+            ["Your ticket is open. Goodbye!"],
+        ]
+    )
     events = EventLog()
     transport = FakeTransport("text", lines=["I lost my card", "never read"], plays_audio=False)
-    session, reason = await run_session(make_agent(tools=TOOLS, flow=FLOW), llm, transport, tools=RecordingRunner(),
-                                        events=events)
+    session, reason = await run_session(
+        make_agent(tools=TOOLS, flow=FLOW), llm, transport, tools=RecordingRunner(), events=events
+    )
     assert reason == "final_state" and session.state.state == "goodbye"
     assert [(e["state"], e["via"]) for e in events.of_type("state.enter")] == [
-        ("triage", "initial"), ("service", "llm"), ("goodbye", "on_tool")]
+        ("triage", "initial"),
+        ("service", "llm"),
+        ("goodbye", "on_tool"),
+    ]
     system = [r.messages[0]["content"] for r in llm.requests]
-    assert system == ["You help callers of Acme.\n\nTriage.", "You help callers of Acme.\n\nService.",
-                      "You help callers of Acme.\n\nSay goodbye."]
+    assert system == [
+        "You help callers of Acme.\n\nTriage.",
+        "You help callers of Acme.\n\nService.",
+        "You help callers of Acme.\n\nSay goodbye.",
+    ]
     assert [t["function"]["name"] for t in llm.requests[0].tools] == ["go_to_service"]
     assert [t["function"]["name"] for t in llm.requests[1].tools] == ["create_ticket"]
     assert events.of_type("call.end")[0]["reason"] == "final_state"
@@ -118,16 +139,24 @@ async def test_guard_transition_after_a_turn_and_stable_prompt_prefix():
     assert [(e["state"], e["via"]) for e in events.of_type("state.enter")][1:] == [("late", "guard")]
     first, second, third = llm.requests
     assert first.messages[0] == second.messages[0]  # byte-identical system prompt within a state
-    assert second.messages[1:] == first.messages[1:] + second.messages[len(first.messages):]  # append-only
+    assert second.messages[1:] == first.messages[1:] + second.messages[len(first.messages) :]  # append-only
     assert third.messages[0]["content"].endswith("Late.")
 
 
 async def test_requires_level_refusal_then_verification_unlocks_the_tool():
     agent = make_agent(
-        tools=[{"name": "create_ticket", "python": "x:y", "requires_level": 1, "parameters": {}, "filler": "Creating it."},
-               {"name": "lookup_customer", "python": "x:z"}],
-        guardrails={"verification": {"factors": ["name", "dob"], "lookup": "lookup_customer",
-                                     "levels": {1: {"min_factors": 2}}}, "redact": ["dob"]},
+        tools=[
+            {"name": "create_ticket", "python": "x:y", "requires_level": 1, "parameters": {}, "filler": "Creating it."},
+            {"name": "lookup_customer", "python": "x:z"},
+        ],
+        guardrails={
+            "verification": {
+                "factors": ["name", "dob"],
+                "lookup": "lookup_customer",
+                "levels": {1: {"min_factors": 2}},
+            },
+            "redact": ["dob"],
+        },
     )
 
     class Guard:
@@ -139,36 +168,61 @@ async def test_requires_level_refusal_then_verification_unlocks_the_tool():
 
         async def verify(self, args, ctx):
             from voiceagent.engine.guardrails import VerificationOutcome
+
             self.level = 1 if args == {"name": "Ann", "dob": "1990-01-02"} else 0
-            return VerificationOutcome(level=self.level, matched=["name", "dob"], locked_out=False,
-                                       attempts_left=3, message="Verified at level 1.")
+            return VerificationOutcome(
+                level=self.level,
+                matched=["name", "dob"],
+                locked_out=False,
+                attempts_left=3,
+                message="Verified at level 1.",
+            )
 
     runner = RecordingRunner()
-    llm = FakeLLM([
-        [tool_call("create_ticket")],
-        ["I need to verify you first."],
-        [tool_call("verify_caller", '{"name": "Ann", "dob": "1990-01-02"}')],
-        [tool_call("create_ticket")],
-        ["Done."],
-    ])
+    llm = FakeLLM(
+        [
+            [tool_call("create_ticket")],
+            ["I need to verify you first."],
+            [tool_call("verify_caller", '{"name": "Ann", "dob": "1990-01-02"}')],
+            [tool_call("create_ticket")],
+            ["Done."],
+        ]
+    )
     events = EventLog(redactor=Redactor(["dob"]))
     events.redactor.add("1990-01-02")
-    transport = FakeTransport("text", lines=["open a ticket", "I am Ann, born 1990-01-02"], close_input=True, plays_audio=False)
+    transport = FakeTransport(
+        "text", lines=["open a ticket", "I am Ann, born 1990-01-02"], close_input=True, plays_audio=False
+    )
     session, _ = await run_session(agent, llm, transport, tools=runner, guard=Guard(), events=events)
     assert [c["name"] for c in runner.calls] == ["create_ticket"]  # run once, after verification
     # no filler for the refused call; the default filler while verifying; the tool's once allowed
     assert [t for role, t in transport.shown if role == "agent"] == [
-        "I need to verify you first.", "One moment while I check that.", "Creating it.", "Done."]
+        "I need to verify you first.",
+        "One moment while I check that.",
+        "Creating it.",
+        "Done.",
+    ]
     assert json.loads(llm.requests[1].messages[-1]["content"]) == {"error": "verification needed for create_ticket"}
-    assert events.of_type("verification") == [{**events.of_type("verification")[0], "level": 1, "factors_matched": ["name", "dob"]}]
+    assert events.of_type("verification") == [
+        {**events.of_type("verification")[0], "level": 1, "factors_matched": ["name", "dob"]}
+    ]
     assert session.state.verification_level == 1
     log = json.dumps(events.events)
     assert "1990-01-02" not in log and "Ann" not in json.dumps(events.of_type("tool.call"))
 
 
 async def test_transfer_builtin_through_the_real_tool_runner(tmp_path):
-    agent = make_agent(tools=[{"name": "transfer_to_human", "builtin": "transfer", "to": "+15550199", "mode": "warm",
-                               "handoff_prompt": "Escalation: {{ args.reason }}"}])
+    agent = make_agent(
+        tools=[
+            {
+                "name": "transfer_to_human",
+                "builtin": "transfer",
+                "to": "+15550199",
+                "mode": "warm",
+                "handoff_prompt": "Escalation: {{ args.reason }}",
+            }
+        ]
+    )
     llm = FakeLLM([["Connecting you now. ", tool_call("transfer_to_human", '{"reason": "angry"}')]])
     runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
     events = EventLog()
@@ -187,8 +241,9 @@ async def test_end_call_without_words_gets_one_last_reply():
     agent = make_agent(tools=[{"name": "hang_up", "builtin": "end_call"}])
     llm = FakeLLM([[tool_call("hang_up", '{"reason": "done"}')], ["Goodbye!"]])
     events = EventLog()
-    session, reason = await run_session(agent, llm, FakeTransport("text", lines=["bye"]), tools=RecordingRunner(),
-                                        tts=FakeTTS(), events=events)
+    session, reason = await run_session(
+        agent, llm, FakeTransport("text", lines=["bye"]), tools=RecordingRunner(), tts=FakeTTS(), events=events
+    )
     assert reason == "done" and llm.requests[1].tool_choice == "none"
     assert events.of_type("agent.text")[-1]["text"] == "Goodbye!"
     assert events.of_type("call.end")[0]["tool"] == "hang_up"
@@ -210,13 +265,28 @@ async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
     agent = make_agent(greeting="Hi.", tools=[{"name": "t", "python": "x:y"}])
     llm = FakeLLM([[tool_call("t")], ["Answer."]])
     with EventLog(path) as events:
-        await run_session(agent, llm, FakeTransport("text", lines=["q"], close_input=True), tts=FakeTTS(),
-                          tools=RecordingRunner(), events=events)
+        await run_session(
+            agent,
+            llm,
+            FakeTransport("text", lines=["q"], close_input=True),
+            tts=FakeTTS(),
+            tools=RecordingRunner(),
+            events=events,
+        )
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert lines == events.events
     types = [e["type"] for e in lines]
-    for needed in ["session.start", "state.enter", "user.transcript", "agent.text", "tool.call", "tool.result",
-                   "turn.metrics", "call.end", "session.end"]:
+    for needed in [
+        "session.start",
+        "state.enter",
+        "user.transcript",
+        "agent.text",
+        "tool.call",
+        "tool.result",
+        "turn.metrics",
+        "call.end",
+        "session.end",
+    ]:
         assert needed in types
     assert types[0] == "session.start" and types[-1] == "session.end"
     t = [e["t_ms"] for e in lines]
@@ -224,12 +294,21 @@ async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
 
 
 async def test_on_tool_transition_with_a_guard_needs_both():
-    flow = {"initial": "a", "states": {
-        "a": {"tools": ["t"], "transitions": [{"to": "b", "on_tool": "t", "when": "flag == 'yes'"}]},
-        "b": {}}}
+    flow = {
+        "initial": "a",
+        "states": {
+            "a": {"tools": ["t"], "transitions": [{"to": "b", "on_tool": "t", "when": "flag == 'yes'"}]},
+            "b": {},
+        },
+    }
     for flag, expected in [("no", "a"), ("yes", "b")]:
         agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
         llm = FakeLLM([[tool_call("t")], ["Done."]])
-        session, _ = await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
-                                       tools=RecordingRunner(), variables={"flag": flag})
+        session, _ = await run_session(
+            agent,
+            llm,
+            FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
+            tools=RecordingRunner(),
+            variables={"flag": flag},
+        )
         assert session.state.state == expected

@@ -6,13 +6,12 @@ arithmetic: ``tests/tools/test_tools_verification.py``.)"""
 
 import json
 
+from engine_helpers import make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.guardrails import VerificationGuard
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import ToolRunner
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, tool_call
-
-from engine_helpers import make_agent, run_session
 
 TOOLS_PY = """
 def lookup_customer():
@@ -28,15 +27,20 @@ def close_account():
 
 def bank_agent(**verification):
     return make_agent(
-        tools=[{"name": "lookup_customer", "python": "shop:lookup_customer"},
-               {"name": "balance", "python": "shop:balance", "requires_level": 1, "filler": "Checking the balance."},
-               {"name": "close_account", "python": "shop:close_account", "requires_level": 2,
-                "filler": "Closing it now."}],
-        guardrails={"verification": {"factors": ["name", "dob", "city", "account_last_four"],
-                                     "lookup": "lookup_customer",
-                                     "levels": {1: {"min_factors": 2}, 2: {"min_factors": 3}},
-                                     **verification},
-                    "redact": ["dob", "account_last_four"]},
+        tools=[
+            {"name": "lookup_customer", "python": "shop:lookup_customer"},
+            {"name": "balance", "python": "shop:balance", "requires_level": 1, "filler": "Checking the balance."},
+            {"name": "close_account", "python": "shop:close_account", "requires_level": 2, "filler": "Closing it now."},
+        ],
+        guardrails={
+            "verification": {
+                "factors": ["name", "dob", "city", "account_last_four"],
+                "lookup": "lookup_customer",
+                "levels": {1: {"min_factors": 2}, 2: {"min_factors": 3}},
+                **verification,
+            },
+            "redact": ["dob", "account_last_four"],
+        },
     )
 
 
@@ -59,7 +63,8 @@ async def test_lockout_with_end_call_ends_the_call_after_last_words(tmp_path):
     wrong = tool_call("verify_caller", json.dumps({"name": "Bob Stone", "dob": "1970-03-03"}))
     llm = FakeLLM([[wrong], ["That did not match."], [wrong], ["I have to end the call now. Goodbye."]])
     session, reason, events, transport = await run_bank(
-        tmp_path, agent, llm, ["I am Bob Stone, born 1970-03-03", "Bob Stone, 1970-03-03", "hello?"])
+        tmp_path, agent, llm, ["I am Bob Stone, born 1970-03-03", "Bob Stone, 1970-03-03", "hello?"]
+    )
     assert reason == "caller verification failed too many times"
     assert [e["locked_out"] for e in events.of_type("verification")] == [False, True]
     assert events.of_type("verification.lockout")[0]["action"] == "end_call"
@@ -70,11 +75,13 @@ async def test_lockout_with_end_call_ends_the_call_after_last_words(tmp_path):
 
 async def test_levels_unlock_only_the_tools_they_cover_and_the_record_stays_private(tmp_path):
     agent = bank_agent()
-    llm = FakeLLM([
-        [tool_call("verify_caller", json.dumps({"name": "ann lee", "city": "PUNE"}))],
-        [tool_call("balance", id="b"), tool_call("close_account", id="c")],
-        ["Your balance is 120; closing needs one more detail."],
-    ])
+    llm = FakeLLM(
+        [
+            [tool_call("verify_caller", json.dumps({"name": "ann lee", "city": "PUNE"}))],
+            [tool_call("balance", id="b"), tool_call("close_account", id="c")],
+            ["Your balance is 120; closing needs one more detail."],
+        ]
+    )
     session, _, events, transport = await run_bank(tmp_path, agent, llm, ["I'm Ann Lee from Pune, close my account"])
     assert session.state.verification_level == 1
     results = {e["name"]: e for e in events.of_type("tool.result")}
@@ -83,7 +90,10 @@ async def test_levels_unlock_only_the_tools_they_cover_and_the_record_stays_priv
     assert "level 2" in results["close_account"]["error"]
     # the default filler while verifying; then the allowed tool's own (the refused one has none)
     assert [t for role, t in transport.shown if role == "agent"] == [
-        "One moment while I check that.", "Checking the balance.", "Your balance is 120; closing needs one more detail."]
+        "One moment while I check that.",
+        "Checking the balance.",
+        "Your balance is 120; closing needs one more detail.",
+    ]
     sent = json.dumps([r.messages for r in llm.requests])
     assert "1990-01-02" not in sent and "4321" not in sent  # the record never reaches the LLM
     log = json.dumps(events.events)
@@ -92,13 +102,15 @@ async def test_levels_unlock_only_the_tools_they_cover_and_the_record_stays_priv
 
 async def test_a_locked_out_caller_stays_refused(tmp_path):
     agent = bank_agent(max_attempts=1)
-    llm = FakeLLM([
-        [tool_call("verify_caller", json.dumps({"name": "Bob", "city": "Delhi"}))],
-        ["Sorry."],
-        [tool_call("verify_caller", json.dumps({"name": "Ann Lee", "city": "Pune"}))],
-        [tool_call("balance")],
-        ["I cannot help with that."],
-    ])
+    llm = FakeLLM(
+        [
+            [tool_call("verify_caller", json.dumps({"name": "Bob", "city": "Delhi"}))],
+            ["Sorry."],
+            [tool_call("verify_caller", json.dumps({"name": "Ann Lee", "city": "Pune"}))],
+            [tool_call("balance")],
+            ["I cannot help with that."],
+        ]
+    )
     session, _, events, _ = await run_bank(tmp_path, agent, llm, ["I'm Bob from Delhi", "Actually Ann Lee from Pune"])
     assert session.state.verification_level == 0
     assert [e["level"] for e in events.of_type("verification")] == [0, 0]
@@ -109,15 +121,23 @@ async def test_a_locked_out_caller_stays_refused(tmp_path):
 
 async def test_a_refused_call_gets_no_filler_and_llm_words_replace_the_tool_filler(tmp_path):
     agent = bank_agent()
-    llm = FakeLLM([
-        [tool_call("close_account")],                             # refused at level 0: silence
-        ["I need to verify you first."],
-        [tool_call("verify_caller", json.dumps({"name": "Ann Lee", "city": "Pune", "dob": "2 January 1990"}))],
-        ["Sure, one second. ", tool_call("close_account")],       # the LLM's words, not the filler
-        ["Your account is closed."],
-    ])
-    session, _, events, transport = await run_bank(tmp_path, agent, llm, ["close my account", "Ann Lee, Pune, 2 Jan 1990"])
+    llm = FakeLLM(
+        [
+            [tool_call("close_account")],  # refused at level 0: silence
+            ["I need to verify you first."],
+            [tool_call("verify_caller", json.dumps({"name": "Ann Lee", "city": "Pune", "dob": "2 January 1990"}))],
+            ["Sure, one second. ", tool_call("close_account")],  # the LLM's words, not the filler
+            ["Your account is closed."],
+        ]
+    )
+    session, _, events, transport = await run_bank(
+        tmp_path, agent, llm, ["close my account", "Ann Lee, Pune, 2 Jan 1990"]
+    )
     assert session.state.verification_level == 2
     assert [e["ok"] for e in events.of_type("tool.result") if e["name"] == "close_account"] == [False, True]
     assert [t for role, t in transport.shown if role == "agent"] == [
-        "I need to verify you first.", "One moment while I check that.", "Sure, one second.", "Your account is closed."]
+        "I need to verify you first.",
+        "One moment while I check that.",
+        "Sure, one second.",
+        "Your account is closed.",
+    ]

@@ -6,16 +6,14 @@ import json
 import textwrap
 
 import pytest
-
+from engine_helpers import make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.guardrails import VerificationGuard
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import ToolRunner
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
-from voiceagent.testing.fakes import FakeTTS, FakeTransport
-
-from engine_helpers import make_agent, run_session
+from voiceagent.testing.fakes import FakeTransport, FakeTTS
 
 TOOLS_PY = textwrap.dedent(
     """
@@ -49,8 +47,9 @@ def llm_for(srv: FakeOpenAI) -> OpenAICompatLLM:
 
 
 async def test_streamed_reply_parallel_tools_and_request_ids_over_http(agent_dir):
-    agent = make_agent(tools=[{"name": "slow_a", "python": "tools.shop:slow_a"},
-                              {"name": "slow_b", "python": "tools.shop:slow_b"}])
+    agent = make_agent(
+        tools=[{"name": "slow_a", "python": "tools.shop:slow_a"}, {"name": "slow_b", "python": "tools.shop:slow_b"}]
+    )
     runner = ToolRunner(agent, base_dir=agent_dir, redactor=Redactor())
     events = EventLog()
     tts = FakeTTS()
@@ -61,8 +60,14 @@ async def test_streamed_reply_parallel_tools_and_request_ids_over_http(agent_dir
         )
         llm = llm_for(srv)
         try:
-            session, _ = await run_session(agent, llm, FakeTransport("text", lines=["check both"], close_input=True),
-                                           tts=tts, tools=runner, events=events)
+            session, _ = await run_session(
+                agent,
+                llm,
+                FakeTransport("text", lines=["check both"], close_input=True),
+                tts=tts,
+                tools=runner,
+                events=events,
+            )
         finally:
             await llm.aclose()
             await runner.aclose()
@@ -90,8 +95,9 @@ async def test_first_sentence_is_synthesised_while_the_http_stream_is_open():
         srv.script(TextReply(chunks=["Hello ", "there. ", "I am ", "slow ", "today."], chunk_delay_s=0.1))
         llm = llm_for(srv)
         try:
-            await run_session(make_agent(), llm, FakeTransport("text", lines=["hi"], close_input=True),
-                              tts=tts, events=events)
+            await run_session(
+                make_agent(), llm, FakeTransport("text", lines=["hi"], close_input=True), tts=tts, events=events
+            )
         finally:
             await llm.aclose()
     done_at = events.of_type("turn.metrics")[0]["t_ms"]
@@ -104,6 +110,7 @@ async def until(predicate, timeout=3.0):
     async def loop():
         while not predicate():
             await asyncio.sleep(0.005)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -130,12 +137,20 @@ async def test_barge_in_closes_the_http_stream():
 
 async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the_log(agent_dir):
     agent = make_agent(
-        tools=[{"name": "lookup_customer", "python": "tools.shop:lookup_customer"},
-               {"name": "transfer_to_human", "builtin": "transfer", "to": "+15550199"}],
-        guardrails={"verification": {"factors": ["name", "dob", "city"], "lookup": "lookup_customer",
-                                     "levels": {1: {"min_factors": 2}}, "max_attempts": 1,
-                                     "on_lockout": "transfer_to_human"},
-                    "redact": ["dob", "name"]},
+        tools=[
+            {"name": "lookup_customer", "python": "tools.shop:lookup_customer"},
+            {"name": "transfer_to_human", "builtin": "transfer", "to": "+15550199"},
+        ],
+        guardrails={
+            "verification": {
+                "factors": ["name", "dob", "city"],
+                "lookup": "lookup_customer",
+                "levels": {1: {"min_factors": 2}},
+                "max_attempts": 1,
+                "on_lockout": "transfer_to_human",
+            },
+            "redact": ["dob", "name"],
+        },
     )
     redactor = Redactor(agent.guardrails.redact)
     runner = ToolRunner(agent, base_dir=agent_dir, redactor=redactor)
@@ -148,8 +163,15 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
         )
         llm = llm_for(srv)
         try:
-            session, reason = await run_session(agent, llm, FakeTransport("text", lines=["I am Ann Lee, born 1985-05-05"]),
-                                                tts=FakeTTS(), tools=runner, guard=guard, events=events)
+            session, reason = await run_session(
+                agent,
+                llm,
+                FakeTransport("text", lines=["I am Ann Lee, born 1985-05-05"]),
+                tts=FakeTTS(),
+                tools=runner,
+                guard=guard,
+                events=events,
+            )
         finally:
             await llm.aclose()
             await runner.aclose()

@@ -12,14 +12,12 @@ import json
 
 import numpy as np
 import pytest
-
+from engine_helpers import make_agent, run_session
 from voiceagent.audio import AudioFrame, silence
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import ToolRunner
-from voiceagent.testing.fakes import FakeLLM, FakeTTS, FakeTransport, tool_call
-
-from engine_helpers import make_agent, run_session
+from voiceagent.testing.fakes import FakeLLM, FakeTransport, FakeTTS, tool_call
 
 pytest.importorskip("voiceagent.providers.smallest")
 
@@ -28,6 +26,7 @@ async def wait_for(predicate, timeout=5.0):
     async def loop():
         while not predicate():
             await asyncio.sleep(0.01)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -36,7 +35,7 @@ def speech_frames(ms: int, rate: int = 16000) -> list[AudioFrame]:
     n = rate * ms // 1000
     pcm = (3000 * np.sin(2 * np.pi * 300 * np.arange(n) / rate)).astype("<i2").tobytes()
     step = rate * 20 // 1000 * 2
-    return [AudioFrame(pcm[i:i + step], rate) for i in range(0, len(pcm), step)]
+    return [AudioFrame(pcm[i : i + step], rate) for i in range(0, len(pcm), step)]
 
 
 def silence_frames(ms: int, rate: int = 16000) -> list[AudioFrame]:
@@ -53,15 +52,17 @@ async def test_a_pulse_connection_dropped_mid_call_is_reconnected_and_the_call_g
     from voiceagent.testing.fake_smallest import FakeSmallest, PulseOptions
 
     utterance_bytes = (400 + 800) // 20 * 640
-    opts = PulseOptions(transcripts=["first question", "second question"],
-                        disconnect_after_bytes=utterance_bytes + 5 * 640)  # early in the 2nd utterance
+    opts = PulseOptions(
+        transcripts=["first question", "second question"], disconnect_after_bytes=utterance_bytes + 5 * 640
+    )  # early in the 2nd utterance
     async with FakeSmallest(pulse=opts) as fake:
         stt = PulseSTT(api_key=fake.api_key, base_url=fake.base_url, eou_timeout_ms=500)
         transport = FakeTransport("audio")
         events = EventLog()
         llm = FakeLLM([["First answer."], ["Second answer."]])
-        task = asyncio.create_task(run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(),
-                                               events=events, timeout=15))
+        task = asyncio.create_task(
+            run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(), events=events, timeout=15)
+        )
         say(transport)
         await wait_for(lambda: events.of_type("turn.metrics"))
         say(transport)
@@ -72,7 +73,9 @@ async def test_a_pulse_connection_dropped_mid_call_is_reconnected_and_the_call_g
     assert len(fake.pulse.connections) == 2 and fake.pulse.connections[0].dropped
     assert [e["text"] for e in events.of_type("user.transcript")] == ["first question", "second question"]
     assert [(e["text"], e["interrupted"]) for e in events.of_type("agent.text")] == [
-        ("First answer.", False), ("Second answer.", False)]
+        ("First answer.", False),
+        ("Second answer.", False),
+    ]
     assert not [e for e in events.of_type("error") if e["where"] == "stt"]
 
 
@@ -85,8 +88,11 @@ async def test_a_pulse_that_keeps_dropping_ends_the_call_cleanly():
         stt = PulseSTT(api_key=fake.api_key, base_url=fake.base_url, eou_timeout_ms=500, max_reconnects=2)
         transport = FakeTransport("audio")
         events = EventLog()
-        task = asyncio.create_task(run_session(make_agent(greeting="Hello."), FakeLLM(), transport, stt=stt,
-                                               tts=FakeTTS(), events=events, timeout=15))
+        task = asyncio.create_task(
+            run_session(
+                make_agent(greeting="Hello."), FakeLLM(), transport, stt=stt, tts=FakeTTS(), events=events, timeout=15
+            )
+        )
         while not task.done():  # the caller keeps talking while every new stream drops too
             say(transport)
             await asyncio.sleep(0.5)
@@ -110,8 +116,9 @@ async def test_a_pulse_stream_that_gives_up_is_replaced_and_the_call_goes_on():
         transport = FakeTransport("audio")
         events = EventLog()
         llm = FakeLLM([["Yes, I am here."]])
-        task = asyncio.create_task(run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(),
-                                               events=events, timeout=15))
+        task = asyncio.create_task(
+            run_session(make_agent(), llm, transport, stt=stt, tts=FakeTTS(), events=events, timeout=15)
+        )
         say(transport)
         await wait_for(lambda: len(fake.pulse.connections) >= 4)  # the replacement stream is open
         await asyncio.sleep(0.2)
@@ -157,8 +164,9 @@ async def test_a_lightning_error_frame_loses_one_sentence_not_the_call():
 
 async def test_a_crashing_python_tool_goes_back_to_the_llm_and_the_call_goes_on(tmp_path):
     (tmp_path / "crashy.py").write_text("def lookup(account_id):\n    raise RuntimeError('database exploded')\n")
-    agent = make_agent(tools=[{"name": "lookup", "python": "crashy:lookup",
-                               "parameters": {"account_id": {"type": "string"}}}])
+    agent = make_agent(
+        tools=[{"name": "lookup", "python": "crashy:lookup", "parameters": {"account_id": {"type": "string"}}}]
+    )
     runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
     llm = FakeLLM([[tool_call("lookup", '{"account_id": "42"}')], ["Sorry, our system is down."], ["Bye."]])
     transport = FakeTransport("text", lines=["check 42", "ok"], close_input=True, plays_audio=False)
@@ -172,7 +180,9 @@ async def test_a_crashing_python_tool_goes_back_to_the_llm_and_the_call_goes_on(
     assert result["ok"] is False and "database exploded" in result["error"]
     assert "database exploded" in llm.requests[1].messages[-1]["content"]
     assert [e["text"] for e in events.of_type("agent.text")] == [
-        "One moment while I check that. Sorry, our system is down.", "Bye."]
+        "One moment while I check that. Sorry, our system is down.",
+        "Bye.",
+    ]
 
 
 async def test_a_tool_runner_that_raises_is_an_error_result_not_a_crash():
@@ -183,8 +193,13 @@ async def test_a_tool_runner_that_raises_is_an_error_result_not_a_crash():
     agent = make_agent(tools=[{"name": "lookup", "python": "x:y"}])
     llm = FakeLLM([[tool_call("lookup")], ["That did not work."]])
     events = EventLog()
-    _, reason = await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
-                                  tools=Exploding(), events=events)
+    _, reason = await run_session(
+        agent,
+        llm,
+        FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
+        tools=Exploding(),
+        events=events,
+    )
     assert reason == "caller_ended"
     assert events.of_type("tool.result")[0]["error"] == "ConnectionResetError: runner died"
     assert events.of_type("agent.text")[0]["text"].endswith("That did not work.")

@@ -3,11 +3,10 @@
 import asyncio
 import json
 
+from engine_helpers import RecordingRunner, make_agent, run_session
 from voiceagent.engine.events import EventLog
 from voiceagent.providers.base import ProviderError, STTEvent
-from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTTS, FakeTransport, tool_call
-
-from engine_helpers import RecordingRunner, make_agent, run_session
+from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
 
 async def test_first_sentence_reaches_tts_and_transport_while_llm_still_streams():
@@ -19,8 +18,11 @@ async def test_first_sentence_reaches_tts_and_transport_while_llm_still_streams(
     llm_end = llm.calls[0].ended
     assert tts.texts == ["The first sentence is here.", "And the second one."]
     assert tts.requests[0].started < llm_end - 0.2  # sent to TTS long before the stream closed
-    assert transport.played[0].t < llm_end - 0.2    # and its audio handed to the transport too
-    assert session.history.messages[-1] == {"role": "assistant", "content": "The first sentence is here. And the second one."}
+    assert transport.played[0].t < llm_end - 0.2  # and its audio handed to the transport too
+    assert session.history.messages[-1] == {
+        "role": "assistant",
+        "content": "The first sentence is here. And the second one.",
+    }
 
 
 async def test_greeting_is_rendered_and_spoken_first_and_markdown_is_stripped():
@@ -58,7 +60,9 @@ async def test_llm_content_replaces_the_filler():
     agent = make_agent(tools=[{"name": "lookup", "python": "x:y", "filler": "Tool filler."}])
     llm = FakeLLM([["Checking now. ", tool_call("lookup")], ["Done."]])
     tts = FakeTTS()
-    await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner())
+    await run_session(
+        agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner()
+    )
     assert tts.texts == ["Checking now.", "Done."]
 
 
@@ -81,13 +85,23 @@ async def test_tool_errors_go_back_to_the_llm_and_tool_rounds_are_bounded():
     runner = RecordingRunner(results={"broken": ToolResult(False, error="database down")})
     llm = FakeLLM(default=[tool_call("broken")])
     events = EventLog()
-    session, reason = await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True),
-                                        tools=runner, events=events, max_tool_rounds=2)
+    session, reason = await run_session(
+        agent,
+        llm,
+        FakeTransport("text", lines=["go"], close_input=True),
+        tools=runner,
+        events=events,
+        max_tool_rounds=2,
+    )
     assert reason == "caller_ended"
     assert len(runner.calls) == 2 and len(llm.calls) == 3
     assert llm.requests[2].tool_choice == "none"
     assert json.loads(llm.requests[1].messages[-1]["content"]) == {"error": "database down"}
-    assert events.of_type("tool.result")[0] == {**events.of_type("tool.result")[0], "ok": False, "error": "database down"}
+    assert events.of_type("tool.result")[0] == {
+        **events.of_type("tool.result")[0],
+        "ok": False,
+        "error": "database down",
+    }
 
 
 async def test_utterance_timeout_says_the_fallback_and_the_call_goes_on():
@@ -108,7 +122,12 @@ async def test_utterance_timeout_says_the_fallback_and_the_call_goes_on():
     assert [e["text"] for e in events.of_type("agent.text")] == ["Sorry, say again?", "Second answer."]
     metrics = events.of_type("turn.metrics")[0]
     assert metrics["timed_out"] and metrics["eou_to_first_audio_ms"] >= 500
-    assert [m["content"] for m in session.history.messages] == ["first", "Sorry, say again?", "second", "Second answer."]
+    assert [m["content"] for m in session.history.messages] == [
+        "first",
+        "Sorry, say again?",
+        "second",
+        "Second answer.",
+    ]
 
 
 async def test_provider_error_says_fallback_and_next_turn_works():
@@ -125,7 +144,13 @@ async def test_provider_error_says_fallback_and_next_turn_works():
 async def test_metrics_report_latencies_tokens_and_request_id():
     llm = FakeLLM([[Delay(0.05), "Hello there."]], request_id_prefix="rid-")
     events = EventLog()
-    await run_session(make_agent(), llm, FakeTransport("text", lines=["hi"], close_input=True), tts=FakeTTS(first_delay=0.02), events=events)
+    await run_session(
+        make_agent(),
+        llm,
+        FakeTransport("text", lines=["hi"], close_input=True),
+        tts=FakeTTS(first_delay=0.02),
+        events=events,
+    )
     m = events.of_type("turn.metrics")[0]
     assert m["request_id"] == "rid-1" and m["prompt_tokens"] > 0
     assert m["eou_to_first_token_ms"] >= 50
@@ -154,13 +179,21 @@ async def test_audio_transport_turns_come_from_stt_events():
 
 
 async def test_a_stalled_llm_round_after_the_filler_gets_the_fallback():
-    agent = make_agent(behaviour={"utterance_timeout_ms": 500, "fallback": "Sorry about that."},
-                       tools=[{"name": "t", "python": "x:y", "filler": "One moment."}])
+    agent = make_agent(
+        behaviour={"utterance_timeout_ms": 500, "fallback": "Sorry about that."},
+        tools=[{"name": "t", "python": "x:y", "filler": "One moment."}],
+    )
     llm = FakeLLM([[tool_call("t")], [Delay(5.0), "too late"]])
     events = EventLog()
     tts = FakeTTS()
-    await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts,
-                      tools=RecordingRunner(), events=events)
+    await run_session(
+        agent,
+        llm,
+        FakeTransport("text", lines=["go"], close_input=True),
+        tts=tts,
+        tools=RecordingRunner(),
+        events=events,
+    )
     assert tts.texts == ["One moment.", "Sorry about that."]
     assert "no LLM reply within 500 ms" in events.of_type("error")[0]["message"]
     assert llm.calls[1].cancelled
@@ -169,8 +202,9 @@ async def test_a_stalled_llm_round_after_the_filler_gets_the_fallback():
 async def test_an_empty_llm_reply_gets_the_fallback():
     agent = make_agent(behaviour={"fallback": "Could you say that again?"})
     events = EventLog()
-    await run_session(agent, FakeLLM([[]]), FakeTransport("text", lines=["hm"], close_input=True, plays_audio=False),
-                      events=events)
+    await run_session(
+        agent, FakeLLM([[]]), FakeTransport("text", lines=["hm"], close_input=True, plays_audio=False), events=events
+    )
     assert [e["text"] for e in events.of_type("agent.text")] == ["Could you say that again?"]
 
 
@@ -179,9 +213,13 @@ async def test_scripted_stt_over_caller_audio_and_interim_barge_in():
 
     # events released as the caller's audio arrives: an utterance at 100 ms, then at 300 ms an
     # interim (no VAD event) while the agent is still talking, then its final
-    stt = FakeSTT([(100, STTEvent("final", "first question")),
-                   (300, STTEvent("interim", "wait a")),
-                   (320, STTEvent("final", "wait a second"))])
+    stt = FakeSTT(
+        [
+            (100, STTEvent("final", "first question")),
+            (300, STTEvent("interim", "wait a")),
+            (320, STTEvent("final", "wait a second")),
+        ]
+    )
     transport = FakeTransport("audio", playback_speed=1.0)
     llm = FakeLLM([["A long answer that takes a while to say. " * 3], ["Sure."]])
     events = EventLog()
@@ -213,8 +251,13 @@ async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_play
 
     llm = WarmLLM([["Hello."]])
     events = EventLog()
-    await run_session(make_agent(greeting="Hi there!"), llm, FakeTransport("text", lines=["hey"], close_input=True),
-                      tts=FakeTTS(), events=events)
+    await run_session(
+        make_agent(greeting="Hi there!"),
+        llm,
+        FakeTransport("text", lines=["hey"], close_input=True),
+        tts=FakeTTS(),
+        events=events,
+    )
     first = llm.requests[0].messages
     assert llm.warmed.messages == first[: len(llm.warmed.messages)]
     assert [m["role"] for m in llm.warmed.messages] == ["system", "assistant"]
@@ -222,11 +265,14 @@ async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_play
 
 
 async def test_an_empty_filler_means_silence():
-    agent = make_agent(behaviour={"filler": ""}, tools=[{"name": "a", "python": "x:a"},
-                                                        {"name": "b", "python": "x:b", "filler": ""}])
+    agent = make_agent(
+        behaviour={"filler": ""}, tools=[{"name": "a", "python": "x:a"}, {"name": "b", "python": "x:b", "filler": ""}]
+    )
     tts = FakeTTS()
     llm = FakeLLM([[tool_call("a")], [tool_call("b")], ["Done."]])
-    await run_session(agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner())
+    await run_session(
+        agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner()
+    )
     assert tts.texts == ["Done."]
 
 

@@ -6,12 +6,11 @@ The LLM below behaves like the local llama.cpp one: its ``stream`` cannot start 
 import asyncio
 import time
 
+from engine_helpers import make_agent, run_session
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.session import Session
-from voiceagent.testing.fakes import FakeLLM, FakeTTS, FakeTransport
-
-from engine_helpers import make_agent, run_session
+from voiceagent.testing.fakes import FakeLLM, FakeTransport, FakeTTS
 
 TIMEOUT = {"utterance_timeout_ms": 500, "fallback": "Sorry, say again?"}
 
@@ -54,6 +53,7 @@ async def wait_for(predicate, timeout=3.0):
     async def loop():
         while not predicate():
             await asyncio.sleep(0.005)
+
     await asyncio.wait_for(loop(), timeout)
 
 
@@ -61,9 +61,14 @@ async def test_piped_text_during_a_slow_warm_up_gets_the_answer_not_the_fallback
     llm = ColdLLM([["Your balance is ten dollars."]], warm_s=1.0)
     tts = FakeTTS()
     events = EventLog()
-    _, reason = await run_session(make_agent(greeting="Hi there!", behaviour=TIMEOUT), llm,
-                                  FakeTransport("text", lines=["my balance?"], close_input=True),
-                                  tts=tts, events=events, timeout=5.0)
+    _, reason = await run_session(
+        make_agent(greeting="Hi there!", behaviour=TIMEOUT),
+        llm,
+        FakeTransport("text", lines=["my balance?"], close_input=True),
+        tts=tts,
+        events=events,
+        timeout=5.0,
+    )
     assert reason == "caller_ended"
     assert not events.of_type("turn.timeout") and not events.of_type("error")
     assert "Sorry, say again?" not in tts.texts
@@ -94,8 +99,9 @@ async def test_barge_in_during_the_warm_up_wait_cancels_the_turn_and_the_next_on
     tts = FakeTTS()
     events = EventLog()
     transport = FakeTransport("text", lines=["first"])
-    task = asyncio.create_task(run_session(make_agent(behaviour=TIMEOUT), llm, transport, tts=tts,
-                                           events=events, timeout=5.0))
+    task = asyncio.create_task(
+        run_session(make_agent(behaviour=TIMEOUT), llm, transport, tts=tts, events=events, timeout=5.0)
+    )
     await wait_for(lambda: events.of_type("user.transcript") and llm.warm_started.is_set())
     transport.send("second")
     await wait_for(lambda: len(events.of_type("turn.metrics")) == 2)
@@ -104,7 +110,9 @@ async def test_barge_in_during_the_warm_up_wait_cancels_the_turn_and_the_next_on
     assert reason == "caller_ended"
     assert events.of_type("agent.interrupted")[0]["turn"] == 1
     assert [(e["turn"], e["text"], e["interrupted"]) for e in events.of_type("agent.text")] == [
-        (1, "", True), (2, "Answer to the second.", False)]
+        (1, "", True),
+        (2, "Answer to the second.", False),
+    ]
     assert not events.of_type("turn.timeout") and tts.texts == ["Answer to the second."]
     # the barge-in cancelled the wait, not the warm-up; the LLM was asked once, for the second line
     assert not llm.warm_cancelled and llm.warm_ups == 1
@@ -116,8 +124,9 @@ async def test_a_hang_up_during_the_wait_still_gets_the_answer_then_ends():
     llm = ColdLLM([["Here you go."]], warm_s=0.8)
     events = EventLog()
     transport = FakeTransport("text", lines=["question"])
-    task = asyncio.create_task(run_session(make_agent(behaviour=TIMEOUT), llm, transport, tts=FakeTTS(),
-                                           events=events, timeout=5.0))
+    task = asyncio.create_task(
+        run_session(make_agent(behaviour=TIMEOUT), llm, transport, tts=FakeTTS(), events=events, timeout=5.0)
+    )
     await wait_for(lambda: events.of_type("user.transcript") and llm.warm_started.is_set())
     transport.hang_up()
     _, reason = await task
@@ -129,8 +138,13 @@ async def test_a_hang_up_during_the_wait_still_gets_the_answer_then_ends():
 async def test_stopping_the_session_during_the_wait_cancels_the_turn_and_the_warm_up():
     llm = ColdLLM([["never"]], warm_s=30.0)
     events = EventLog()
-    session = Session(compile_agent(make_agent(behaviour=TIMEOUT)), llm=llm,
-                      transport=FakeTransport("text", lines=["question"]), events=events, tts=FakeTTS())
+    session = Session(
+        compile_agent(make_agent(behaviour=TIMEOUT)),
+        llm=llm,
+        transport=FakeTransport("text", lines=["question"]),
+        events=events,
+        tts=FakeTTS(),
+    )
     task = asyncio.create_task(session.run())
     await wait_for(lambda: events.of_type("user.transcript") and llm.warm_started.is_set())
     task.cancel()
@@ -143,9 +157,13 @@ async def test_stopping_the_session_during_the_wait_cancels_the_turn_and_the_war
 async def test_the_wait_is_capped_and_then_the_turn_goes_on():
     llm = ColdLLM([["Answer anyway."]], warm_s=30.0, locked=False)
     events = EventLog()
-    session = Session(compile_agent(make_agent(behaviour=TIMEOUT)), llm=llm,
-                      transport=FakeTransport("text", lines=["question"], close_input=True), events=events,
-                      tts=FakeTTS())
+    session = Session(
+        compile_agent(make_agent(behaviour=TIMEOUT)),
+        llm=llm,
+        transport=FakeTransport("text", lines=["question"], close_input=True),
+        events=events,
+        tts=FakeTTS(),
+    )
     session.warm.cap_s = 0.3
     reason = await asyncio.wait_for(session.run(), 5.0)
     assert reason == "caller_ended"

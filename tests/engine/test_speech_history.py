@@ -7,7 +7,7 @@ def split_stream(text: str, step: int = 1) -> list[str]:
     s = SentenceSplitter()
     out: list[str] = []
     for i in range(0, len(text), step):
-        out += s.feed(text[i:i + step])
+        out += s.feed(text[i : i + step])
     return out + s.flush()
 
 
@@ -25,7 +25,10 @@ def test_abbreviations_decimals_and_list_numbers_do_not_split():
 
 
 def test_dotted_abbreviations_and_initials_do_not_split():
-    assert split_stream("It costs 5 U.S. dollars. J. Smith said so.") == ["It costs 5 U.S. dollars.", "J. Smith said so."]
+    assert split_stream("It costs 5 U.S. dollars. J. Smith said so.") == [
+        "It costs 5 U.S. dollars.",
+        "J. Smith said so.",
+    ]
 
 
 def test_emoji_are_not_spoken():

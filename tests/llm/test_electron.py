@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llm_helpers import chat, collect, text_of
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.smallest.llm import electron_llm

@@ -8,25 +8,29 @@ import json
 import httpx
 import openai
 import pytest
-
 from voiceagent.testing.fake_openai import (
-    ErrorReply, FakeOpenAI, TextReply, ToolCall, ToolCallReply,
+    ErrorReply,
+    FakeOpenAI,
+    TextReply,
+    ToolCall,
+    ToolCallReply,
 )
 
 MSG = [{"role": "user", "content": "hello there"}]
 
 
 def _sse_payloads(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 async def test_stream_wire_format_usage_and_done():
     async with FakeOpenAI() as srv:
         srv.script(TextReply("One two three."))
         async with httpx.AsyncClient() as http:
-            r = await http.post(f"{srv.base_url}/chat/completions", json={
-                "model": "m", "messages": MSG, "stream": True,
-                "stream_options": {"include_usage": True}})
+            r = await http.post(
+                f"{srv.base_url}/chat/completions",
+                json={"model": "m", "messages": MSG, "stream": True, "stream_options": {"include_usage": True}},
+            )
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["x-request-id"] == srv.requests[0].request_id
@@ -43,8 +47,9 @@ async def test_stream_wire_format_usage_and_done():
 async def test_no_usage_chunk_without_include_usage_and_electron_path():
     async with FakeOpenAI() as srv:
         async with httpx.AsyncClient() as http:
-            r = await http.post(f"{srv.electron_base_url}/chat/completions",
-                                json={"model": "electron", "messages": MSG, "stream": True})
+            r = await http.post(
+                f"{srv.electron_base_url}/chat/completions", json={"model": "electron", "messages": MSG, "stream": True}
+            )
         chunks = [json.loads(p) for p in _sse_payloads(r.text)[:-1]]
         assert all("usage" not in c for c in chunks)
         # beyond the script: the default reply, not a hang
@@ -54,11 +59,13 @@ async def test_no_usage_chunk_without_include_usage_and_electron_path():
 
 async def test_parallel_tool_calls_through_real_client_and_recording():
     async with FakeOpenAI(api_key="sk-test") as srv:
-        srv.script(ToolCallReply([ToolCall("a", {"x": 1}, id="call_1"), ToolCall("b", '{"y": 2}')],
-                                 filler="Let me check."))
+        srv.script(
+            ToolCallReply([ToolCall("a", {"x": 1}, id="call_1"), ToolCall("b", '{"y": 2}')], filler="Let me check.")
+        )
         client = openai.AsyncOpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
-        stream = await client.chat.completions.create(model="m", messages=MSG, stream=True,
-                                                      extra_headers={"X-Trace": "t1"})
+        stream = await client.chat.completions.create(
+            model="m", messages=MSG, stream=True, extra_headers={"X-Trace": "t1"}
+        )
         content, calls, finish = "", {}, None
         async for ch in stream:
             d = ch.choices[0].delta
@@ -84,12 +91,15 @@ async def test_errors_envelope_retry_after_auth_and_n():
         srv.script(ErrorReply(429, retry_after=2))
         async with httpx.AsyncClient() as http:
             auth = {"Authorization": "Bearer sk-good"}
-            r1 = await http.post(f"{srv.base_url}/chat/completions",
-                                 json={"model": "m", "messages": MSG}, headers=auth)
-            r2 = await http.post(f"{srv.base_url}/chat/completions",
-                                 json={"model": "m", "messages": MSG}, headers={"Authorization": "Bearer no"})
-            r3 = await http.post(f"{srv.base_url}/chat/completions",
-                                 json={"model": "m", "messages": MSG, "n": 2}, headers=auth)
+            r1 = await http.post(f"{srv.base_url}/chat/completions", json={"model": "m", "messages": MSG}, headers=auth)
+            r2 = await http.post(
+                f"{srv.base_url}/chat/completions",
+                json={"model": "m", "messages": MSG},
+                headers={"Authorization": "Bearer no"},
+            )
+            r3 = await http.post(
+                f"{srv.base_url}/chat/completions", json={"model": "m", "messages": MSG, "n": 2}, headers=auth
+            )
         assert r1.status_code == 429 and r1.headers["retry-after"] == "2"
         assert r1.json()["error"]["type"] == "rate_limit_error"
         assert r1.json()["error"]["request_id"] == r1.headers["x-request-id"]
@@ -117,11 +127,14 @@ async def test_callable_reply_and_non_streaming_tool_calls():
 async def test_client_disconnect_is_recorded():
     async with FakeOpenAI() as srv:
         srv.script(TextReply(chunks=["a"] * 50, chunk_delay_s=0.02))
-        async with httpx.AsyncClient() as http:
-            async with http.stream("POST", f"{srv.base_url}/chat/completions",
-                                   json={"model": "m", "messages": MSG, "stream": True}) as r:
-                async for _ in r.aiter_lines():
-                    break
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream(
+                "POST", f"{srv.base_url}/chat/completions", json={"model": "m", "messages": MSG, "stream": True}
+            ) as r,
+        ):
+            async for _ in r.aiter_lines():
+                break
         for _ in range(100):
             if srv.requests[0].disconnected:
                 break

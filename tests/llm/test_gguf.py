@@ -6,7 +6,6 @@ import hashlib
 import os
 
 import pytest
-
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.local import gguf
 

@@ -9,14 +9,19 @@ import json
 from pathlib import Path
 
 import pytest
-
 from llm_helpers import collect, text_of
 from voiceagent.config.load import load_agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.providers.base import ChatRequest, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import (
-    AFTER_TOOL_HINT, ANSWER_GRAMMAR, answer_request_parts, candidate_values, direct_call,
-    ToolNameGate, grounded, render_tool_result,
+    AFTER_TOOL_HINT,
+    ANSWER_GRAMMAR,
+    ToolNameGate,
+    answer_request_parts,
+    candidate_values,
+    direct_call,
+    grounded,
+    render_tool_result,
 )
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -34,74 +39,116 @@ def support_tools() -> list[dict]:
 
 
 def convo(user: str, asked: str = GREETING) -> list[dict]:
-    return [{"role": "system", "content": "Be brief."}, {"role": "assistant", "content": asked},
-            {"role": "user", "content": user}]
+    return [
+        {"role": "system", "content": "Be brief."},
+        {"role": "assistant", "content": asked},
+        {"role": "user", "content": user},
+    ]
 
 
-@pytest.mark.parametrize("user, asked, account", [
-    ("Hi, can you check my account? The number is 12345.", GREETING, "12345"),
-    ("What's my balance? My account number is 67890.", GREETING, "67890"),
-    ("My account is 24680, what plan am I on?", GREETING, "24680"),
-    ("Account number 9001, please.", GREETING, "9001"),
-    ("Can you look up my account, it's 1-2-3-4-5?", GREETING, "12345"),
-    ("my account number is one two three four five", GREETING, "12345"),
-    ("It's 67890.", "Sure, what's your account number?", "67890"),
-    ("Sure, 24680", "Could you give me your account number?", "24680"),
-])
-def test_account_questions_call_get_account_info_with_the_number(support_tools, user, asked,
-                                                                  account):
+@pytest.mark.parametrize(
+    "user, asked, account",
+    [
+        ("Hi, can you check my account? The number is 12345.", GREETING, "12345"),
+        ("What's my balance? My account number is 67890.", GREETING, "67890"),
+        ("My account is 24680, what plan am I on?", GREETING, "24680"),
+        ("Account number 9001, please.", GREETING, "9001"),
+        ("Can you look up my account, it's 1-2-3-4-5?", GREETING, "12345"),
+        ("my account number is one two three four five", GREETING, "12345"),
+        ("It's 67890.", "Sure, what's your account number?", "67890"),
+        ("Sure, 24680", "Could you give me your account number?", "24680"),
+    ],
+)
+def test_account_questions_call_get_account_info_with_the_number(support_tools, user, asked, account):
     call = direct_call(convo(user, asked), support_tools)
     assert call is not None and call.name == "get_account_info"
     assert json.loads(call.arguments) == {"account_id": account}
 
 
-@pytest.mark.parametrize("user, asked", [
-    ("Hello.", GREETING),
-    ("Hi there, how are you?", GREETING),
-    ("Can you check my account?", GREETING),              # no number: the model asks for it
-    ("My phone number is 5550123, I want a person.", GREETING),  # "account" never said
-    ("I was born in 1988.", GREETING),
-    ("It's 9001.", GREETING),                             # nobody asked for an account number
-    ("My account is 12345, or maybe 67890.", GREETING),   # two numbers: not ours to pick
-    ("My account is 12.", GREETING),                      # fails the pattern
-    ("Thanks, goodbye!", GREETING),
-])
+@pytest.mark.parametrize(
+    "user, asked",
+    [
+        ("Hello.", GREETING),
+        ("Hi there, how are you?", GREETING),
+        ("Can you check my account?", GREETING),  # no number: the model asks for it
+        ("My phone number is 5550123, I want a person.", GREETING),  # "account" never said
+        ("I was born in 1988.", GREETING),
+        ("It's 9001.", GREETING),  # nobody asked for an account number
+        ("My account is 12345, or maybe 67890.", GREETING),  # two numbers: not ours to pick
+        ("My account is 12.", GREETING),  # fails the pattern
+        ("Thanks, goodbye!", GREETING),
+    ],
+)
 def test_other_turns_are_left_to_the_model(support_tools, user, asked):
     assert direct_call(convo(user, asked), support_tools) is None
 
 
 def test_only_the_first_round_of_a_turn_is_decided(support_tools):
     msgs = convo("My account is 12345.") + [
-        {"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function",
-         "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
-        {"role": "tool", "tool_call_id": "c", "content": '{"found": true}'}]
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "c",
+                    "type": "function",
+                    "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c", "content": '{"found": true}'},
+    ]
     assert direct_call(msgs, support_tools) is None
 
 
 def test_free_text_and_parameterless_tools_are_never_filled():
-    tools = [{"type": "function", "function": {"name": "create_ticket", "parameters": {
-        "type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}}},
-        {"type": "function", "function": {"name": "end_call", "parameters": {"type": "object",
-                                                                            "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "create_ticket",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"summary": {"type": "string"}},
+                    "required": ["summary"],
+                },
+            },
+        },
+        {"type": "function", "function": {"name": "end_call", "parameters": {"type": "object", "properties": {}}}},
+    ]
     assert direct_call(convo("Create a ticket with summary 12345, then end the call."), tools) is None
 
 
 def test_enum_and_integer_parameters():
-    tools = [{"type": "function", "function": {"name": "set_plan", "parameters": {
-        "type": "object", "properties": {
-            "plan": {"type": "string", "enum": ["Basic", "Pro"]},
-            "seats": {"type": "integer", "minimum": 1, "maximum": 50}},
-        "required": ["plan", "seats"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "set_plan",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "plan": {"type": "string", "enum": ["Basic", "Pro"]},
+                        "seats": {"type": "integer", "minimum": 1, "maximum": 50},
+                    },
+                    "required": ["plan", "seats"],
+                },
+            },
+        }
+    ]
     call = direct_call(convo("Move my plan to pro with 5 seats."), tools)
     assert call is not None and json.loads(call.arguments) == {"plan": "Pro", "seats": 5}
     assert direct_call(convo("Move my plan to pro with 500 seats."), tools) is None
-    assert candidate_values("pro or basic", tools[0]["function"]["parameters"]["properties"]
-                            ["plan"]) == ["Basic", "Pro"]
+    assert candidate_values("pro or basic", tools[0]["function"]["parameters"]["properties"]["plan"]) == [
+        "Basic",
+        "Pro",
+    ]
 
 
 def test_render_tool_result_reads_as_key_value_lines():
-    assert render_tool_result('{"found": true, "name": "Priya", "tags": ["a"]}') == \
-        'found: yes\nname: Priya\ntags: ["a"]'
+    assert (
+        render_tool_result('{"found": true, "name": "Priya", "tags": ["a"]}') == 'found: yes\nname: Priya\ntags: ["a"]'
+    )
     assert render_tool_result("plain text") == "plain text"
     assert render_tool_result("[1, 2]") == "[1, 2]"
 
@@ -109,26 +156,34 @@ def test_render_tool_result_reads_as_key_value_lines():
 async def test_local_llm_makes_the_determined_call_without_asking_the_server(support_tools):
     async with FakeOpenAI() as srv:
         llm = LocalLLM(base_url=srv.base_url)
-        events, calls, usages = await collect(llm, ChatRequest(
-            messages=convo("Check account 12345 please."), tools=support_tools))
+        events, calls, usages = await collect(
+            llm, ChatRequest(messages=convo("Check account 12345 please."), tools=support_tools)
+        )
         await llm.aclose()
     assert srv.requests == [] and llm.direct_calls == 1
-    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
-        ("get_account_info", {"account_id": "12345"})]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("get_account_info", {"account_id": "12345"})]
     assert isinstance(events[-1], Usage) and isinstance(events[0], ToolCallRequest)
 
 
 async def test_after_tool_results_the_model_must_answer_in_words(support_tools):
     msgs = convo("Check account 12345 please.") + [
-        {"role": "assistant", "content": "Let me check.", "tool_calls": [{
-            "id": "c1", "type": "function", "function": {
-                "name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": '{"found": true, "name": "Priya"}'}]
+        {
+            "role": "assistant",
+            "content": "Let me check.",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": '{"found": true, "name": "Priya"}'},
+    ]
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Hi Priya, your account is active."))
         llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools,
-                                                          temperature=0.3))
+        events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools, temperature=0.3))
         await llm.aclose()
     body = srv.requests[0].body
     assert body["grammar"] == ANSWER_GRAMMAR and body["temperature"] == 0.0
@@ -142,8 +197,7 @@ async def test_plain_turns_go_to_the_model_unchanged(support_tools):
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Hello! How can I help?"))
         llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, ChatRequest(messages=convo("Hello."),
-                                                          tools=support_tools))
+        events, calls, _ = await collect(llm, ChatRequest(messages=convo("Hello."), tools=support_tools))
         await llm.aclose()
     body = srv.requests[0].body
     assert "grammar" not in body and body["messages"] == convo("Hello.")
@@ -154,8 +208,7 @@ async def test_guidance_can_be_turned_off(support_tools):
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Sure."))
         llm = LocalLLM(base_url=srv.base_url, guided=False)
-        await collect(llm, ChatRequest(messages=convo("Check account 12345."),
-                                       tools=support_tools))
+        await collect(llm, ChatRequest(messages=convo("Check account 12345."), tools=support_tools))
         await llm.aclose()
     assert len(srv.requests) == 1 and llm.direct_calls == 0
 
@@ -183,9 +236,12 @@ def test_grounded_accepts_only_values_the_caller_said(support_tools):
 async def test_an_invented_account_number_is_dropped_and_words_asked_for(support_tools):
     msgs = convo("Please check account I'm near a world for me.")
     async with FakeOpenAI() as srv:
-        srv.script(TextReply('<tool_call>\n{"name": "get_account_info", "arguments": '
-                             '{"account_id": "1234567890"}}\n</tool_call>'),
-                   TextReply("Could you tell me your account number?"))
+        srv.script(
+            TextReply(
+                '<tool_call>\n{"name": "get_account_info", "arguments": {"account_id": "1234567890"}}\n</tool_call>'
+            ),
+            TextReply("Could you tell me your account number?"),
+        )
         llm = LocalLLM(base_url=srv.base_url)
         events, calls, usages = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
         await llm.aclose()
@@ -198,10 +254,19 @@ async def test_an_invented_account_number_is_dropped_and_words_asked_for(support
 
 async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_tools):
     msgs = convo("Check account 12345 please.") + [
-        {"role": "assistant", "content": "Let me check your account.", "tool_calls": [{
-            "id": "c1", "type": "function", "function": {
-                "name": "get_account_info", "arguments": '{"account_id": "12345"}'}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": '{"found": false}'}]
+        {
+            "role": "assistant",
+            "content": "Let me check your account.",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_account_info", "arguments": '{"account_id": "12345"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": '{"found": false}'},
+    ]
     async with FakeOpenAI() as srv:
         llm = LocalLLM(base_url=srv.base_url)
         await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
@@ -212,8 +277,7 @@ async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_t
 
 def test_tool_name_gate_drops_sentences_that_name_a_tool():
     gate = ToolNameGate(["get_account_info", "end_call"])
-    pieces = ["Sure! You can call `get_acc", "ount_info` with it. What is", " your number?",
-              " Then END_CALL"]
+    pieces = ["Sure! You can call `get_acc", "ount_info` with it. What is", " your number?", " Then END_CALL"]
     out = "".join(gate.feed(p) for p in pieces) + gate.finish()
     assert out == "Sure! What is your number?" and gate.dropped == 2
     assert ToolNameGate([]).feed("Fine. ") == "Fine. "
@@ -221,12 +285,14 @@ def test_tool_name_gate_drops_sentences_that_name_a_tool():
 
 async def test_a_reply_that_only_explains_tools_is_asked_again(support_tools):
     async with FakeOpenAI() as srv:
-        srv.script(TextReply("You can call the get_account_info function with your number."),
-                   TextReply("Sure, what is your account number?"))
+        srv.script(
+            TextReply("You can call the get_account_info function with your number."),
+            TextReply("Sure, what is your account number?"),
+        )
         llm = LocalLLM(base_url=srv.base_url)
-        events, calls, usages = await collect(llm, ChatRequest(
-            messages=convo("Hi, I want to check my account."), tools=support_tools,
-            temperature=0.3))
+        events, calls, usages = await collect(
+            llm, ChatRequest(messages=convo("Hi, I want to check my account."), tools=support_tools, temperature=0.3)
+        )
         await llm.aclose()
     assert text_of(events) == "Sure, what is your account number?" and calls == []
     assert len(usages) == 1 and llm.dropped_sentences == 1
@@ -237,8 +303,7 @@ async def test_other_sentences_of_the_reply_are_kept_without_asking_again(suppor
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Sure. I will call get_account_info for you."))
         llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, ChatRequest(messages=convo("Check my account."),
-                                                      tools=support_tools))
+        events, _, _ = await collect(llm, ChatRequest(messages=convo("Check my account."), tools=support_tools))
         await llm.aclose()
     assert text_of(events) == "Sure." and len(srv.requests) == 1
 

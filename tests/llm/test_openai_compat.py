@@ -6,12 +6,15 @@ import asyncio
 import json
 
 import pytest
-
 from llm_helpers import LOOKUP_TOOL, WEATHER_TOOL, chat, collect, text_of
-from voiceagent.providers.base import LLM, ProviderError, TextDelta, ToolCallRequest, Usage
+from voiceagent.providers.base import LLM, ProviderError, TextDelta, Usage
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.testing.fake_openai import (
-    ErrorReply, FakeOpenAI, TextReply, ToolCall, ToolCallReply,
+    ErrorReply,
+    FakeOpenAI,
+    TextReply,
+    ToolCall,
+    ToolCallReply,
 )
 
 KEY = "sk-test-SECRET-123"
@@ -25,8 +28,7 @@ async def srv():
 
 @pytest.fixture
 async def llm(srv):
-    client = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="gpt-test", max_retries=3,
-                             deadline_s=10)
+    client = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="gpt-test", max_retries=3, deadline_s=10)
     yield client
     await client.aclose()
 
@@ -37,11 +39,14 @@ async def test_is_an_llm(llm):
 
 
 async def test_text_deltas_in_order_then_usage_with_request_id(srv, llm):
-    srv.script(TextReply(chunks=["Hel", "lo, ", "how ", "can I ", "help?"],
-                         usage={"prompt_tokens": 42, "completion_tokens": 7, "cached_tokens": 30}))
+    srv.script(
+        TextReply(
+            chunks=["Hel", "lo, ", "how ", "can I ", "help?"],
+            usage={"prompt_tokens": 42, "completion_tokens": 7, "cached_tokens": 30},
+        )
+    )
     events, calls, usages = await collect(llm, chat())
-    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo, ", "how ",
-                                                                     "can I ", "help?"]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo, ", "how ", "can I ", "help?"]
     assert calls == [] and isinstance(events[-1], Usage) and len(usages) == 1
     assert usages[0].prompt_tokens == 42 and usages[0].completion_tokens == 7
     assert usages[0].cached_tokens == 30
@@ -62,9 +67,16 @@ async def test_request_body_and_headers(srv, llm):
 
 
 async def test_filler_then_parallel_tool_calls_assembled_after_text(srv, llm):
-    srv.script(ToolCallReply([ToolCall("get_weather", {"city": "Mumbai"}, id="call_a"),
-                              ToolCall("lookup", {"q": "umbrella shops"}, id="call_b")],
-                             filler="Let me check that for you.", argument_pieces=4))
+    srv.script(
+        ToolCallReply(
+            [
+                ToolCall("get_weather", {"city": "Mumbai"}, id="call_a"),
+                ToolCall("lookup", {"q": "umbrella shops"}, id="call_b"),
+            ],
+            filler="Let me check that for you.",
+            argument_pieces=4,
+        )
+    )
     events, calls, usages = await collect(llm, chat(tools=[WEATHER_TOOL, LOOKUP_TOOL]))
     assert text_of(events) == "Let me check that for you."
     kinds = [type(e).__name__ for e in events]
@@ -112,8 +124,7 @@ async def test_retries_are_bounded(srv):
 
 
 async def test_retry_after_beyond_deadline_gives_up_at_once(srv):
-    llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", max_retries=5,
-                          deadline_s=2)
+    llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", max_retries=5, deadline_s=2)
     srv.script(ErrorReply(429, retry_after=30, message="Concurrency limit reached"))
     with pytest.raises(ProviderError) as info:
         await collect(llm, chat())
@@ -122,8 +133,7 @@ async def test_retry_after_beyond_deadline_gives_up_at_once(srv):
     await llm.aclose()
 
 
-@pytest.mark.parametrize("status,kind", [(401, "authentication_error"),
-                                         (400, "invalid_request_error")])
+@pytest.mark.parametrize("status,kind", [(401, "authentication_error"), (400, "invalid_request_error")])
 async def test_client_errors_are_clear_not_retried_and_hide_the_key(srv, llm, status, kind):
     srv.script(ErrorReply(status, message=f"rejected: key {KEY} is wrong"))
     with pytest.raises(ProviderError) as info:
@@ -145,8 +155,7 @@ async def test_wrong_key_is_401(srv):
 
 
 async def test_deadline_respected_on_a_silent_server(srv):
-    llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", timeout_s=30,
-                          max_retries=3, deadline_s=0.5)
+    llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", timeout_s=30, max_retries=3, deadline_s=0.5)
     srv.script(TextReply("late", headers_delay_s=5))
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -165,11 +174,11 @@ async def test_per_call_deadline_override(srv, llm):
 
 async def test_connection_refused_is_a_retryable_provider_error():
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    llm = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="m",
-                          max_retries=1, deadline_s=3)
+    llm = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="m", max_retries=1, deadline_s=3)
     with pytest.raises(ProviderError) as info:
         await collect(llm, chat())
     assert info.value.retryable and "connect" in str(info.value)
@@ -209,7 +218,7 @@ async def test_cancelling_the_consumer_closes_the_request(srv, llm):
 async def test_text_tool_calls_mode_extracts_calls_and_keeps_json_out_of_speech(srv):
     llm = OpenAICompatLLM(base_url=srv.base_url, api_key=KEY, model="m", text_tool_calls=True)
     reply = 'One moment. <tool_call>\n{"name": "get_weather", "arguments": {"city": "Pune"}}\n</tool_call>'
-    srv.script(TextReply(chunks=[reply[i:i + 3] for i in range(0, len(reply), 3)]))
+    srv.script(TextReply(chunks=[reply[i : i + 3] for i in range(0, len(reply), 3)]))
     events, calls, usages = await collect(llm, chat(tools=[WEATHER_TOOL]))
     assert text_of(events).strip() == "One moment."
     assert "{" not in text_of(events) and "tool_call" not in text_of(events)

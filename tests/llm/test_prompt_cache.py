@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from voiceagent.providers.local.prompt_cache import PromptStateCache
 
 
@@ -81,8 +80,7 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
     monkeypatch.setattr(subprocess, "Popen", FakePopen)
     model = tmp_path / "m.gguf"
     model.write_bytes(b"1234")
-    server = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1,
-                                      n_threads_batch=2)
+    server = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2)
     server.launch()
     cmd, env = seen["cmd"], seen["env"]
     assert cmd[1:3] == ["-m", "voiceagent.providers.local.prompt_cache"]
@@ -91,8 +89,7 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
     assert folder.startswith(str(tmp_path / "voiceagent" / "models" / "prompt-cache"))
     assert "m-4-ctx2048-llama" in folder
     server.log_path.unlink()
-    plain = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1,
-                                     n_threads_batch=2, prompt_cache=False)
+    plain = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2, prompt_cache=False)
     plain.launch()
     assert seen["cmd"][1:3] == ["-m", "llama_cpp.server"] and "--cache" not in seen["cmd"]
     plain.log_path.unlink()

@@ -6,7 +6,6 @@ import json
 import random
 
 import pytest
-
 from voiceagent.providers.toolcall_text import TextToolCallFilter, extract_tool_calls
 
 TOOLS = {"get_weather", "lookup", "end_call"}
@@ -17,42 +16,63 @@ CASES = [
     ("Hello, how can I help?", "Hello, how can I help?", []),
     (f"Sure! <tool_call>\n{W}\n</tool_call>", "Sure!", [("get_weather", {"city": "Mumbai"})]),
     (f"<tool_call>{W}</tool_call>", "", [("get_weather", {"city": "Mumbai"})]),
-    (f"Let me check.\n```json\n{W}\n```\nOne moment.", "Let me check. One moment.",
-     [("get_weather", {"city": "Mumbai"})]),
+    (
+        f"Let me check.\n```json\n{W}\n```\nOne moment.",
+        "Let me check. One moment.",
+        [("get_weather", {"city": "Mumbai"})],
+    ),
     (f"```\n{W}\n```", "", [("get_weather", {"city": "Mumbai"})]),
     (f"```tool_call\n{W}```", "", [("get_weather", {"city": "Mumbai"})]),
     (W, "", [("get_weather", {"city": "Mumbai"})]),
     (f"Checking {W} now.", "Checking now.", [("get_weather", {"city": "Mumbai"})]),
-    ('{"name": "lookup", "arguments": "{\\"q\\": \\"bank hours\\"}"}', "",
-     [("lookup", {"q": "bank hours"})]),
+    ('{"name": "lookup", "arguments": "{\\"q\\": \\"bank hours\\"}"}', "", [("lookup", {"q": "bank hours"})]),
     ('{"name": "end_call", "arguments": ""}', "", [("end_call", {})]),
     ('{"name": "end_call"}', "", [("end_call", {})]),
     ('{"name": "lookup", "parameters": {"q": "x"}}', "", [("lookup", {"q": "x"})]),
-    ('{"type": "function", "function": {"name": "lookup", "arguments": {"q": "y"}}}', "",
-     [("lookup", {"q": "y"})]),
+    ('{"type": "function", "function": {"name": "lookup", "arguments": {"q": "y"}}}', "", [("lookup", {"q": "y"})]),
     ('{"name": "lookup", "q": "flat"}', "", [("lookup", {"q": "flat"})]),
-    ("{'name': 'lookup', 'arguments': {'q': 'single quotes', 'n': None}}", "",
-     [("lookup", {"q": "single quotes", "n": None})]),
-    ('[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "lookup", "arguments": {}}]',
-     "", [("get_weather", {"city": "A"}), ("lookup", {})]),
-    ('<tool_call>{"name": "lookup", "arguments": {"q": "1"}}\n{"name": "end_call", "arguments": {}}'
-     '</tool_call>', "", [("lookup", {"q": "1"}), ("end_call", {})]),
-    ('<tool_call>{"name": "lookup", "arguments": {"q": "1"}}</tool_call>\n<tool_call>'
-     '{"name": "end_call", "arguments": {}}</tool_call>', "", [("lookup", {"q": "1"}), ("end_call", {})]),
+    (
+        "{'name': 'lookup', 'arguments': {'q': 'single quotes', 'n': None}}",
+        "",
+        [("lookup", {"q": "single quotes", "n": None})],
+    ),
+    (
+        '[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "lookup", "arguments": {}}]',
+        "",
+        [("get_weather", {"city": "A"}), ("lookup", {})],
+    ),
+    (
+        '<tool_call>{"name": "lookup", "arguments": {"q": "1"}}\n{"name": "end_call", "arguments": {}}</tool_call>',
+        "",
+        [("lookup", {"q": "1"}), ("end_call", {})],
+    ),
+    (
+        '<tool_call>{"name": "lookup", "arguments": {"q": "1"}}</tool_call>\n<tool_call>'
+        '{"name": "end_call", "arguments": {}}</tool_call>',
+        "",
+        [("lookup", {"q": "1"}), ("end_call", {})],
+    ),
     # a new tag before the previous one closed
-    ('<tool_call>{"name": "lookup", "arguments": {}}<tool_call>{"name": "end_call", "arguments": {}}',
-     "", [("lookup", {}), ("end_call", {})]),
+    (
+        '<tool_call>{"name": "lookup", "arguments": {}}<tool_call>{"name": "end_call", "arguments": {}}',
+        "",
+        [("lookup", {}), ("end_call", {})],
+    ),
     # strings containing braces, tags and escapes
-    ('<tool_call>{"name": "lookup", "arguments": {"q": "a } b </tool_call-ish \\" {"}}</tool_call>',
-     "", [("lookup", {"q": 'a } b </tool_call-ish " {'})]),
-    ("<tool_call>{\"name\": \"lookup\", \"arguments\": {\"q\": \"it's\"}}</tool_call>", "",
-     [("lookup", {"q": "it's"})]),
+    (
+        '<tool_call>{"name": "lookup", "arguments": {"q": "a } b </tool_call-ish \\" {"}}</tool_call>',
+        "",
+        [("lookup", {"q": 'a } b </tool_call-ish " {'})],
+    ),
+    ('<tool_call>{"name": "lookup", "arguments": {"q": "it\'s"}}</tool_call>', "", [("lookup", {"q": "it's"})]),
     # unicode and Hindi text around a call
-    (f"ज़रूर, मैं देखता हूँ। <tool_call>{W}</tool_call>", "ज़रूर, मैं देखता हूँ।",
-     [("get_weather", {"city": "Mumbai"})]),
+    (f"ज़रूर, मैं देखता हूँ। <tool_call>{W}</tool_call>", "ज़रूर, मैं देखता हूँ।", [("get_weather", {"city": "Mumbai"})]),
     # truncated by max_tokens: repaired
-    ('One sec <tool_call>{"name": "get_weather", "arguments": {"city": "Mum', "One sec",
-     [("get_weather", {"city": "Mum"})]),
+    (
+        'One sec <tool_call>{"name": "get_weather", "arguments": {"city": "Mum',
+        "One sec",
+        [("get_weather", {"city": "Mum"})],
+    ),
     ('<tool_call>\n{"name": "lookup", "arguments": {"q": "x"}}', "", [("lookup", {"q": "x"})]),
     # unknown tool / invalid arguments: dropped from speech, no call
     ('Okay. {"name": "transfer_money", "arguments": {"amount": 5}}', "Okay.", []),
@@ -149,8 +169,15 @@ def test_feed_after_finish_is_an_error():
 
 def test_random_garbage_never_crashes_and_random_splits_agree():
     rng = random.Random(1234)
-    alphabet = list('{}[]"\'<>`:, \\abn') + ["<tool_call>", "</tool_call>", "```", '"name"',
-                                            '"arguments"', '"lookup"', "json\n"]
+    alphabet = list("{}[]\"'<>`:, \\abn") + [
+        "<tool_call>",
+        "</tool_call>",
+        "```",
+        '"name"',
+        '"arguments"',
+        '"lookup"',
+        "json\n",
+    ]
     for _ in range(300):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         whole, calls = extract_tool_calls(text, TOOLS)
@@ -158,7 +185,7 @@ def test_random_garbage_never_crashes_and_random_splits_agree():
         i, out = 0, ""
         while i < len(text):
             n = rng.randint(1, 5)
-            out += f.feed(text[i:i + n])
+            out += f.feed(text[i : i + n])
             i += n
         out += f.finish()
         assert out == whole, text

@@ -8,7 +8,6 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from voiceagent.audio import AudioFrame
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

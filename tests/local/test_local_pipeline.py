@@ -49,11 +49,23 @@ async def test_account_question_recording_reaches_the_tool_and_is_answered_aloud
     events = EventLog(None, redactor=redactor)
     runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
     out = tmp_path / "agent.wav"
-    transport = WavTransport(SAMPLES / "account_question.wav", out, fast=True,
-                             hold_after_ms=agent.stt.eou_timeout_ms + 300, hold_at_start=bool(agent.greeting))
+    transport = WavTransport(
+        SAMPLES / "account_question.wav",
+        out,
+        fast=True,
+        hold_after_ms=agent.stt.eou_timeout_ms + 300,
+        hold_at_start=bool(agent.greeting),
+    )
     tts = local_tts_for(agent.language)
-    session = Session(compile_agent(loaded), llm=FakeLLM([policy] * 5), transport=transport, events=events,
-                      stt=LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms), tts=tts, tools=runner)
+    session = Session(
+        compile_agent(loaded),
+        llm=FakeLLM([policy] * 5),
+        transport=transport,
+        events=events,
+        stt=LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms),
+        tts=tts,
+        tools=runner,
+    )
     try:
         await session.run()
     finally:

@@ -8,9 +8,8 @@ import re
 import numpy as np
 import pytest
 from local_audio import chunks, need_modules, read_wav
-
 from voiceagent.audio import AudioFrame
-from voiceagent.providers.base import STT, STTStream, ProviderError
+from voiceagent.providers.base import STT, ProviderError, STTStream
 from voiceagent.providers.local.stt import LocalSTT, supports_language
 
 

@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 from local_audio import need_espeak, need_modules
-
-from voiceagent.audio import rms_dbfs, AudioFrame
+from voiceagent.audio import AudioFrame, rms_dbfs
 from voiceagent.providers.base import TTS, ProviderError
 from voiceagent.providers.local import tts as local_tts
 from voiceagent.providers.local.tts import EspeakTTS, PiperTTS, local_tts_for, split_first_clause

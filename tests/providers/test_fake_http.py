@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpx
-
 from voiceagent.testing._http import chunk, read_body, read_head, response_head
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
 from voiceagent.testing.fake_smallest import FakeSmallest
@@ -16,7 +15,7 @@ from voiceagent.testing.fake_smallest import FakeSmallest
 async def _chunked(payload: dict) -> AsyncIterator[bytes]:
     data = json.dumps(payload).encode()
     for i in range(0, len(data), 7):  # several chunks: the server must reassemble them
-        yield data[i:i + 7]
+        yield data[i : i + 7]
 
 
 async def test_chunked_request_body_is_reassembled() -> None:
@@ -34,12 +33,14 @@ async def test_chunked_request_body_is_reassembled() -> None:
 async def test_mounted_server_gets_a_content_length_body() -> None:
     """FakeSmallest forwards a chunked request to a mount with the body re-framed."""
     body = {"model": "electron", "messages": [{"role": "user", "content": "hi"}]}
-    async with FakeOpenAI(api_key="sk_test_fake") as llm, \
-            FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
+    async with FakeOpenAI(api_key="sk_test_fake") as llm, FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
         llm.script(TextReply("Namaste."))
         async with httpx.AsyncClient() as client:
-            resp = await client.post(f"{fake.base_url}/chat/completions", content=_chunked(body),
-                                     headers={"Authorization": "Bearer sk_test_fake"})
+            resp = await client.post(
+                f"{fake.base_url}/chat/completions",
+                content=_chunked(body),
+                headers={"Authorization": "Bearer sk_test_fake"},
+            )
         assert resp.status_code == 200, resp.text
         rec = llm.requests[0]
         assert rec.body == body
@@ -60,17 +61,18 @@ async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
 
 
 def test_response_head_and_chunk_framing() -> None:
-    assert response_head(429, {"Retry-After": "1"}) == \
-        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\r\n"
+    assert response_head(429, {"Retry-After": "1"}) == b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\r\n"
     assert chunk(b"data: x\n\n") == b"9\r\ndata: x\n\n\r\n"
 
 
 async def test_recorded_request_repr_masks_the_key_but_keeps_it_for_assertions() -> None:
     async with FakeOpenAI(api_key="sk-real-looking-0123") as srv:
         async with httpx.AsyncClient() as client:
-            await client.post(f"{srv.base_url}/chat/completions",
-                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-                              headers={"Authorization": "Bearer sk-real-looking-0123"})
+            await client.post(
+                f"{srv.base_url}/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                headers={"Authorization": "Bearer sk-real-looking-0123"},
+            )
         rec = srv.requests[0]
     assert rec.headers["authorization"] == "Bearer sk-real-looking-0123"
     assert "sk-real-looking-0123" not in repr(rec) and "'authorization': '***'" in repr(rec)

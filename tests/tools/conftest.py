@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from tools_fixture import agent_dict, write_tools
-
 from voiceagent.config.models import Agent
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import ToolContext, ToolRunner

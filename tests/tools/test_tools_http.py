@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
 from voiceagent.config.models import Agent
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tool_http import MAX_TEXT_CHARS
@@ -41,8 +40,11 @@ def http_agent(base_url: str) -> Agent:
                         "json": {
                             "summary": "{{ args.summary }}",
                             "text": "Ticket: {{ args.summary }} ({{ variables.company }})",
-                            "meta": {"caller": "{{ caller.phone }}", "amount": "{{ args.amount }}",
-                                     "tags": ["{{ session.state }}", "fixed"]},
+                            "meta": {
+                                "caller": "{{ caller.phone }}",
+                                "amount": "{{ args.amount }}",
+                                "tags": ["{{ session.state }}", "fixed"],
+                            },
                             "n": 5,
                         },
                     },
@@ -62,7 +64,11 @@ def http_agent(base_url: str) -> Agent:
                 {"name": "text", "http": {"method": "GET", "url": "{{ base_url }}/text"}},
                 {"name": "big", "http": {"method": "GET", "url": "{{ base_url }}/big"}},
                 {"name": "slow_http", "http": {"method": "GET", "url": "{{ base_url }}/slow", "timeout_ms": 200}},
-                {"name": "slow_tool", "timeout_ms": 200, "http": {"method": "GET", "url": "{{ base_url }}/slow", "timeout_ms": 5000}},
+                {
+                    "name": "slow_tool",
+                    "timeout_ms": 200,
+                    "http": {"method": "GET", "url": "{{ base_url }}/slow", "timeout_ms": 5000},
+                },
                 {"name": "bad_template", "http": {"method": "GET", "url": "{{ base_url }/x"}},
             ],
         }
@@ -172,7 +178,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "X")
         writer.write(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
-            f"Connection: close\r\n\r\n".encode() + payload
+            f"Connection: close\r\n\r\n".encode()
+            + payload
         )
         await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):

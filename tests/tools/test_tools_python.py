@@ -121,7 +121,11 @@ async def test_two_agents_with_same_module_name_do_not_clash(tmp_path, ctx):
 
 async def test_installed_module_fallback(tmp_path, ctx):
     agent = Agent.model_validate(
-        {"name": "a", "prompt": "p", "tools": [{"name": "base", "parameters": {"p": {"type": "string"}}, "python": "posixpath:basename"}]}
+        {
+            "name": "a",
+            "prompt": "p",
+            "tools": [{"name": "base", "parameters": {"p": {"type": "string"}}, "python": "posixpath:basename"}],
+        }
     )
     runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor([], env={}))
     res = await runner.run("base", {"p": "/a/b/c.txt"}, ctx)
@@ -135,7 +139,6 @@ async def test_a_barge_in_cancelling_a_tool_as_it_finishes_stays_cancelled(tmp_p
     import asyncio
 
     import pytest
-
     from voiceagent.config.models import Agent
     from voiceagent.engine.redaction import Redactor
     from voiceagent.engine.tools import ToolContext, ToolRunner
@@ -147,8 +150,8 @@ async def test_a_barge_in_cancelling_a_tool_as_it_finishes_stays_cancelled(tmp_p
     task = asyncio.create_task(runner.run("wait", {}, ToolContext(variables={"gate": gate})))
     await asyncio.sleep(0.05)
     assert not task.done()
-    gate.set()      # the tool finishes ...
-    task.cancel()   # ... as the caller barges in
+    gate.set()  # the tool finishes ...
+    task.cancel()  # ... as the caller barges in
     with pytest.raises(asyncio.CancelledError):
         await task
     await runner.aclose()

@@ -80,23 +80,39 @@ def test_secrets_are_masked_without_registration():
         "url https://x.example/a?api_key=s3cr3tvalue&q=1 jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.c2lnbmF0dXJl"
     )
     out = r.scrub_text(text)
-    for secret in ("abc.def-ghi_123456", "sk-ABCDEFGHIJKLMNOPQRSTUV", "s3cr3tvalue", "eyJhbGciOiJIUzI1NiJ9", "c2lnbmF0dXJl"):
+    for secret in (
+        "abc.def-ghi_123456",
+        "sk-ABCDEFGHIJKLMNOPQRSTUV",
+        "s3cr3tvalue",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "c2lnbmF0dXJl",
+    ):
         assert secret not in out
     assert "Bearer [redacted]" in out and "api_key=[redacted]&q=1" in out
 
 
 def test_secret_keys_in_dicts():
     r = Redactor([], env={})
-    out = r.scrub({"headers": {"Authorization": "Basic Zm9vOmJhcg==", "X-Api-Key": "k", "Accept": "json"},
-                   "openai_api_key": "whatever", "password": "", "token_count": 5})
+    out = r.scrub(
+        {
+            "headers": {"Authorization": "Basic Zm9vOmJhcg==", "X-Api-Key": "k", "Accept": "json"},
+            "openai_api_key": "whatever",
+            "password": "",
+            "token_count": 5,
+        }
+    )
     assert out["headers"] == {"Authorization": MASK, "X-Api-Key": MASK, "Accept": "json"}
     assert out["openai_api_key"] == MASK and out["password"] == ""
     assert out["token_count"] == 5
 
 
 def test_environment_secrets_are_registered():
-    env = {"SMALLEST_API_KEY": "zz-very-secret-value-123", "ACME_TOKEN": "tok12345678", "HOME": "/root",
-           "SHORT_KEY": "abc"}
+    env = {
+        "SMALLEST_API_KEY": "zz-very-secret-value-123",
+        "ACME_TOKEN": "tok12345678",
+        "HOME": "/root",
+        "SHORT_KEY": "abc",
+    }
     r = Redactor([], env=env)
     out = r.scrub_text("keys zz-very-secret-value-123 tok12345678 /root abc")
     assert out == f"keys {MASK} {MASK} /root abc"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
 from voiceagent.engine.tools import EndCallAction, TransferAction, tool_definitions
 
 

@@ -6,7 +6,6 @@ import json
 from datetime import date, datetime
 
 import pytest
-
 from tools_fixture import agent_dict
 from voiceagent.config.models import Agent
 from voiceagent.engine.guardrails import VERIFY_TOOL_NAME, VerificationGuard
@@ -28,10 +27,24 @@ def guard(agent, runner, redactor) -> VerificationGuard:
 @pytest.mark.parametrize(
     "text",
     [
-        "1990-05-17", "1990/05/17", "17/05/1990", "17-05-1990", "17.05.1990", "05/17/1990",
-        "17 May 1990", "17 may 1990", "May 17 1990", "May 17, 1990", "17th of May 1990",
-        "17th May, 1990", "the 17th of May, 1990", "May 17th 1990", "17 MAY 1990", "19900517",
-        "1990-05-17T00:00:00", " 17  May  1990 ",
+        "1990-05-17",
+        "1990/05/17",
+        "17/05/1990",
+        "17-05-1990",
+        "17.05.1990",
+        "05/17/1990",
+        "17 May 1990",
+        "17 may 1990",
+        "May 17 1990",
+        "May 17, 1990",
+        "17th of May 1990",
+        "17th May, 1990",
+        "the 17th of May, 1990",
+        "May 17th 1990",
+        "17 MAY 1990",
+        "19900517",
+        "1990-05-17T00:00:00",
+        " 17  May  1990 ",
     ],
 )
 def test_date_spellings(text):
@@ -259,8 +272,13 @@ async def test_lookup_receives_declared_factor_arguments(base_dir, ctx):
         "    return {'account_last_four': account_last_four, 'name': 'Jane'} if account_last_four == '4321' else None\n"
     )
     data = agent_dict()
-    data["tools"].append({"name": "by_account", "parameters": {"account_last_four": {"type": "string"}},
-                          "python": "tools.by_account:lookup"})
+    data["tools"].append(
+        {
+            "name": "by_account",
+            "parameters": {"account_last_four": {"type": "string"}},
+            "python": "tools.by_account:lookup",
+        }
+    )
     data["guardrails"]["verification"]["lookup"] = "by_account"
     agent = Agent.model_validate(data)
     red = Redactor(agent.guardrails.redact, env={})

@@ -6,8 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-
-TOOLS_PY = '''
+TOOLS_PY = """
 import asyncio
 import time
 from datetime import date
@@ -58,18 +57,18 @@ RECORD = {
     "city": "São Paulo",
     "debit_card_last_four": "4111 1111 1111 9876",
 }
-'''
+"""
 
-HELPER_PY = '''
+HELPER_PY = """
 VALUE = 41
-'''
+"""
 
-USES_SIBLING_PY = '''
+USES_SIBLING_PY = """
 from tools import helper
 
 def answer():
     return helper.VALUE + 1
-'''
+"""
 
 
 def agent_dict(**overrides: Any) -> dict[str, Any]:
@@ -79,11 +78,20 @@ def agent_dict(**overrides: Any) -> dict[str, Any]:
         "prompt": "You help {{ company }} customers.",
         "variables": {"company": "Acme"},
         "tools": [
-            {"name": "add", "parameters": {"a": {"type": "number"}, "b": {"type": "number"}}, "python": "tools.acme:add"},
+            {
+                "name": "add",
+                "parameters": {"a": {"type": "number"}, "b": {"type": "number"}},
+                "python": "tools.acme:add",
+            },
             {"name": "async_echo", "parameters": {"text": {"type": "string"}}, "python": "tools.acme:async_echo"},
             {"name": "whoami", "python": "tools.acme:whoami"},
             {"name": "whoami_context", "python": "tools.acme:whoami_context"},
-            {"name": "kw", "parameters": {"x": {"type": "string"}, "y": {"type": "string"}}, "required": ["x"], "python": "tools.acme:kw"},
+            {
+                "name": "kw",
+                "parameters": {"x": {"type": "string"}, "y": {"type": "string"}},
+                "required": ["x"],
+                "python": "tools.acme:kw",
+            },
             {"name": "boom", "parameters": {"reason": {"type": "string"}}, "python": "tools.acme:boom"},
             {"name": "slow", "python": "tools.acme:slow", "timeout_ms": 100},
             {"name": "aslow", "python": "tools.acme:aslow", "timeout_ms": 100},
@@ -116,8 +124,10 @@ def agent_dict(**overrides: Any) -> dict[str, Any]:
             "verification": {
                 "factors": ["name", "dob", "account_last_four", "city", "debit_card_last_four"],
                 "lookup": "lookup_customer",
-                "levels": {1: {"min_factors": 2, "description": "information queries"},
-                           2: {"min_factors": 3, "description": "banking actions"}},
+                "levels": {
+                    1: {"min_factors": 2, "description": "information queries"},
+                    2: {"min_factors": 3, "description": "banking actions"},
+                },
                 "max_attempts": 3,
                 "on_lockout": "transfer_to_human",
             },

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from transport_helpers import write_pcm_wav
 
 

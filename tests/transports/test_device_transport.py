@@ -8,7 +8,6 @@ import types
 
 import numpy as np
 import pytest
-
 from voiceagent.audio import AudioFrame
 from voiceagent.transports.base import Transport
 from voiceagent.transports.device import DeviceTransport, has_audio_devices
@@ -17,7 +16,7 @@ from voiceagent.transports.device import DeviceTransport, has_audio_devices
 class FakeStream:
     """Drives the callback on a thread the way PortAudio does, for a fixed number of blocks."""
 
-    instances: list["FakeStream"] = []
+    instances: list[FakeStream] = []
 
     def __init__(self, *, samplerate, blocksize, channels, dtype, callback, output: bool, blocks: int = 5):
         self.samplerate, self.blocksize, self.callback, self.output = samplerate, blocksize, callback, output
@@ -29,9 +28,11 @@ class FakeStream:
     def start(self):
         self.started = True
         if not self.output:
+
             def run():
                 for i in range(self.blocks):
                     self.callback(np.full(self.blocksize, i, dtype="<i2").tobytes(), self.blocksize, None, None)
+
             threading.Thread(target=run, daemon=True).start()
 
     def pull(self, blocks: int):

@@ -7,7 +7,6 @@ import io
 import os
 
 import numpy as np
-
 from transport_helpers import read_mono
 from voiceagent.audio import AudioFrame
 from voiceagent.transports.base import Transport

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from voiceagent.transports.wav import WavFormatError, read_wav
-
 from transport_helpers import tone
+from voiceagent.transports.wav import WavFormatError, read_wav
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
@@ -53,7 +51,9 @@ def test_not_a_wav_is_a_clear_error(tmp_path):
         read_wav(bad)
 
 
-def _riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, extensible_subformat: int | None = None) -> bytes:
+def _riff(
+    fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, extensible_subformat: int | None = None
+) -> bytes:
     import struct
 
     block = channels * bits // 8

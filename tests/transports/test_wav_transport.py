@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 from transport_helpers import read_mono, tone
 from voiceagent.audio import AudioFrame, rms_dbfs
 from voiceagent.transports.base import Transport
@@ -235,7 +234,7 @@ async def test_wait_played_cancelled_as_the_clock_reaches_the_end_stays_cancelle
     await asyncio.sleep(0.01)
     assert not waiting.done()
     await frames.__anext__()  # the clock reaches the end of the agent audio (wakes the waiter) ...
-    waiting.cancel()          # ... and the caller barges in in the same step
+    waiting.cancel()  # ... and the caller barges in in the same step
     with pytest.raises(asyncio.CancelledError):
         await waiting
     await frames.aclose()

@@ -34,8 +34,14 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, readable=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: FILE:LINE:COL: error: MESSAGE lines; json: a list of {file, line, column, severity, message, path}.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: FILE:LINE:COL: error: MESSAGE lines; json: a list of {file, line, column, severity, message, path}.",
+)
 @click.option("--no-import", is_flag=True, help="Do not import python tool modules (skips their signature check).")
 def validate(files: tuple[str, ...], fmt: str, no_import: bool) -> None:
     """Check agent FILE(s): YAML, schema, references, templates and tools.
@@ -74,7 +80,8 @@ def schema() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
 def show(file: str, as_json: bool) -> None:
     """Print the fully resolved agent FILE: variants merged, defaults filled in, secrets
-    masked; ${VAR} references are shown as written, never their values."""
+    masked; ${VAR} references are shown as written, never their values.
+    """
     from voiceagent.config.diagnostics import has_errors
     from voiceagent.config.load import check_file
     from voiceagent.config.secrets import mask_value

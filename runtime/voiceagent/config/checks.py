@@ -10,8 +10,9 @@ things that exist, inline secrets (warning).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.envsubst import iter_strings
@@ -91,8 +92,13 @@ class _Checker:
             literal = text and "${" not in text and "{{" not in text
             sensitive = bool(literal and key != "api_key_env" and SENSITIVE_KEY.search(key))
             if sensitive or looks_like_secret(text):
-                self.add(node, f"{format_path(path)}: this looks like an inline secret (API key or token); "
-                         "put it in an environment variable and write ${NAME}", path, severity="warning")
+                self.add(
+                    node,
+                    f"{format_path(path)}: this looks like an inline secret (API key or token); "
+                    "put it in an environment variable and write ${NAME}",
+                    path,
+                    severity="warning",
+                )
         return self.out
 
     def check_tools(self) -> dict[str, tuple[Node, tuple]]:
@@ -105,26 +111,48 @@ class _Checker:
             name = self.text(name_node)
             label = f"tool '{name}'" if name else f"tools[{i}]"
             if name is not None and (name == RESERVED_TOOL or name.startswith(RESERVED_PREFIX)):
-                self.add(name_node, f"tool name '{name}' is reserved by the runtime (verify_caller and go_to_<state> "
-                         "are offered to the LLM automatically); choose another name", path + ("name",))
+                self.add(
+                    name_node,
+                    f"tool name '{name}' is reserved by the runtime (verify_caller and go_to_<state> "
+                    "are offered to the LLM automatically); choose another name",
+                    path + ("name",),
+                )
             if name is not None:
                 if name in tools:
-                    self.add(name_node, f"duplicate tool name '{name}' (first at line {tools[name][0].line})", path + ("name",))
+                    self.add(
+                        name_node,
+                        f"duplicate tool name '{name}' (first at line {tools[name][0].line})",
+                        path + ("name",),
+                    )
                 else:
                     tools[name] = (tool, path)
             kinds = [k for k in TOOL_KINDS if tool.get(k) is not None and tool.get(k).value is not None]
             if len(kinds) != 1:
                 what = "none" if not kinds else " and ".join(kinds)
-                self.add(name_node or tool, f"{label} needs exactly one of python, http or builtin (has {what})", path, key=True)
+                self.add(
+                    name_node or tool,
+                    f"{label} needs exactly one of python, http or builtin (has {what})",
+                    path,
+                    key=True,
+                )
             params = tool.get("parameters")
             declared = [str(k) for k, _ in self.items(params)]
             for j, req in enumerate(self.seq(tool.get("required"))):
                 if isinstance(req.value, str) and req.value not in declared:
-                    self.add(req, f"{label}: required parameter '{req.value}' is not declared in parameters"
-                             f"{did_you_mean(req.value, declared)}", path + ("required", j))
+                    self.add(
+                        req,
+                        f"{label}: required parameter '{req.value}' is not declared in parameters"
+                        f"{did_you_mean(req.value, declared)}",
+                        path + ("required", j),
+                    )
             if "builtin" not in kinds and tool.get("description") is None:
-                self.add(name_node or tool, f"{label} has no description; the LLM decides when to call a tool "
-                         "from its description", path, key=True, severity="warning")
+                self.add(
+                    name_node or tool,
+                    f"{label} has no description; the LLM decides when to call a tool from its description",
+                    path,
+                    key=True,
+                    severity="warning",
+                )
             builtin = tool.get("builtin")
             if builtin is not None and builtin.value == "transfer" and tool.get("to") is None:
                 self.add(builtin, f"{label}: builtin transfer needs 'to' (a number or SIP URI)", path + ("builtin",))
@@ -133,11 +161,18 @@ class _Checker:
             if builtin is None or builtin.value != "transfer":
                 for key in ("to", "mode", "handoff_prompt"):
                     if tool.get(key) is not None:
-                        self.add(tool.get(key), f"{label}: '{key}' only applies to builtin: transfer and is ignored here",
-                                 path + (key,), key=True, severity="warning")
+                        self.add(
+                            tool.get(key),
+                            f"{label}: '{key}' only applies to builtin: transfer and is ignored here",
+                            path + (key,),
+                            key=True,
+                            severity="warning",
+                        )
             http = tool.get("http")
             if http is not None and http.is_map and http.get("json") is not None and http.get("body") is not None:
-                self.add(http.get("body"), f"{label}: give either json or body, not both", path + ("http", "body"), key=True)
+                self.add(
+                    http.get("body"), f"{label}: give either json or body, not both", path + ("http", "body"), key=True
+                )
             if http is not None and http.is_map:
                 for key in ("url", "headers", "query", "json", "body"):
                     self.templates_deep(http.get(key), path + ("http", key), declared)
@@ -170,11 +205,19 @@ class _Checker:
         base = ("guardrails", "verification")
         lookup = v.get("lookup")
         if self.text(lookup) is not None and lookup.value not in tools:
-            self.add(lookup, f"verification lookup '{lookup.value}' is not a defined tool{did_you_mean(lookup.value, tools)}", base + ("lookup",))
+            self.add(
+                lookup,
+                f"verification lookup '{lookup.value}' is not a defined tool{did_you_mean(lookup.value, tools)}",
+                base + ("lookup",),
+            )
         lockout = v.get("on_lockout")
         if self.text(lockout) is not None and lockout.value != "end_call" and lockout.value not in tools:
-            self.add(lockout, f"on_lockout '{lockout.value}' is neither a defined tool nor end_call"
-                     f"{did_you_mean(lockout.value, list(tools) + ['end_call'])}", base + ("on_lockout",))
+            self.add(
+                lockout,
+                f"on_lockout '{lockout.value}' is neither a defined tool nor end_call"
+                f"{did_you_mean(lockout.value, list(tools) + ['end_call'])}",
+                base + ("on_lockout",),
+            )
         levels: set[int] = set()
         for key, _ in self.items(v.get("levels")):
             try:
@@ -190,8 +233,12 @@ class _Checker:
                 continue
             if lvl.value not in levels:
                 have = ", ".join(str(x) for x in sorted(levels)) or "none (guardrails.verification is not set)"
-                self.add(lvl, f"tool '{name}' requires_level {lvl.value}, which is not a defined verification level "
-                         f"(defined: {have})", path + ("requires_level",))
+                self.add(
+                    lvl,
+                    f"tool '{name}' requires_level {lvl.value}, which is not a defined verification level "
+                    f"(defined: {have})",
+                    path + ("requires_level",),
+                )
 
     def check_flow(self, tools: dict[str, tuple[Node, tuple]]) -> None:
         flow = self.root.get("flow")
@@ -201,7 +248,11 @@ class _Checker:
         names = [str(s) for s in states]
         initial = flow.get("initial")
         if self.text(initial) is not None and initial.value not in names and names:
-            self.add(initial, f"initial state '{initial.value}' is not defined{did_you_mean(initial.value, names)}", ("flow", "initial"))
+            self.add(
+                initial,
+                f"initial state '{initial.value}' is not defined{did_you_mean(initial.value, names)}",
+                ("flow", "initial"),
+            )
         edges: dict[str, list[str]] = {n: [] for n in names}
         for sname, state in states.items():
             spath = ("flow", "states", str(sname))
@@ -210,7 +261,11 @@ class _Checker:
             self.template(state.get("instructions"), spath + ("instructions",))
             for j, t in enumerate(self.seq(state.get("tools"))):
                 if isinstance(t.value, str) and t.value not in tools:
-                    self.add(t, f"state '{sname}' uses tool '{t.value}', which is not defined{did_you_mean(t.value, tools)}", spath + ("tools", j))
+                    self.add(
+                        t,
+                        f"state '{sname}' uses tool '{t.value}', which is not defined{did_you_mean(t.value, tools)}",
+                        spath + ("tools", j),
+                    )
             state_tools = [t.value for t in self.seq(state.get("tools"))]
             for j, tr in enumerate(self.seq(state.get("transitions"))):
                 self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges, state_tools)
@@ -224,13 +279,19 @@ class _Checker:
         to = tr.get("to")
         if self.text(to) is not None:
             if to.value not in names:
-                self.add(to, f"transition from '{sname}' goes to undefined state '{to.value}'{did_you_mean(to.value, names)}", path + ("to",))
+                self.add(
+                    to,
+                    f"transition from '{sname}' goes to undefined state '{to.value}'{did_you_mean(to.value, names)}",
+                    path + ("to",),
+                )
             else:
                 edges[sname].append(to.value)
         triggers = [k for k in TRIGGERS if tr.get(k) is not None and tr.get(k).value is not None]
         if len(triggers) != 1:
             what = "none" if not triggers else " and ".join(triggers)
-            self.add(to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True)
+            self.add(
+                to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True
+            )
         when = tr.get("when")
         if self.text(when) is not None:
             try:
@@ -239,10 +300,19 @@ class _Checker:
                 self.add(when, f"guard '{when.value}' does not compile: {exc}", path + ("when",))
         on_tool = tr.get("on_tool")
         if self.text(on_tool) is not None and on_tool.value not in tools:
-            self.add(on_tool, f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}", path + ("on_tool",))
+            self.add(
+                on_tool,
+                f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}",
+                path + ("on_tool",),
+            )
         elif self.text(on_tool) is not None and on_tool.value not in state_tools:
-            self.add(on_tool, f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
-                     "transition can never be taken", path + ("on_tool",), severity="warning")
+            self.add(
+                on_tool,
+                f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
+                "transition can never be taken",
+                path + ("on_tool",),
+                severity="warning",
+            )
 
     def check_reachable(self, flow: Node, states: dict, edges: dict[str, list[str]]) -> None:
         initial = self.text(flow.get("initial"))
@@ -256,8 +326,13 @@ class _Checker:
                     todo.append(nxt)
         for sname, state in states.items():
             if str(sname) not in seen:
-                self.add(state, f"state '{sname}' cannot be reached from the initial state '{initial}'",
-                         ("flow", "states", str(sname)), key=True, severity="warning")
+                self.add(
+                    state,
+                    f"state '{sname}' cannot be reached from the initial state '{initial}'",
+                    ("flow", "states", str(sname)),
+                    key=True,
+                    severity="warning",
+                )
 
 
 def semantic_checks(root: Node, dirs: dict[str, Path] | None) -> list[Diagnostic]:

@@ -39,7 +39,8 @@ class Diagnostic:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``voiceagent validate --format json``:
-        ``{file, line, column, severity, message, path}``."""
+        ``{file, line, column, severity, message, path}``.
+        """
         return asdict(self)
 
 
@@ -51,7 +52,8 @@ def has_errors(diagnostics: list[Diagnostic]) -> bool:
 @dataclass
 class ConfigError(Exception):
     """An agent file could not be loaded. ``diagnostics`` lists every problem found (errors
-    and warnings, in source order); ``str()`` gives the error lines only."""
+    and warnings, in source order); ``str()`` gives the error lines only.
+    """
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
 

@@ -9,7 +9,7 @@ True, empty -> null); quote it (``'${PIN}'``) to keep text.
 from __future__ import annotations
 
 import re
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.secrets import looks_like_secret, sensitive_name
@@ -28,7 +28,8 @@ def references(text: str) -> list[str]:
 def substitute_text(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     """Replace references in ``text`` from ``env``; returns (new text, names missing).
 
-    A missing name without a default stays as written (the caller reports it)."""
+    A missing name without a default stays as written (the caller reports it).
+    """
     missing: list[str] = []
 
     def repl(m: re.Match[str]) -> str:
@@ -61,15 +62,15 @@ MIN_HIDDEN_LEN = 4
 """Shorter substituted values are not hidden in messages (masking ``1`` would garble them)."""
 
 
-def substitute_nodes(root: Node, env: Mapping[str, str], *,
-                     sensitive: set[str] | None = None) -> list[Diagnostic]:
+def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] | None = None) -> list[Diagnostic]:
     """Substitute in place in every string of ``root``; one error per missing variable use,
     at the string that uses it, naming the variable (never its value).
 
     Each substituted node keeps its text as written in ``Node.written``. With ``sensitive``
     given, the values that must never be shown are added to it: those of variables whose name
     says credential (:func:`~voiceagent.config.secrets.sensitive_name`), that look like a
-    secret, or that land under a sensitive key (``headers: {Authorization: ...}``)."""
+    secret, or that land under a sensitive key (``headers: {Authorization: ...}``).
+    """
     problems: list[Diagnostic] = []
     for node, path in iter_strings(root):
         if "${" not in node.value:
@@ -81,7 +82,8 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *,
             for name in references(node.value):
                 value = env.get(name, "")
                 if len(value) >= MIN_HIDDEN_LEN and (
-                        sensitive_name(name) or sensitive_name(key) or looks_like_secret(value)):
+                    sensitive_name(name) or sensitive_name(key) or looks_like_secret(value)
+                ):
                     sensitive.add(value)
         node.value, missing = substitute_text(node.value, env)
         if whole and not missing:
@@ -90,9 +92,11 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *,
         for name in dict.fromkeys(missing):
             problems.append(
                 Diagnostic(
-                    node.file, node.line, node.col, "error",
-                    f"environment variable {name} is not set; export {name}=... "
-                    f"or give a default: ${{{name}:-value}}",
+                    node.file,
+                    node.line,
+                    node.col,
+                    "error",
+                    f"environment variable {name} is not set; export {name}=... or give a default: ${{{name}:-value}}",
                     format_path(path),
                 )
             )

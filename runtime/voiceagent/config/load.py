@@ -7,9 +7,9 @@ safe YAML with positions -> ``extends`` merge -> ``${VAR}`` substitution (only w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 from pydantic import ValidationError
 
@@ -27,7 +27,8 @@ from voiceagent.config.yamlnodes import Node, plain_scalar
 class LoadedAgent:
     """A validated agent: ``agent`` (the model, variants merged), ``path`` (the file given,
     absolute), ``base_dir`` (its folder; python tools and relative paths resolve here) and
-    ``warnings`` (diagnostics that did not stop loading, e.g. an inline secret)."""
+    ``warnings`` (diagnostics that did not stop loading, e.g. an inline secret).
+    """
 
     agent: Agent
     path: Path
@@ -116,7 +117,8 @@ def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
 
 def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
     """Without an environment, a typed field written as ``${VAR:-default}`` is validated with
-    its default (or the field's own default for ``${VAR}``), so the agent can be shown."""
+    its default (or the field's own default for ``${VAR}``), so the agent can be shown.
+    """
     for loc in locs:
         holder = data
         for part in loc[:-1]:

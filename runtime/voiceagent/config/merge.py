@@ -19,7 +19,8 @@ MAX_CHAIN = 16
 
 def merge_nodes(parent: Node, child: Node) -> Node:
     """Merge ``child`` over ``parent`` (both mapping nodes) by the rule above; returns a new
-    node, the inputs are not modified. The result keeps the child's position."""
+    node, the inputs are not modified. The result keeps the child's position.
+    """
     if not (parent.is_map and child.is_map):
         return child
     merged: dict = dict(parent.value)
@@ -48,14 +49,32 @@ def resolve_extends(
         return None, [exc.diagnostic], {display: path}
     files = {display: path}
     if not root.is_map:
-        problems.append(Diagnostic(display, root.line, root.col, "error", "an agent file must be a mapping of keys (name: ..., prompt: ...)", ""))
+        problems.append(
+            Diagnostic(
+                display,
+                root.line,
+                root.col,
+                "error",
+                "an agent file must be a mapping of keys (name: ..., prompt: ...)",
+                "",
+            )
+        )
         return None, problems, files
     ext = root.value.get("extends")
     if ext is None or ext.value is None:
         root.value.pop("extends", None)
         return root, problems, files
     if not isinstance(ext.value, str) or not ext.value.strip():
-        problems.append(Diagnostic(display, ext.line, ext.col, "error", "extends must be a relative file path, e.g. support.yaml", "extends"))
+        problems.append(
+            Diagnostic(
+                display,
+                ext.line,
+                ext.col,
+                "error",
+                "extends must be a relative file path, e.g. support.yaml",
+                "extends",
+            )
+        )
         return None, problems, files
     parent_path = (path.parent / ext.value).resolve()
     parent_display = os.path.normpath(os.path.join(os.path.dirname(display), ext.value))
@@ -65,10 +84,23 @@ def resolve_extends(
         problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends cycle: {names}", "extends"))
         return None, problems, files
     if len(chain) >= MAX_CHAIN:
-        problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends chain is longer than {MAX_CHAIN} files", "extends"))
+        problems.append(
+            Diagnostic(
+                display, ext.line, ext.col, "error", f"extends chain is longer than {MAX_CHAIN} files", "extends"
+            )
+        )
         return None, problems, files
     if not parent_path.is_file():
-        problems.append(Diagnostic(display, ext.line, ext.col, "error", f"extends: parent file '{ext.value}' not found (looked for {parent_display})", "extends"))
+        problems.append(
+            Diagnostic(
+                display,
+                ext.line,
+                ext.col,
+                "error",
+                f"extends: parent file '{ext.value}' not found (looked for {parent_display})",
+                "extends",
+            )
+        )
         return None, problems, files
     parent, parent_problems, parent_files = resolve_extends(parent_path, parent_display, chain)
     problems.extend(parent_problems)

@@ -20,16 +20,27 @@ from voiceagent.config.secrets import looks_like_secret
 from voiceagent.config.yamlnodes import Node
 
 _SKIP_IF_REFERENCE = {
-    "int_parsing", "float_parsing", "bool_parsing", "literal_error", "int_from_float",
-    "greater_than_equal", "less_than_equal", "string_pattern_mismatch", "enum",
+    "int_parsing",
+    "float_parsing",
+    "bool_parsing",
+    "literal_error",
+    "int_from_float",
+    "greater_than_equal",
+    "less_than_equal",
+    "string_pattern_mismatch",
+    "enum",
 }
 
 
 _EXPECTED = {
     "string_type": "text",
-    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number",
-    "bool_type": "true or false", "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
     "list_type": "a list (- item lines or [a, b])",
     "dict_type": "a mapping (key: value lines or {key: value})",
     "model_type": "a mapping (key: value lines or {key: value})",
@@ -38,8 +49,10 @@ _EXPECTED = {
 
 
 _LIMITS = {
-    "greater_than_equal": "at least", "less_than_equal": "at most",
-    "greater_than": "more than", "less_than": "less than",
+    "greater_than_equal": "at least",
+    "less_than_equal": "at most",
+    "greater_than": "more than",
+    "less_than": "less than",
 }
 
 # Field name -> how to write it, for people who do not read regular expressions.
@@ -66,7 +79,8 @@ def _strip_optional(tp: Any) -> Any:
 
 def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model class that holds the key at ``loc`` (``loc[:-1]`` leads to it): model
-    fields by name, list indexes and mapping keys step into the element type."""
+    fields by name, list indexes and mapping keys step into the element type.
+    """
     tp: Any = root
     for part in loc[:-1]:
         tp = _strip_optional(tp)
@@ -119,7 +133,11 @@ def _show(value: Any) -> str:
 
 
 def diagnostics_from(
-    exc: ValidationError, root: Node, model: type[BaseModel], *, references_ok: bool,
+    exc: ValidationError,
+    root: Node,
+    model: type[BaseModel],
+    *,
+    references_ok: bool,
     skipped: list[tuple[Any, ...]] | None = None,
 ) -> list[Diagnostic]:
     """Positioned diagnostics for every error of ``exc`` (validation of ``root``'s data).

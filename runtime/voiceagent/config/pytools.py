@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CONTEXT_PARAMS = ("ctx", "context")
 
@@ -40,10 +41,11 @@ def clear_cache() -> None:
 
 def import_isolated(module: str, base_dir: Path) -> Any:
     """Import ``module`` with ``base_dir`` first on ``sys.path``; restore ``sys.path`` and
-    ``sys.modules`` afterwards. Returns the module object. Raises whatever the import raises."""
+    ``sys.modules`` afterwards. Returns the module object. Raises whatever the import raises.
+    """
     saved_path = list(sys.path)
     saved_modules = dict(sys.modules)
-    top = module.split(".")[0]
+    top = module.split(".", maxsplit=1)[0]
     try:
         for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
             del sys.modules[name]
@@ -59,7 +61,8 @@ def import_isolated(module: str, base_dir: Path) -> Any:
 
 def resolve(spec: str, base_dir: Path) -> Resolved:
     """Resolve ``"module:function"`` relative to ``base_dir`` first (cached per folder until
-    :func:`clear_cache`)."""
+    :func:`clear_cache`).
+    """
     key = (spec, str(base_dir))
     if key in _CACHE:
         return _CACHE[key]
@@ -68,7 +71,7 @@ def resolve(spec: str, base_dir: Path) -> Resolved:
         mod = import_isolated(module, base_dir)
     except ModuleNotFoundError as exc:
         result = Resolved(error=f"cannot import module '{module}' (looked in {base_dir} and the Python path): {exc}")
-    except BaseException as exc:  # noqa: BLE001 - any failure of user code is a diagnostic
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt,)):
             raise
         result = Resolved(error=f"importing module '{module}' failed: {type(exc).__name__}: {exc}")

@@ -13,8 +13,15 @@ import yaml
 
 from voiceagent.config.schema import agent_json_schema
 
-_WORDS = {"string": "text", "integer": "whole number", "number": "number", "boolean": "true/false",
-          "object": "mapping", "array": "list", "null": "nothing"}
+_WORDS = {
+    "string": "text",
+    "integer": "whole number",
+    "number": "number",
+    "boolean": "true/false",
+    "object": "mapping",
+    "array": "list",
+    "null": "nothing",
+}
 
 INTRO = """\
 # Agent file reference
@@ -100,7 +107,8 @@ def _anchor(title: str) -> str:
 
 def _sections(schema: dict[str, Any]) -> list[tuple[str, str]]:
     """(model name, YAML location) for every model, depth first from the top level (the
-    order a reader meets them in a file)."""
+    order a reader meets them in a file).
+    """
     defs = schema["$defs"]
     order: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -179,7 +187,11 @@ def _int_keys(value: Any) -> Any:
 def _inline(value: Any) -> str:
     value = _int_keys(value)
     if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False) if (not value or ":" in value or "{" in value or "#" in value) else value
+        text = (
+            json.dumps(value, ensure_ascii=False)
+            if (not value or ":" in value or "{" in value or "#" in value)
+            else value
+        )
     else:
         text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000, sort_keys=False).strip()
         if text.endswith("\n..."):

@@ -51,7 +51,8 @@ def _override_prop(schema: dict[str, Any], defs: dict[str, Any], out: dict[str, 
 
 def _override_object(schema: dict[str, Any], defs: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     """Deep-partial copy of an object schema: nothing required, every value may be null;
-    mappings merge so their values are partial too; lists replace so their items stay whole."""
+    mappings merge so their values are partial too; lists replace so their items stay whole.
+    """
     s = {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("required", "properties", "oneOf")}
     s["properties"] = {k: _override_prop(v, defs, out) for k, v in schema.get("properties", {}).items()}
     return s
@@ -75,7 +76,8 @@ _ENV_REF = {"$ref": "#/$defs/EnvReference"}
 
 def _allow_env_reference(prop: dict[str, Any]) -> None:
     """Typed scalar fields (numbers, true/false, fixed choices) may be written as one
-    ``${VAR}`` reference, as ``voiceagent validate`` accepts; text fields already may."""
+    ``${VAR}`` reference, as ``voiceagent validate`` accepts; text fields already may.
+    """
     meta = {k: prop.pop(k) for k in list(prop) if k in _META}
     if "anyOf" in prop:
         branches = prop["anyOf"]

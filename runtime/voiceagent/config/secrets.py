@@ -48,8 +48,7 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
     blank = _REF.sub(lambda m: " " * len(m.group(0)), text)
     spans = [m.span() for m in _PREFIXED.finditer(blank)]
     spans += [
-        m.span(2) for m in _BEARER.finditer(blank)
-        if len(m.group(2)) >= 20 or any(c.isdigit() for c in m.group(2))
+        m.span(2) for m in _BEARER.finditer(blank) if len(m.group(2)) >= 20 or any(c.isdigit() for c in m.group(2))
     ]
     spans += [m.span() for m in _TOKEN.finditer(blank) if _high_entropy(m.group(0))]
     return sorted(set(spans))
@@ -58,19 +57,22 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
 def looks_like_secret(text: str) -> bool:
     """True when ``text`` holds something that looks like a literal credential.
 
-    ``${ACME_TOKEN}``, ``Bearer ${ACME_TOKEN}`` and ``{{ ... }}`` templates are not secrets."""
+    ``${ACME_TOKEN}``, ``Bearer ${ACME_TOKEN}`` and ``{{ ... }}`` templates are not secrets.
+    """
     return bool(_secret_spans(text))
 
 
 def sensitive_name(name: str) -> bool:
     """Whether a variable or key name says it holds a credential: ``ACME_API_KEY``,
-    ``ACME_TOKEN``, ``DB_PASSWORD``, ``Authorization``, ``X-Api-Key``, ``ACME_KEY``, ``PIN``..."""
+    ``ACME_TOKEN``, ``DB_PASSWORD``, ``Authorization``, ``X-Api-Key``, ``ACME_KEY``, ``PIN``...
+    """
     return bool(SENSITIVE_KEY.search(name) or _SENSITIVE_WORD.search(name))
 
 
 def hide_values(text: str, values: set[str]) -> str:
     """``text`` with every occurrence of each of ``values`` replaced by ``****`` (longest first,
-    so a value containing another is hidden whole)."""
+    so a value containing another is hidden whole).
+    """
     for value in sorted(values, key=len, reverse=True):
         if value and value in text:
             text = text.replace(value, MASK)
@@ -96,7 +98,8 @@ def mask_value(value: Any, key: str | None = None) -> Any:
 
     A string under a sensitive key (``Authorization``, ``api_key``, ``token``, ...) is masked
     whole unless it only uses ``${VAR}`` references; any other string has its secret-looking
-    parts masked. ``${VAR}`` references are always kept as written."""
+    parts masked. ``${VAR}`` references are always kept as written.
+    """
     if isinstance(value, dict):
         return {k: mask_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):

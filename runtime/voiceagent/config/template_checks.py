@@ -8,8 +8,8 @@ are warnings, never errors.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import jinja2
 from jinja2 import meta, nodes
@@ -33,7 +33,8 @@ def _parse(source: str) -> nodes.Template | None:
 @lru_cache(maxsize=1024)
 def _undeclared(source: str) -> frozenset[str]:
     """Names ``source`` reads from its context (jinja2.meta runs the code generator's tracker,
-    the costliest step of ``validate``: cached, since variants and copies share their texts)."""
+    the costliest step of ``validate``: cached, since variants and copies share their texts).
+    """
     tree = _parse(source)
     return frozenset() if tree is None else frozenset(meta.find_undeclared_variables(tree))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from voiceagent.config.diagnostics import Diagnostic
 from voiceagent.config.load import check_file
@@ -12,7 +12,8 @@ from voiceagent.config.load import check_file
 def validate_paths(paths: Iterable[str | Path], *, import_tools: bool = True) -> list[Diagnostic]:
     """Every problem (errors and warnings) of every file in ``paths``; no environment needed
     (``${VAR}`` references are left alone). A problem in a parent reached through ``extends``
-    by several files is reported once. An empty list means every file is valid and clean."""
+    by several files is reported once. An empty list means every file is valid and clean.
+    """
     from voiceagent.config.pytools import clear_cache
 
     clear_cache()

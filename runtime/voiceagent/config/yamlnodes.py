@@ -8,7 +8,8 @@ dates stay text. Refused, each with a diagnostic at the offending place: tags ot
 core ones (``!!python/object`` and friends), duplicate keys, merge keys (``<<``; use
 ``extends``), non-scalar keys, more than one document, files over :data:`MAX_FILE_BYTES`, more
 than :data:`MAX_NODES` values after alias expansion or :data:`MAX_ALIASES` alias uses ("billion
-laughs"), nesting deeper than :data:`MAX_DEPTH`."""
+laughs"), nesting deeper than :data:`MAX_DEPTH`.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ class Node:
         """Whether this node is a sequence (``value`` is ``list[Node]``)."""
         return isinstance(self.value, list)
 
-    def get(self, key: Any) -> "Node | None":
+    def get(self, key: Any) -> Node | None:
         """Child node under ``key`` of a mapping (tries ``str``/``int`` forms), else None."""
         if not isinstance(self.value, dict):
             return None
@@ -96,15 +97,27 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_SPECIAL = {".inf": math.inf, ".Inf": math.inf, ".INF": math.inf, "+.inf": math.inf, "+.Inf": math.inf,
-            "+.INF": math.inf, "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
-            ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
+_SPECIAL = {
+    ".inf": math.inf,
+    ".Inf": math.inf,
+    ".INF": math.inf,
+    "+.inf": math.inf,
+    "+.Inf": math.inf,
+    "+.INF": math.inf,
+    "-.inf": -math.inf,
+    "-.Inf": -math.inf,
+    "-.INF": -math.inf,
+    ".nan": math.nan,
+    ".NaN": math.nan,
+    ".NAN": math.nan,
+}
 
 
 def plain_scalar(text: str) -> Any:
     """``text`` read as an unquoted YAML 1.2 (core schema) scalar: ``"24000"`` -> 24000,
     ``"true"`` -> True, ``""``/``"null"`` -> None, ``"0x1F"`` -> 31; anything else (dates,
-    ``yes``/``no``, phone numbers with spaces) stays text."""
+    ``yes``/``no``, phone numbers with spaces) stays text.
+    """
     if text in _NULLS:
         return None
     if text in _BOOLS:
@@ -182,9 +195,10 @@ _ALLOWED_SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null")}
 
 class _Frame:
     """A mapping or sequence being built: its node, path, anchor and, for mappings, the key
-    waiting for its value."""
+    waiting for its value.
+    """
 
-    __slots__ = ("node", "path", "anchor", "key", "key_mark")
+    __slots__ = ("anchor", "key", "key_mark", "node", "path")
 
     def __init__(self, node: Node, path: tuple[Any, ...], anchor: str | None) -> None:
         self.node, self.path, self.anchor = node, path, anchor
@@ -197,7 +211,8 @@ _NO_KEY = object()
 
 class _Builder:
     """Builds the :class:`Node` tree from parser events, iteratively (no recursion, so deep
-    nesting cannot crash the interpreter), counting nodes and alias expansions."""
+    nesting cannot crash the interpreter), counting nodes and alias expansions.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
@@ -214,7 +229,13 @@ class _Builder:
     def _count(self, n: int, line: int, col: int) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES:
-            raise _err(self.file, line, col, f"document is too large (more than {MAX_NODES} values after expanding aliases)", self._path())
+            raise _err(
+                self.file,
+                line,
+                col,
+                f"document is too large (more than {MAX_NODES} values after expanding aliases)",
+                self._path(),
+            )
 
     def _path(self) -> tuple[Any, ...]:
         if not self.stack:
@@ -324,7 +345,11 @@ class _Builder:
         node.key_line, node.key_col = kl, kc
         if key in top.node.value:
             first = top.node.value[key]
-            self.problems.append(_err(self.file, kl, kc, f"duplicate key '{key}' (first defined at line {first.key_line})", top.path).diagnostic)
+            self.problems.append(
+                _err(
+                    self.file, kl, kc, f"duplicate key '{key}' (first defined at line {first.key_line})", top.path
+                ).diagnostic
+            )
             return
         top.node.value[key] = node
 
@@ -345,5 +370,6 @@ def _copy(node: Node) -> Node:
         value = [_copy(v) for v in node.value]
     else:
         value = node.value
-    return Node(value, node.file, node.line, node.col, node.key_line, node.key_col, node.style, node.tag, node.raw,
-                node.written)
+    return Node(
+        value, node.file, node.line, node.col, node.key_line, node.key_col, node.style, node.tag, node.raw, node.written
+    )

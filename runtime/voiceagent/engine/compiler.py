@@ -17,10 +17,11 @@ Function format: https://platform.openai.com/docs/api-reference/chat/create#chat
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from voiceagent import templating
 from voiceagent.config.models import Agent, Tool
@@ -204,7 +205,9 @@ def _state_functions(
     return tuple(_freeze(f) for f in functions)
 
 
-def _compile_transitions(state: str, transitions: list, states: set[str], tools: set[str]) -> tuple[CompiledTransition, ...]:
+def _compile_transitions(
+    state: str, transitions: list, states: set[str], tools: set[str]
+) -> tuple[CompiledTransition, ...]:
     out: list[CompiledTransition] = []
     for t in transitions:
         if t.to not in states:
@@ -217,7 +220,9 @@ def _compile_transitions(state: str, transitions: list, states: set[str], tools:
         if t.on_tool is not None:  # with a `when` too, the guard must also hold after the tool
             if t.on_tool not in tools:
                 raise CompileError(f"state {state!r}: on_tool names unknown tool {t.on_tool!r}")
-            out.append(CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool, when=t.when, description=t.description))
+            out.append(
+                CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool, when=t.when, description=t.description)
+            )
         elif t.when is not None:
             out.append(CompiledTransition(to=t.to, kind="guard", when=t.when, description=t.description))
         else:

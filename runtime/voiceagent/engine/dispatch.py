@@ -50,7 +50,7 @@ def _default_refusal(tool: Tool, level: int) -> str | None:
 class Dispatcher:
     """Executes function calls for ``session``; see the module docstring."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: Session) -> None:
         self.s = session
 
     def classify(self, call: ToolCallRequest) -> Kind:
@@ -66,7 +66,8 @@ class Dispatcher:
 
     def filler_for(self, calls: list[ToolCallRequest]) -> str | None:
         """The filler for a round: the first called tool's ``filler``, else ``behaviour.filler``.
-        None when only transitions / builtins / unknown names / tools that will be refused were called."""
+        None when only transitions / builtins / unknown names / tools that will be refused were called.
+        """
         slow = False
         for call in calls:
             kind = self.classify(call)
@@ -84,9 +85,10 @@ class Dispatcher:
         level = self.s.state.verification_level
         return self.s.guard.refusal_for(tool, level) if self.s.guard is not None else _default_refusal(tool, level)
 
-    async def run_calls(self, turn: "Turn", calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
+    async def run_calls(self, turn: Turn, calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
         """Run ``calls`` concurrently; speak the filler first unless the LLM already said something.
-        Applies transitions (the first LLM-chosen one, else the first ``on_tool`` one) afterwards."""
+        Applies transitions (the first LLM-chosen one, else the first ``on_tool`` one) afterwards.
+        """
         s = self.s
         turn.metrics.tool_calls += len(calls)
         if not spoke:
@@ -173,12 +175,23 @@ class Dispatcher:
             s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
             return CallOutcome(call, "verify", False, {"error": error})
         s.state.verification_level = int(outcome.level or 0)
-        s.events.emit("verification", level=s.state.verification_level,
-                      factors_matched=list(outcome.matched or []), locked_out=bool(outcome.locked_out))
-        content = outcome.for_llm() if hasattr(outcome, "for_llm") else {
-            "verification_level": s.state.verification_level, "message": outcome.message}
-        s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=True,
-                      result={"verification_level": s.state.verification_level, "locked_out": bool(outcome.locked_out)})
+        s.events.emit(
+            "verification",
+            level=s.state.verification_level,
+            factors_matched=list(outcome.matched or []),
+            locked_out=bool(outcome.locked_out),
+        )
+        content = (
+            outcome.for_llm()
+            if hasattr(outcome, "for_llm")
+            else {"verification_level": s.state.verification_level, "message": outcome.message}
+        )
+        s.events.emit(
+            "tool.result",
+            name=VERIFY_FUNCTION,
+            ok=True,
+            result={"verification_level": s.state.verification_level, "locked_out": bool(outcome.locked_out)},
+        )
         if getattr(outcome, "newly_locked", outcome.locked_out):
             await self._lockout()
         return CallOutcome(call, "verify", True, content)
@@ -202,8 +215,11 @@ class Dispatcher:
         if action is None:  # no runner: derive the action from the tool definition
             info: dict[str, Any] = {"reason": args.get("reason")}
             if tool.builtin == "transfer":
-                info.update(to=self._render(tool.to or "", {"args": args}), mode=tool.mode,
-                            handoff=self._render(tool.handoff_prompt, {"args": args}) if tool.handoff_prompt else None)
+                info.update(
+                    to=self._render(tool.to or "", {"args": args}),
+                    mode=tool.mode,
+                    handoff=self._render(tool.handoff_prompt, {"args": args}) if tool.handoff_prompt else None,
+                )
             self.s.request_end("transfer" if tool.builtin == "transfer" else "end_call", {**info, "tool": tool.name})
             return
         self._apply_action(action, tool.name)

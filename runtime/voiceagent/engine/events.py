@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 
 class Scrubber(Protocol):
@@ -99,14 +100,15 @@ class EventLog:
 
     def close(self) -> None:
         """Close the file (idempotent); the in-memory list stays. Values registered with the
-        redactor after an event was written are masked in it before closing."""
+        redactor after an event was written are masked in it before closing.
+        """
         if self._registered() != self._scrubbed_with:
             self._rescrub()
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "EventLog":
+    def __enter__(self) -> EventLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

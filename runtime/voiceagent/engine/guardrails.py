@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from voiceagent.config.models import Tool, Verification
 from voiceagent.engine.guardrails_normalise import digits_of, factor_matches
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, ToolRunner
 
-__all__ = ["VERIFY_TOOL_NAME", "VerificationOutcome", "VerificationGuard"]
+__all__ = ["VERIFY_TOOL_NAME", "VerificationGuard", "VerificationOutcome"]
 
 VERIFY_TOOL_NAME = "verify_caller"
 
@@ -142,7 +143,8 @@ class VerificationGuard:
 
     def verify_tool_definition(self) -> dict[str, Any] | None:
         """The OpenAI function ``verify_caller`` (each factor an optional string), or None when
-        verification is not configured."""
+        verification is not configured.
+        """
         if self.verification is None:
             return None
         props = {
@@ -163,7 +165,8 @@ class VerificationGuard:
 
     def refusal_for(self, tool: Tool, level: int | None = None) -> str | None:
         """Text for the LLM when ``tool.requires_level`` exceeds ``level`` (default: the guard's
-        level), else None. The session returns it as the tool result instead of running the tool."""
+        level), else None. The session returns it as the tool result instead of running the tool.
+        """
         level = self.level if level is None else level
         need = tool.requires_level
         if need is None or need <= level:
@@ -196,14 +199,13 @@ class VerificationGuard:
         if v is None:
             return self._outcome("Caller verification is not configured for this agent.")
         if self._state.locked_out:
-            return self._outcome(
-                "Verification is locked after too many failed attempts. Do not ask for more details."
-            )
+            return self._outcome("Verification is locked after too many failed attempts. Do not ask for more details.")
         args = _parse(arguments)
         if args is None:
             return self._outcome("verify_caller arguments were not valid JSON; pass the factors as strings.")
         stated = {
-            f: args[f] for f in v.factors
+            f: args[f]
+            for f in v.factors
             if args.get(f) is not None and not isinstance(args.get(f), (dict, list)) and str(args[f]).strip()
         }
         for f, value in stated.items():
@@ -219,12 +221,12 @@ class VerificationGuard:
             required = lookup.required if lookup.required is not None else list(lookup.parameters)
             missing = [k for k in required if k not in lookup_args and k in v.factors]
             if missing:  # the record is found by these factors: nothing can be checked without them
-                return self._outcome(
-                    f"To check the caller's details, ask for their {' and '.join(missing)} first."
-                )
+                return self._outcome(f"To check the caller's details, ask for their {' and '.join(missing)} first.")
         res: ToolResult = await self.runner.run(v.lookup, lookup_args, ctx)
         if not res.ok:
-            return self._outcome("The caller's record could not be checked right now; try again later or offer other help.")
+            return self._outcome(
+                "The caller's record could not be checked right now; try again later or offer other help."
+            )
         record = _record(res.result)
         self._register_record(record)
 
@@ -252,8 +254,11 @@ class VerificationGuard:
 
         parts: list[str] = []
         if failed:
-            parts.append("Some of the details given did not match our records." if record else
-                         "No matching customer record was found for these details.")
+            parts.append(
+                "Some of the details given did not match our records."
+                if record
+                else "No matching customer record was found for these details."
+            )
         if uncheckable:
             parts.append(f"These cannot be checked for this caller: {', '.join(uncheckable)}.")
         if newly_locked:
@@ -271,7 +276,8 @@ class VerificationGuard:
     async def run_lockout(self, ctx: ToolContext) -> ToolResult | None:
         """Run ``on_lockout``: the named tool through the runner (with ``reason``), or, for
         ``end_call`` without a tool of that name, an ``EndCallAction``. None when no action is
-        configured. Never raises for tool failures."""
+        configured. Never raises for tool failures.
+        """
         action = self.lockout_action
         if not action:
             return None
@@ -334,7 +340,8 @@ class VerificationGuard:
 
     def _register(self, factor: str, value: Any) -> None:
         """Register ``value`` and its digit forms (spoken digits; the last four of a
-        ``*last_four*`` field) with the redactor."""
+        ``*last_four*`` field) with the redactor.
+        """
         self.redactor.add(value)
         if isinstance(value, (dict, list)):
             return

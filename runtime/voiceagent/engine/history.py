@@ -8,7 +8,8 @@ so an assistant ``tool_calls`` message is never separated from its ``tool`` resu
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 Message = dict[str, Any]
 
@@ -25,7 +26,8 @@ class History:
 
     def add_assistant(self, text: str | None, tool_calls: Iterable[Any] = ()) -> Message:
         """Append an assistant message; ``tool_calls`` are ``ToolCallRequest``-like objects
-        (``id``, ``name``, ``arguments`` as a JSON string)."""
+        (``id``, ``name``, ``arguments`` as a JSON string).
+        """
         msg: Message = {"role": "assistant", "content": text or None}
         calls = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
@@ -56,7 +58,7 @@ class History:
         user_idx = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
         if len(user_idx) <= max_turns:
             return list(self.messages)
-        return self.messages[user_idx[-max_turns]:]
+        return self.messages[user_idx[-max_turns] :]
 
     def _append(self, msg: Message) -> Message:
         self.messages.append(msg)

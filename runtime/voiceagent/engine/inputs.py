@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 
 @dataclass(slots=True, eq=False)
@@ -43,9 +44,17 @@ class CallerInput:
             (a text transport without audio answers instantly, so piped lines must not barge in).
     """
 
-    def __init__(self, transport: Any, stt: Any, *, language: str, clock_ms: Callable[[], float],
-                 on_error: Callable[[str, BaseException, bool], None], one_at_a_time: bool = False,
-                 max_reopens: int = 2) -> None:
+    def __init__(
+        self,
+        transport: Any,
+        stt: Any,
+        *,
+        language: str,
+        clock_ms: Callable[[], float],
+        on_error: Callable[[str, BaseException, bool], None],
+        one_at_a_time: bool = False,
+        max_reopens: int = 2,
+    ) -> None:
         self.transport = transport
         self.stt = stt
         self.language = language
@@ -111,7 +120,8 @@ class CallerInput:
     async def _read_stt(self) -> None:
         """Read STT events; a stream that fails (after the provider's own reconnects) is replaced
         by a new one up to ``max_reopens`` times, so a dead socket costs the audio of the gap, not
-        the call. Past that, or when a new stream cannot be opened, the input ends (fatal)."""
+        the call. Past that, or when a new stream cannot be opened, the input ends (fatal).
+        """
         reopens = 0
         try:
             while True:

@@ -16,13 +16,14 @@ import os
 import re
 import threading
 import unicodedata
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
 
 from voiceagent.engine.guardrails_normalise import parse_date
 
-__all__ = ["Redactor", "RedactingFilter", "MASK"]
+__all__ = ["MASK", "RedactingFilter", "Redactor"]
 
 MASK = "[redacted]"
 
@@ -63,7 +64,9 @@ def _scrub_secrets(text: str) -> str:
 
 
 # Keys whose values are secrets wherever they appear (dicts in events, headers).
-_SECRET_KEY_RE = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|api[_-]?key|.*_api_key|.*token|.*secret|.*password)$")
+_SECRET_KEY_RE = re.compile(
+    r"(?i)^(authorization|proxy-authorization|x-api-key|api[_-]?key|.*_api_key|.*token|.*secret|.*password)$"
+)
 # Environment variables whose values are registered as secrets.
 _SECRET_ENV_RE = re.compile(r"(?i)(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$")
 
@@ -197,7 +200,7 @@ class Redactor:
                 pass
         return self._scrub(str(obj), rx)
 
-    def logging_filter(self) -> "RedactingFilter":
+    def logging_filter(self) -> RedactingFilter:
         """A :class:`logging.Filter` that scrubs records with this redactor."""
         return RedactingFilter(self)
 
@@ -213,7 +216,7 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self.redactor = redactor
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API name
+    def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not lose the record
@@ -229,8 +232,20 @@ class RedactingFilter(logging.Filter):
 
 # -- helpers ------------------------------------------------------------------------------
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def _variants(value: Any) -> Iterable[str]:
@@ -282,7 +297,8 @@ class _Matcher:
     """Registered values as one regex. Matching runs on ``text.lower()`` without re.IGNORECASE
     and every alternative starts with a literal character, which lets ``re`` skip ahead by
     first character (about 10x faster than an IGNORECASE alternation of look-behinds). Text
-    whose lower-case form changes length (rare Unicode) uses the IGNORECASE pattern instead."""
+    whose lower-case form changes length (rare Unicode) uses the IGNORECASE pattern instead.
+    """
 
     def __init__(self, values: list[str]) -> None:
         self.fast = re.compile("|".join(_value_pattern(v.lower()) for v in values))
@@ -310,11 +326,12 @@ class _Matcher:
 def _value_pattern(value: str) -> str:
     """Regex for one value: digits may be split by single separators; text matches across
     whitespace runs, as whole words. The first character is matched before the word-boundary
-    look-behind ``(?<!\\w.)`` so every alternative begins with a literal."""
+    look-behind ``(?<!\\w.)`` so every alternative begins with a literal.
+    """
     if value.isdigit():
         return _DIGIT_SEP.join(value)
     body = r"\s+".join(re.escape(p) for p in value.split())
     first = re.escape(value[0])
     left = r"(?<!\w.)" if value[0].isalnum() or value[0] == "_" else ""
     right = r"(?!\w)" if value[-1].isalnum() or value[-1] == "_" else ""
-    return f"{first}{left}{body[len(first):]}{right}"
+    return f"{first}{left}{body[len(first) :]}{right}"

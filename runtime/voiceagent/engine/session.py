@@ -18,7 +18,7 @@ what the caller heard. The session does not close the transport or the providers
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from voiceagent import templating
@@ -91,9 +91,15 @@ class Session:
         self.ending: tuple[str, dict[str, Any]] | None = None
         self.ending_needs_words = False
         self.end_reason: str | None = None
-        self._started = datetime.now(timezone.utc)
-        self._input = CallerInput(transport, stt, language=self.agent.language, clock_ms=events.now_ms,
-                                  on_error=self._input_error, one_at_a_time=not self.speaker.audio)
+        self._started = datetime.now(UTC)
+        self._input = CallerInput(
+            transport,
+            stt,
+            language=self.agent.language,
+            clock_ms=events.now_ms,
+            on_error=self._input_error,
+            one_at_a_time=not self.speaker.audio,
+        )
         self._task: asyncio.Task[None] | None = None
         self._turn: Turn | None = None
         self._item: InputItem | None = None
@@ -134,8 +140,10 @@ class Session:
         """Take ``when`` transitions whose guard is true (chained, bounded). Returns whether the state changed."""
         changed = False
         for _ in range(MAX_GUARD_CHAIN):
-            target = next((t.to for t in self.compiled.state(self.state.state).guard_transitions()
-                           if self.guard_holds(t.when)), None)  # type: ignore[arg-type]
+            target = next(
+                (t.to for t in self.compiled.state(self.state.state).guard_transitions() if self.guard_holds(t.when)),
+                None,
+            )  # type: ignore[arg-type]
             if target is None or target == self.state.state:
                 break
             self.enter_state(target, via="guard")
@@ -180,7 +188,7 @@ class Session:
         try:
             try:
                 await self._input.start()
-            except Exception as exc:  # noqa: BLE001 - logged, then raised to the caller
+            except Exception as exc:
                 self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
                 self.events.emit("session.end", reason="stt_error", turns=0, state=self.state.state)
                 raise
@@ -351,7 +359,8 @@ class Session:
 
         A turn that ended on its own before the cancellation landed, or that was only waiting for
         playback the caller had already heard in full, is not interrupted: it keeps its one
-        ``agent.text(interrupted=False)``."""
+        ``agent.text(interrupted=False)``.
+        """
         task, turn = self._task, self._turn
         if task is None or turn is None:
             return

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from voiceagent.engine.speech import strip_markdown
 
@@ -63,7 +64,9 @@ class Speaker:
         on_error: called with the exception when TTS fails for a sentence (that sentence is skipped).
     """
 
-    def __init__(self, transport: Any, tts: Any, *, clock_ms: Callable[[], float], on_error: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self, transport: Any, tts: Any, *, clock_ms: Callable[[], float], on_error: Callable[[BaseException], None]
+    ) -> None:
         self.transport = transport
         self.tts = tts
         self.audio = tts is not None and bool(getattr(transport, "plays_audio", True))
@@ -76,7 +79,8 @@ class Speaker:
 
     async def say(self, text: str, group: Any = None) -> Segment | None:
         """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
-        None when nothing speakable is left."""
+        None when nothing speakable is left.
+        """
         text = strip_markdown(text)
         if not text:
             return None

@@ -10,7 +10,23 @@ from __future__ import annotations
 import re
 
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "st", "sr", "jr", "prof", "vs", "etc", "e.g", "i.e", "no", "approx", "inc", "ltd", "co",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "sr",
+    "jr",
+    "prof",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "no",
+    "approx",
+    "inc",
+    "ltd",
+    "co",
 }
 
 # End of sentence: terminal punctuation, optional closing quotes/brackets, then whitespace.
@@ -22,7 +38,7 @@ _CLAUSE = re.compile(r"(?:[,;:]|(?<=\s)-|[–—])[\"'”’)\]]*(?=\s)")
 _ENDS_SENTENCE = re.compile(r"(?:[.!?…]+|[。！？।॥])[\"'”’)\]]*\s*$")
 _DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]$")
 # Pictographs and their joiners/selectors: a TTS reads them as names ("smiling face") or noise.
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]")
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_+-]*")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -73,10 +89,15 @@ def _speakable(raw: str) -> bool:
 
 def _markdown_closed(text: str) -> bool:
     """Whether ``text`` leaves no bold/italic/code/link markup open (cutting there would make
-    :func:`strip_markdown` leave a marker for TTS to read)."""
+    :func:`strip_markdown` leave a marker for TTS to read).
+    """
     bare = text.replace("**", "")
-    return (text.count("**") % 2 == 0 and bare.count("*") % 2 == 0 and text.count("`") % 2 == 0
-            and text.count("[") == text.count("]"))
+    return (
+        text.count("**") % 2 == 0
+        and bare.count("*") % 2 == 0
+        and text.count("`") % 2 == 0
+        and text.count("[") == text.count("]")
+    )
 
 
 class SentenceSplitter:
@@ -150,8 +171,12 @@ class SentenceSplitter:
                 best = m.end()
         if newline != -1 and (best is None or newline < best):
             best = newline + 1
-        if (best is None and not self._emitted and self.first_clause_chars is not None
-                and len(buf[start:].strip()) > self.first_clause_chars):
+        if (
+            best is None
+            and not self._emitted
+            and self.first_clause_chars is not None
+            and len(buf[start:].strip()) > self.first_clause_chars
+        ):
             best = self._first_clause_cut(start)
         if best is None and len(buf) - start > self.max_chars:
             idx = max(buf.rfind(", ", start), buf.rfind("; ", start))
@@ -161,12 +186,13 @@ class SentenceSplitter:
 
     def _first_clause_cut(self, start: int) -> int | None:
         """End of the last clause in the buffer after ``start`` that leaves speakable text with no
-        Markdown left open, or None (also when the buffer seems to end the sentence already)."""
+        Markdown left open, or None (also when the buffer seems to end the sentence already).
+        """
         buf, best = self._buf, None
         if _ENDS_SENTENCE.search(buf):
             return None  # "... fine." with the next token not here yet: the whole sentence is about to go
         for m in _CLAUSE.finditer(buf, start):
-            piece = buf[:m.end()]
+            piece = buf[: m.end()]
             if _speakable(piece[start:]) and _markdown_closed(piece):
                 best = m.end()
         return best

@@ -7,9 +7,10 @@ Templates and guards see the names of the agent format (docs: shared spec, "Stri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -43,7 +44,8 @@ class SessionState:
 def caller_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``caller`` mapping of a call: ``phone`` and ``id`` as text ("" when the transport does
     not know them, so ``{{ caller.phone }}`` renders empty rather than "None"), ``metadata`` a
-    dict; other keys the transport gives are kept. A missing fact is falsy, as before."""
+    dict; other keys the transport gives are kept. A missing fact is falsy, as before.
+    """
     out = dict(raw or {})
     for key in ("phone", "id"):
         out[key] = "" if out.get(key) is None else str(out[key])
@@ -69,7 +71,7 @@ def template_context(
         variables=dict(variables),
         caller=dict(caller),
         session=session.as_template(),
-        now=now or datetime.now(timezone.utc),
+        now=now or datetime.now(UTC),
     )
     ctx.update(extra)
     return ctx

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -25,7 +26,7 @@ from voiceagent.config.models import HttpTool
 from voiceagent.engine.tool_schema import ToolFailure
 from voiceagent.templating import evaluate, render
 
-__all__ = ["HttpToolCaller", "render_value", "MAX_TEXT_CHARS", "MAX_ERROR_EXCERPT"]
+__all__ = ["MAX_ERROR_EXCERPT", "MAX_TEXT_CHARS", "HttpToolCaller", "render_value"]
 
 MAX_TEXT_CHARS = 8000
 MAX_ERROR_EXCERPT = 200

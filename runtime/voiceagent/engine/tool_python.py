@@ -23,11 +23,12 @@ import inspect
 import sys
 import threading
 import types
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from voiceagent.engine.tool_schema import ToolFailure
 
@@ -68,7 +69,7 @@ class PythonToolLoader:
         return self._cache[spec]
 
     def _import(self, module_name: str) -> types.ModuleType:
-        top = module_name.split(".")[0]
+        top = module_name.split(".", maxsplit=1)[0]
         local = (self.base_dir / f"{top}.py").is_file() or (self.base_dir / top).is_dir()
         if not local:
             return importlib.import_module(module_name)
@@ -94,7 +95,8 @@ class PythonToolLoader:
 
     def _forget_top_level(self, names: set[str]) -> None:
         """Drop modules that sibling absolute imports put into ``sys.modules`` from base_dir, so
-        another agent's ``tools`` package is not shadowed (the importing module keeps its refs)."""
+        another agent's ``tools`` package is not shadowed (the importing module keeps its refs).
+        """
         for name in names:
             if name == self._package or name.startswith(self._package + "."):
                 continue
@@ -128,7 +130,8 @@ class PythonToolLoader:
 
 def _context_param(func: Callable[..., Any]) -> str | None:
     """The keyword the call context is passed as: ``ctx``, else ``context`` (the name
-    config/pytools.py also accepts), ``ctx`` for ``**kwargs``; None when the function takes none."""
+    config/pytools.py also accepts), ``ctx`` for ``**kwargs``; None when the function takes none.
+    """
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
@@ -145,7 +148,8 @@ def _context_param(func: Callable[..., Any]) -> str | None:
 def to_jsonable(value: Any, _depth: int = 0) -> Any:
     """``value`` as JSON-serialisable data: dict keys become str, tuples/sets lists, dates ISO
     text, dataclasses and pydantic models dicts, Decimal float, Enum its value, bytes UTF-8 text,
-    anything else ``str(value)``."""
+    anything else ``str(value)``.
+    """
     if _depth > 50:
         return str(value)
     if value is None or isinstance(value, (bool, int, str)):

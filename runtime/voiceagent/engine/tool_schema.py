@@ -9,8 +9,9 @@ OpenAI function-tool shape: https://platform.openai.com/docs/guides/function-cal
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import jsonschema
 
@@ -20,9 +21,9 @@ __all__ = [
     "ArgumentError",
     "ToolFailure",
     "parameters_schema",
+    "parse_arguments",
     "tool_definition",
     "tool_definitions",
-    "parse_arguments",
     "validate_arguments",
 ]
 
@@ -44,9 +45,7 @@ def parameters_schema(tool: Tool) -> dict[str, Any]:
     ``tool.required`` or every parameter. Builtins get an optional ``reason`` string unless they
     declare one.
     """
-    props: dict[str, Any] = {
-        name: p.model_dump(exclude_none=True) for name, p in tool.parameters.items()
-    }
+    props: dict[str, Any] = {name: p.model_dump(exclude_none=True) for name, p in tool.parameters.items()}
     required = list(tool.required) if tool.required is not None else list(tool.parameters)
     if tool.builtin is not None and "reason" not in props:
         props["reason"] = dict(_REASON)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import httpx
 
@@ -33,13 +34,13 @@ from voiceagent.engine.tool_schema import (
 from voiceagent.templating import TemplateError, render
 
 __all__ = [
-    "ToolContext",
-    "ToolResult",
-    "TransferAction",
     "EndCallAction",
-    "ToolRunner",
-    "tool_definitions",
+    "ToolContext",
     "ToolFailure",
+    "ToolResult",
+    "ToolRunner",
+    "TransferAction",
+    "tool_definitions",
 ]
 
 
@@ -58,11 +59,12 @@ class ToolContext:
     caller: dict[str, Any] = field(default_factory=dict)
     session: Mapping[str, Any] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def template_context(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The Jinja2 context of agent-format.md "Strings": variables (also top-level by name),
-        ``caller``, ``session``, ``args``, ``now``. Reserved names win over variables of the same name."""
+        ``caller``, ``session``, ``args``, ``now``. Reserved names win over variables of the same name.
+        """
         ctx: dict[str, Any] = dict(self.variables)
         ctx.update(
             variables=self.variables,

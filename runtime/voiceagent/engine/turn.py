@@ -35,7 +35,8 @@ class EmptyReply(Exception):
 @dataclass(eq=False)
 class Group:
     """The sentences of one LLM round (or the greeting / fallback) and the assistant message
-    that carries them in the history (None until the round is committed)."""
+    that carries them in the history (None until the round is committed).
+    """
 
     segments: list[Segment] = field(default_factory=list)
     message: Message | None = None
@@ -110,14 +111,18 @@ class Turn:
 
     def fully_heard(self, played_ms: float, tolerance_ms: float = 20.0) -> bool:
         """Whether the caller heard every sentence of the turn to its end by ``played_ms``
-        (within ``tolerance_ms``, one audio frame); text-only sentences count as heard."""
-        return all(s.done and (not s.audio or s.start_ms is None or played_ms + tolerance_ms >= s.start_ms + s.dur_ms)
-                   for s in self.segments)
+        (within ``tolerance_ms``, one audio frame); text-only sentences count as heard.
+        """
+        return all(
+            s.done and (not s.audio or s.start_ms is None or played_ms + tolerance_ms >= s.start_ms + s.dur_ms)
+            for s in self.segments
+        )
 
     def commit(self, history: History, played_ms: float = _INF) -> None:
         """Make the history say exactly what was heard: each round's assistant message keeps only
         the sentences heard by ``played_ms``; rounds not committed yet get a message when something
-        of them was heard; a plain message left empty is removed."""
+        of them was heard; a plain message left empty is removed.
+        """
         for group in self.groups:
             text = group.text(played_ms)
             msg = group.message
@@ -136,7 +141,7 @@ class Turn:
 class TurnRunner:
     """Runs the LLM rounds of a turn for ``session`` (an :class:`~voiceagent.engine.session.Session`)."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: Session) -> None:
         self.s = session
 
     async def respond(self, turn: Turn) -> None:
@@ -204,8 +209,9 @@ class TurnRunner:
             await s.speaker.say(sentence, group)
         return calls if tool_choice != "none" else []
 
-    async def _on_event(self, turn: Turn, group: Group, splitter: SentenceSplitter,
-                        calls: list[ToolCallRequest], event: object) -> None:
+    async def _on_event(
+        self, turn: Turn, group: Group, splitter: SentenceSplitter, calls: list[ToolCallRequest], event: object
+    ) -> None:
         s, m = self.s, turn.metrics
         if isinstance(event, TextDelta):
             if m.first_token_ms is None:

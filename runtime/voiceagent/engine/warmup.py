@@ -26,17 +26,22 @@ WAIT_CAP_S = 60.0
 """Longest a caller turn waits for the warm-up, in seconds counted from the warm-up's start."""
 
 
-def start_warm_up(session: "Session") -> "asyncio.Task[None] | None":
+def start_warm_up(session: Session) -> asyncio.Task[None] | None:
     """Start the warm-up task for ``session``'s current state, or None when the LLM has no
-    ``warm_up``. Emits ``llm.warm_up`` (``ms``: the time the LLM reported) when done."""
+    ``warm_up``. Emits ``llm.warm_up`` (``ms``: the time the LLM reported) when done.
+    """
     warm_up = getattr(session.llm, "warm_up", None)
     if warm_up is None:
         return None
     state = session.compiled.state(session.state.state)
     llm_cfg = session.agent.llm
-    request = ChatRequest(messages=session.build_messages(), tools=state.llm_tools(),
-                          tool_choice="auto" if state.functions else "none",
-                          temperature=llm_cfg.temperature, max_tokens=llm_cfg.max_tokens)
+    request = ChatRequest(
+        messages=session.build_messages(),
+        tools=state.llm_tools(),
+        tool_choice="auto" if state.functions else "none",
+        temperature=llm_cfg.temperature,
+        max_tokens=llm_cfg.max_tokens,
+    )
 
     async def run() -> None:
         try:
@@ -56,7 +61,7 @@ class WarmUp:
         cap_s: longest wait (s) for the warm-up, counted from its start (:data:`WAIT_CAP_S`).
     """
 
-    def __init__(self, session: "Session", *, cap_s: float = WAIT_CAP_S) -> None:
+    def __init__(self, session: Session, *, cap_s: float = WAIT_CAP_S) -> None:
         self.session = session
         self.cap_s = cap_s
         self.task: asyncio.Task[None] | None = None
@@ -65,7 +70,8 @@ class WarmUp:
 
     def start(self) -> None:
         """Start the warm-up (once per call; later calls do nothing). Without an LLM ``warm_up``
-        nothing runs."""
+        nothing runs.
+        """
         if self.started_at is not None:
             return
         self.started_at = asyncio.get_running_loop().time()

@@ -8,8 +8,9 @@ llama.cpp's server and every OpenAI-compatible endpoint accept.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from voiceagent.audio import AudioFrame
 
@@ -135,7 +136,8 @@ class LLM(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
         """Stream the reply: ``TextDelta`` pieces, then any ``ToolCallRequest`` (complete, after the
         text), then one ``Usage``. Raises :class:`ProviderError` on failure. Cancelling the
-        consuming task stops the request."""
+        consuming task stops the request.
+        """
 
     async def aclose(self) -> None:
         """Release connections."""
@@ -155,7 +157,8 @@ class TTS(Protocol):
     def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """Audio for ``text`` (usually one sentence) as it is produced. Closing the iterator
         (or cancelling its task) stops synthesis at once: that is how barge-in cancels TTS.
-        Raises :class:`ProviderError` on failure."""
+        Raises :class:`ProviderError` on failure.
+        """
 
     async def aclose(self) -> None:
         """Release connections and models."""

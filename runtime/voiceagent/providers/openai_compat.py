@@ -12,19 +12,25 @@ import email.utils
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from voiceagent.providers.base import (
-    ChatRequest, LLMEvent, ProviderError, TextDelta, ToolCallRequest, Usage,
+    ChatRequest,
+    LLMEvent,
+    ProviderError,
+    TextDelta,
+    ToolCallRequest,
+    Usage,
 )
 from voiceagent.providers.toolcall_text import TextToolCallFilter
 
-__all__ = ["OpenAICompatLLM", "RETRY_STATUSES", "DEFAULT_OPENAI_BASE_URL"]
+__all__ = ["DEFAULT_OPENAI_BASE_URL", "RETRY_STATUSES", "OpenAICompatLLM"]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -37,13 +43,29 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 _WARM_CHUNK: dict[str, Any] = {
-    "id": "warm-up", "object": "chat.completion.chunk", "created": 0, "model": "warm-up",
-    "choices": [{"index": 0, "finish_reason": None, "delta": {
-        "role": "assistant", "content": "", "tool_calls": [{
-            "index": 0, "id": "call_w", "type": "function",
-            "function": {"name": "f", "arguments": "{}"}}]}}],
-    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
-              "prompt_tokens_details": {"cached_tokens": 0}},
+    "id": "warm-up",
+    "object": "chat.completion.chunk",
+    "created": 0,
+    "model": "warm-up",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": None,
+            "delta": {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"index": 0, "id": "call_w", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "total_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    },
 }
 """A streamed chunk with every part :meth:`OpenAICompatLLM.stream` reads (text, a tool call,
 usage), built once by :meth:`OpenAICompatLLM.warm_up` so the SDK's model classes are ready."""
@@ -58,7 +80,8 @@ class _PartialCall:
 
 def _retry_after_s(exc: BaseException) -> float | None:
     """Seconds from ``Retry-After`` / ``retry-after-ms`` on an HTTP error, if the server sent one
-    (RFC 9110 §10.2.3: delay-seconds or an HTTP date)."""
+    (RFC 9110 §10.2.3: delay-seconds or an HTTP date).
+    """
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -112,12 +135,21 @@ class OpenAICompatLLM:
     ``X-Request-Id`` response header. Raises :class:`ProviderError` (``status``, ``retryable``).
     """
 
-    def __init__(self, *, base_url: str | None, api_key: str | None, model: str,
-                 name: str = "openai",
-                 timeout_s: float = 20.0, max_retries: int = 2, deadline_s: float = 30.0,
-                 default_headers: Mapping[str, str] | None = None, text_tool_calls: bool = False,
-                 salvage_text_calls: bool = False,
-                 extra_body: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        name: str = "openai",
+        timeout_s: float = 20.0,
+        max_retries: int = 2,
+        deadline_s: float = 30.0,
+        default_headers: Mapping[str, str] | None = None,
+        text_tool_calls: bool = False,
+        salvage_text_calls: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.model = model
         self.base_url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
@@ -129,8 +161,12 @@ class OpenAICompatLLM:
         self.extra_body = dict(extra_body or {})
         self._secret = api_key or ""
         self._client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=api_key or "no-key", max_retries=0,
-            timeout=timeout_s, default_headers=dict(default_headers or {}))
+            base_url=self.base_url,
+            api_key=api_key or "no-key",
+            max_retries=0,
+            timeout=timeout_s,
+            default_headers=dict(default_headers or {}),
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAICompatLLM(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
@@ -138,9 +174,12 @@ class OpenAICompatLLM:
     # ------------------------------------------------------------------ request
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.model, "messages": request.messages, "stream": True,
+            "model": self.model,
+            "messages": request.messages,
+            "stream": True,
             "stream_options": {"include_usage": True},
-            "temperature": request.temperature, "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
         }
         if request.tools:  # Electron: "Don't send tools: []"
             body["tools"] = request.tools
@@ -159,20 +198,24 @@ class OpenAICompatLLM:
             message = body.get("message") or exc.message
             kind = body.get("type")
             rid = exc.response.headers.get("x-request-id") or body.get("request_id")
-            text = (f"{self.name} LLM request failed{tries}: HTTP {exc.status_code}"
-                    f"{f' {kind}' if kind else ''}: {message}"
-                    f"{f' (request id {rid})' if rid else ''}")
-            return ProviderError(self._scrub(text), retryable=exc.status_code in RETRY_STATUSES,
-                                 status=exc.status_code)
+            text = (
+                f"{self.name} LLM request failed{tries}: HTTP {exc.status_code}"
+                f"{f' {kind}' if kind else ''}: {message}"
+                f"{f' (request id {rid})' if rid else ''}"
+            )
+            return ProviderError(self._scrub(text), retryable=exc.status_code in RETRY_STATUSES, status=exc.status_code)
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(f"{self.name} LLM request timed out{tries} "
-                                 f"(per-attempt timeout {self.timeout_s:g} s) at {self.base_url}",
-                                 retryable=True)
+            return ProviderError(
+                f"{self.name} LLM request timed out{tries} "
+                f"(per-attempt timeout {self.timeout_s:g} s) at {self.base_url}",
+                retryable=True,
+            )
         if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(self._scrub(f"{self.name} LLM: cannot connect to {self.base_url}"
-                                             f"{tries}: {exc.__cause__ or exc}"), retryable=True)
-        return ProviderError(self._scrub(f"{self.name} LLM failed: {type(exc).__name__}: {exc}"),
-                             retryable=False)
+            return ProviderError(
+                self._scrub(f"{self.name} LLM: cannot connect to {self.base_url}{tries}: {exc.__cause__ or exc}"),
+                retryable=True,
+            )
+        return ProviderError(self._scrub(f"{self.name} LLM failed: {type(exc).__name__}: {exc}"), retryable=False)
 
     async def _post(self, body: dict[str, Any], *, timeout: float) -> Any:
         """POST ``body`` (plain JSON) to ``/chat/completions`` as one attempt; the raw response.
@@ -186,14 +229,21 @@ class OpenAICompatLLM:
         ``post()`` return the response (headers + ``parse()`` into an ``AsyncStream`` of
         ``ChatCompletionChunk``). The JSON on the wire is the same (tests/llm/test_openai_compat_wire.py).
         """
-        options: dict[str, Any] = {"headers": {_RAW_RESPONSE_HEADER: "true"}, "timeout": timeout,
-                                   "security": {"bearer_auth": True}}
+        options: dict[str, Any] = {
+            "headers": {_RAW_RESPONSE_HEADER: "true"},
+            "timeout": timeout,
+            "security": {"bearer_auth": True},
+        }
         if self.extra_body:
             options["extra_json"] = self.extra_body
         return await self._client.post(
-            "/chat/completions", body=body, cast_to=ChatCompletion, stream=True,
+            "/chat/completions",
+            body=body,
+            cast_to=ChatCompletion,
+            stream=True,
             stream_cls=openai.AsyncStream[ChatCompletionChunk],
-            options=options)  # type: ignore[arg-type]  # a plain dict of RequestOptions keys
+            options=options,
+        )  # type: ignore[arg-type]  # a plain dict of RequestOptions keys
 
     async def _open(self, body: dict[str, Any], deadline_s: float) -> Any:
         """Start the streamed request, retrying within the deadline. Returns the raw response."""
@@ -208,13 +258,13 @@ class OpenAICompatLLM:
             return min(4.0, 0.25 * 2 ** (rs.attempt_number - 1)) * (0.5 + random.random() / 2)
 
         def stop(rs: RetryCallState) -> bool:
-            return (rs.attempt_number > self.max_retries
-                    or time.monotonic() + rs.upcoming_sleep >= end)
+            return rs.attempt_number > self.max_retries or time.monotonic() + rs.upcoming_sleep >= end
 
         attempts = 0
         try:
-            async for attempt in AsyncRetrying(stop=stop, wait=wait, reraise=True,
-                                               retry=retry_if_exception(_is_retryable)):
+            async for attempt in AsyncRetrying(
+                stop=stop, wait=wait, reraise=True, retry=retry_if_exception(_is_retryable)
+            ):
                 with attempt:
                     attempts += 1
                     left = end - time.monotonic()
@@ -225,25 +275,27 @@ class OpenAICompatLLM:
             if isinstance(exc, openai.APITimeoutError) and time.monotonic() >= end - 0.05:
                 raise ProviderError(
                     f"{self.name} LLM gave no response within the {deadline_s:g} s deadline"
-                    f"{f' ({attempts} attempts)' if attempts > 1 else ''}", retryable=True) from None
+                    f"{f' ({attempts} attempts)' if attempts > 1 else ''}",
+                    retryable=True,
+                ) from None
             raise self._error(exc, attempts=attempts) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ stream
-    async def stream(self, request: ChatRequest, *,
-                     deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
+    async def stream(self, request: ChatRequest, *, deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
         """Stream one completion (see the class docstring for the event order).
 
         deadline_s: overrides the instance's total budget for getting the response started.
         Cancelling the consuming task closes the HTTP response.
         """
-        raw = await self._open(self._body(request), self.deadline_s if deadline_s is None
-                               else deadline_s)
+        raw = await self._open(self._body(request), self.deadline_s if deadline_s is None else deadline_s)
         request_id = raw.headers.get("x-request-id")
         tool_names = [t.get("function", {}).get("name") for t in request.tools]
-        text_filter = TextToolCallFilter([n for n in tool_names if n],
-                                         salvage=self.salvage_text_calls) \
-            if self.text_tool_calls else None
+        text_filter = (
+            TextToolCallFilter([n for n in tool_names if n], salvage=self.salvage_text_calls)
+            if self.text_tool_calls
+            else None
+        )
         partial: dict[int, _PartialCall] = {}
         usage: Usage | None = None
         stream = raw.parse()
@@ -251,10 +303,12 @@ class OpenAICompatLLM:
             async for chunk in stream:
                 if chunk.usage is not None:
                     details = chunk.usage.prompt_tokens_details
-                    usage = Usage(prompt_tokens=chunk.usage.prompt_tokens or 0,
-                                  completion_tokens=chunk.usage.completion_tokens or 0,
-                                  cached_tokens=(details.cached_tokens or 0) if details else 0,
-                                  request_id=request_id)
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens or 0,
+                        completion_tokens=chunk.usage.completion_tokens or 0,
+                        cached_tokens=(details.cached_tokens or 0) if details else 0,
+                        request_id=request_id,
+                    )
                 for choice in chunk.choices:
                     delta = choice.delta
                     if delta is None:
@@ -264,8 +318,7 @@ class OpenAICompatLLM:
                         if text:
                             yield TextDelta(text)
                     for tc in delta.tool_calls or []:
-                        slot = partial.setdefault(tc.index if tc.index is not None
-                                                  else len(partial), _PartialCall())
+                        slot = partial.setdefault(tc.index if tc.index is not None else len(partial), _PartialCall())
                         slot.id = tc.id or slot.id
                         if tc.function is not None:
                             name = tc.function.name or ""
@@ -276,12 +329,12 @@ class OpenAICompatLLM:
         except openai.OpenAIError as exc:
             raise self._error(exc, attempts=1) from None
         except (ConnectionError, OSError) as exc:  # pragma: no cover - transport specific
-            raise ProviderError(f"{self.name} LLM stream broke: {type(exc).__name__}",
-                                retryable=True) from None
+            raise ProviderError(f"{self.name} LLM stream broke: {type(exc).__name__}", retryable=True) from None
         except Exception as exc:  # httpx/httpx2 read errors mid-stream
             if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11"):
-                raise ProviderError(f"{self.name} LLM stream broke: {type(exc).__name__}: "
-                                    f"{self._scrub(str(exc))}", retryable=True) from None
+                raise ProviderError(
+                    f"{self.name} LLM stream broke: {type(exc).__name__}: {self._scrub(str(exc))}", retryable=True
+                ) from None
             raise
         finally:
             await stream.close()
@@ -294,8 +347,9 @@ class OpenAICompatLLM:
             call = partial[index]
             if not call.name:
                 continue
-            yield ToolCallRequest(id=call.id or f"call_{uuid.uuid4().hex[:16]}", name=call.name,
-                                  arguments=call.arguments or "{}")
+            yield ToolCallRequest(
+                id=call.id or f"call_{uuid.uuid4().hex[:16]}", name=call.name, arguments=call.arguments or "{}"
+            )
         if text_filter is not None:
             for call in text_filter.calls:
                 yield call
@@ -315,7 +369,7 @@ class OpenAICompatLLM:
         Returns the seconds it took. Raises nothing beyond an unexpected import failure.
         """
         started = time.monotonic()
-        import anyio  # noqa: PLC0415 - an httpx dependency; imported only for the warm-up
+        import anyio
 
         anyio.Event()  # first anyio primitive in a running loop imports its asyncio backend
         ChatCompletionChunk.model_construct(**_WARM_CHUNK)

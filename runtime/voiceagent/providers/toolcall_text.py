@@ -25,18 +25,20 @@ import ast
 import json
 import re
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from voiceagent.providers.base import ToolCallRequest
 
 __all__ = ["TextToolCallFilter", "extract_tool_calls"]
 
 _TAG_OPEN = ("<tool_call>", "<tools>", "<function_call>")
-_TAG_CLOSE = {"<tool_call>": "</tool_call>", "<tools>": "</tools>",
-              "<function_call>": "</function_call>"}
+_TAG_CLOSE = {"<tool_call>": "</tool_call>", "<tools>": "</tools>", "<function_call>": "</function_call>"}
 _FENCE = "```"
-_STRAY = re.compile(r"</tool_call>|</tools>|</function_call>|<\|im_end\|>|<\|endoftext\|>"
-                    r"|<\|im_start\|>(?:assistant)?")
+_STRAY = re.compile(
+    r"</tool_call>|</tools>|</function_call>|<\|im_end\|>|<\|endoftext\|>"
+    r"|<\|im_start\|>(?:assistant)?"
+)
 _TRIGGERS = (*_TAG_OPEN, _FENCE, "{", "[")
 _HOLD = (*_TAG_OPEN, _FENCE, *_TAG_CLOSE.values(), "<|im_end|>", "<|endoftext|>", "<|im_start|>")
 """Literals whose beginning at the end of a chunk is held back until the next chunk decides."""
@@ -46,7 +48,8 @@ _MAX_HOLD = 8000
 
 def _scan_json_end(s: str, start: int) -> int | None:
     """Index just past the balanced JSON value starting at ``s[start]`` (``{`` or ``[``), string-
-    and escape-aware; None when it does not close within ``s``."""
+    and escape-aware; None when it does not close within ``s``.
+    """
     depth = 0
     in_str: str | None = None
     esc = False
@@ -72,7 +75,8 @@ def _scan_json_end(s: str, start: int) -> int | None:
 
 def _single_quote_string(s: str, i: int) -> bool:
     """A ``'`` starts a Python-style string only after ``{``, ``[``, ``,`` or ``:`` (so that
-    apostrophes in prose inside a bad object do not swallow the rest)."""
+    apostrophes in prose inside a bad object do not swallow the rest).
+    """
     j = i - 1
     while j >= 0 and s[j].isspace():
         j -= 1
@@ -81,7 +85,8 @@ def _single_quote_string(s: str, i: int) -> bool:
 
 def _loads(text: str) -> Any:
     """JSON, else a Python literal (small models write single quotes / True / None). Raises
-    ValueError when neither parses."""
+    ValueError when neither parses.
+    """
     text = text.strip()
     try:
         return json.loads(text)
@@ -161,7 +166,7 @@ class TextToolCallFilter:
             if trig is None:
                 keep = 0 if final else self._partial_trigger_tail(self._buf)
                 out.append(self._buf[: len(self._buf) - keep])
-                self._buf = self._buf[len(self._buf) - keep:]
+                self._buf = self._buf[len(self._buf) - keep :]
                 break
             out.append(self._buf[:pos])
             self._buf = self._buf[pos:]
@@ -194,7 +199,8 @@ class TextToolCallFilter:
     @staticmethod
     def _json_start_ok(s: str, i: int) -> bool | None:
         """Whether the ``{``/``[`` at ``i`` may open a JSON object (``{"``, ``{'``, ``{}``,
-        ``[{``); None when the next non-space character has not arrived yet."""
+        ``[{``); None when the next non-space character has not arrived yet.
+        """
         j = i + 1
         while j < len(s) and s[j].isspace():
             j += 1
@@ -210,7 +216,8 @@ class TextToolCallFilter:
     @staticmethod
     def _partial_trigger_tail(s: str) -> int:
         """Length of the longest tail of ``s`` that is a proper prefix of a tag, fence or special
-        token."""
+        token.
+        """
         best = 0
         for trig in _HOLD:
             for n in range(min(len(trig) - 1, len(s)), 0, -1):
@@ -226,23 +233,23 @@ class TextToolCallFilter:
     def _consume_block(self, trig: str, *, final: bool) -> str | None:
         """Handle the block at the start of ``self._buf``: advance the buffer past it and return
         the speakable text it yields (usually ""), or None when more text is needed. Records
-        calls and rejections; JSON inside is never returned."""
+        calls and rejections; JSON inside is never returned.
+        """
         s = self._buf
         if trig == "?":  # "{" or "[" whose next character has not arrived yet
             return None if not final else self._take(1, s[:1])
         if trig in _TAG_OPEN:
             close = _TAG_CLOSE[trig]
             end = s.find(close, len(trig))
-            nxt = min((k for k in (s.find(t, len(trig)) for t in _TAG_OPEN) if k != -1),
-                      default=-1)
+            nxt = min((k for k in (s.find(t, len(trig)) for t in _TAG_OPEN) if k != -1), default=-1)
             if end != -1 and (nxt == -1 or end < nxt):
-                self._parse_body(s[len(trig):end])
+                self._parse_body(s[len(trig) : end])
                 return self._take(end + len(close))
             if nxt != -1:  # a new call starts before this one closed
-                self._parse_body(s[len(trig):nxt])
+                self._parse_body(s[len(trig) : nxt])
                 return self._take(nxt)
             if final or len(s) > _MAX_HOLD:
-                self._parse_body(s[len(trig):], truncated=True)
+                self._parse_body(s[len(trig) :], truncated=True)
                 return self._take(len(s))
             return None
         if trig == _FENCE:
@@ -324,13 +331,12 @@ class TextToolCallFilter:
         if a:
             end = _scan_json_end(text, a.start(1))
             try:
-                value = _loads(text[a.start(1):end] if end else _repair(text[a.start(1):]))
+                value = _loads(text[a.start(1) : end] if end else _repair(text[a.start(1) :]))
                 if isinstance(value, dict):
                     args = json.dumps(value, ensure_ascii=False)
             except ValueError:
                 pass
-        self.calls.append(ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=m.group(1),
-                                          arguments=args))
+        self.calls.append(ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=m.group(1), arguments=args))
         self.rejected.append(f"salvaged a broken call to {m.group(1)!r}: {text[:80]!r}")
         return True
 
@@ -377,8 +383,9 @@ class TextToolCallFilter:
         if not isinstance(args, dict):
             self.rejected.append(f"arguments for {name!r} are not an object")
             return None
-        return ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=name,
-                               arguments=json.dumps(args, ensure_ascii=False))
+        return ToolCallRequest(
+            id=f"call_{uuid.uuid4().hex[:16]}", name=name, arguments=json.dumps(args, ensure_ascii=False)
+        )
 
 
 def extract_tool_calls(text: str, tool_names: Iterable[str]) -> tuple[str, list[ToolCallRequest]]:

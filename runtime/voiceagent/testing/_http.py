@@ -9,17 +9,38 @@ listener whose connection tasks are cancelled on close.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
-__all__ = ["STATUS_TEXT", "ClientGone", "RequestHead", "read_head", "read_body", "response_head",
-           "chunk", "LAST_CHUNK", "write", "LocalServer"]
+__all__ = [
+    "LAST_CHUNK",
+    "STATUS_TEXT",
+    "ClientGone",
+    "LocalServer",
+    "RequestHead",
+    "chunk",
+    "read_body",
+    "read_head",
+    "response_head",
+    "write",
+]
 
 STATUS_TEXT = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 """Reason phrases for the status lines the fakes send."""
 
@@ -34,7 +55,8 @@ class ClientGone(Exception):
 @dataclass
 class RequestHead:
     """A request line and headers. ``raw`` is the head as received (up to and including the blank
-    line); ``headers`` keys are lower-case (a repeated header keeps its last value)."""
+    line); ``headers`` keys are lower-case (a repeated header keeps its last value).
+    """
 
     raw: bytes
     method: str
@@ -54,7 +76,8 @@ class RequestHead:
 
 async def read_head(reader: asyncio.StreamReader) -> RequestHead | None:
     """The next request head on ``reader``; ``None`` when the client closed (or sent a head
-    longer than the reader's limit, 64 KiB by default)."""
+    longer than the reader's limit, 64 KiB by default).
+    """
     try:
         raw = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
@@ -97,7 +120,8 @@ def response_head(status: int, headers: Mapping[str, str]) -> bytes:
 
 def chunk(data: bytes) -> bytes:
     """``data`` framed as one chunk of a ``Transfer-Encoding: chunked`` body (non-empty data;
-    end the body with :data:`LAST_CHUNK`)."""
+    end the body with :data:`LAST_CHUNK`).
+    """
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
@@ -122,7 +146,8 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 class LocalServer:
     """An ``asyncio`` TCP listener on 127.0.0.1 (ephemeral port) running ``handler`` per
     connection. Client disconnects and teardown cancellation end a handler quietly; the writer
-    is always closed. :meth:`aclose` cancels the open connections."""
+    is always closed. :meth:`aclose` cancels the open connections.
+    """
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
@@ -157,7 +182,8 @@ class LocalServer:
 
     async def aclose(self) -> None:
         """Stop listening, cancel and await the connection handlers (waits at most 2 s for the
-        listener to close)."""
+        listener to close).
+        """
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):

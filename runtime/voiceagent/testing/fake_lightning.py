@@ -48,7 +48,8 @@ OUTPUT_FORMATS = ["wav", "ulaw", "alaw", "pcm", "mp3"]
 
 def tone_pcm(text: str, sample_rate: int, ms_per_char: float = 40.0) -> bytes:
     """The fake's audio for ``text``: a sine (220–659 Hz, picked by CRC-32 of the text) lasting
-    ``len(text) * ms_per_char`` ms, PCM16 mono LE at ``sample_rate`` Hz."""
+    ``len(text) * ms_per_char`` ms, PCM16 mono LE at ``sample_rate`` Hz.
+    """
     n = int(round(len(text) * ms_per_char / 1000.0 * sample_rate))
     freq = 220 + zlib.crc32(text.encode()) % 440
     t = np.arange(n, dtype=np.float64) / sample_rate
@@ -116,8 +117,7 @@ class FakeLightning:
     def process_request(self, request: Request) -> Response | None:
         """401 before the upgrade for a missing/invalid key (§4.4, presumed like HTTP)."""
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return json_response(401, {"error": "Unauthorized",
-                                       "message": "Bearer token is missing or invalid."})
+            return json_response(401, {"error": "Unauthorized", "message": "Bearer token is missing or invalid."})
         return None
 
     async def handle(self, ws: Any) -> None:
@@ -144,22 +144,24 @@ class FakeLightning:
             worker.cancel()
             idle.cancel()
 
-    async def _idle(self, ws: Any, timeout: float, state: dict[str, Any],
-                    jobs: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _idle(self, ws: Any, timeout: float, state: dict[str, Any], jobs: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
             await asyncio.sleep(min(0.05, timeout / 4))
             if state["busy"] or not jobs.empty():
                 continue
             if time.monotonic() - state["last"] >= timeout:
                 shown = int(timeout) if float(timeout).is_integer() else timeout
-                await ws.send(json.dumps({"status": "error", "message":
-                                          f"Connection timed out after {shown} seconds of "
-                                          "inactivity"}))
+                await ws.send(
+                    json.dumps(
+                        {"status": "error", "message": f"Connection timed out after {shown} seconds of inactivity"}
+                    )
+                )
                 await ws.close(1000, "idle timeout")
                 return
 
-    async def _message(self, ws: Any, raw: str, session_id: str,
-                       jobs: asyncio.Queue[dict[str, Any]], state: dict[str, Any]) -> None:
+    async def _message(
+        self, ws: Any, raw: str, session_id: str, jobs: asyncio.Queue[dict[str, Any]], state: dict[str, Any]
+    ) -> None:
         try:
             msg = json.loads(raw)
             assert isinstance(msg, dict)
@@ -191,22 +193,21 @@ class FakeLightning:
             return (f"sample_rate must be one of {list(SAMPLE_RATES)}", "invalid_request")
         return None
 
-    async def _worker(self, ws: Any, session_id: str, jobs: asyncio.Queue[dict[str, Any]],
-                      state: dict[str, Any]) -> None:
+    async def _worker(
+        self, ws: Any, session_id: str, jobs: asyncio.Queue[dict[str, Any]], state: dict[str, Any]
+    ) -> None:
         opts = self.options
         while True:
             job = await jobs.get()
             state["busy"] = True
-            head: dict[str, Any] = {"session_id": session_id,
-                                    "request_id": f"task_{uuid.uuid4().hex[:12]}"}
+            head: dict[str, Any] = {"session_id": session_id, "request_id": f"task_{uuid.uuid4().hex[:12]}"}
             if job.get("session_id"):
                 head["external_session_id"] = job["session_id"]
             if job.get("request_id"):
                 head["external_request_id"] = job["request_id"]
             text = job["text"]
             if opts.error_when_text_contains and opts.error_when_text_contains in text:
-                await ws.send(json.dumps({**head, **self._error("Synthesis failed",
-                                                                "internal_error")}))
+                await ws.send(json.dumps({**head, **self._error("Synthesis failed", "internal_error")}))
                 state["busy"], state["last"] = False, time.monotonic()
                 continue
             rate = int(job.get("sample_rate") or 44100)
@@ -217,7 +218,7 @@ class FakeLightning:
             for i in range(0, len(pcm), step):
                 if i and opts.chunk_interval_ms:
                     await asyncio.sleep(opts.chunk_interval_ms / 1000.0)
-                audio = base64.b64encode(pcm[i:i + step]).decode()
+                audio = base64.b64encode(pcm[i : i + step]).decode()
                 await ws.send(json.dumps({**head, "status": "chunk", "data": {"audio": audio}}))
                 self.chunks_sent += 1
             await ws.send(json.dumps({**head, "status": "complete"}))
@@ -228,10 +229,12 @@ class FakeLightning:
                 return
 
     # ------------------------------------------------------------------ HTTP
-    async def http(self, method: str, headers: dict[str, str], body: bytes, *, sse: bool = False
-                   ) -> tuple[int, dict[str, str], bytes]:
+    async def http(
+        self, method: str, headers: dict[str, str], body: bytes, *, sse: bool = False
+    ) -> tuple[int, dict[str, str], bytes]:
         """Answer ``POST /waves/v1/tts`` (or, with ``sse``, ``POST /waves/v1/tts/live`` as
-        server-sent events, §4.3): ``(status, headers, body)``."""
+        server-sent events, §4.3): ``(status, headers, body)``.
+        """
 
         def js(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
             return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
@@ -245,50 +248,68 @@ class FakeLightning:
             assert isinstance(req, dict)
         except (ValueError, AssertionError):
             return js(400, {"error": "InvalidRequest", "message": "Body must be a JSON object."})
-        self.requests.append(TTSRecord("http", req, {k: v for k, v in headers.items()
-                                                     if k != "authorization"}))
+        self.requests.append(TTSRecord("http", req, {k: v for k, v in headers.items() if k != "authorization"}))
         if self.options.http_error is not None:
             return js(*self.options.http_error)
         for name in ("text", "voice_id"):
             if not req.get(name):
-                return js(400, {"error": "InvalidRequest",
-                                "message": f"The '{name}' field is required."})
+                return js(400, {"error": "InvalidRequest", "message": f"The '{name}' field is required."})
         fmt = req.get("output_format", "pcm")
         if fmt not in OUTPUT_FORMATS:
-            return js(400, {"error": [{"received": fmt, "code": "invalid_enum_value",
-                                       "options": OUTPUT_FORMATS, "path": ["output_format"],
-                                       "message": "Invalid enum value. Expected 'wav' | 'ulaw' | "
-                                       f"'alaw' | 'pcm' | 'mp3', received '{fmt}'"}]})
+            return js(
+                400,
+                {
+                    "error": [
+                        {
+                            "received": fmt,
+                            "code": "invalid_enum_value",
+                            "options": OUTPUT_FORMATS,
+                            "path": ["output_format"],
+                            "message": "Invalid enum value. Expected 'wav' | 'ulaw' | "
+                            f"'alaw' | 'pcm' | 'mp3', received '{fmt}'",
+                        }
+                    ]
+                },
+            )
         known = self.options.known_voices
         if known is not None and req["voice_id"] not in known:
-            return js(400, {"error": [{"code": "custom", "path": ["voice_id"],
-                                       "message": "Invalid Voice ID"}]})
+            return js(400, {"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]})
         rate = int(req.get("sample_rate") or 44100)
         if rate not in SAMPLE_RATES:
-            return js(400, {"error": [{"code": "invalid_enum_value", "path": ["sample_rate"],
-                                       "message": f"Invalid sample_rate {rate}"}]})
-        if self.options.error_when_text_contains and self.options.error_when_text_contains in \
-                req["text"]:
+            return js(
+                400,
+                {
+                    "error": [
+                        {
+                            "code": "invalid_enum_value",
+                            "path": ["sample_rate"],
+                            "message": f"Invalid sample_rate {rate}",
+                        }
+                    ]
+                },
+            )
+        if self.options.error_when_text_contains and self.options.error_when_text_contains in req["text"]:
             return js(500, {"error": "InternalServerError", "message": "Synthesis failed"})
         if fmt not in ("pcm", "wav"):
-            return js(400, {"error": "InvalidRequest",
-                            "message": f"output_format {fmt} is not produced by this fake"})
+            return js(400, {"error": "InvalidRequest", "message": f"output_format {fmt} is not produced by this fake"})
         pcm = self.audio_for(req["text"], rate)
         if self.options.first_audio_delay_ms:
             await asyncio.sleep(self.options.first_audio_delay_ms / 1000.0)
-        ids = {"X-Session-Id": f"sess_{uuid.uuid4().hex[:12]}",
-               "X-Request-Id": f"req_{uuid.uuid4().hex[:12]}",
-               "X-External-Session-Id": str(req.get("session_id") or ""),
-               "X-External-Request-Id": str(req.get("request_id") or "")}
+        ids = {
+            "X-Session-Id": f"sess_{uuid.uuid4().hex[:12]}",
+            "X-Request-Id": f"req_{uuid.uuid4().hex[:12]}",
+            "X-External-Session-Id": str(req.get("session_id") or ""),
+            "X-External-Request-Id": str(req.get("request_id") or ""),
+        }
         if sse:
             step = max(2, int(rate * self.options.chunk_ms / 1000.0) * 2)
             events = [
-                "event: audio\ndata: " + json.dumps({"audio": base64.b64encode(pcm[i:i + step])
-                                                     .decode(), "done": False, "status": "206"})
-                for i in range(0, len(pcm), step)]
+                "event: audio\ndata: "
+                + json.dumps({"audio": base64.b64encode(pcm[i : i + step]).decode(), "done": False, "status": "206"})
+                for i in range(0, len(pcm), step)
+            ]
             events.append("data: " + json.dumps({"status": "200", "done": True}))
-            return 200, {"Content-Type": "text/event-stream", **ids}, \
-                ("\n\n".join(events) + "\n\n").encode()
+            return 200, {"Content-Type": "text/event-stream", **ids}, ("\n\n".join(events) + "\n\n").encode()
         if fmt == "wav":
             buf = io.BytesIO()
             with wave.open(buf, "wb") as w:

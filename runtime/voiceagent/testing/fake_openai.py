@@ -51,8 +51,14 @@ from voiceagent.testing._http import (
 )
 from voiceagent.testing.fake_openai_replies import (
     CHAT_PATHS as _CHAT_PATHS,
+)
+from voiceagent.testing.fake_openai_replies import (
     ERROR_MESSAGE as _ERROR_MESSAGE,
+)
+from voiceagent.testing.fake_openai_replies import (
     ERROR_TYPE as _ERROR_TYPE,
+)
+from voiceagent.testing.fake_openai_replies import (
     ErrorReply,
     RecordedRequest,
     Reply,
@@ -60,17 +66,19 @@ from voiceagent.testing.fake_openai_replies import (
     TextReply,
     ToolCall,
     ToolCallReply,
+)
+from voiceagent.testing.fake_openai_replies import (
     split_words as _split_words,
 )
 
 __all__ = [
+    "ErrorReply",
     "FakeOpenAI",
+    "RecordedRequest",
+    "Reply",
     "TextReply",
     "ToolCall",
     "ToolCallReply",
-    "ErrorReply",
-    "RecordedRequest",
-    "Reply",
 ]
 
 
@@ -107,9 +115,10 @@ class FakeOpenAI:
         """``http://127.0.0.1:PORT/waves/v1`` (Smallest Electron's path layout)."""
         return f"http://127.0.0.1:{self.port}/waves/v1"
 
-    def script(self, *replies: Reply | ReplyFactory) -> "FakeOpenAI":
+    def script(self, *replies: Reply | ReplyFactory) -> FakeOpenAI:
         """Queue replies, one per chat request, in order. A ``str`` means ``TextReply(str)``; a
-        callable receives the :class:`RecordedRequest` and returns (or awaits to) a reply."""
+        callable receives the :class:`RecordedRequest` and returns (or awaits to) a reply.
+        """
         self._queue.extend(replies)
         return self
 
@@ -123,7 +132,7 @@ class FakeOpenAI:
         """The recorded chat-completions requests only."""
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    async def start(self) -> "FakeOpenAI":
+    async def start(self) -> FakeOpenAI:
         """Bind 127.0.0.1 on an ephemeral port and serve."""
         self.port = await self._listener.start()
         return self
@@ -132,7 +141,7 @@ class FakeOpenAI:
         """Stop serving and drop open connections."""
         await self._listener.aclose()
 
-    async def __aenter__(self) -> "FakeOpenAI":
+    async def __aenter__(self) -> FakeOpenAI:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -153,8 +162,7 @@ class FakeOpenAI:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        rec = RecordedRequest(head.method, head.path, head.headers, body, raw,
-                              request_id=f"req_{uuid.uuid4().hex}")
+        rec = RecordedRequest(head.method, head.path, head.headers, body, raw, request_id=f"req_{uuid.uuid4().hex}")
         self.requests.append(rec)
         return rec
 
@@ -162,24 +170,31 @@ class FakeOpenAI:
     def _head(status: int, rec: RecordedRequest, extra: dict[str, str]) -> bytes:
         return response_head(status, {"X-Request-Id": rec.request_id, **extra})
 
-    async def _send_json(self, writer: asyncio.StreamWriter, rec: RecordedRequest, status: int,
-                         payload: Any, extra: dict[str, str] | None = None) -> None:
+    async def _send_json(
+        self,
+        writer: asyncio.StreamWriter,
+        rec: RecordedRequest,
+        status: int,
+        payload: Any,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         body = json.dumps(payload).encode()
         hdrs = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         hdrs.update(extra or {})
         await write(writer, self._head(status, rec, hdrs) + body)
         rec.completed = True
 
-    async def _send_error(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
-                          err: ErrorReply) -> None:
+    async def _send_error(self, writer: asyncio.StreamWriter, rec: RecordedRequest, err: ErrorReply) -> None:
         if err.headers_delay_s:
             await asyncio.sleep(err.headers_delay_s)
-        envelope = {"error": {
-            "message": err.message or _ERROR_MESSAGE.get(err.status, "Server error"),
-            "type": err.type or _ERROR_TYPE.get(err.status, "server_error"),
-            "code": None,
-            "request_id": rec.request_id,
-        }}
+        envelope = {
+            "error": {
+                "message": err.message or _ERROR_MESSAGE.get(err.status, "Server error"),
+                "type": err.type or _ERROR_TYPE.get(err.status, "server_error"),
+                "code": None,
+                "request_id": rec.request_id,
+            }
+        }
         extra = {} if err.retry_after is None else {"Retry-After": f"{err.retry_after:g}"}
         await self._send_json(writer, rec, err.status, envelope, extra)
 
@@ -187,12 +202,15 @@ class FakeOpenAI:
     async def _respond(self, rec: RecordedRequest, writer: asyncio.StreamWriter) -> bool:
         keep_alive = rec.headers.get("connection", "").lower() != "close"
         if rec.method == "GET" and rec.path in ("/v1/models", "/waves/v1/models"):
-            await self._send_json(writer, rec, 200, {"object": "list", "data": [
-                {"id": self.model or "fake-model", "object": "model", "owned_by": "fake"}]})
+            await self._send_json(
+                writer,
+                rec,
+                200,
+                {"object": "list", "data": [{"id": self.model or "fake-model", "object": "model", "owned_by": "fake"}]},
+            )
             return keep_alive
         if rec.path not in _CHAT_PATHS:
-            await self._send_error(writer, rec, ErrorReply(404, f"No route {rec.path}",
-                                                           "not_found_error"))
+            await self._send_error(writer, rec, ErrorReply(404, f"No route {rec.path}", "not_found_error"))
             return keep_alive
         if rec.method != "POST":
             await self._send_error(writer, rec, ErrorReply(405, "Use POST", "invalid_request_error"))
@@ -235,47 +253,62 @@ class FakeOpenAI:
         return item
 
     # ------------------------------------------------------------------ bodies
-    def _usage(self, rec: RecordedRequest, completion_tokens: int,
-               override: dict[str, int] | None) -> dict[str, Any]:
+    def _usage(self, rec: RecordedRequest, completion_tokens: int, override: dict[str, int] | None) -> dict[str, Any]:
         prompt = sum(len(str(m.get("content") or "").split()) + 4 for m in rec.body["messages"])
         u = {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "cached_tokens": 0}
         u.update(override or {})
-        return {"prompt_tokens": u["prompt_tokens"], "completion_tokens": u["completion_tokens"],
-                "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
-                "prompt_tokens_details": {"cached_tokens": u["cached_tokens"]}}
+        return {
+            "prompt_tokens": u["prompt_tokens"],
+            "completion_tokens": u["completion_tokens"],
+            "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
+            "prompt_tokens_details": {"cached_tokens": u["cached_tokens"]},
+        }
 
-    def _chunk(self, rec: RecordedRequest, cid: str, choices: list[dict[str, Any]],
-               **extra: Any) -> bytes:
-        payload = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
-                   "model": self.model or rec.body.get("model") or "fake-model",
-                   "choices": choices, **extra}
+    def _chunk(self, rec: RecordedRequest, cid: str, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        payload = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model or rec.body.get("model") or "fake-model",
+            "choices": choices,
+            **extra,
+        }
         return chunk(f"data: {json.dumps(payload)}\n\n".encode())
 
-    async def _stream(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
-                      reply: TextReply | ToolCallReply, include_usage: bool) -> bool:
+    async def _stream(
+        self, writer: asyncio.StreamWriter, rec: RecordedRequest, reply: TextReply | ToolCallReply, include_usage: bool
+    ) -> bool:
         if reply.headers_delay_s:
             await asyncio.sleep(reply.headers_delay_s)
         cid = f"chatcmpl-{uuid.uuid4().hex[:16]}"
-        await write(writer, self._head(200, rec, {
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "Transfer-Encoding": "chunked"}))
-        await write(writer, self._chunk(rec, cid, [
-            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+        await write(
+            writer,
+            self._head(
+                200,
+                rec,
+                {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Transfer-Encoding": "chunked"},
+            ),
+        )
+        await write(
+            writer,
+            self._chunk(rec, cid, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
+        )
         if reply.first_token_delay_s:
             await asyncio.sleep(reply.first_token_delay_s)
 
-        content = reply.pieces() if isinstance(reply, TextReply) else (
-            _split_words(reply.filler) if reply.filler else [])
+        content = (
+            reply.pieces() if isinstance(reply, TextReply) else (_split_words(reply.filler) if reply.filler else [])
+        )
         for i, piece in enumerate(content):
-            if isinstance(reply, TextReply) and reply.abort_after_chunks is not None \
-                    and i >= reply.abort_after_chunks:
+            if isinstance(reply, TextReply) and reply.abort_after_chunks is not None and i >= reply.abort_after_chunks:
                 writer.transport.abort()
                 rec.disconnected = True
                 return False
             if i and reply.chunk_delay_s:
                 await asyncio.sleep(reply.chunk_delay_s)
-            await write(writer, self._chunk(rec, cid, [
-                {"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
+            await write(
+                writer, self._chunk(rec, cid, [{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
+            )
         completion_tokens = len(content)
 
         if isinstance(reply, ToolCallReply):
@@ -284,47 +317,94 @@ class FakeOpenAI:
                 if reply.chunk_delay_s:
                     await asyncio.sleep(reply.chunk_delay_s)
                 call_id = call.id or f"call_{uuid.uuid4().hex[:12]}"
-                await write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
-                    "tool_calls": [{"index": idx, "id": call_id, "type": "function",
-                                    "function": {"name": call.name, "arguments": ""}}]},
-                    "finish_reason": None}]))
+                await write(
+                    writer,
+                    self._chunk(
+                        rec,
+                        cid,
+                        [
+                            {
+                                "index": 0,
+                                "delta": {
+                                    "tool_calls": [
+                                        {
+                                            "index": idx,
+                                            "id": call_id,
+                                            "type": "function",
+                                            "function": {"name": call.name, "arguments": ""},
+                                        }
+                                    ]
+                                },
+                                "finish_reason": None,
+                            }
+                        ],
+                    ),
+                )
                 args = call.arguments_json()
                 n = max(1, reply.argument_pieces)
                 step = max(1, -(-len(args) // n))
                 for start in range(0, len(args), step):
-                    await write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {
-                        "tool_calls": [{"index": idx,
-                                        "function": {"arguments": args[start:start + step]}}]},
-                        "finish_reason": None}]))
+                    await write(
+                        writer,
+                        self._chunk(
+                            rec,
+                            cid,
+                            [
+                                {
+                                    "index": 0,
+                                    "delta": {
+                                        "tool_calls": [
+                                            {"index": idx, "function": {"arguments": args[start : start + step]}}
+                                        ]
+                                    },
+                                    "finish_reason": None,
+                                }
+                            ],
+                        ),
+                    )
                 completion_tokens += 5 + len(args) // 4
         else:
             finish = reply.finish_reason
-        await write(writer, self._chunk(rec, cid, [
-            {"index": 0, "delta": {}, "finish_reason": finish}]))
+        await write(writer, self._chunk(rec, cid, [{"index": 0, "delta": {}, "finish_reason": finish}]))
         if include_usage:
-            await write(writer, self._chunk(
-                rec, cid, [], usage=self._usage(rec, completion_tokens, reply.usage)))
+            await write(writer, self._chunk(rec, cid, [], usage=self._usage(rec, completion_tokens, reply.usage)))
         await write(writer, chunk(b"data: [DONE]\n\n") + LAST_CHUNK)
         rec.completed = True
         return True
 
-    async def _non_stream(self, writer: asyncio.StreamWriter, rec: RecordedRequest,
-                          reply: TextReply | ToolCallReply) -> None:
+    async def _non_stream(
+        self, writer: asyncio.StreamWriter, rec: RecordedRequest, reply: TextReply | ToolCallReply
+    ) -> None:
         delay = reply.headers_delay_s + reply.first_token_delay_s
         if delay:
             await asyncio.sleep(delay)
         if isinstance(reply, ToolCallReply):
-            message: dict[str, Any] = {"role": "assistant", "content": reply.filler, "tool_calls": [
-                {"id": c.id or f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-                 "function": {"name": c.name, "arguments": c.arguments_json()}}
-                for c in reply.calls]}
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": reply.filler,
+                "tool_calls": [
+                    {
+                        "id": c.id or f"call_{uuid.uuid4().hex[:12]}",
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_json()},
+                    }
+                    for c in reply.calls
+                ],
+            }
             finish, ntok = "tool_calls", len(reply.calls) * 8
         else:
             message = {"role": "assistant", "content": "".join(reply.pieces()), "tool_calls": None}
             finish, ntok = reply.finish_reason, len(reply.pieces())
-        await self._send_json(writer, rec, 200, {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.model or rec.body.get("model") or "fake-model",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": self._usage(rec, ntok, reply.usage)})
+        await self._send_json(
+            writer,
+            rec,
+            200,
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model or rec.body.get("model") or "fake-model",
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": self._usage(rec, ntok, reply.usage),
+            },
+        )

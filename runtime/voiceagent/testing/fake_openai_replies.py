@@ -7,13 +7,13 @@ Shapes follow the OpenAI chat-completions API and Smallest Electron's variant
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Union
+from typing import Any, Union
 
 from voiceagent.testing._http import STATUS_TEXT  # noqa: F401 - re-exported for old imports
 
-__all__ = ["TextReply", "ToolCall", "ToolCallReply", "ErrorReply", "RecordedRequest", "Reply",
-           "ReplyFactory"]
+__all__ = ["ErrorReply", "RecordedRequest", "Reply", "ReplyFactory", "TextReply", "ToolCall", "ToolCallReply"]
 
 # --------------------------------------------------------------------------- replies
 
@@ -65,7 +65,8 @@ class ToolCall:
 @dataclass
 class ToolCallReply:
     """Optional filler content, then one or several (parallel) tool calls, ``finish_reason:
-    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (spec §5 order)."""
+    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (spec §5 order).
+    """
 
     calls: list[ToolCall]
     filler: str | None = None
@@ -93,14 +94,15 @@ class ErrorReply:
 
 
 Reply = Union[TextReply, ToolCallReply, ErrorReply, str]
-ReplyFactory = Callable[["RecordedRequest"], Union[Reply, Awaitable[Reply]]]
+ReplyFactory = Callable[["RecordedRequest"], Reply | Awaitable[Reply]]
 
 
 @dataclass
 class RecordedRequest:
     """One request the server received. ``headers`` keys are lower-case; ``body`` is the parsed
     JSON (``None`` when absent or not JSON). ``disconnected`` turns True when the client went away
-    before the response was complete (e.g. a cancelled stream)."""
+    before the response was complete (e.g. a cancelled stream).
+    """
 
     method: str
     path: str
@@ -113,24 +115,39 @@ class RecordedRequest:
 
     def __repr__(self) -> str:
         """Like the dataclass repr, with the ``authorization`` header's value masked (the fake may
-        be handed a real key; assertion messages and logs print this)."""
+        be handed a real key; assertion messages and logs print this).
+        """
         headers = {k: ("***" if k == "authorization" else v) for k, v in self.headers.items()}
-        return (f"RecordedRequest(method={self.method!r}, path={self.path!r}, headers={headers!r}, "
-                f"body={self.body!r}, request_id={self.request_id!r}, "
-                f"disconnected={self.disconnected!r}, completed={self.completed!r})")
+        return (
+            f"RecordedRequest(method={self.method!r}, path={self.path!r}, headers={headers!r}, "
+            f"body={self.body!r}, request_id={self.request_id!r}, "
+            f"disconnected={self.disconnected!r}, completed={self.completed!r})"
+        )
 
 
-ERROR_TYPE = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 429: "rate_limit_error"}
-ERROR_MESSAGE = {400: "Invalid input data", 401: "Invalid API key", 403: "No access to this model",
-                  404: "Not found", 429: "Concurrency limit reached",
-                  502: "Upstream unavailable", 503: "Service overloaded"}
+ERROR_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+ERROR_MESSAGE = {
+    400: "Invalid input data",
+    401: "Invalid API key",
+    403: "No access to this model",
+    404: "Not found",
+    429: "Concurrency limit reached",
+    502: "Upstream unavailable",
+    503: "Service overloaded",
+}
 CHAT_PATHS = ("/v1/chat/completions", "/waves/v1/chat/completions")
 
 
 def split_words(text: str) -> list[str]:
     """``text`` cut before each space that follows a word, spaces kept: ``"a b  c"`` ->
-    ``["a", " b", "  c"]``; the pieces join back to ``text``."""
+    ``["a", " b", "  c"]``; the pieces join back to ``text``.
+    """
     pieces: list[str] = []
     cur = ""
     for ch in text:

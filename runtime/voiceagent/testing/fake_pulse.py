@@ -32,9 +32,32 @@ from voiceagent.testing._http import STATUS_TEXT
 STT_PATH = "/waves/v1/stt/live"
 LEGACY_STT_PATH = "/waves/v1/pulse/get_text"
 STREAM_LANGUAGES = {
-    "en", "hi", "de", "es", "ru", "it", "fr", "nl", "pt", "zh", "yue", "ja", "ko", "gu", "mr",
-    "or", "bn", "ta", "te", "kn", "ml", "north_indic", "multi-asian", "multi-south-indic",
-    "multi", "multi-eu",
+    "en",
+    "hi",
+    "de",
+    "es",
+    "ru",
+    "it",
+    "fr",
+    "nl",
+    "pt",
+    "zh",
+    "yue",
+    "ja",
+    "ko",
+    "gu",
+    "mr",
+    "or",
+    "bn",
+    "ta",
+    "te",
+    "kn",
+    "ml",
+    "north_indic",
+    "multi-asian",
+    "multi-south-indic",
+    "multi",
+    "multi-eu",
 }
 SAMPLE_RATES = {8000, 16000, 22050, 24000, 44100, 48000}
 
@@ -42,8 +65,9 @@ SAMPLE_RATES = {8000, 16000, 22050, 24000, 44100, 48000}
 def json_response(status: int, payload: Any, reason: str = "") -> Response:
     """A pre-upgrade HTTP answer with a JSON body (what the real server sends on 400/401)."""
     body = json.dumps(payload).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                       ("Connection", "close")])
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    )
     return Response(status, reason or STATUS_TEXT.get(status, "Error"), headers, body)
 
 
@@ -83,7 +107,8 @@ class PulseOptions:
 @dataclass
 class PulseConnection:
     """What one Pulse stream received: query ``params``, ``headers`` (lower-case, no
-    Authorization), ``audio_bytes``, JSON ``controls`` and the frames ``sent`` back."""
+    Authorization), ``audio_bytes``, JSON ``controls`` and the frames ``sent`` back.
+    """
 
     params: dict[str, str]
     headers: dict[str, str]
@@ -131,18 +156,28 @@ class FakePulse:
         if parts.path != LEGACY_STT_PATH:
             model = params.get("model")
             if model is None:
-                return json_response(400, {"error": "Missing required query param: model. "
-                                           "Supported values: pulse | pulse-pro.", "request_id": rid})
+                return json_response(
+                    400,
+                    {
+                        "error": "Missing required query param: model. Supported values: pulse | pulse-pro.",
+                        "request_id": rid,
+                    },
+                )
             if model == "pulse-pro":
-                return json_response(400, {"error": "Pulse Pro has no streaming transport. Use "
-                                           "POST /waves/v1/stt/?model=pulse-pro instead.",
-                                           "request_id": rid})
+                return json_response(
+                    400,
+                    {
+                        "error": "Pulse Pro has no streaming transport. Use "
+                        "POST /waves/v1/stt/?model=pulse-pro instead.",
+                        "request_id": rid,
+                    },
+                )
             if model != "pulse":
-                return json_response(400, {"error": f"Invalid model: {model}. Supported values: "
-                                           "pulse.", "request_id": rid})
+                return json_response(
+                    400, {"error": f"Invalid model: {model}. Supported values: pulse.", "request_id": rid}
+                )
             if not params.get("language"):
-                return json_response(400, {"error": "Missing required query param: language.",
-                                           "request_id": rid})
+                return json_response(400, {"error": "Missing required query param: language.", "request_id": rid})
         lang = params.get("language")
         if lang is not None and lang not in STREAM_LANGUAGES:
             return json_response(400, {"error": f"Unsupported language: {lang}", "request_id": rid})
@@ -155,9 +190,10 @@ class FakePulse:
         request = ws.request
         parts = urlsplit(request.path)
         conn = PulseConnection(
-            params=dict(parse_qsl(parts.query)), path=parts.path,
-            headers={k.lower(): v for k, v in request.headers.raw_items()
-                     if k.lower() != "authorization"})
+            params=dict(parse_qsl(parts.query)),
+            path=parts.path,
+            headers={k.lower(): v for k, v in request.headers.raw_items() if k.lower() != "authorization"},
+        )
         self.connections.append(conn)
         opts = self.options
         if opts.close_1008 or (opts.max_streams is not None and self._open >= opts.max_streams):
@@ -180,13 +216,12 @@ class _PulseSession:
         self.words = _qtrue(p.get("word_timestamps"), conn.path == LEGACY_STT_PATH)
         endpointing = _qtrue(p.get("endpointing"), True)
         eou = float(p.get("eou_timeout_ms", "800"))
-        self.endpoint_ms = (None if not endpointing
-                            else self.opts.endpointing_silence_ms or eou)
+        self.endpoint_ms = None if not endpointing else self.opts.endpointing_silence_ms or eou
         self.session_id = str(uuid.uuid4())
         self.out: asyncio.Queue[tuple[float, dict[str, Any] | None]] = asyncio.Queue()
         self.audio_s = 0.0
         self.in_speech = False
-        self.text: str | None = None   # current utterance's transcript
+        self.text: str | None = None  # current utterance's transcript
         self.speech_ms = 0.0
         self.silence_ms = 0.0
         self.interims = 0
@@ -208,23 +243,33 @@ class _PulseSession:
             self.conn.sent.append(msg)
             await self.ws.send(json.dumps(msg))
 
-    def transcription(self, text: str, *, final: bool, last: bool = False,
-                      from_finalize: bool = False) -> dict[str, Any]:
-        msg: dict[str, Any] = {"type": "transcription", "status": "success",
-                               "session_id": self.session_id, "transcript": text,
-                               "transcription": text, "is_final": final, "is_last": last}
+    def transcription(
+        self, text: str, *, final: bool, last: bool = False, from_finalize: bool = False
+    ) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "type": "transcription",
+            "status": "success",
+            "session_id": self.session_id,
+            "transcript": text,
+            "transcription": text,
+            "is_final": final,
+            "is_last": last,
+        }
         if final:
-            lang = self.language if self.language in STREAM_LANGUAGES - {"multi", "multi-eu",
-                                                                         "north_indic",
-                                                                         "multi-asian",
-                                                                         "multi-south-indic"} \
+            lang = (
+                self.language
+                if self.language
+                in STREAM_LANGUAGES - {"multi", "multi-eu", "north_indic", "multi-asian", "multi-south-indic"}
                 else "en"
+            )
             msg.update(language=lang, languages=[lang])
             if from_finalize:
                 msg["from_finalize"] = True
         if self.words and text:
-            msg["words"] = [{"word": w, "start": round(0.3 * i, 2), "end": round(0.3 * i + 0.25, 2),
-                             "confidence": 0.99} for i, w in enumerate(text.split())]
+            msg["words"] = [
+                {"word": w, "start": round(0.3 * i, 2), "end": round(0.3 * i + 0.25, 2), "confidence": 0.99}
+                for i, w in enumerate(text.split())
+            ]
         style = self.opts.frame_style
         if style == "legacy":
             for key in ("type", "transcription"):
@@ -237,16 +282,20 @@ class _PulseSession:
         text = self.text or ""
         self.text, self.in_speech, self.interims = None, False, 0
         self.speech_ms = self.silence_ms = 0.0
-        self.send(self.transcription(text, final=True, last=last, from_finalize=from_finalize),
-                  self.opts.final_delay_ms)
+        self.send(
+            self.transcription(text, final=True, last=last, from_finalize=from_finalize), self.opts.final_delay_ms
+        )
 
     def audio(self, data: bytes) -> bool:
         """Process received PCM16; False when the connection must be dropped."""
         self.conn.audio_bytes += len(data)
         self.fake.total_audio_bytes += len(data)
         opts = self.opts
-        if (opts.disconnect_after_bytes is not None and self.fake._drops < opts.disconnect_times
-                and self.conn.audio_bytes >= opts.disconnect_after_bytes):
+        if (
+            opts.disconnect_after_bytes is not None
+            and self.fake._drops < opts.disconnect_times
+            and self.conn.audio_bytes >= opts.disconnect_after_bytes
+        ):
             self.fake._drops += 1
             self.conn.dropped = True
             return False
@@ -266,8 +315,9 @@ class _PulseSession:
                 if self.text is None:
                     self.text = self.fake.next_transcript()
                 if self.vad:
-                    self.send({"type": "speech_started", "session_id": self.session_id,
-                               "timestamp": round(self.audio_s, 3)})
+                    self.send(
+                        {"type": "speech_started", "session_id": self.session_id, "timestamp": round(self.audio_s, 3)}
+                    )
             self.silence_ms = 0.0
             self.speech_ms += dur_ms
             if self.speech_ms >= (self.interims + 1) * opts.interim_every_ms:
@@ -278,8 +328,13 @@ class _PulseSession:
             self.silence_ms += dur_ms
             if self.endpoint_ms is not None and self.silence_ms >= self.endpoint_ms:
                 if self.vad:
-                    self.send({"type": "speech_ended", "session_id": self.session_id,
-                               "timestamp": round(self.audio_s + dur_ms / 1000.0, 3)})
+                    self.send(
+                        {
+                            "type": "speech_ended",
+                            "session_id": self.session_id,
+                            "timestamp": round(self.audio_s + dur_ms / 1000.0, 3),
+                        }
+                    )
                 self.final()
         self.audio_s += dur_ms / 1000.0
         return True
@@ -327,6 +382,6 @@ class _PulseSession:
             if not sender.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(sender), 0.05 if not self.closing else 5)
-                except (asyncio.TimeoutError, ConnectionClosed, Exception):  # noqa: BLE001
+                except (TimeoutError, ConnectionClosed, Exception):  # noqa: BLE001
                     pass
                 sender.cancel()

@@ -58,8 +58,8 @@ from voiceagent.testing.fake_lightning import (
 )
 from voiceagent.testing.fake_pulse import FakePulse, PulseConnection, PulseOptions, json_response
 
-__all__ = ["FakeSmallest", "PulseOptions", "LightningOptions", "PulseConnection", "TTSRecord",
-           "tone_pcm"]
+__all__ = ["FakeSmallest", "LightningOptions", "PulseConnection", "PulseOptions", "TTSRecord", "tone_pcm"]
+
 
 class FakeSmallest:
     """Fake Smallest AI speech APIs; ``async with FakeSmallest(...) as fake``.
@@ -75,9 +75,14 @@ class FakeSmallest:
     ``audio_for(text, rate)``).
     """
 
-    def __init__(self, *, api_key: str = "sk_test_fake", pulse: PulseOptions | None = None,
-                 lightning: LightningOptions | None = None,
-                 mounts: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk_test_fake",
+        pulse: PulseOptions | None = None,
+        lightning: LightningOptions | None = None,
+        mounts: dict[str, int] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.pulse = FakePulse(pulse or PulseOptions(), api_key)
         self.lightning = FakeLightning(lightning or LightningOptions(), api_key)
@@ -98,11 +103,17 @@ class FakeSmallest:
         return f"ws://127.0.0.1:{self.port}/waves/v1"
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> "FakeSmallest":
+    async def start(self) -> FakeSmallest:
         """Bind both listeners on 127.0.0.1 ephemeral ports."""
-        self._ws_server = await serve(self._ws_handler, "127.0.0.1", 0,
-                                      process_request=self._process_request,
-                                      ping_interval=None, max_size=2**24, compression=None)
+        self._ws_server = await serve(
+            self._ws_handler,
+            "127.0.0.1",
+            0,
+            process_request=self._process_request,
+            ping_interval=None,
+            max_size=2**24,
+            compression=None,
+        )
         self._ws_port = self._ws_server.sockets[0].getsockname()[1]
         self.port = await self._front.start()
         return self
@@ -117,7 +128,7 @@ class FakeSmallest:
             except Exception:  # noqa: BLE001 - teardown
                 pass
 
-    async def __aenter__(self) -> "FakeSmallest":
+    async def __aenter__(self) -> FakeSmallest:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -153,20 +164,27 @@ class FakeSmallest:
                 return
             if path.rstrip("/") in (TTS_HTTP_PATH, TTS_WS_PATH):
                 status, hdrs, payload = await self.lightning.http(
-                    head.method, head.headers, body, sse=path.rstrip("/") == TTS_WS_PATH)
+                    head.method, head.headers, body, sse=path.rstrip("/") == TTS_WS_PATH
+                )
             else:
-                status, hdrs, payload = 404, {"Content-Type": "application/json"}, \
-                    b'{"error":"NotFound","message":"No route"}'
+                status, hdrs, payload = (
+                    404,
+                    {"Content-Type": "application/json"},
+                    b'{"error":"NotFound","message":"No route"}',
+                )
             keep = head.keep_alive
-            writer.write(response_head(status, {
-                "Content-Length": str(len(payload)),
-                "Connection": "keep-alive" if keep else "close", **hdrs}) + payload)
+            writer.write(
+                response_head(
+                    status,
+                    {"Content-Length": str(len(payload)), "Connection": "keep-alive" if keep else "close", **hdrs},
+                )
+                + payload
+            )
             await writer.drain()
             if not keep:
                 return
 
-    async def _pipe(self, head: bytes, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter, port: int) -> None:
+    async def _pipe(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         """Relay one connection to 127.0.0.1:``port`` until either side closes."""
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
         up_writer.write(head)
@@ -184,8 +202,7 @@ class FakeSmallest:
                 except Exception:  # noqa: BLE001
                     pass
 
-        tasks = [asyncio.create_task(pump(reader, up_writer)),
-                 asyncio.create_task(pump(up_reader, writer))]
+        tasks = [asyncio.create_task(pump(reader, up_writer)), asyncio.create_task(pump(up_reader, writer))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -194,12 +211,10 @@ class FakeSmallest:
             await asyncio.gather(*tasks, return_exceptions=True)
             up_writer.close()
 
-    async def _forward(self, head: RequestHead, body: bytes, writer: asyncio.StreamWriter,
-                       port: int) -> None:
+    async def _forward(self, head: RequestHead, body: bytes, writer: asyncio.StreamWriter, port: int) -> None:
         """Send one HTTP request to a mounted server and relay its answer, then close."""
         drop = ("connection:", "content-length:", "transfer-encoding:")
-        lines = [ln for ln in head.raw.decode("latin-1").split("\r\n")
-                 if ln and not ln.lower().startswith(drop)]
+        lines = [ln for ln in head.raw.decode("latin-1").split("\r\n") if ln and not ln.lower().startswith(drop)]
         lines += [f"Content-Length: {len(body)}", "Connection: close"]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)

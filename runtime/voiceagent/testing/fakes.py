@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterable, Literal, Union
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Union
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import (
@@ -73,7 +74,9 @@ class FakeLLM:
     name = "fake-llm"
     model = "fake"
 
-    def __init__(self, replies: Iterable[Reply] = (), *, default: list[Step] | None = None, request_id_prefix: str = "req-") -> None:
+    def __init__(
+        self, replies: Iterable[Reply] = (), *, default: list[Step] | None = None, request_id_prefix: str = "req-"
+    ) -> None:
         self.replies: list[Reply] = list(replies)
         self.default: list[Step] = default if default is not None else ["OK."]
         self.calls: list[LLMCall] = []
@@ -107,8 +110,11 @@ class FakeLLM:
                 else:
                     yield step
             if not usage_sent:
-                yield Usage(prompt_tokens=10 * len(request.messages), completion_tokens=len(steps),
-                            request_id=f"{self.request_id_prefix}{n}")
+                yield Usage(
+                    prompt_tokens=10 * len(request.messages),
+                    completion_tokens=len(steps),
+                    request_id=f"{self.request_id_prefix}{n}",
+                )
         except (asyncio.CancelledError, GeneratorExit):
             call.cancelled = True
             raise
@@ -126,7 +132,8 @@ class FakeLLM:
 @dataclass(slots=True)
 class TTSRequest:
     """One ``synthesize`` call: its text, when it began, when its first frame was yielded, and
-    whether it finished."""
+    whether it finished.
+    """
 
     text: str
     started: float
@@ -137,12 +144,21 @@ class TTSRequest:
 class FakeTTS:
     """Deterministic TTS: each character is ``ms_per_char`` ms of a constant sample value
     (``ord(char) % 1000 * 8``), yielded in ``chunk_ms`` chunks after ``chunk_delay`` seconds each
-    (``first_delay`` before the first). ``fail_on`` texts raise ``ProviderError``."""
+    (``first_delay`` before the first). ``fail_on`` texts raise ``ProviderError``.
+    """
 
     name = "fake-tts"
 
-    def __init__(self, *, sample_rate: int = 16000, ms_per_char: float = 10.0, chunk_ms: float = 100.0,
-                 chunk_delay: float = 0.0, first_delay: float = 0.0, fail_on: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        sample_rate: int = 16000,
+        ms_per_char: float = 10.0,
+        chunk_ms: float = 100.0,
+        chunk_delay: float = 0.0,
+        first_delay: float = 0.0,
+        fail_on: Iterable[str] = (),
+    ) -> None:
         self.sample_rate = sample_rate
         self.ms_per_char = ms_per_char
         self.chunk_ms = chunk_ms
@@ -179,7 +195,7 @@ class FakeTTS:
                 await asyncio.sleep(self.chunk_delay)
             if req.first_frame is None:
                 req.first_frame = time.monotonic()
-            yield AudioFrame(pcm[i:i + step], self.sample_rate)
+            yield AudioFrame(pcm[i : i + step], self.sample_rate)
         req.finished = True
 
     async def aclose(self) -> None:
@@ -191,7 +207,8 @@ class FakeTTS:
 
 class FakeSTTStream:
     """A stream whose events are pushed by the test (:meth:`push`), or released from ``script``
-    once the audio received reaches each entry's ``at_ms``."""
+    once the audio received reaches each entry's ``at_ms``.
+    """
 
     def __init__(self, script: Iterable[tuple[float, STTEvent]] = ()) -> None:
         self.script = sorted(script, key=lambda x: x[0])
@@ -278,9 +295,17 @@ class FakeTransport:
             :meth:`hang_up`.
     """
 
-    def __init__(self, kind: Literal["text", "audio"] = "text", *, lines: Iterable[str] = (),
-                 frames: Iterable[AudioFrame] = (), plays_audio: bool = True, playback_speed: float | None = None,
-                 close_input: bool = False, caller: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        kind: Literal["text", "audio"] = "text",
+        *,
+        lines: Iterable[str] = (),
+        frames: Iterable[AudioFrame] = (),
+        plays_audio: bool = True,
+        playback_speed: float | None = None,
+        close_input: bool = False,
+        caller: dict[str, Any] | None = None,
+    ) -> None:
         self.kind = kind
         self.plays_audio = plays_audio
         self.caller = caller or {"phone": "+15550100", "id": "test-caller", "metadata": {}}
@@ -290,7 +315,7 @@ class FakeTransport:
         self.cleared = 0
         self.closed = False
         self._input: asyncio.Queue[Any] = asyncio.Queue()
-        for item in (lines if kind == "text" else frames):
+        for item in lines if kind == "text" else frames:
             self._input.put_nowait(item)
         if close_input:
             self._input.put_nowait(None)

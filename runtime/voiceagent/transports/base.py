@@ -7,7 +7,8 @@ PCM16 mono little-endian frames (``play``) and/or text (``show``).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Literal, Protocol, runtime_checkable
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from voiceagent.audio import AudioFrame
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, AsyncIterator, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from voiceagent.audio import AudioFrame, Resampler
 
@@ -20,7 +21,7 @@ def has_audio_devices() -> bool:
     Never raises: a missing package, a missing PortAudio library or no devices all give False.
     """
     try:
-        import sounddevice as sd  # noqa: PLC0415 - optional, loads PortAudio
+        import sounddevice as sd
 
         for kind in ("input", "output"):
             info = sd.query_devices(kind=kind)
@@ -88,10 +89,10 @@ class DeviceTransport:
     @staticmethod
     def _sd() -> Any:
         try:
-            import sounddevice as sd  # noqa: PLC0415
+            import sounddevice as sd
 
             return sd
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise RuntimeError(
                 "sound devices need the sounddevice package and PortAudio: "
                 "pip install 'voiceagent-runtime[device]' (or run with --text)"
@@ -109,7 +110,8 @@ class DeviceTransport:
 
     async def caller_audio(self) -> AsyncIterator[AudioFrame]:
         """Microphone frames (PCM16 mono, ``sample_rate`` Hz, exactly ``frame_ms`` long) until
-        :meth:`aclose`."""
+        :meth:`aclose`.
+        """
         sd = self._sd()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -125,7 +127,10 @@ class DeviceTransport:
         frame_bytes = 2 * int(self.sample_rate * self.frame_ms / 1000)
         buf = bytearray()
         self._in_stream = sd.RawInputStream(
-            samplerate=rate, blocksize=int(rate * self.frame_ms / 1000), channels=1, dtype="int16",
+            samplerate=rate,
+            blocksize=int(rate * self.frame_ms / 1000),
+            channels=1,
+            dtype="int16",
             callback=on_audio,
         )
         self._in_stream.start()

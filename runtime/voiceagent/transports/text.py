@@ -15,8 +15,9 @@ import asyncio
 import sys
 import threading
 import wave
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from voiceagent.audio import AudioFrame
 
@@ -145,7 +146,8 @@ class TextTransport:
 
     async def show(self, role: Literal["agent", "caller", "system"], text: str) -> None:
         """Print ``agent: TEXT`` / ``system: TEXT``; caller lines are printed only when echoing
-        (the caller's own terminal already shows what they typed)."""
+        (the caller's own terminal already shows what they typed).
+        """
         if role == "caller":
             return  # echoed (or typed) when read; never twice
         self._print(f"{role}: {text}")
@@ -178,7 +180,8 @@ class TextTransport:
 
     async def aclose(self) -> None:
         """Hang up: end :meth:`caller_text` (also while it waits for a line) and finish the WAV file
-        (an empty, valid WAV when nothing was said). Idempotent."""
+        (an empty, valid WAV when nothing was said). Idempotent.
+        """
         if self._closed:
             return
         self._closed = True

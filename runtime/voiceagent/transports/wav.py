@@ -28,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -82,10 +83,12 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
 
 def _read_with_av(path: Path, sample_rate: int | None, cause: Exception) -> AudioFrame:
     """Decode any audio FFmpeg knows to PCM16 mono with PyAV (https://pyav.basswood-io.com)."""
-    hint = (f"{path}: not a PCM WAV file this runtime can read ({cause}); convert it first, e.g. "
-            f"`ffmpeg -i {path.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`")
+    hint = (
+        f"{path}: not a PCM WAV file this runtime can read ({cause}); convert it first, e.g. "
+        f"`ffmpeg -i {path.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`"
+    )
     try:
-        import av  # noqa: PLC0415 - optional (the [local] extra installs it)
+        import av
     except ImportError:
         raise WavFormatError(hint) from cause
     try:
@@ -215,7 +218,8 @@ class WavTransport:
     def position_ms(self) -> float:
         """The caller timeline position now, ms: wall clock since the call started (real time),
         or the caller audio consumed so far (fast; unbounded once the caller has hung up, so
-        everything placed counts as played)."""
+        everything placed counts as played).
+        """
         if self.fast:
             return float("inf") if self._caller_done else self._consumed_ms
         if self._t0 is None:
@@ -240,7 +244,8 @@ class WavTransport:
 
     async def caller_audio(self) -> AsyncIterator[AudioFrame]:
         """The recording plus trailing silence as ``frame_ms`` frames at ``sample_rate`` Hz, paced
-        at real time (frame *i* is released once its end time has passed) or as fast as consumed."""
+        at real time (frame *i* is released once its end time has passed) or as fast as consumed.
+        """
         self._start_clock()
         n = max(1, int(self.sample_rate * self.frame_ms / 1000))
         total = len(self._caller_pcm)
@@ -269,7 +274,8 @@ class WavTransport:
 
     def _speech_frames(self, n: int) -> np.ndarray:
         """Per caller frame: does it carry speech (RMS within 35 dB of the loudest frame, above
-        -55 dBFS)?"""
+        -55 dBFS)?
+        """
         frames = len(self._caller_pcm) // n + (1 if len(self._caller_pcm) % n else 0)
         padded = np.zeros(frames * n, dtype=np.float64)
         padded[: len(self._caller_pcm)] = self._caller_pcm
@@ -294,7 +300,8 @@ class WavTransport:
 
     async def _hold(self, *, replies_before: int | None = None) -> None:
         """Freeze the virtual clock until the agent finished a reply after ``replies_before``
-        replies (default: one more than so far), or the wall-clock limit passed."""
+        replies (default: one more than so far), or the wall-clock limit passed.
+        """
         target = (self._replies if replies_before is None else replies_before) + 1
         if self._replies >= target:
             return
@@ -313,7 +320,8 @@ class WavTransport:
 
     async def play(self, frame: AudioFrame) -> None:
         """Place agent audio on the timeline at ``max(caller position, end of agent audio)``.
-        Never blocks; frames are resampled to the output rate."""
+        Never blocks; frames are resampled to the output rate.
+        """
         if not frame.pcm or self._closed:
             return
         self._start_clock()
@@ -351,7 +359,8 @@ class WavTransport:
         """Return when the caller position has reached the end of the agent audio: after sleeping
         in real time; in fast mode once enough caller audio has been consumed, the caller hung up,
         or nobody has consumed caller audio for ``idle_ms`` of wall time (the virtual clock only
-        moves while the session reads caller audio, so waiting longer could never end)."""
+        moves while the session reads caller audio, so waiting longer could never end).
+        """
         self._replies += 1
         self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:

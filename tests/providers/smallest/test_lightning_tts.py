@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import TTS, ProviderError
 from voiceagent.providers.smallest import LightningTTS
@@ -27,14 +26,12 @@ def pcm(frames: list[AudioFrame]) -> bytes:
 
 async def test_chunks_then_complete_with_request_fields() -> None:
     async with FakeSmallest() as fake:
-        tts = tts_for(fake, voice_id="meher", model="lightning_v3.1_pro", language="hi",
-                      sample_rate=16000, speed=1.2)
+        tts = tts_for(fake, voice_id="meher", model="lightning_v3.1_pro", language="hi", sample_rate=16000, speed=1.2)
         assert isinstance(tts, TTS)
         frames = await synth(tts, "Namaste, main aapki kaise madad kar sakti hoon?")
         await tts.aclose()
     assert len(frames) > 1 and all(f.sample_rate == 16000 for f in frames)
-    assert pcm(frames) == fake.lightning.audio_for(
-        "Namaste, main aapki kaise madad kar sakti hoon?", 16000)
+    assert pcm(frames) == fake.lightning.audio_for("Namaste, main aapki kaise madad kar sakti hoon?", 16000)
     body = fake.lightning.requests[0].body
     assert body["voice_id"] == "meher" and body["language"] == "hi"
     assert body["model"] == "lightning_v3.1_pro" and body["sample_rate"] == 16000
@@ -173,12 +170,19 @@ async def test_http_one_shot(fmt: str) -> None:
     assert rec.headers["accept"] == "audio/wav" and "authorization" not in rec.headers
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ((400, {"error": "InvalidRequest", "message": "The 'text' field is required."}),
-     "InvalidRequest: The 'text' field is required."),
-    ((400, {"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]}),
-     "voice_id: Invalid Voice ID"),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        (
+            (400, {"error": "InvalidRequest", "message": "The 'text' field is required."}),
+            "InvalidRequest: The 'text' field is required.",
+        ),
+        (
+            (400, {"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]}),
+            "voice_id: Invalid Voice ID",
+        ),
+    ],
+)
 async def test_http_error_bodies_both_shapes(reply: tuple, expected: str) -> None:
     async with FakeSmallest(lightning=LightningOptions(http_error=reply)) as fake:
         tts = tts_for(fake)
@@ -212,13 +216,12 @@ async def test_fake_sse_stream_matches_documented_frames() -> None:
 
     import httpx
 
-    async with FakeSmallest() as fake:
-        async with httpx.AsyncClient() as http:
-            r = await http.post(f"{fake.base_url}/tts/live",
-                                headers={"Authorization": f"Bearer {fake.api_key}",
-                                         "Accept": "text/event-stream"},
-                                json={"text": "Streaming words.", "voice_id": "sophia",
-                                      "sample_rate": 8000})
+    async with FakeSmallest() as fake, httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{fake.base_url}/tts/live",
+            headers={"Authorization": f"Bearer {fake.api_key}", "Accept": "text/event-stream"},
+            json={"text": "Streaming words.", "voice_id": "sophia", "sample_rate": 8000},
+        )
     assert r.headers["content-type"] == "text/event-stream"
     datas = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
     assert datas[-1] == {"status": "200", "done": True}

@@ -6,7 +6,6 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from voiceagent.audio import AudioFrame, silence
 from voiceagent.providers.base import STT, ProviderError, STTEvent, STTStream
 from voiceagent.providers.smallest import PulseSTT
@@ -23,7 +22,7 @@ def speech(ms: float, rate: int = 16000) -> AudioFrame:
 async def push(stream, frame: AudioFrame, frame_ms: int = 20) -> None:
     step = frame.sample_rate * frame_ms // 1000 * 2
     for i in range(0, len(frame.pcm), step):
-        await stream.push_audio(AudioFrame(frame.pcm[i:i + step], frame.sample_rate))
+        await stream.push_audio(AudioFrame(frame.pcm[i : i + step], frame.sample_rate))
 
 
 async def collect(stream, until: str = "closed", timeout: float = 5.0) -> list[STTEvent]:
@@ -44,8 +43,9 @@ def stt_for(fake: FakeSmallest, **kw) -> PulseSTT:
 
 
 async def test_partials_finals_and_last_with_params() -> None:
-    async with FakeSmallest(pulse=PulseOptions(transcripts=["namaste aap kaise hain", "theek hai"],
-                                               interim_every_ms=100)) as fake:
+    async with FakeSmallest(
+        pulse=PulseOptions(transcripts=["namaste aap kaise hain", "theek hai"], interim_every_ms=100)
+    ) as fake:
         stt = stt_for(fake, eou_timeout_ms=500)
         assert isinstance(stt, STT)
         stream = await stt.open(language="hi")
@@ -65,8 +65,14 @@ async def test_partials_finals_and_last_with_params() -> None:
     assert [e.kind for e in rest][-2:] == ["final", "closed"]
     assert rest[-2].text == "theek hai"
     conn = fake.pulse.connections[0]
-    assert conn.params == {"model": "pulse", "language": "hi", "sample_rate": "16000",
-                           "encoding": "linear16", "eou_timeout_ms": "500", "vad_events": "true"}
+    assert conn.params == {
+        "model": "pulse",
+        "language": "hi",
+        "sample_rate": "16000",
+        "encoding": "linear16",
+        "eou_timeout_ms": "500",
+        "vad_events": "true",
+    }
     assert "authorization" not in conn.headers
     assert {"type": "finalize"} in conn.controls and {"type": "close_stream"} in conn.controls
     assert conn.sent[-1]["is_last"] is True
@@ -74,8 +80,7 @@ async def test_partials_finals_and_last_with_params() -> None:
 
 
 async def test_endpointing_final_without_finalize_and_vad_speech_started() -> None:
-    async with FakeSmallest(pulse=PulseOptions(transcripts=["book a table"],
-                                               endpointing_silence_ms=100)) as fake:
+    async with FakeSmallest(pulse=PulseOptions(transcripts=["book a table"], endpointing_silence_ms=100)) as fake:
         stream = await stt_for(fake).open(language="en")
         await push(stream, speech(300))
         await push(stream, silence(200, 16000))
@@ -90,8 +95,9 @@ async def test_endpointing_final_without_finalize_and_vad_speech_started() -> No
 
 @pytest.mark.parametrize("style", ["legacy", "transcription_only"])
 async def test_accepts_frames_without_type_or_with_transcription_field(style: str) -> None:
-    async with FakeSmallest(pulse=PulseOptions(transcripts=["one two three"], frame_style=style,
-                                               interim_every_ms=100)) as fake:
+    async with FakeSmallest(
+        pulse=PulseOptions(transcripts=["one two three"], frame_style=style, interim_every_ms=100)
+    ) as fake:
         stream = await stt_for(fake, vad_events=False).open(language="en")
         await push(stream, speech(300))
         await stream.finalize()
@@ -152,11 +158,17 @@ async def test_close_1008_is_a_concurrency_error() -> None:
         await stream.aclose()
 
 
-@pytest.mark.parametrize("frame", [
-    {"type": "error", "status": "error", "message": "Invalid audio encoding"},
-    {"type": "error", "error_code": "LANGUAGE_NOT_ENABLED_IN_REGION",
-     "message": "Language 'multi-south-indic' has not been enabled in this region."},
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "error", "status": "error", "message": "Invalid audio encoding"},
+        {
+            "type": "error",
+            "error_code": "LANGUAGE_NOT_ENABLED_IN_REGION",
+            "message": "Language 'multi-south-indic' has not been enabled in this region.",
+        },
+    ],
+)
 async def test_error_frames_raise_provider_error(frame: dict) -> None:
     async with FakeSmallest(pulse=PulseOptions(error_frame=frame)) as fake:
         stream = await stt_for(fake).open(language="en")
@@ -170,8 +182,7 @@ async def test_error_frames_raise_provider_error(frame: dict) -> None:
 
 
 async def test_reconnects_after_a_drop_without_losing_audio() -> None:
-    async with FakeSmallest(pulse=PulseOptions(transcripts=["nothing was lost"],
-                                               disconnect_after_bytes=6400)) as fake:
+    async with FakeSmallest(pulse=PulseOptions(transcripts=["nothing was lost"], disconnect_after_bytes=6400)) as fake:
         stream = await stt_for(fake).open(language="en")
         total = speech(1000)
         await push(stream, total)
@@ -240,8 +251,7 @@ async def test_max_streams_limit_closes_the_extra_stream_with_1008() -> None:
 async def test_audio_pushed_after_finalize_survives_a_later_drop() -> None:
     # 300 ms + finalize, then the next utterance starts before the first final comes back; the
     # connection drops during the second utterance: all of utterance two must be resent.
-    opts = PulseOptions(transcripts=["first", "second"], final_delay_ms=150,
-                        disconnect_after_bytes=21000)
+    opts = PulseOptions(transcripts=["first", "second"], final_delay_ms=150, disconnect_after_bytes=21000)
     async with FakeSmallest(pulse=opts) as fake:
         stream = await stt_for(fake).open(language="en")
         await push(stream, speech(300))
@@ -274,9 +284,9 @@ async def test_min_chunk_ms_sets_the_binary_frame_size(min_chunk_ms: int) -> Non
         await stream.aclose()
         await collect(stream)
     step = 16000 * min_chunk_ms // 1000 * 2
-    assert sizes[:-1] == [step] * (len(sizes) - 1)   # every frame sent as soon as it is complete
+    assert sizes[:-1] == [step] * (len(sizes) - 1)  # every frame sent as soon as it is complete
     assert sum(sizes) == fake.pulse.connections[0].audio_bytes == 410 * 32  # nothing lost
-    assert sizes[-1] <= step                         # the flushed tail at close
+    assert sizes[-1] <= step  # the flushed tail at close
 
 
 @pytest.mark.parametrize("bad", [10, 101])

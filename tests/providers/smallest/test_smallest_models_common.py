@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.smallest import LightningTTS, PulseSTT
 from voiceagent.providers.smallest._common import (
@@ -54,11 +53,11 @@ def test_default_voice_passes_its_own_check(model: str, language: str) -> None:
 
 def test_base_url_resolution_and_ws_derivation() -> None:
     assert resolve_base_url(None, env={}) == "https://api.smallest.ai/waves/v1"
-    assert resolve_base_url(None, env={"SMALLEST_BASE_URL": "http://x:1/waves/v1/"}) == \
-        "http://x:1/waves/v1"
-    assert resolve_base_url("https://api.us.smallest.ai/waves/v1",
-                            env={"SMALLEST_BASE_URL": "http://ignored"}) == \
-        "https://api.us.smallest.ai/waves/v1"
+    assert resolve_base_url(None, env={"SMALLEST_BASE_URL": "http://x:1/waves/v1/"}) == "http://x:1/waves/v1"
+    assert (
+        resolve_base_url("https://api.us.smallest.ai/waves/v1", env={"SMALLEST_BASE_URL": "http://ignored"})
+        == "https://api.us.smallest.ai/waves/v1"
+    )
     assert ws_url("https://api.smallest.ai/waves/v1") == "wss://api.smallest.ai/waves/v1"
     assert ws_url("http://127.0.0.1:9/waves/v1") == "ws://127.0.0.1:9/waves/v1"
     with pytest.raises(ValueError):
@@ -99,20 +98,30 @@ def test_constructor_validation() -> None:
         LightningTTS(api_key="k", speed=3.0)
 
 
-@pytest.mark.parametrize("payload, expected", [
-    ({"error": "InvalidRequest", "message": "The 'text' field is required."},
-     "InvalidRequest: The 'text' field is required."),
-    ({"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]},
-     "voice_id: Invalid Voice ID"),
-    ({"status": "error", "error": {"message": "Bad voice", "code": "invalid_voice"}},
-     "Bad voice (invalid_voice)"),
-    ({"status": "error", "message": "Connection timed out after 60 seconds of inactivity"},
-     "Connection timed out after 60 seconds of inactivity"),
-    ({"message": "Unauthorized: No tokens provided"}, "Unauthorized: No tokens provided"),
-    (b'{"errors":"Audio data too large","status":"error","message":"Error handling audio data"}',
-     "Audio data too large: Error handling audio data"),
-    (b"plain text failure", "plain text failure"),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (
+            {"error": "InvalidRequest", "message": "The 'text' field is required."},
+            "InvalidRequest: The 'text' field is required.",
+        ),
+        (
+            {"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]},
+            "voice_id: Invalid Voice ID",
+        ),
+        ({"status": "error", "error": {"message": "Bad voice", "code": "invalid_voice"}}, "Bad voice (invalid_voice)"),
+        (
+            {"status": "error", "message": "Connection timed out after 60 seconds of inactivity"},
+            "Connection timed out after 60 seconds of inactivity",
+        ),
+        ({"message": "Unauthorized: No tokens provided"}, "Unauthorized: No tokens provided"),
+        (
+            b'{"errors":"Audio data too large","status":"error","message":"Error handling audio data"}',
+            "Audio data too large: Error handling audio data",
+        ),
+        (b"plain text failure", "plain text failure"),
+    ],
+)
 def test_error_text_shapes(payload: object, expected: str) -> None:
     assert error_text(payload) == expected
 
@@ -131,15 +140,17 @@ async def test_fake_mounts_another_http_server_on_the_same_port() -> None:
 
     async with FakeOpenAI(api_key="sk_test_fake") as llm:
         llm.script("hi there.")
-        async with FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
-            async with httpx.AsyncClient() as http:
-                r = await http.post(f"{fake.base_url}/chat/completions",
-                                    headers={"Authorization": f"Bearer {fake.api_key}"},
-                                    json={"model": "electron",
-                                          "messages": [{"role": "user", "content": "hi"}]})
-                tts = await http.post(f"{fake.base_url}/tts",
-                                      headers={"Authorization": f"Bearer {fake.api_key}"},
-                                      json={"text": "ok", "voice_id": "sophia"})
+        async with FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake, httpx.AsyncClient() as http:
+            r = await http.post(
+                f"{fake.base_url}/chat/completions",
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+                json={"model": "electron", "messages": [{"role": "user", "content": "hi"}]},
+            )
+            tts = await http.post(
+                f"{fake.base_url}/tts",
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+                json={"text": "ok", "voice_id": "sophia"},
+            )
     assert r.status_code == 200
     assert r.json()["choices"][0]["message"]["content"] == "hi there."
     assert tts.status_code == 200 and tts.headers["content-type"] == "audio/wav"

@@ -6,7 +6,6 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.smallest import LightningTTS, PulseSTT
@@ -28,7 +27,7 @@ async def test_pulse_error_frame_echoing_the_key_is_scrubbed() -> None:
         stream = await stt.open(language="en")
         pcm = _speech(200)
         for i in range(0, len(pcm.pcm), 640):
-            await stream.push_audio(AudioFrame(pcm.pcm[i:i + 640], 16000))
+            await stream.push_audio(AudioFrame(pcm.pcm[i : i + 640], 16000))
 
         async def drain() -> None:
             async for _ in stream.events():

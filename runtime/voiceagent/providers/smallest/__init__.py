@@ -6,7 +6,7 @@ arguments, else ``SMALLEST_API_KEY`` / ``SMALLEST_BASE_URL`` (default
 """
 
 from voiceagent.providers.smallest.models import check_voice, default_voice
-from voiceagent.providers.smallest.stt import PulseSTT, PulseStream
+from voiceagent.providers.smallest.stt import PulseStream, PulseSTT
 from voiceagent.providers.smallest.tts import LightningTTS
 
-__all__ = ["PulseSTT", "PulseStream", "LightningTTS", "check_voice", "default_voice"]
+__all__ = ["LightningTTS", "PulseSTT", "PulseStream", "check_voice", "default_voice"]

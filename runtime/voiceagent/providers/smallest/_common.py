@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from voiceagent.providers.base import ProviderError
 
@@ -22,7 +23,8 @@ MAX_TTS_CHARS = 250
 
 def resolve_base_url(base_url: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """The REST base URL: ``base_url``, else ``$SMALLEST_BASE_URL``, else
-    ``https://api.smallest.ai/waves/v1``; without a trailing slash."""
+    ``https://api.smallest.ai/waves/v1``; without a trailing slash.
+    """
     env = os.environ if env is None else env
     url = base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     return url.rstrip("/")
@@ -35,9 +37,9 @@ def ws_url(base_url: str) -> str:
         ValueError: when the URL is neither http(s) nor ws(s).
     """
     if base_url.startswith("https://"):
-        return "wss://" + base_url[len("https://"):]
+        return "wss://" + base_url[len("https://") :]
     if base_url.startswith("http://"):
-        return "ws://" + base_url[len("http://"):]
+        return "ws://" + base_url[len("http://") :]
     if base_url.startswith(("ws://", "wss://")):
         return base_url
     raise ValueError(f"base URL must start with http:// or https://, got {base_url!r}")
@@ -63,7 +65,8 @@ def auth_headers(api_key: str) -> dict[str, str]:
 
 def scrub(text: str, secret: str | None) -> str:
     """``text`` with ``secret`` (the API key in use) and anything shaped like a Smallest key
-    (``sk_...``) masked: for every server or library message that goes into an error."""
+    (``sk_...``) masked: for every server or library message that goes into an error.
+    """
     if secret and secret in text:
         text = text.replace(secret, "***")
     # Belt and braces: never echo anything that looks like a Smallest key (they start with sk_).
@@ -117,10 +120,12 @@ def error_text(payload: Any) -> str:
     return "; ".join(p for p in parts if p) or json.dumps(payload)[:500]
 
 
-def http_error(service: str, status: int, body: Any, api_key: str | None = None,
-               *, retry_after: str | None = None) -> ProviderError:
+def http_error(
+    service: str, status: int, body: Any, api_key: str | None = None, *, retry_after: str | None = None
+) -> ProviderError:
     """A :class:`ProviderError` for an HTTP error answer (also a WS handshake refused with
-    ``status``), with the server's own message and a hint for 401/403/429."""
+    ``status``), with the server's own message and a hint for 401/403/429.
+    """
     detail = scrub(error_text(body) if body else "", api_key)
     if status == 401:
         msg = f"{service}: Smallest AI rejected the API key (HTTP 401); check {API_KEY_ENV}"
@@ -139,7 +144,8 @@ def http_error(service: str, status: int, body: Any, api_key: str | None = None,
 
 def split_text(text: str, limit: int = MAX_TTS_CHARS) -> list[str]:
     """``text`` cut into pieces of at most ``limit`` characters, preferring sentence ends, then
-    spaces. Whitespace-only text gives ``[]`` (Lightning sends no ``complete`` for it, §4.4)."""
+    spaces. Whitespace-only text gives ``[]`` (Lightning sends no ``complete`` for it, §4.4).
+    """
     text = text.strip()
     pieces: list[str] = []
     while text:
@@ -165,8 +171,6 @@ async def ws_connect(url: str, api_key: str, service: str, **kwargs: Any) -> Any
         ProviderError: HTTP status refusals before the upgrade (401 names ``SMALLEST_API_KEY``;
             400 carries the server's message), unreachable host (``retryable=True``).
     """
-    import asyncio
-
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -175,9 +179,11 @@ async def ws_connect(url: str, api_key: str, service: str, **kwargs: Any) -> Any
         return await connect(url, additional_headers=auth_headers(api_key), **kwargs)
     except InvalidStatus as exc:
         resp = exc.response
-        raise http_error(service, resp.status_code, bytes(resp.body or b""), api_key,
-                         retry_after=resp.headers.get("Retry-After")) from None
-    except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+        raise http_error(
+            service, resp.status_code, bytes(resp.body or b""), api_key, retry_after=resp.headers.get("Retry-After")
+        ) from None
+    except (TimeoutError, OSError, InvalidHandshake) as exc:
         where = url.split("?", 1)[0]
-        raise ProviderError(f"{service}: cannot connect to {where}: {scrub(str(exc), api_key)}",
-                            retryable=True) from None
+        raise ProviderError(
+            f"{service}: cannot connect to {where}: {scrub(str(exc), api_key)}", retryable=True
+        ) from None

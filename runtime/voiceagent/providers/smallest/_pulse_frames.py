@@ -54,7 +54,10 @@ def parse_frame(raw: str | bytes) -> PulseFrame | None:
     text = msg.get("transcript")
     if text is None:
         text = msg.get("transcription")
-    return PulseFrame("transcript", str(text or "").strip(),
-                      is_final=bool(msg.get("is_final") or msg.get("is_last")),
-                      is_last=bool(msg.get("is_last")),
-                      language=msg.get("language") or None)
+    return PulseFrame(
+        "transcript",
+        str(text or "").strip(),
+        is_final=bool(msg.get("is_final") or msg.get("is_last")),
+        is_last=bool(msg.get("is_last")),
+        language=msg.get("language") or None,
+    )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.smallest._common import scrub, ws_connect
@@ -41,10 +42,21 @@ class PulseLink:
         finished: set by the owner when the stream is over; the reader and keep-alive stop.
     """
 
-    def __init__(self, url: str, api_key: str, *, rate: int, keepalive_interval_s: float,
-                 idle_silence_s: float, max_reconnects: int, max_buffer_s: float,
-                 on_text: Callable[[str], None], on_fail: Callable[[ProviderError], None],
-                 on_done: Callable[[], None], finished: asyncio.Event) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        rate: int,
+        keepalive_interval_s: float,
+        idle_silence_s: float,
+        max_reconnects: int,
+        max_buffer_s: float,
+        on_text: Callable[[str], None],
+        on_fail: Callable[[ProviderError], None],
+        on_done: Callable[[], None],
+        finished: asyncio.Event,
+    ) -> None:
         self._url = url
         self._api_key = api_key
         self._rate = rate
@@ -70,9 +82,15 @@ class PulseLink:
 
     # ------------------------------------------------------------------ lifecycle
     async def _connect(self) -> Any:
-        return await ws_connect(self._url, self._api_key, SERVICE,
-                                ping_interval=self._keepalive_interval_s, ping_timeout=20,
-                                close_timeout=2, max_size=2**22)
+        return await ws_connect(
+            self._url,
+            self._api_key,
+            SERVICE,
+            ping_interval=self._keepalive_interval_s,
+            ping_timeout=20,
+            close_timeout=2,
+            max_size=2**22,
+        )
 
     async def start(self) -> None:
         """Open the socket and start the reader and keep-alive tasks.
@@ -83,8 +101,10 @@ class PulseLink:
         """
         self._ws = await self._connect()
         self._connected = True
-        self._tasks = [asyncio.create_task(self._reader(), name="pulse-reader"),
-                       asyncio.create_task(self._keepalive(), name="pulse-keepalive")]
+        self._tasks = [
+            asyncio.create_task(self._reader(), name="pulse-reader"),
+            asyncio.create_task(self._keepalive(), name="pulse-keepalive"),
+        ]
 
     async def aclose(self) -> None:
         """Stop the tasks and close the socket. Never raises."""
@@ -119,7 +139,8 @@ class PulseLink:
 
     async def send_audio(self, chunk: bytes) -> None:
         """Send one binary frame of PCM16 mono LE at ``rate``; kept for resending until its
-        final arrives. While disconnected it is only kept (sent on reconnect)."""
+        final arrives. While disconnected it is only kept (sent on reconnect).
+        """
         self._resend.append(chunk)
         self._last_send = time.monotonic()
         await self._send(chunk)
@@ -136,7 +157,8 @@ class PulseLink:
 
     def transcript_received(self, *, final: bool) -> None:
         """A transcript arrived: the connection is healthy again; a final also releases the
-        audio it covers from the resend buffer."""
+        audio it covers from the resend buffer.
+        """
         self._drops_in_a_row = 0
         if final:
             self._resend.final_received()
@@ -157,18 +179,23 @@ class PulseLink:
             except ConnectionClosed:
                 pass
             except Exception as exc:  # noqa: BLE001 - never let the reader die silently
-                self._on_fail(ProviderError(
-                    f"{SERVICE}: receive failed: {scrub(str(exc), self._api_key)}", retryable=True))
+                self._on_fail(
+                    ProviderError(f"{SERVICE}: receive failed: {scrub(str(exc), self._api_key)}", retryable=True)
+                )
             if self._finished.is_set():
                 break
             code = ws.close_code
             self._connected = False
             if code == 1008:
                 reason = (ws.close_reason or "").strip()
-                self._on_fail(ProviderError(
-                    f"{SERVICE}: closed by the server with 1008 (policy): concurrency limit of "
-                    f"open streaming sessions reached" + (f" ({reason})" if reason else ""),
-                    retryable=True, status=1008))
+                self._on_fail(
+                    ProviderError(
+                        f"{SERVICE}: closed by the server with 1008 (policy): concurrency limit of "
+                        f"open streaming sessions reached" + (f" ({reason})" if reason else ""),
+                        retryable=True,
+                        status=1008,
+                    )
+                )
                 break
             if self.closing and code == 1000:
                 self._on_done()  # closed after close_stream without is_last: treat as done
@@ -186,9 +213,14 @@ class PulseLink:
         self._connected = False
         self._drops_in_a_row += 1
         if self._drops_in_a_row > self._max_reconnects:
-            self._on_fail(ProviderError(f"{SERVICE}: the connection keeps dropping "
-                                        f"({self._drops_in_a_row - 1} reconnects without a "
-                                        "transcript)", retryable=True))
+            self._on_fail(
+                ProviderError(
+                    f"{SERVICE}: the connection keeps dropping "
+                    f"({self._drops_in_a_row - 1} reconnects without a "
+                    "transcript)",
+                    retryable=True,
+                )
+            )
             return False
         attempts = max(1, self._max_reconnects)
         for attempt in range(attempts):
@@ -199,8 +231,9 @@ class PulseLink:
                 ws = await self._connect()
             except ProviderError as exc:
                 if not exc.retryable or attempt + 1 >= attempts:
-                    self._on_fail(ProviderError(f"{SERVICE}: reconnect failed: {exc}",
-                                                retryable=exc.retryable, status=exc.status))
+                    self._on_fail(
+                        ProviderError(f"{SERVICE}: reconnect failed: {exc}", retryable=exc.retryable, status=exc.status)
+                    )
                     return False
                 continue
             async with self._send_lock:
@@ -221,7 +254,6 @@ class PulseLink:
         silence = b"\x00\x00" * (self._rate // 10)
         while not self._finished.is_set():
             await asyncio.sleep(min(1.0, self._idle_silence_s))
-            if (self._connected and not self.closing
-                    and time.monotonic() - self._last_send >= self._idle_silence_s):
+            if self._connected and not self.closing and time.monotonic() - self._last_send >= self._idle_silence_s:
                 self._last_send = time.monotonic()
                 await self._send(silence)  # not kept in the ring: nothing to transcribe

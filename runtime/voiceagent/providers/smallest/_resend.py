@@ -8,7 +8,7 @@ before the mark is forgotten, because audio pushed meanwhile belongs to the next
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 FINALIZE = object()
 """Placeholder yielded by :meth:`ResendBuffer.replay` where a pending finalize must be re-sent."""
@@ -53,7 +53,8 @@ class ResendBuffer:
 
     def replay(self) -> Iterator[bytes | object]:
         """What to send on a fresh connection: the chunks, with :data:`FINALIZE` where a pending
-        finalize belongs."""
+        finalize belongs.
+        """
         mark = self._mark
         for end, chunk in list(self._chunks):
             if mark is not None and end > mark:

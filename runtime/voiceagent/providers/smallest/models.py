@@ -20,9 +20,30 @@ STTModels = Literal["pulse"]
 """Only ``pulse`` streams; ``pulse-pro`` is batch-only (HTTP 400 before upgrade, §2.1)."""
 
 STTLanguages = Literal[
-    "en", "hi", "de", "es", "ru", "it", "fr", "nl", "pt", "zh", "yue", "ja", "ko",
-    "gu", "mr", "or", "bn", "ta", "te", "kn", "ml",
-    "north_indic", "multi-asian", "multi-south-indic",
+    "en",
+    "hi",
+    "de",
+    "es",
+    "ru",
+    "it",
+    "fr",
+    "nl",
+    "pt",
+    "zh",
+    "yue",
+    "ja",
+    "ko",
+    "gu",
+    "mr",
+    "or",
+    "bn",
+    "ta",
+    "te",
+    "kn",
+    "ml",
+    "north_indic",
+    "multi-asian",
+    "multi-south-indic",
 ]
 """Pulse streaming ``language`` values (§2.2, §2.7): 21 codes plus 3 aggregators."""
 
@@ -41,9 +62,38 @@ DEFAULT_TTS_MODEL: str = "lightning_v3.1"
 PRO_MODEL: str = "lightning_v3.1_pro"
 
 TTSLanguages = Literal[
-    "auto", "en", "hi", "mr", "kn", "ta", "bn", "gu", "te", "ml", "pa", "or",
-    "es", "de", "fr", "it", "nl", "sv", "pt", "ru", "el", "fi", "no", "pl",
-    "ar", "zh", "id", "ja", "ko", "ms", "tr", "vi",
+    "auto",
+    "en",
+    "hi",
+    "mr",
+    "kn",
+    "ta",
+    "bn",
+    "gu",
+    "te",
+    "ml",
+    "pa",
+    "or",
+    "es",
+    "de",
+    "fr",
+    "it",
+    "nl",
+    "sv",
+    "pt",
+    "ru",
+    "el",
+    "fi",
+    "no",
+    "pl",
+    "ar",
+    "zh",
+    "id",
+    "ja",
+    "ko",
+    "ms",
+    "tr",
+    "vi",
 ]
 """Lightning ``language`` enum shared by HTTP and WebSocket (§4.1)."""
 
@@ -51,15 +101,54 @@ TTS_LANGUAGES: frozenset[str] = frozenset(get_args(TTSLanguages))
 TTS_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 44100)
 
 # Standard lightning_v3.1 voices quoted in §4.1.
-STANDARD_ENGLISH_VOICES: frozenset[str] = frozenset({
-    "sophia", "magnus", "jordan", "robert", "lucas", "daniel", "olivia", "rachel", "nicole",
-    "elizabeth", "quinn", "mia", "lauren", "hannah", "vanessa", "avery",
-})
-STANDARD_HINDI_VOICES: frozenset[str] = frozenset({
-    "sunidhi", "chinmayi", "aanya", "siya", "anuja", "avni", "ishani", "yuvika", "advika", "sana",
-    "sameera", "srishti", "sakshi", "maya", "maithili", "wasim", "rehan", "parth", "atharv",
-    "vivaan", "devansh", "aarush", "neel", "mihir",
-})
+STANDARD_ENGLISH_VOICES: frozenset[str] = frozenset(
+    {
+        "sophia",
+        "magnus",
+        "jordan",
+        "robert",
+        "lucas",
+        "daniel",
+        "olivia",
+        "rachel",
+        "nicole",
+        "elizabeth",
+        "quinn",
+        "mia",
+        "lauren",
+        "hannah",
+        "vanessa",
+        "avery",
+    }
+)
+STANDARD_HINDI_VOICES: frozenset[str] = frozenset(
+    {
+        "sunidhi",
+        "chinmayi",
+        "aanya",
+        "siya",
+        "anuja",
+        "avni",
+        "ishani",
+        "yuvika",
+        "advika",
+        "sana",
+        "sameera",
+        "srishti",
+        "sakshi",
+        "maya",
+        "maithili",
+        "wasim",
+        "rehan",
+        "parth",
+        "atharv",
+        "vivaan",
+        "devansh",
+        "aarush",
+        "neel",
+        "mihir",
+    }
+)
 """Hindi/English (Indian accent) standard voices."""
 STANDARD_INDIC_VOICES: dict[str, frozenset[str]] = {
     "ta": frozenset({"jeevan", "rajeshwari"}),
@@ -69,47 +158,105 @@ STANDARD_INDIC_VOICES: dict[str, frozenset[str]] = {
     "gu": frozenset({"niharika", "dhruvit"}),
     "kn": frozenset({"deepashri", "pranav"}),
 }
-STANDARD_SPANISH_VOICES: frozenset[str] = frozenset({
-    "daniella", "camilla", "alba", "marcos", "david", "nerea", "miguel",
-})
+STANDARD_SPANISH_VOICES: frozenset[str] = frozenset(
+    {
+        "daniella",
+        "camilla",
+        "alba",
+        "marcos",
+        "david",
+        "nerea",
+        "miguel",
+    }
+)
 STANDARD_VOICES: frozenset[str] = (
-    STANDARD_ENGLISH_VOICES | STANDARD_HINDI_VOICES | STANDARD_SPANISH_VOICES
+    STANDARD_ENGLISH_VOICES
+    | STANDARD_HINDI_VOICES
+    | STANDARD_SPANISH_VOICES
     | frozenset().union(*STANDARD_INDIC_VOICES.values())
 )
 
 # Pro (lightning_v3.1_pro) voices quoted in §4.1.
-PRO_INDIAN_VOICES: frozenset[str] = frozenset({
-    "rhea", "zariya", "kareena", "mishka", "inaaya", "saira", "meher", "aarini",
-    "aviraj", "vyom", "zoravar", "reyansh", "ahan",
-})
+PRO_INDIAN_VOICES: frozenset[str] = frozenset(
+    {
+        "rhea",
+        "zariya",
+        "kareena",
+        "mishka",
+        "inaaya",
+        "saira",
+        "meher",
+        "aarini",
+        "aviraj",
+        "vyom",
+        "zoravar",
+        "reyansh",
+        "ahan",
+    }
+)
 """Indian Pro voices; these are the Hindi-capable Pro voices."""
-PRO_BRITISH_VOICES: frozenset[str] = frozenset({
-    "sophie", "ellie", "cressida", "ottilie", "elowen", "seraphina", "sam", "henry", "benedict",
-    "cormac", "rupert", "finley",
-})
-PRO_AMERICAN_VOICES: frozenset[str] = frozenset({
-    "kaitlyn", "savannah", "amelia", "zoe", "ruby", "leah", "jenna", "kate", "molly", "sara",
-    "fiona", "blake", "austin", "henry", "jack", "leo", "luke", "owen",
-})
+PRO_BRITISH_VOICES: frozenset[str] = frozenset(
+    {
+        "sophie",
+        "ellie",
+        "cressida",
+        "ottilie",
+        "elowen",
+        "seraphina",
+        "sam",
+        "henry",
+        "benedict",
+        "cormac",
+        "rupert",
+        "finley",
+    }
+)
+PRO_AMERICAN_VOICES: frozenset[str] = frozenset(
+    {
+        "kaitlyn",
+        "savannah",
+        "amelia",
+        "zoe",
+        "ruby",
+        "leah",
+        "jenna",
+        "kate",
+        "molly",
+        "sara",
+        "fiona",
+        "blake",
+        "austin",
+        "henry",
+        "jack",
+        "leo",
+        "luke",
+        "owen",
+    }
+)
 PRO_LANGUAGE_VOICES: dict[str, frozenset[str]] = {
     "ta": frozenset({"malar", "nila", "tamilselvi", "mathan"}),
     "mr": frozenset({"mrunal", "manasi", "ketaki", "tejaswini", "mandar", "tushar"}),
     "bn": frozenset({"rajib", "tanmoy", "subhro", "arghya", "indranil"}),
 }
 PRO_VOICES: frozenset[str] = (
-    PRO_INDIAN_VOICES | PRO_BRITISH_VOICES | PRO_AMERICAN_VOICES
-    | frozenset().union(*PRO_LANGUAGE_VOICES.values())
+    PRO_INDIAN_VOICES | PRO_BRITISH_VOICES | PRO_AMERICAN_VOICES | frozenset().union(*PRO_LANGUAGE_VOICES.values())
 )
 
 HINDI_CAPABLE_VOICES: frozenset[str] = STANDARD_HINDI_VOICES | PRO_INDIAN_VOICES
 """Voices that speak Hindi (and Hinglish): the standard Hindi/English set and the Indian Pro set."""
 
 _DEFAULT_STANDARD: dict[str, str] = {
-    "en": "sophia", "hi": "aanya", "ta": "jeevan", "ml": "vaisakh", "te": "srihari",
-    "mr": "rupali", "gu": "niharika", "kn": "deepashri", "es": "daniella",
+    "en": "sophia",
+    "hi": "aanya",
+    "ta": "jeevan",
+    "ml": "vaisakh",
+    "te": "srihari",
+    "mr": "rupali",
+    "gu": "niharika",
+    "kn": "deepashri",
+    "es": "daniella",
 }
-_DEFAULT_PRO: dict[str, str] = {"en": "meher", "hi": "meher", "ta": "malar", "mr": "mrunal",
-                                "bn": "rajib"}
+_DEFAULT_PRO: dict[str, str] = {"en": "meher", "hi": "meher", "ta": "malar", "mr": "mrunal", "bn": "rajib"}
 
 
 def base_language(language: str | None) -> str:
@@ -152,13 +299,15 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
     if model == DEFAULT_TTS_MODEL and voice_l in PRO_VOICES and voice_l not in STANDARD_VOICES:
         problems.append(
             f"voice {voice!r} is a Lightning v3.1 Pro voice; set model: {PRO_MODEL} "
-            f"or pick a standard voice such as {default_voice(DEFAULT_TTS_MODEL, lang)!r}")
+            f"or pick a standard voice such as {default_voice(DEFAULT_TTS_MODEL, lang)!r}"
+        )
     if model == PRO_MODEL and voice_l in STANDARD_VOICES and voice_l not in PRO_VOICES:
         problems.append(
             f"voice {voice!r} is a standard Lightning v3.1 voice; set model: {DEFAULT_TTS_MODEL} "
-            f"or pick a Pro voice such as {default_voice(PRO_MODEL, lang)!r}")
+            f"or pick a Pro voice such as {default_voice(PRO_MODEL, lang)!r}"
+        )
     if lang == "hi" and voice_l not in HINDI_CAPABLE_VOICES:
         problems.append(
-            f"voice {voice!r} cannot speak Hindi; use a Hindi-capable voice such as "
-            f"{default_voice(model, 'hi')!r}")
+            f"voice {voice!r} cannot speak Hindi; use a Hindi-capable voice such as {default_voice(model, 'hi')!r}"
+        )
     return problems

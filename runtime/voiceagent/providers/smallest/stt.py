@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from voiceagent.audio import AudioFrame, Resampler
@@ -84,12 +85,23 @@ class PulseSTT:
 
     name = "smallest-pulse"
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 sample_rate: int = 16000, eou_timeout_ms: int = 800, model: str = "pulse",
-                 vad_events: bool = True, extra_params: Mapping[str, Any] | None = None,
-                 keepalive_interval_s: float = 5.0, idle_silence_s: float = 10.0,
-                 max_reconnects: int = 5, close_timeout_s: float = 5.0,
-                 max_buffer_s: float = 15.0, min_chunk_ms: int = 20) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        sample_rate: int = 16000,
+        eou_timeout_ms: int = 800,
+        model: str = "pulse",
+        vad_events: bool = True,
+        extra_params: Mapping[str, Any] | None = None,
+        keepalive_interval_s: float = 5.0,
+        idle_silence_s: float = 10.0,
+        max_reconnects: int = 5,
+        close_timeout_s: float = 5.0,
+        max_buffer_s: float = 15.0,
+        min_chunk_ms: int = 20,
+    ) -> None:
         if sample_rate not in STT_SAMPLE_RATES:
             raise ValueError(f"Pulse sample_rate must be one of {STT_SAMPLE_RATES}, got {sample_rate}")
         if not 100 <= eou_timeout_ms <= 10000:
@@ -118,15 +130,18 @@ class PulseSTT:
     def url(self, language: str) -> str:
         """The ``/stt/live`` WebSocket URL for ``language`` (a Pulse code, §2.7)."""
         params: dict[str, Any] = {
-            "model": self.model, "language": language, "sample_rate": self.sample_rate,
-            "encoding": "linear16", "eou_timeout_ms": self.eou_timeout_ms,
+            "model": self.model,
+            "language": language,
+            "sample_rate": self.sample_rate,
+            "encoding": "linear16",
+            "eou_timeout_ms": self.eou_timeout_ms,
             "vad_events": self.vad_events,
         }
         params.update(self.extra_params)
         query = urlencode({k: _qbool(v) for k, v in params.items() if v is not None})
         return f"{ws_url(self.base_url)}/stt/live?{query}"
 
-    async def open(self, *, language: str) -> "PulseStream":
+    async def open(self, *, language: str) -> PulseStream:
         """Connect one stream for a call in ``language`` (``en``, ``hi``, ``en-IN`` -> ``en``...).
 
         Raises:
@@ -135,8 +150,9 @@ class PulseSTT:
         """
         lang = base_language(language)
         if lang not in STT_LANGUAGES:
-            raise ProviderError(f"{SERVICE}: language {language!r} is not available for streaming; "
-                                f"use one of {sorted(STT_LANGUAGES)}")
+            raise ProviderError(
+                f"{SERVICE}: language {language!r} is not available for streaming; use one of {sorted(STT_LANGUAGES)}"
+            )
         stream = PulseStream(self, self.url(lang), lang)
         await stream._start()
         return stream
@@ -157,7 +173,7 @@ class PulseStream:
         self._close_timeout_s = stt.close_timeout_s
         self._queue: asyncio.Queue[STTEvent | ProviderError] = asyncio.Queue()
         self._pending = bytearray()
-        self._min_chunk = self.rate * stt.min_chunk_ms // 1000 * 2   # bytes of PCM16
+        self._min_chunk = self.rate * stt.min_chunk_ms // 1000 * 2  # bytes of PCM16
         self._max_chunk = self.rate * MAX_CHUNK_MS // 1000 * 2
         self._resampler: Resampler | None = None
         self._closing = False
@@ -166,10 +182,18 @@ class PulseStream:
         self._in_speech = False
         self._api_key = stt._api_key  # only to scrub it from server messages
         self._link = PulseLink(
-            url, stt._api_key, rate=self.rate, keepalive_interval_s=stt.keepalive_interval_s,
-            idle_silence_s=stt.idle_silence_s, max_reconnects=stt.max_reconnects,
-            max_buffer_s=stt.max_buffer_s, on_text=self._handle, on_fail=self._fail,
-            on_done=self._finish, finished=self._finished)
+            url,
+            stt._api_key,
+            rate=self.rate,
+            keepalive_interval_s=stt.keepalive_interval_s,
+            idle_silence_s=stt.idle_silence_s,
+            max_reconnects=stt.max_reconnects,
+            max_buffer_s=stt.max_buffer_s,
+            on_text=self._handle,
+            on_fail=self._fail,
+            on_done=self._finish,
+            finished=self._finished,
+        )
 
     @property
     def reconnects(self) -> int:
@@ -206,8 +230,7 @@ class PulseStream:
         elif frame.kind == "transcript" and frame.is_final:
             if frame.text:
                 self._speech_started(now)
-                self._queue.put_nowait(
-                    STTEvent("final", frame.text, frame.language or self.language, now))
+                self._queue.put_nowait(STTEvent("final", frame.text, frame.language or self.language, now))
             self._in_speech = False
             if frame.is_last:
                 self._finish()
@@ -273,7 +296,8 @@ class PulseStream:
 
     async def aclose(self) -> None:
         """Flush, send ``{"type": "close_stream"}``, wait (at most ``close_timeout_s``) for the
-        ``is_last`` transcript, then close. Idempotent; never raises for a failed stream."""
+        ``is_last`` transcript, then close. Idempotent; never raises for a failed stream.
+        """
         if not self._closing and not self._finished.is_set():
             try:
                 await self._flush()

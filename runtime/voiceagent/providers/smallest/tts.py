@@ -22,7 +22,8 @@ import io
 import json
 import uuid
 import wave
-from typing import Any, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import httpx
 import numpy as np
@@ -99,14 +100,23 @@ class LightningTTS:
 
     name = "smallest-lightning"
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 voice_id: str | None = None, model: str = DEFAULT_TTS_MODEL,
-                 language: str = "en", sample_rate: int = 24000, speed: float = 1.0,
-                 idle_timeout_s: int | None = None, drain_timeout_s: float = 2.0,
-                 http_timeout_s: float = 30.0, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        voice_id: str | None = None,
+        model: str = DEFAULT_TTS_MODEL,
+        language: str = "en",
+        sample_rate: int = 24000,
+        speed: float = 1.0,
+        idle_timeout_s: int | None = None,
+        drain_timeout_s: float = 2.0,
+        http_timeout_s: float = 30.0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         if sample_rate not in TTS_SAMPLE_RATES:
-            raise ValueError(f"Lightning sample_rate must be one of {TTS_SAMPLE_RATES}, "
-                             f"got {sample_rate}")
+            raise ValueError(f"Lightning sample_rate must be one of {TTS_SAMPLE_RATES}, got {sample_rate}")
         if not 0.5 <= speed <= 2.0:
             raise ValueError(f"Lightning speed must be 0.5..2.0, got {speed}")
         self._api_key = resolve_api_key(api_key)
@@ -128,16 +138,20 @@ class LightningTTS:
         """How many WebSocket connections were opened (1 while the socket is reused)."""
 
     def __repr__(self) -> str:  # never shows the key
-        return (f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, "
-                f"voice_id={self.voice_id!r})")
+        return f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, voice_id={self.voice_id!r})"
 
     # ------------------------------------------------------------------ request body
     def request_body(self, text: str) -> dict[str, Any]:
         """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
-        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it, §4.2/§4.4)."""
+        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it, §4.2/§4.4).
+        """
         body: dict[str, Any] = {
-            "voice_id": self.voice_id, "text": text, "language": self.language,
-            "sample_rate": self.sample_rate, "speed": self.speed, "model": self.model,
+            "voice_id": self.voice_id,
+            "text": text,
+            "language": self.language,
+            "sample_rate": self.sample_rate,
+            "speed": self.speed,
+            "model": self.model,
         }
         body.update(self.extra)
         return body
@@ -155,9 +169,9 @@ class LightningTTS:
         if self._ws is not None and self._ws.state is State.OPEN:
             return self._ws
         await self._drop_socket()
-        self._ws = await ws_connect(self.ws_endpoint, self._api_key, SERVICE,
-                                    ping_interval=20, ping_timeout=20, close_timeout=1,
-                                    max_size=2**24)
+        self._ws = await ws_connect(
+            self.ws_endpoint, self._api_key, SERVICE, ping_interval=20, ping_timeout=20, close_timeout=1, max_size=2**24
+        )
         self.connects += 1
         return self._ws
 
@@ -196,15 +210,13 @@ class LightningTTS:
                 finally:
                     if not state["done"] and state["ws"] is not None:
                         # Cancelled mid-request: discard the rest of it in the background.
-                        self._drain_task = asyncio.create_task(
-                            self._drain(state["ws"], rid), name="lightning-drain")
+                        self._drain_task = asyncio.create_task(self._drain(state["ws"], rid), name="lightning-drain")
                         handed_over = True
         finally:
             if not handed_over:
                 self._lock.release()
 
-    async def _one_request(self, text: str, rid: str, state: dict[str, Any]
-                           ) -> AsyncIterator[AudioFrame]:
+    async def _one_request(self, text: str, rid: str, state: dict[str, Any]) -> AsyncIterator[AudioFrame]:
         from websockets.exceptions import ConnectionClosed
 
         payload = json.dumps({**self.request_body(text), "request_id": rid})
@@ -238,15 +250,15 @@ class LightningTTS:
                             break
                         state["done"] = True
                         await self._drop_socket()
-                        raise ProviderError(
-                            f"{SERVICE} error: {scrub(error_text(msg), self._api_key)}")
+                        raise ProviderError(f"{SERVICE} error: {scrub(error_text(msg), self._api_key)}")
             except ConnectionClosed as exc:
                 state["ws"] = None
                 await self._drop_socket()
                 if got_audio or attempt == 1:
-                    raise ProviderError(f"{SERVICE}: connection closed mid-synthesis "
-                                        f"(code {exc.rcvd.code if exc.rcvd else 'none'})",
-                                        retryable=True) from None
+                    raise ProviderError(
+                        f"{SERVICE}: connection closed mid-synthesis (code {exc.rcvd.code if exc.rcvd else 'none'})",
+                        retryable=True,
+                    ) from None
                 # closed after the previous complete or by the idle timeout: reopen and resend
 
     def _parse(self, raw: Any) -> dict[str, Any] | None:
@@ -261,13 +273,15 @@ class LightningTTS:
     @staticmethod
     def _mine(msg: dict[str, Any], rid: str) -> bool:
         """Frames echo our ``request_id`` as ``external_request_id`` (§4.4); frames of an older
-        (cancelled) request are skipped. Frames without the echo are taken as ours."""
+        (cancelled) request are skipped. Frames without the echo are taken as ours.
+        """
         ext = msg.get("external_request_id")
         return ext is None or ext == rid
 
     async def _drain(self, ws: Any, rid: str) -> None:
         """Read and drop the rest of a cancelled request until its ``complete``; reopen on
-        timeout. Holds (then releases) the request lock."""
+        timeout. Holds (then releases) the request lock.
+        """
         try:
             async with asyncio.timeout(self.drain_timeout_s):
                 while True:
@@ -304,11 +318,11 @@ class LightningTTS:
         try:
             resp = await self._http.post(f"{self.base_url}/tts", json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise ProviderError(f"{SERVICE}: request failed: {type(exc).__name__}",
-                                retryable=True) from None
+            raise ProviderError(f"{SERVICE}: request failed: {type(exc).__name__}", retryable=True) from None
         if resp.status_code != 200:
-            raise http_error(SERVICE, resp.status_code, resp.content, self._api_key,
-                             retry_after=resp.headers.get("Retry-After"))
+            raise http_error(
+                SERVICE, resp.status_code, resp.content, self._api_key, retry_after=resp.headers.get("Retry-After")
+            )
         data = resp.content
         if data[:4] == b"RIFF":
             frame = decode_wav(data)
