@@ -42,14 +42,38 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--text", "text_mode", is_flag=True, help="Type instead of speaking (no STT; no TTS unless --replies).")
-@click.option("--input", "input_wav", type=click.Path(exists=True, dir_okay=False), help="Caller recording (WAV) to play through the voice pipeline.")
-@click.option("--output", "output_wav", type=click.Path(dir_okay=False), help="Where the agent's side is written (WAV, time-aligned with --input).")
+@click.option(
+    "--input",
+    "input_wav",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Caller recording (WAV) to play through the voice pipeline.",
+)
+@click.option(
+    "--output",
+    "output_wav",
+    type=click.Path(dir_okay=False),
+    help="Where the agent's side is written (WAV, time-aligned with --input).",
+)
 @click.option("--fast", is_flag=True, help="With --input: stream the recording as fast as possible (virtual clock).")
-@click.option("--output-rate", type=click.IntRange(8000, 96000), help="With --input: sample rate (Hz) of --output/--recording; default the TTS rate.")
-@click.option("--recording", type=click.Path(dir_okay=False), help="With --input: also write a stereo call recording (caller left, agent right).")
-@click.option("--replies", type=click.Path(dir_okay=False), help="Text mode: also synthesize the agent's replies into this WAV.")
-@click.option("--events", "events_path", type=click.Path(dir_okay=False), help="Write the session event log (JSON lines).")
-@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="Template variable for this call (repeatable).")
+@click.option(
+    "--output-rate",
+    type=click.IntRange(8000, 96000),
+    help="With --input: sample rate (Hz) of --output/--recording; default the TTS rate.",
+)
+@click.option(
+    "--recording",
+    type=click.Path(dir_okay=False),
+    help="With --input: also write a stereo call recording (caller left, agent right).",
+)
+@click.option(
+    "--replies", type=click.Path(dir_okay=False), help="Text mode: also synthesize the agent's replies into this WAV."
+)
+@click.option(
+    "--events", "events_path", type=click.Path(dir_okay=False), help="Write the session event log (JSON lines)."
+)
+@click.option(
+    "--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="Template variable for this call (repeatable)."
+)
 @click.option("--caller-phone", help="The caller's phone number, as templates see it (caller.phone).")
 def run(
     file: str,
@@ -78,9 +102,9 @@ def run(
         raise click.UsageError("--fast, --recording and --output-rate need --input/--output")
     variables = _parse_vars(var_pairs)
 
-    from voiceagent.config.diagnostics import ConfigError  # noqa: PLC0415
-    from voiceagent.config.load import load_agent  # noqa: PLC0415
-    from voiceagent.providers.registry import ProviderSetupError, resolve_providers  # noqa: PLC0415
+    from voiceagent.config.diagnostics import ConfigError
+    from voiceagent.config.load import load_agent
+    from voiceagent.providers.registry import ProviderSetupError, resolve_providers
 
     env = dict(os.environ)
     try:
@@ -102,7 +126,7 @@ def run(
     mode = "wav" if input_wav else "text" if text_mode else None
     fallback_note = None
     if mode is None:
-        from voiceagent.transports.device import has_audio_devices  # noqa: PLC0415
+        from voiceagent.transports.device import has_audio_devices
 
         if has_audio_devices():
             mode = "device"
@@ -125,7 +149,7 @@ def run(
     for note in providers.notes:
         _say(note)
 
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
     try:
         code = asyncio.run(
@@ -151,30 +175,49 @@ def run(
     sys.exit(code)
 
 
-def _make_transport(mode: str, *, input_wav: str | None, output_wav: str | None, fast: bool,
-                    output_rate: int | None, recording: str | None, replies: str | None, caller: dict[str, Any],
-                    tts_rate: int | None, eou_timeout_ms: int, greeting: bool) -> Any:
+def _make_transport(
+    mode: str,
+    *,
+    input_wav: str | None,
+    output_wav: str | None,
+    fast: bool,
+    output_rate: int | None,
+    recording: str | None,
+    replies: str | None,
+    caller: dict[str, Any],
+    tts_rate: int | None,
+    eou_timeout_ms: int,
+    greeting: bool,
+) -> Any:
     if mode == "wav":
-        from voiceagent.transports.wav import WavTransport  # noqa: PLC0415
+        from voiceagent.transports.wav import WavTransport
 
         # fast mode: the virtual clock waits for each reply once the STT must have seen the EOU
-        return WavTransport(input_wav, output_wav, fast=fast, recording_path=recording, caller=caller,
-                            output_rate=output_rate,
-                            hold_after_ms=eou_timeout_ms + 300, hold_at_start=greeting)
+        return WavTransport(
+            input_wav,
+            output_wav,
+            fast=fast,
+            recording_path=recording,
+            caller=caller,
+            output_rate=output_rate,
+            hold_after_ms=eou_timeout_ms + 300,
+            hold_at_start=greeting,
+        )
     if mode == "device":
-        from voiceagent.transports.device import DeviceTransport  # noqa: PLC0415
+        from voiceagent.transports.device import DeviceTransport
 
         return DeviceTransport(caller=caller)  # device rates; frames resampled both ways
-    from voiceagent.transports.text import TextTransport  # noqa: PLC0415
+    from voiceagent.transports.text import TextTransport
 
     return TextTransport(audio_path=replies, audio_rate=tts_rate, caller=caller, greeting=greeting)
 
 
 def _hang_up_on_ctrl_c(transport: Any) -> None:
     """First Ctrl-C: the caller hangs up (the transport's input ends, the session finishes its
-    turn and logs ``call.end``/``session.end``; exit 0). Second Ctrl-C: stop at once (exit 130)."""
-    import asyncio  # noqa: PLC0415
-    import signal  # noqa: PLC0415
+    turn and logs ``call.end``/``session.end``; exit 0). Second Ctrl-C: stop at once (exit 130).
+    """
+    import asyncio
+    import signal
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -213,53 +256,56 @@ def _freeze_start_up_objects() -> None:
     gc.freeze()
 
 
-async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None, output_wav: str | None,
-                fast: bool, output_rate: int | None, recording: str | None, replies: str | None, events_path: str | None,
-                variables: dict[str, str], caller_phone: str | None, env: dict[str, str]) -> int:
+async def _call(
+    loaded: Any,
+    providers: Any,
+    *,
+    mode: str,
+    input_wav: str | None,
+    output_wav: str | None,
+    fast: bool,
+    output_rate: int | None,
+    recording: str | None,
+    replies: str | None,
+    events_path: str | None,
+    variables: dict[str, str],
+    caller_phone: str | None,
+    env: dict[str, str],
+) -> int:
     """Build everything for one call, run it, and close everything (also on Ctrl-C). Returns the
-    exit code: 0 when the call ended normally, 1 when it failed."""
-    from voiceagent.engine.compiler import compile_agent  # noqa: PLC0415
-    from voiceagent.engine.events import EventLog  # noqa: PLC0415
-    from voiceagent.engine.guardrails import VerificationGuard  # noqa: PLC0415
-    from voiceagent.engine.redaction import Redactor  # noqa: PLC0415
-    from voiceagent.engine.session import Session  # noqa: PLC0415
-    from voiceagent.engine.tools import ToolRunner  # noqa: PLC0415
+    exit code: 0 when the call ended normally, 1 when it failed.
+    """
+    from voiceagent.engine.call import build_call
+    from voiceagent.engine.redaction import Redactor
 
     agent = loaded.agent
     caller = {"phone": caller_phone, "id": None, "metadata": {}}
-    redactor = Redactor(agent.guardrails.redact, env=env)
-    events = EventLog(events_path, redactor=redactor)
-    runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
+    scrub = Redactor(agent.guardrails.redact, env=env).scrub  # errors raised before the call exists
     transport = None
+    call = None
     try:
-        compiled = compile_agent(loaded)
-        guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
         transport = _make_transport(
-            mode, input_wav=input_wav, output_wav=output_wav, fast=fast, output_rate=output_rate,
+            mode,
+            input_wav=input_wav,
+            output_wav=output_wav,
+            fast=fast,
+            output_rate=output_rate,
             recording=recording,
-            replies=replies, caller=caller,
-            tts_rate=getattr(providers.tts, "sample_rate", None),
+            replies=replies,
+            caller=caller,
+            tts_rate=providers.tts.sample_rate if providers.tts is not None else None,
             eou_timeout_ms=agent.stt.eou_timeout_ms,
             greeting=bool(agent.greeting),
         )
         _hang_up_on_ctrl_c(transport)
-        session = Session(
-            compiled,
-            llm=providers.llm,
-            transport=transport,
-            events=events,
-            stt=providers.stt,
-            tts=providers.tts,
-            tools=runner,
-            guard=guard,
-            variables=variables,
-        )
+        call = build_call(loaded, providers, transport, events_path=events_path, variables=variables, env=env)
+        scrub = call.redactor.scrub
         _freeze_start_up_objects()
-        reason = await session.run()
+        reason = await call.run()
         _say(f"call ended: {reason}")
         return 0
     except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback with secrets
-        _say(f"error: {redactor.scrub(str(exc)) or type(exc).__name__}")
+        _say(f"error: {scrub(str(exc)) or type(exc).__name__}")
         return 1
     finally:
         gc.unfreeze()  # back to normal collection for what follows (in-process callers, tests)
@@ -269,8 +315,8 @@ async def _call(loaded: Any, providers: Any, *, mode: str, input_wav: str | None
             except Exception as exc:  # noqa: BLE001
                 _say(f"error: could not finish the transport: {exc}")
         await providers.aclose()
-        await runner.aclose()
-        events.close()
+        if call is not None:
+            await call.aclose()
         if mode == "wav" and output_wav:
             _say(f"agent audio: {output_wav}" + (f"; call recording: {recording}" if recording else ""))
         elif replies:
