@@ -97,7 +97,7 @@ class Dispatcher:
                 text = self._render(filler, {})
                 await s.speaker.say(text, None)
         kinds = [self.classify(c) for c in calls]
-        outcomes = list(await asyncio.gather(*(self._execute(c, k) for c, k in zip(calls, kinds))))
+        outcomes = list(await asyncio.gather(*(self._execute(c, k) for c, k in zip(calls, kinds, strict=True))))
         chosen = next((o for o in outcomes if o.kind == "transition" and o.transition_to), None)
         chosen = chosen or next((o for o in outcomes if o.transition_to), None)
         if chosen is not None:
@@ -148,6 +148,8 @@ class Dispatcher:
         else:
             result = _Result(False, None, "no tool runner is configured", None)
         timing = {"duration_ms": round(result.duration_ms, 1)} if getattr(result, "duration_ms", None) else {}
+        if getattr(result, "output", None):  # what the tool printed: to the log, never to stdout
+            timing["output"] = result.output
         if result.ok:
             s.events.emit("tool.result", name=tool.name, ok=True, result=result.result, **timing)
         else:

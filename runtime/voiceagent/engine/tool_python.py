@@ -7,7 +7,8 @@ module executes, so sibling absolute imports work; modules they load from the fo
 removed from ``sys.modules`` again). Modules not found there are imported
 normally (installed packages). Imports are cached per runner.
 
-Sync functions run in a worker thread (``asyncio.to_thread``); coroutine functions are awaited.
+Sync functions run on a daemon thread, coroutine functions in a task of their own
+(:func:`voiceagent.engine.tool_exec.call_function`: ``sys.exit`` and self-cancellation become tool errors).
 ``ctx=`` (a :class:`~voiceagent.engine.tools.ToolContext`) is passed only when the function has
 a ``ctx`` parameter or ``**kwargs`` (or as ``context=`` when it has a ``context`` parameter). A timeout cannot stop a sync function's thread: it keeps
 running in the background, its result discarded.
@@ -15,7 +16,6 @@ running in the background, its result discarded.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import importlib
@@ -30,6 +30,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from voiceagent.engine.tool_exec import call_function
 from voiceagent.engine.tool_schema import ToolFailure
 
 __all__ = ["PythonToolLoader", "to_jsonable"]
@@ -119,12 +120,8 @@ class PythonToolLoader:
         kwargs = dict(args)
         if ctx_param:
             kwargs[ctx_param] = ctx
-        if inspect.iscoroutinefunction(func):
-            value = await func(**kwargs)
-        else:
-            value = await asyncio.to_thread(func, **kwargs)
-            if inspect.isawaitable(value):
-                value = await value
+        # daemon thread / own task, exits and self-cancellation contained: engine/tool_exec.py
+        value = await call_function(func, kwargs, name=spec)
         return to_jsonable(value)
 
 
