@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from voiceagent import templating
 from voiceagent.config.models import Tool
 from voiceagent.engine.compiler import VERIFY_FUNCTION
+from voiceagent.engine.tool_schema import ArgumentError, loggable_arguments, parse_arguments
 from voiceagent.providers.base import ToolCallRequest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,14 +105,12 @@ class Dispatcher:
         return outcomes
 
     async def _execute(self, call: ToolCallRequest, kind: Kind) -> CallOutcome:
-        try:
-            args = json.loads(call.arguments or "{}")
-            if not isinstance(args, dict):
-                raise ValueError("arguments must be a JSON object")
-        except ValueError as exc:
-            self.s.events.emit("tool.call", name=call.name, arguments=call.arguments)
+        try:  # bounded: size, depth and string length are checked before parsing (tool_schema)
+            args = parse_arguments(call.arguments)
+        except ArgumentError as exc:
+            self.s.events.emit("tool.call", name=call.name, arguments=loggable_arguments(call.arguments))
             self.s.events.emit("tool.result", name=call.name, ok=False, error=f"invalid arguments: {exc}")
-            return CallOutcome(call, kind, False, {"error": f"invalid JSON arguments: {exc}"})
+            return CallOutcome(call, kind, False, {"error": f"invalid arguments: {exc}"})
         if kind == "transition":
             target = self.s.compiled.state(self.s.state.state).transition_for_function(call.name).to  # type: ignore[union-attr]
             return CallOutcome(call, kind, True, {"ok": True, "state": target}, transition_to=target)
