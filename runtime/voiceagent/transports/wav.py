@@ -19,8 +19,14 @@ still thinking about the first utterance, and each later utterance would interru
 reply. So once the caller has been silent for ``hold_after_ms`` after speaking (energy of the
 recording), the virtual clock holds until the agent finished its reply (the session calls
 :meth:`WavTransport.wait_played` at the end of every turn) or ``hold_timeout_s`` of wall time
-passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's thinking time therefore takes no room on the fast timeline; everything else
-(gaps, overlaps, barge-ins) is as in real time.
+passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's
+thinking time therefore takes no room on the fast timeline; everything else (gaps, overlaps,
+barge-ins) is as in real time.
+
+Memory is bounded for recordings of any length: the caller file is read in one-second chunks as
+it is streamed (:class:`~voiceagent.transports.wav_source.WavSource`, which also refuses a header
+that claims more audio than the file holds), and agent audio that lies before the caller position
+(it can no longer be cut by a barge-in) is written to ``output_path`` as the call goes.
 """
 
 from __future__ import annotations
@@ -28,21 +34,20 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from voiceagent.audio import AudioFrame
+from voiceagent.transports.wav_source import WavFormatError, WavSource
 
-
-class WavFormatError(ValueError):
-    """The input file is not a PCM WAV the stdlib :mod:`wave` module can read."""
+__all__ = ["WavFormatError", "WavTransport", "read_wav", "write_wav"]
 
 
 def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
-    """Read a WAV file into one mono PCM16 frame.
+    """Read a WAV file into one mono PCM16 frame (for short files; :class:`WavTransport` streams).
 
     Integer PCM (8-bit unsigned, 16, 24 or 32 bits, any channel count) is read with the stdlib
     :mod:`wave` and averaged to mono with numpy. Anything ``wave`` cannot read (32-bit float,
@@ -57,68 +62,15 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
         An :class:`AudioFrame` (PCM16 mono little-endian).
 
     Raises:
-        WavFormatError: a file neither reader can decode (the message suggests a conversion).
+        WavFormatError: a file neither reader can decode, or a header claiming more audio than
+            the file holds (the message suggests a conversion).
         FileNotFoundError: no such file.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such file")
-    try:
-        with wave.open(str(p), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        frame = _read_with_av(p, sample_rate, exc)
-    else:
-        samples = _to_int16(raw, width)
-        if channels > 1:
-            usable = len(samples) - len(samples) % channels
-            mixed = samples[:usable].reshape(-1, channels).astype(np.int32).mean(axis=1)
-            samples = np.clip(np.round(mixed), -32768, 32767).astype("<i2")
-        frame = AudioFrame(samples.astype("<i2").tobytes(), rate)
-    if sample_rate is not None and sample_rate != frame.sample_rate:
-        frame = frame.resampled(sample_rate)
-    return frame
-
-
-def _read_with_av(path: Path, sample_rate: int | None, cause: Exception) -> AudioFrame:
-    """Decode any audio FFmpeg knows to PCM16 mono with PyAV (https://pyav.basswood-io.com)."""
-    hint = (
-        f"{path}: not a PCM WAV file this runtime can read ({cause}); convert it first, e.g. "
-        f"`ffmpeg -i {path.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`"
-    )
-    try:
-        import av
-    except ImportError:
-        raise WavFormatError(hint) from cause
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            rate = sample_rate or stream.codec_context.sample_rate
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-            chunks = []
-            for decoded in container.decode(stream):
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(decoded)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        raise WavFormatError(hint) from exc
-    pcm = np.concatenate(chunks).astype("<i2") if chunks else np.zeros(0, "<i2")
-    return AudioFrame(pcm.tobytes(), rate)
-
-
-def _to_int16(raw: bytes, width: int) -> np.ndarray:
-    """Integer PCM bytes of ``width`` bytes per sample -> int16 samples (interleaved channels)."""
-    if width == 1:  # WAV 8-bit is unsigned
-        return ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype("<i2")
-    if width == 2:
-        return np.frombuffer(raw, dtype="<i2")
-    if width == 3:
-        b = np.frombuffer(raw[: len(raw) - len(raw) % 3], dtype=np.uint8).reshape(-1, 3)
-        # the top two bytes of a little-endian 24-bit sample are its 16-bit value
-        return (b[:, 1].astype(np.uint16) | (b[:, 2].astype(np.uint16) << 8)).view("<i2")
-    if width == 4:
-        return (np.frombuffer(raw, dtype="<i4") >> 16).astype("<i2")
-    raise WavFormatError(f"unsupported sample width: {width} bytes")
+    source = WavSource(path, sample_rate)
+    if source.sample_rate == source.file_rate:
+        return source.read_all()
+    # one-shot resampling of the whole file (as before); WavTransport streams instead
+    return WavSource(path).read_all().resampled(source.sample_rate)
 
 
 def write_wav(path: str | Path, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
@@ -186,14 +138,18 @@ class WavTransport:
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self.caller: dict[str, Any] = dict(caller or {"phone": None, "id": None, "metadata": {}})
-        recorded = read_wav(self.input_path, sample_rate)
-        pad = np.zeros(int(round(sample_rate * trailing_silence_ms / 1000.0)), dtype="<i2")
-        self._caller_pcm = np.concatenate([recorded.to_numpy(), pad])
-        self.caller_speech_ms = recorded.duration_ms
+        self._source = WavSource(self.input_path, sample_rate)  # header checked now, audio read as streamed
+        self._pad_samples = round(sample_rate * trailing_silence_ms / 1000.0)
+        self.caller_speech_ms = self._source.duration_ms
         """Length of the recording itself (without the appended silence), ms."""
         self._out_rate = output_rate
-        self._agent = bytearray()  # agent timeline at _out_rate, PCM16 mono
-        self._spans: list[list[int]] = []  # [start, end) sample spans of agent audio on the timeline
+        # The agent timeline at _out_rate, PCM16 mono, in absolute samples: [0, _base) is already
+        # written to output_path (it lies before the caller position, so it can no longer change),
+        # _agent holds [_base, end). Memory stays bounded however long the call is.
+        self._agent = bytearray()
+        self._base = 0
+        self._writer: wave.Wave_write | None = None
+        self._spans: list[list[int]] = []  # [start, end) absolute sample spans of agent audio
         self._consumed_ms = 0.0
         self._caller_done = False
         self._t0: float | None = None
@@ -226,10 +182,14 @@ class WavTransport:
             return 0.0
         return 1000.0 * (time.monotonic() - self._t0)
 
+    def _end_samples(self) -> int:
+        """End of the agent timeline (absolute samples at the output rate)."""
+        return self._base + len(self._agent) // 2
+
     def _position_samples(self) -> int:
         pos = self.position_ms()
         if pos == float("inf"):
-            return len(self._agent) // 2
+            return self._end_samples()
         return int(pos * (self._out_rate or self.sample_rate) / 1000.0)
 
     # ------------------------------------------------------------------ caller
@@ -248,12 +208,11 @@ class WavTransport:
         """
         self._start_clock()
         n = max(1, int(self.sample_rate * self.frame_ms / 1000))
-        total = len(self._caller_pcm)
         try:
-            for i, start in enumerate(range(0, total, n)):
+            start = 0
+            for i, chunk in enumerate(self._caller_frames(n)):
                 if self._closed:
                     return
-                chunk = self._caller_pcm[start : start + n]
                 if not self.fast:
                     due = self._t0 + (start + len(chunk)) / self.sample_rate  # type: ignore[operator]
                     delay = due - time.monotonic()
@@ -266,21 +225,49 @@ class WavTransport:
                         await self._hold()
                     await asyncio.sleep(0)  # let the session react between frames
                 self._consumed_ms = 1000.0 * (start + len(chunk)) / self.sample_rate
+                start += len(chunk)
                 self._wake()
-                yield AudioFrame(chunk.tobytes(), self.sample_rate)
+                yield AudioFrame(chunk.astype("<i2").tobytes(), self.sample_rate)
         finally:
             self._caller_done = True
             self._wake()
 
+    def _caller_stream(self, rate: int | None = None) -> Iterator[np.ndarray]:
+        """The recording then the trailing silence, in chunks, at ``rate`` (default the caller rate)."""
+        rate = rate or self.sample_rate
+        yield from self._source.chunks(rate)
+        pad = round(self._pad_samples * rate / self.sample_rate)
+        step = max(1, rate)
+        for i in range(0, pad, step):
+            yield np.zeros(min(step, pad - i), dtype="<i2")
+
+    def _caller_frames(self, n: int) -> Iterator[np.ndarray]:
+        """The caller stream cut into frames of ``n`` samples (the last one may be shorter)."""
+        buf = np.zeros(0, dtype="<i2")
+        for chunk in self._caller_stream():
+            buf = np.concatenate([buf, chunk]) if buf.size else chunk
+            whole = len(buf) - len(buf) % n
+            for i in range(0, whole, n):
+                yield buf[i : i + n]
+            buf = buf[whole:]
+        if buf.size:
+            yield buf
+
+    def caller_samples(self) -> int:
+        """Samples of the caller timeline (recording plus trailing silence) at the caller rate."""
+        return self._source.samples + self._pad_samples
+
     def _speech_frames(self, n: int) -> np.ndarray:
         """Per caller frame: does it carry speech (RMS within 35 dB of the loudest frame, above
-        -55 dBFS)?
+        -55 dBFS)? One streaming pass over the file: memory is one float per frame.
         """
-        frames = len(self._caller_pcm) // n + (1 if len(self._caller_pcm) % n else 0)
-        padded = np.zeros(frames * n, dtype=np.float64)
-        padded[: len(self._caller_pcm)] = self._caller_pcm
-        rms = np.sqrt(np.mean((padded.reshape(frames, n) / 32768.0) ** 2, axis=1))
-        db = 20 * np.log10(np.maximum(rms, 1e-9))
+        rms = [
+            float(np.sqrt(np.mean((f.astype(np.float64) / 32768.0) ** 2)) * np.sqrt(len(f) / n))
+            for f in self._caller_frames(n)
+        ]
+        db = 20 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64), 1e-9))
+        if db.size == 0:
+            return np.zeros(0, dtype=bool)
         threshold = max(float(db.max()) - 35.0, -55.0)
         return db > threshold
 
@@ -291,7 +278,7 @@ class WavTransport:
             speech = self._speech_frames(n)
             # _last_speech[j]: index of the last speech frame at or before frame j (-1: none yet)
             self._last_speech = np.maximum.accumulate(np.where(speech, np.arange(len(speech)), -1))
-        k = max(1, int(round(self.hold_after_ms / self.frame_ms)))
+        k = max(1, round(self.hold_after_ms / self.frame_ms))
         if i <= k or i > len(self._last_speech):
             return False
         last = int(self._last_speech[i - 1])
@@ -328,7 +315,7 @@ class WavTransport:
         if self._out_rate is None:
             self._out_rate = frame.sample_rate
         out = frame.resampled(self._out_rate)
-        end = len(self._agent) // 2
+        end = self._end_samples()
         start = max(self._position_samples(), end)
         if start > end:
             self._agent.extend(b"\x00\x00" * (start - end))
@@ -338,14 +325,40 @@ class WavTransport:
             self._spans[-1][1] = new_end
         else:
             self._spans.append([start, new_end])
+        self._flush(min(self._position_samples(), self._end_samples()))
+
+    def _open_writer(self, rate: int) -> wave.Wave_write:
+        """The output file's writer (PCM16 mono at ``rate``), opened on first use."""
+        if self._writer is None:
+            self.output_path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = wave.open(str(self.output_path), "wb")  # noqa: SIM115 - open for the whole call
+            self._writer.setnchannels(1)
+            self._writer.setsampwidth(2)
+            self._writer.setframerate(rate)
+        return self._writer
+
+    def _flush(self, upto: int, *, min_samples: int | None = None) -> None:
+        """Write the agent timeline before ``upto`` (absolute samples; audio before the caller
+        position, which no barge-in can drop any more) to ``output_path`` once at least
+        ``min_samples`` (default 10 s) are waiting, and forget it.
+        """
+        rate = self._out_rate or self.sample_rate
+        threshold = 10 * rate if min_samples is None else min_samples
+        count = upto - self._base
+        if count <= 0 or count < threshold:
+            return
+        self._open_writer(rate).writeframes(bytes(self._agent[: 2 * count]))
+        del self._agent[: 2 * count]
+        self._base = upto
 
     async def clear(self) -> None:
         """Barge-in: drop agent audio placed beyond the caller position (not yet "played")."""
         if not self._spans:
             return
-        cut = min(self._position_samples(), len(self._agent) // 2)
+        cut = max(min(self._position_samples(), self._end_samples()), self._base)
         self._spans = [[s, min(e, cut)] for s, e in self._spans if s < cut]
-        del self._agent[2 * (self._spans[-1][1] if self._spans else 0) :]
+        keep = max(self._spans[-1][1], self._base) if self._spans else self._base
+        del self._agent[2 * (keep - self._base) :]
 
     def played_ms(self) -> float:
         """Milliseconds of agent audio lying before the caller position (i.e. already heard)."""
@@ -364,7 +377,7 @@ class WavTransport:
         self._replies += 1
         self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:
-            end_ms = 1000.0 * (len(self._agent) // 2) / (self._out_rate or self.sample_rate)
+            end_ms = 1000.0 * self._end_samples() / (self._out_rate or self.sample_rate)
             remaining = end_ms - self.position_ms()
             if remaining <= 0:
                 return
@@ -382,21 +395,49 @@ class WavTransport:
         """Audio-only: text is not shown (the event log has it)."""
 
     async def aclose(self) -> None:
-        """Write ``output_path`` (and the stereo recording when asked). Idempotent."""
+        """Finish ``output_path`` (and write the stereo recording when asked). Idempotent.
+
+        The agent file is padded with silence to the caller's timeline (recording plus trailing
+        silence); the recording is built in chunks from the caller file and the agent file, so
+        neither is ever in memory whole.
+        """
         if self._closed:
             return
         self._closed = True
         self._wake()
         self._reply_done.set()
         rate = self._out_rate or self.sample_rate
-        caller = AudioFrame(self._caller_pcm.tobytes(), self.sample_rate).resampled(rate).to_numpy()
-        agent = np.frombuffer(bytes(self._agent), dtype="<i2")
-        length = max(len(caller), len(agent))
-        agent = np.pad(agent, (0, length - len(agent)))
-        write_wav(self.output_path, agent.astype("<i2").tobytes(), rate)
+        self._out_rate = rate
+        length = round(self.caller_samples() * rate / self.sample_rate)
+        self._flush(self._end_samples(), min_samples=0)
+        writer = self._open_writer(rate)  # an empty, valid file when nothing was said
+        silence_s = b"\x00\x00" * rate
+        for start in range(self._base, length, rate):  # pad to the caller's timeline, a second at a time
+            writer.writeframes(silence_s[: 2 * min(rate, length - start)])
+        writer.close()
+        self._writer = None
         if self.recording_path is not None:
-            stereo = np.stack([np.pad(caller, (0, length - len(caller))), agent], axis=1)
-            write_wav(self.recording_path, stereo.astype("<i2").tobytes(), rate, channels=2)
+            self._write_recording(rate)
+
+    def _write_recording(self, rate: int) -> None:
+        """Stereo PCM16 at ``rate``: the caller (resampled, streamed) left, the agent file right."""
+        assert self.recording_path is not None
+        self.recording_path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(self.output_path), "rb") as agent, wave.open(str(self.recording_path), "wb") as out:
+            out.setnchannels(2)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            written = 0
+            for caller in self._caller_stream(rate):
+                right = np.frombuffer(agent.readframes(len(caller)), dtype="<i2")
+                right = np.pad(right, (0, len(caller) - len(right)))
+                out.writeframes(np.stack([caller, right], axis=1).astype("<i2").tobytes())
+                written += len(caller)
+            while True:  # agent audio beyond the caller's timeline (a reply still playing at the end)
+                rest = np.frombuffer(agent.readframes(rate), dtype="<i2")
+                if rest.size == 0:
+                    break
+                out.writeframes(np.stack([np.zeros_like(rest), rest], axis=1).astype("<i2").tobytes())
 
     def _wake(self) -> None:
         self._progress.set()
