@@ -331,8 +331,13 @@ async def _call(
         scrub = call.redactor.scrub
         _freeze_start_up_objects()
         reason = await call.run()
-        _say(f"call ended: {reason}")
-        code = 0
+        failure = call.session.end_error
+        if failure:  # the runtime had to end the call (the caller heard last words): say why, exit 1
+            _say(f"error: the call failed ({reason}): {scrub(failure)}")
+            code = 1
+        else:
+            _say(f"call ended: {reason}")
+            code = 0
     except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback with secrets
         _say(f"error: {_describe(exc, scrub)}")
         code = 1

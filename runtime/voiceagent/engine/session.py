@@ -25,6 +25,7 @@ from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
+from voiceagent.engine.farewell import say_last_words
 from voiceagent.engine.history import History, Message
 from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
@@ -91,6 +92,8 @@ class Session:
         self.ending: tuple[str, dict[str, Any]] | None = None
         self.ending_needs_words = False
         self.end_reason: str | None = None
+        self.end_error: str | None = None
+        """What failed when a failure ended the call (``session.end`` ``error``), else None."""
         self._started = datetime.now(UTC)
         self._input = CallerInput(
             transport,
@@ -194,6 +197,8 @@ class Session:
                 raise
             self._start_greeting()
             await self._loop()
+            if self._input.failure is not None and self.ending is None:  # nobody can hear the caller
+                await say_last_words(self, self.end_reason or "input_error")  # engine/farewell.py
         finally:
             await self._shutdown()
         if self.ending is not None:
@@ -202,8 +207,10 @@ class Session:
             self.events.emit("call.transfer" if kind == "transfer" else "call.end", **info)
         else:
             self.end_reason = self.end_reason or "caller_ended"
-            self.events.emit("call.end", reason=self.end_reason)
-        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.state.state)
+            self.events.emit("call.end", reason=self.end_reason, **self._end_error())
+        self.events.emit(
+            "session.end", reason=self.end_reason, turns=self.state.turns, state=self.state.state, **self._end_error()
+        )
         return self.end_reason
 
     async def _loop(self) -> None:
@@ -388,6 +395,11 @@ class Session:
         self.events.emit("error", where=where, message=f"{type(exc).__name__}: {exc}")
         if fatal:
             self.end_reason = f"{where}_error"
+            self.end_error = f"{type(exc).__name__}: {exc}"
+
+    def _end_error(self) -> dict[str, str]:
+        """``{"error": what ended the call}`` when a failure ended it, else ``{}``."""
+        return {"error": self.end_error} if self.end_error else {}
 
     async def _shutdown(self) -> None:
         if self._task is not None and not self._task.done():
