@@ -86,7 +86,9 @@ class Session:
         self.caller = caller_facts(caller if caller is not None else getattr(transport, "caller", None))
         self.state = SessionState(state=compiled.initial, language=self.agent.language)
         self.history = History()
-        self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)
+        self.speaker = Speaker(
+            transport, tts, clock_ms=events.now_ms, on_error=self._tts_error, fallback=self.agent.behaviour.fallback
+        )
         self.runner = TurnRunner(self)
         self.dispatcher = Dispatcher(self)
         self.ending: tuple[str, dict[str, Any]] | None = None
@@ -276,6 +278,7 @@ class Session:
         self.warm.start()  # while the greeting plays (engine.warmup)
         turn.finishing = True
         await self.speaker.finish()
+        turn.commit(self.history)  # a TTS fault may have replaced or cut a sentence: keep what was heard
         self._emit_turn_end(turn, interrupted=False)
 
     def _start_turn(self, item: InputItem) -> None:
@@ -306,6 +309,7 @@ class Session:
                 self.request_end("end_call", {"reason": "final_state"})
         turn.finishing = True
         await self.speaker.finish()
+        turn.commit(self.history)  # a TTS fault may have replaced or cut a sentence: keep what was heard
         self._emit_turn_end(turn, interrupted=False)
 
     async def _respond(self, turn: Turn) -> None:

@@ -1,7 +1,8 @@
 """Lightning TTS: streaming over WebSocket (``/tts/live``) and one-shot over HTTP (``POST /tts``).
 
-Protocol: /work/shared/spec/smallest-protocols.md §4 (docs.smallest.ai ``asyncapi/tts-ws.yaml``,
-``openapi/tts-openapi.yaml``, ``pages/text-to-speech/stream-tts.mdx``):
+Protocol: Smallest AI's Lightning docs (https://docs.smallest.ai, ``asyncapi/tts-ws.yaml``,
+``openapi/tts-openapi.yaml``, ``pages/text-to-speech/stream-tts.mdx``; §-numbers below refer to the
+project's protocol notes on them):
 
 * WebSocket: one JSON request per sentence ``{"voice_id", "text", "language", "sample_rate",
   "speed", "model", "request_id"}`` without ``continue``/``flush`` (one-shot pattern, §4.4); the
@@ -12,12 +13,19 @@ Protocol: /work/shared/spec/smallest-protocols.md §4 (docs.smallest.ai ``asynca
 * Error frames come as a top-level ``message`` or nested ``error{message, code}`` (§7.2).
 * HTTP: ``POST /tts`` with ``Accept: audio/wav`` returns raw PCM16 (``output_format: pcm``) or a
   RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays (§7.3).
+
+Fallback: when the WebSocket fails for a piece of text before any of its audio arrived (an error
+frame, a refused or dropped connection), :meth:`LightningTTS.synthesize` says that piece through
+the HTTP one-shot endpoint instead, so one bad socket does not silence a sentence; only when both
+fail does it raise. A drop after audio started is raised as is (the caller heard part of it: the
+speaker logs only that part, see ``engine.speaker``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import uuid
@@ -92,6 +100,7 @@ class LightningTTS:
             (server default 60 s). drain_timeout_s: after a cancelled synthesis, how long to read
             and discard that request's remaining audio before reopening the socket instead.
         http_timeout_s: whole-request timeout (s) of :meth:`synthesize_http`.
+        http_fallback: say a piece over HTTP when the WebSocket fails before its first audio.
         extra: more request fields (``number_pronunciation_language``, ``math_notation``...).
 
     Raises:
@@ -114,6 +123,7 @@ class LightningTTS:
         drain_timeout_s: float = 2.0,
         http_timeout_s: float = 30.0,
         extra: Mapping[str, Any] | None = None,
+        http_fallback: bool = True,
     ) -> None:
         if sample_rate not in TTS_SAMPLE_RATES:
             raise ValueError(f"Lightning sample_rate must be one of {TTS_SAMPLE_RATES}, got {sample_rate}")
@@ -136,6 +146,9 @@ class LightningTTS:
         self._http: httpx.AsyncClient | None = None
         self.connects = 0
         """How many WebSocket connections were opened (1 while the socket is reused)."""
+        self.http_fallback = http_fallback
+        self.http_fallbacks = 0
+        """How many pieces were said over HTTP because the WebSocket failed."""
 
     def __repr__(self) -> str:  # never shows the key
         return f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, voice_id={self.voice_id!r})"
@@ -178,10 +191,8 @@ class LightningTTS:
     async def _drop_socket(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed or broken: dropped either way
                 await ws.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
@@ -192,8 +203,9 @@ class LightningTTS:
         (or the socket is reopened). One request at a time per socket.
 
         Raises:
-            ProviderError: 401 (check ``SMALLEST_API_KEY``), an error frame (either shape), the
-                socket closing mid-stream.
+            ProviderError: 401 (check ``SMALLEST_API_KEY``), an error frame (either shape) or a
+                refused socket when the HTTP fallback failed too (or is off), the socket closing
+                mid-stream after audio of the piece was yielded.
         """
         pieces = split_text(text)
         if not pieces:
@@ -203,9 +215,16 @@ class LightningTTS:
         try:
             for piece in pieces:
                 rid = f"va_{uuid.uuid4().hex[:16]}"
-                state = {"done": False, "ws": None}
+                state: dict[str, Any] = {"done": False, "ws": None, "audio": False}
                 try:
                     async for frame in self._one_request(piece, rid, state):
+                        yield frame
+                except (ProviderError, OSError) as ws_exc:
+                    refused = isinstance(ws_exc, ProviderError) and ws_exc.status in (400, 401, 403)
+                    if state["audio"] or refused or not self.http_fallback:
+                        raise  # heard in part, or HTTP would be refused the same way (key, voice)
+                    state["done"] = True  # nothing of it is left on the socket
+                    async for frame in self._http_instead(piece, ws_exc):
                         yield frame
                 finally:
                     if not state["done"] and state["ws"] is not None:
@@ -215,6 +234,25 @@ class LightningTTS:
         finally:
             if not handed_over:
                 self._lock.release()
+
+    async def _http_instead(self, piece: str, ws_exc: BaseException) -> AsyncIterator[AudioFrame]:
+        """``piece`` through ``POST /tts`` after the WebSocket failed (``ws_exc``), in 100 ms frames.
+
+        Raises:
+            ProviderError: the HTTP request failed too (both reasons in the message).
+        """
+        try:
+            frame = await self.synthesize_http(piece, output_format="pcm")
+        except (ProviderError, OSError) as http_exc:
+            raise ProviderError(
+                f"{SERVICE}: WebSocket and HTTP both failed: {ws_exc}; HTTP: {http_exc}", retryable=True
+            ) from None
+        self.http_fallbacks += 1
+        if frame.sample_rate != self.sample_rate:
+            frame = frame.resampled(self.sample_rate)
+        step = max(2, self.sample_rate // 10 * 2)
+        for i in range(0, len(frame.pcm), step):
+            yield AudioFrame(frame.pcm[i : i + step], self.sample_rate)
 
     async def _one_request(self, text: str, rid: str, state: dict[str, Any]) -> AsyncIterator[AudioFrame]:
         from websockets.exceptions import ConnectionClosed
@@ -238,7 +276,7 @@ class LightningTTS:
                         if len(audio) % 2:
                             audio, carry = audio[:-1], audio[-1:]
                         if audio:
-                            got_audio = True
+                            got_audio = state["audio"] = True
                             yield AudioFrame(audio, self.sample_rate)
                     elif status == "complete":
                         state["done"] = True
@@ -333,10 +371,8 @@ class LightningTTS:
         """Close the WebSocket and the HTTP client."""
         if self._drain_task is not None and not self._drain_task.done():
             self._drain_task.cancel()
-            try:
+            with contextlib.suppress(BaseException):  # the cancelled drain
                 await self._drain_task
-            except BaseException:  # noqa: BLE001
-                pass
         await self._drop_socket()
         if self._http is not None:
             await self._http.aclose()
