@@ -41,7 +41,7 @@ def compile_pattern(text: str) -> re.Pattern[str]:
 
 
 class Caller(StrictModel):
-    """Who is calling, as a phone line or web page would tell the agent (templates see it as ``caller``)."""
+    """Who is calling, as a phone line or web page would tell the agent (templates see it as `caller`)."""
 
     phone: str | None = Field(None, description="The caller's phone number.", examples=["+15550123"])
     id: str | None = Field(None, description="An id the transport gives the caller.", examples=["web-42"])
@@ -64,6 +64,12 @@ class ScriptedCall(StrictModel):
 
 class Round(StrictModel):
     """One answer of the scripted LLM in this turn: words, function calls, or a move to another step."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": [k]} for k in ("say", "tool_calls", "transition")]},
+    )
 
     say: str | None = Field(None, description="What the LLM answers in words.", examples=["Your balance is 42.50."])
     tool_calls: list[ScriptedCall] | None = Field(
@@ -187,6 +193,12 @@ class Expect(StrictModel):
 
 class Turn(StrictModel):
     """One thing the caller says (exactly one of user, audio or say), and what must follow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": [k]} for k in ("user", "audio", "say")]},
+    )
 
     user: str | None = Field(
         None, description="What the caller says, as text (no speech recognition).", examples=["What's my balance?"]
