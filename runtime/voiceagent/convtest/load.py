@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,9 @@ def _validate(root: Node) -> tuple[AgentTests | None, list[Diagnostic]]:
             if not _use_written_text(data, error, root):
                 break
     assert exc is not None
-    return None, diagnostics_from(exc, root, AgentTests, references_ok=False)
+    found = diagnostics_from(exc, root, AgentTests, references_ok=False)
+    # our own checks (regex, one input per turn) already speak plainly: drop pydantic's prefix
+    return None, [replace(d, message=d.message.replace(": value error, ", ": ")) for d in found]
 
 
 class _Checker:
