@@ -270,3 +270,77 @@ def test_validate_checks_test_files_with_their_own_schema(write_test):
     result = CliRunner().invoke(main, ["validate", str(good), str(bad)])
     assert result.exit_code == 1
     assert result.stdout.startswith(f"{bad}:5:9: error: unknown key 'usr'")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "agent: ../support.yaml\nenv: {'BAD NAME': x}\nscenarios: [{name: a, turns: [{user: hi}]}]\n",
+            "not an environment variable name",
+        ),
+        ("agent: ../support.yaml\nscenarios: [{name: a, turns: [{user: '  '}]}]\n", "the caller must say something"),
+        ("agent: ../support.yaml\nscenarios: [{name: a, turns: [{audio: .}]}]\n", "audio file '.' not found"),
+        ("agent: [../support.yaml]\nscenarios: [{name: a, turns: [{user: hi}]}]\n", "expected text"),
+        ("- just\n- a list\n", "expected a mapping"),
+        (
+            "agent: ../support.yaml\nscenarios: [{name: a, turns: [{user: hi, expect: {within_ms: 0}}]}]\n",
+            "must be more than 0",
+        ),
+        (
+            "agent: ../support.yaml\nscenarios: [{name: a, turns: [{user: hi, expect: {transfer: maybe}}]}]\n",
+            "transfer",
+        ),
+        (
+            "agent: ../support.yaml\nscenarios: [{name: a, turns: [{user: !!python/object:os.system x}]}]\n",
+            "not allowed",
+        ),
+    ],
+)
+def test_adversarial_test_files_are_refused_plainly(write_test, text, message):
+    result = run(str(write_test(text)))
+    assert result.exit_code == 2
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_audio_file_that_is_not_a_wav_fails_the_scenario_plainly(write_test, agents_dir, monkeypatch):
+    (agents_dir / "tests" / "notes.wav").write_text("not audio", encoding="utf-8")
+    path = write_test("agent: ../support.yaml\nllm: scripted\nscenarios: [{name: a, turns: [{audio: notes.wav}]}]\n")
+    monkeypatch.setattr("voiceagent.providers.registry.resolve_providers", _fake_stt_providers)
+    result = run(str(path))
+    assert result.exit_code == 1
+    assert "turn 1: cannot read notes.wav" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def _fake_stt_providers(agent, *, env, audio, speech=True):
+    from voiceagent.providers.registry import ResolvedProviders
+    from voiceagent.testing.fakes import FakeLLM, FakeSTT
+
+    return ResolvedProviders(stt=FakeSTT(), llm=FakeLLM(), tts=None)
+
+
+def test_env_is_set_for_the_tools_and_restored(write_test, agents_dir, monkeypatch):
+    monkeypatch.delenv("VOICEAGENT_BANK_DB", raising=False)
+    path = write_test(
+        """\
+        agent: ../bank.yaml
+        llm: scripted
+        env: {VOICEAGENT_BANK_DB: "{tmp}/bank.db"}
+        scenarios:
+          - name: verified balance
+            turns:
+              - user: "Ravi Kumar from Pune, what's my balance?"
+                llm:
+                  - transition: verify
+                  - tool_calls: [{name: verify_caller, arguments: {full_name: Ravi Kumar, city: Pune}}]
+                  - tool_calls: [{name: get_account_summary}]
+                  - say: Here it is.
+                expect:
+                  tool_results: [{name: get_account_summary, ok: true}]
+        """
+    )
+    result = run(str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "VOICEAGENT_BANK_DB" not in __import__("os").environ

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LlmMode = Literal["agent", "scripted"]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class StrictModel(BaseModel):
@@ -221,6 +222,13 @@ class Turn(StrictModel):
     )
     expect: Expect | None = Field(None, description="What must be true after this turn.")
 
+    @field_validator("user", "say")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the caller must say something (the text is empty)")
+        return value
+
     @model_validator(mode="after")
     def _one_input(self) -> Turn:
         given = [k for k in ("user", "audio", "say") if getattr(self, k) is not None]
@@ -277,3 +285,11 @@ class AgentTests(StrictModel):
         examples=[{"VOICEAGENT_BANK_DB": "{tmp}/bank.db"}],
     )
     scenarios: list[Scenario] = Field(min_length=1, description="The conversations to run.")
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name (letters, digits and _)")
+        return value

@@ -126,7 +126,11 @@ async def run_tests(
                 runner = runners[tests.path] = ScenarioRunner(
                     tests, agent, RunOptions(llm=llm, judge=judge, env=environ)
                 )
-            result = await runner.run(sc)
+            try:
+                result = await runner.run(sc)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not hide the other scenarios
+                result = ScenarioResult(tests.display, sc.name, "failed")
+                result.failures.append(f"the test could not run: {type(exc).__name__}: {exc}")
             results.append(result)
             if fmt == "text":
                 for line in scenario_lines(result):
