@@ -84,3 +84,12 @@ def test_pre_commit_hook_is_published():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     (hook,) = [h for h in hooks if h["id"] == "voiceagent-test"]
     assert hook["entry"] == "voiceagent test" and hook["pass_filenames"] is False
+
+
+def test_validate_accepts_the_example_test_files_as_the_pre_commit_hook_passes_them():
+    from click.testing import CliRunner
+    from voiceagent.cli import main
+
+    result = CliRunner().invoke(main, ["validate", *map(str, TEST_FILES)])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
