@@ -225,15 +225,16 @@ class ScenarioRunner:
                     break
                 rec, problem = await self._turn(number, turn, call, transport, stt, scripted, log, task, timeout)
                 result.turns.append(rec)
-                if rec.errors and any(e.startswith("turn:") for e in rec.errors):
-                    result.failures.append(f"turn {number}: the session failed: {rec.errors[0]}")
+                if problem is not None:  # not delivered, or no end of turn: nothing more to check
+                    result.failures.append(f"turn {number}: {problem}")
+                    break
+                crashed = [e for e in rec.errors if e.startswith("turn:")]
+                if crashed:
+                    result.failures.append(f"turn {number}: the session failed: {crashed[0]}")
                 if turn.expect is not None:
                     result.failures += check_turn(rec, turn.expect)
                     if turn.expect.judge is not None:
                         await self._judge(result, rec, turn.expect.judge)
-                if problem is not None:  # not delivered, or no end of turn: later turns cannot run
-                    result.failures.append(f"turn {number}: {problem}")
-                    break
             if not task.done():
                 transport.hang_up()
             with contextlib.suppress(TimeoutError):
