@@ -262,6 +262,17 @@ def test_skip_key_skips_with_its_reason(write_test):
     ]
 
 
+def test_json_format_reports_an_invalid_file_as_diagnostics(write_test):
+    path = write_test("agent: ../support.yaml\nscenarios:\n  - name: x\n    turns:\n      - usr: hi\n")
+    result = run(str(path), "--format", "json")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["scenarios"] == [] and doc["failed"] == 0
+    (d,) = doc["diagnostics"]
+    assert (d["file"], d["line"], d["column"], d["severity"]) == (str(path), 5, 9, "error")
+    assert d["message"].startswith("unknown key 'usr'")
+
+
 def test_validate_checks_test_files_with_their_own_schema(write_test):
     good = write_test(BALANCE, "good.test.yaml")
     bad = write_test("agent: ../support.yaml\nscenarios:\n  - name: x\n    turns:\n      - usr: hi\n", "bad.test.yaml")

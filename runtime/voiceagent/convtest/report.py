@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from voiceagent.config.diagnostics import Diagnostic
 from voiceagent.convtest.runner import ScenarioResult
 
 INDENT = "    "
@@ -44,9 +45,11 @@ def summary_line(results: list[ScenarioResult]) -> str:
     return line + (f", {n['skipped']} skipped" if n["skipped"] else "")
 
 
-def json_report(results: list[ScenarioResult]) -> str:
+def json_report(results: list[ScenarioResult], diagnostics: Iterable[Diagnostic] = ()) -> str:
     """The ``--format json`` document: ``{"scenarios": [{id, file, name, status, failures,
-    notes, duration_s, turns: [...]}], "passed", "failed", "skipped"}``.
+    notes, duration_s, turns: [...]}], "passed", "failed", "skipped", "diagnostics": [{file,
+    line, column, severity, message, path}]}`` (the diagnostics of the test files, as
+    ``voiceagent validate --format json`` prints them).
     """
     doc: dict[str, Any] = {
         "scenarios": [
@@ -63,6 +66,7 @@ def json_report(results: list[ScenarioResult]) -> str:
             for r in results
         ],
         **counts(results),
+        "diagnostics": [d.to_dict() for d in diagnostics],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
 

@@ -98,6 +98,8 @@ async def run_tests(
     if any(d.severity == "error" for d in diags):
         errors = sum(d.severity == "error" for d in diags)
         err(f"{errors} error(s) in test files: no scenario was run")
+        if fmt == "json":
+            out(json_report([], diags))
         return TestRun(EXIT_USAGE, diagnostics=diags)
     selected = [
         (tests, sc)
@@ -141,7 +143,7 @@ async def run_tests(
         if judge is not None:
             await judge.aclose()
     if fmt == "json":
-        out(json_report(results))
+        out(json_report(results, diags))
     else:
         out(summary_line(results))
     if junit:
