@@ -195,3 +195,35 @@ async def test_a_say_turn_is_spoken_by_the_offline_voice_then_heard_by_the_stt(w
     assert result.code == 0, out + err
     assert result.results[0].turns[0].heard == [HEARD]
     assert fake.pulse.connections[0].audio_bytes > 32_000  # more than a second of synthesized speech
+
+
+async def test_llm_agent_with_audio_uses_the_agents_stt_llm_and_tts(write_test, agents_dir, monkeypatch):
+    pytest.importorskip("voiceagent.providers.smallest.llm")
+    shutil.copy(SAMPLES / "account_question.wav", agents_dir / "tests" / "question.wav")
+    path = write_test(
+        """\
+        agent: ../support.hi.yaml
+        scenarios:
+          - name: a recorded Hindi caller, the whole voice pipeline
+            turns:
+              - audio: question.wav
+                expect:
+                  reply_contains: ["42.50"]
+                  language: hi
+                  within_ms: 10000
+        """
+    )
+    async with FakeOpenAI() as llm:
+        llm.script(TextReply("आपका बकाया 42.50 डॉलर है।"))
+        async with FakeSmallest(
+            pulse=PulseOptions(transcripts=["मेरा खाता नंबर 12345 है।"]), mounts={"/waves/v1/chat": llm.port}
+        ) as fake:
+            result, out, err = await run([path], smallest_env(fake, monkeypatch))
+            spoken = list(fake.lightning.requests)
+    assert result.code == 0, out + err
+    (turn,) = result.results[0].turns
+    assert turn.heard == ["मेरा खाता नंबर 12345 है।"]
+    assert turn.tts_language == "hi" and turn.first_reply_ms is not None
+    assert fake.pulse.connections[0].params["language"] == "hi"
+    # the reply was synthesized by Lightning, in Hindi
+    assert any(r.body.get("text") == "आपका बकाया 42.50 डॉलर है।" and r.body.get("language") == "hi" for r in spoken)
