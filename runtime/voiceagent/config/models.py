@@ -6,9 +6,11 @@ Schema published in ``schemas/agent.schema.json`` is generated from these models
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
 
 
 class StrictModel(BaseModel):
@@ -223,9 +225,36 @@ class HttpTool(StrictModel):
         4000,
         ge=100,
         le=120000,
-        description="How long to wait for the answer, in milliseconds, before giving up.",
+        description="Total time for the request, in milliseconds: connecting, sending and reading the whole answer.",
         examples=[4000],
     )
+    allowed_hosts: list[Annotated[str, Field(pattern=ALLOWED_HOST_PATTERN)]] | None = Field(
+        None,
+        description="Hosts this tool may reach (api.acme.example, *.acme.example, host:port, [::1]); no others.",
+        examples=[["api.acme.example"]],
+    )
+    follow_redirects: bool = Field(
+        False,
+        description="Follow redirects on the same host; to a host in allowed_hosts only, without credentials.",
+        examples=[False],
+    )
+    max_response_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=67_108_864,
+        description="Read at most this many bytes of the answer (after decompression); the rest is cut.",
+        examples=[1_048_576],
+    )
+    max_result_chars: int = Field(
+        4000,
+        ge=200,
+        le=1_000_000,
+        description="At most this many characters of the answer reach the model and the log; a note says it was cut.",
+        examples=[4000],
+    )
+    # Values substituted from the environment (${VAR}) into this tool when the agent was loaded;
+    # the runtime treats each as a secret (set by voiceagent.config.envsubst.attach_tool_secrets).
+    _env_values: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
 
 class Tool(StrictModel):

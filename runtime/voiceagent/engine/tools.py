@@ -148,7 +148,7 @@ class ToolRunner:
         self.redactor = redactor
         self._tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self._python = PythonToolLoader(self.base_dir)
-        self._http = HttpToolCaller(http_client)
+        self._http = HttpToolCaller(http_client, redactor=redactor, tools=agent.tools)  # registers tool secrets
 
     def tool(self, name: str) -> Tool | None:
         """The declared tool called ``name``, or None."""
