@@ -190,7 +190,10 @@ def _allowed_hosts(http: Node) -> list[str] | None:
     node = http.get("allowed_hosts")
     if node is None or not node.is_seq:
         return None
-    return [str(n.value) for n in node.value if isinstance(n.value, str)]
+    entries = [n.value for n in node.value]
+    if not all(isinstance(e, str) and re.match(ALLOWED_HOST_PATTERN, e) for e in entries):
+        return None  # the schema reports the bad entry
+    return [str(e) for e in entries]
 
 
 def _diag(node: Node, severity: str, message: str, path: tuple[str | int, ...]) -> Diagnostic:

@@ -31,6 +31,7 @@ is never put in error messages (it may hold tokens).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -95,7 +96,8 @@ def tool_secrets(spec: HttpTool) -> frozenset[str]:
     """The secrets of one HTTP tool, each with the spellings an answer may echo it in.
 
     Secrets: every value substituted from the environment into the tool when it was loaded,
-    the password in the url (``https://user:PASSWORD@host``), and the literal (untemplated)
+    the password in the url (``https://user:PASSWORD@host``, also as the Basic credentials
+    httpx sends for it), and the literal (untemplated)
     values of headers and query keys whose name says credential (``Authorization``,
     ``X-Api-Key``, ``api_key``, ...; ``Bearer``/``Basic`` prefixes split off). Spellings: as
     is, percent-encoded (``quote``, ``quote_plus``) and JSON-escaped.
@@ -107,11 +109,12 @@ def tool_secrets(spec: HttpTool) -> frozenset[str]:
         if "{{" not in value and "{%" not in value and sensitive_name(name):
             found.add(value.strip())
     try:
-        password = httpx.URL(fixed_origin(spec.url).text).password
+        origin = httpx.URL(fixed_origin(spec.url).text)
     except (TemplateError, httpx.InvalidURL):
-        password = ""
-    if password:
-        found.add(password)
+        origin = None
+    if origin is not None and origin.password:
+        found.add(origin.password)  # httpx sends user:password as Basic auth: its base64 too
+        found.add(base64.b64encode(f"{origin.username}:{origin.password}".encode()).decode())
     out: set[str] = set()
     for value in found:
         parts = [value]
