@@ -416,3 +416,10 @@ async def test_hostile_json_becomes_capped_text(api: FakeApi, payload: str):
     assert res.ok, res.error
     assert isinstance(res.result, str) and res.result.startswith(payload[:50])
     assert len(res.for_llm()) < 4300
+
+
+async def test_non_ascii_header_values_are_sent_as_utf8(api: FakeApi):
+    res = await run(get_tool(api.base + "/x", headers={"X-Caller-Name": "{{ args.note }}"}), {"note": "José ✓"})
+    assert res.ok, res.error
+    raw = api.seen[0].headers["x-caller-name"]  # the server reads latin-1
+    assert raw.encode("latin-1").decode("utf-8") == "José ✓"

@@ -164,14 +164,21 @@ async def test_url_userinfo_password_is_a_secret(api: FakeApi):
 def test_load_errors_never_quote_env_values_in_a_tool(tmp_path: Path):
     f = tmp_path / "sec.yaml"
     f.write_text(
-        "name: sec\nprompt: p\ntools:\n  - name: t\n    description: d\n"
-        "    http:\n      method: ${ACME_METHOD}\n      url: https://api.example/x\n      timeout_ms: ${ACME_WAIT}\n"
+        "name: sec\nprompt: p\ntools:\n  - name: t\n    description: d\n    http:\n"
+        "      url: ${ACME_URL}\n      query: ${ACME_QUERY}\n      headers: ${ACME_HDRS}\n"
+        "      allowed_hosts: [api.acme.example]\n"
     )
+    env = {
+        "ACME_URL": "https://crm-secret-host-91.internal/x",
+        "ACME_QUERY": "not-a-mapping-secret",
+        "ACME_HDRS": "hdr-secret-value-3",
+    }
     with pytest.raises(ConfigError) as info:
-        load_agent(f, env={"ACME_METHOD": "hunter2-method", "ACME_WAIT": "sixty-seconds-pls"}, import_tools=False)
+        load_agent(f, env=env, import_tools=False)
     text = "\n".join(d.format() for d in info.value.diagnostics)
-    assert "tools[0].http.method" in text and "tools[0].http.timeout_ms" in text
-    assert "hunter2-method" not in text and "sixty-seconds-pls" not in text
+    assert "tools[0].http.query" in text and "tools[0].http.headers" in text and "allowed_hosts" in text
+    for value in ["crm-secret-host-91", "not-a-mapping-secret", "hdr-secret-value-3"]:
+        assert value not in text
 
 
 SHOW_YAML = """\

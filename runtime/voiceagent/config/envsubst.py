@@ -74,7 +74,7 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] 
     given, the values that must never be shown are added to it: those of variables whose name
     says credential (:func:`~voiceagent.config.secrets.sensitive_name`), that look like a
     secret, that land under a sensitive key (``headers: {Authorization: ...}``), or that land
-    anywhere in an HTTP tool (``tools[*].http``: url, headers, query, json, body).
+    in an HTTP tool's url, headers, query, json or body (:data:`HTTP_SECRET_FIELDS`).
     """
     problems: list[Diagnostic] = []
     for node, path in iter_strings(root):
@@ -109,13 +109,18 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] 
     return problems
 
 
+HTTP_SECRET_FIELDS = ("url", "headers", "query", "json", "body")
+"""The parts of an HTTP tool whose ``${VAR}`` values are secrets (``timeout_ms: ${T}`` is not)."""
+
+
 def _in_http_tool(path: tuple[str | int, ...]) -> bool:
-    return len(path) >= 3 and path[0] == "tools" and path[2] == "http"
+    return len(path) >= 4 and path[0] == "tools" and path[2] == "http" and path[3] in HTTP_SECRET_FIELDS
 
 
 def tool_env_values(root: Node, env: Mapping[str, str]) -> dict[int, frozenset[str]]:
-    """For each tool index, the values :func:`substitute_nodes` put into its ``http`` block
-    from ``env`` (or from a ``${NAME:-default}``'s default). Call after substitution.
+    """For each tool index, the values :func:`substitute_nodes` put into the url, headers,
+    query, json or body of its ``http`` block from ``env`` (or from a ``${NAME:-default}``'s
+    default). Call after substitution.
     """
     out: dict[int, frozenset[str]] = {}
     tools = root.get("tools") if root.is_map else None
@@ -126,7 +131,9 @@ def tool_env_values(root: Node, env: Mapping[str, str]) -> dict[int, frozenset[s
         if http is None:
             continue
         values: set[str] = set()
-        for node, _ in iter_strings(http):
+        for node, path in iter_strings(http, ("tools", i, "http")):
+            if not _in_http_tool(path):
+                continue
             for m in VAR_RE.finditer(node.written or ""):
                 if m.group(1):
                     continue

@@ -172,7 +172,8 @@ def http_url_checks(root: Node) -> list[Diagnostic]:
         allowed = _allowed_hosts(http)
         fixed = not lead_ref and "${" not in authority
         if allowed is not None and fixed and not host_allowed(origin.host, origin.port, allowed):
-            message = f"{format_path(path)}: host '{origin.host}' is not in this tool's allowed_hosts; add it there"
+            host = "its host" if url.written is not None else f"host '{origin.host}'"  # env values are secrets
+            message = f"{format_path(path)}: {host} is not in this tool's allowed_hosts; add it there"
             out.append(_diag(url, "error", message, path))
         if "urlencode" in origin.rest:
             out.append(

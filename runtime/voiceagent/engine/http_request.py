@@ -94,7 +94,10 @@ def render_url(url: str, context: Mapping[str, Any], allowed_hosts: list[str] | 
     path = rest.split("?", 1)[0]
     if any(seg in (".", "..") for seg in path.split("/")[1:]):
         raise ToolFailure("an argument would make a '.' or '..' segment in the url path; refused")
-    result = httpx.URL(origin.text + rest)
+    try:
+        result = httpx.URL(origin.text + rest)
+    except httpx.InvalidURL:  # e.g. a control character written into the url itself
+        raise ToolFailure("the tool's url is not a valid address once rendered") from None
     if (result.scheme, (result.host or "").lower(), result.port or origin.port) != (
         origin.scheme,
         origin.host,
@@ -104,12 +107,13 @@ def render_url(url: str, context: Mapping[str, Any], allowed_hosts: list[str] | 
     return result
 
 
-def check_header_value(name: str, value: str) -> str:
-    """``value`` when it holds no line break or control character (tab allowed).
+def check_header_value(name: str, value: str) -> str | bytes:
+    """``value`` when it holds no line break or control character (tab allowed); text that is
+    not ASCII (``José``) is sent as UTF-8 bytes (RFC 9110 section 5.5 "obs-text").
 
     Raises:
         ToolFailure: naming the header, never quoting the value.
     """
     if _CONTROL.search(value):
         raise ToolFailure(f"header {name}: a value contains a line break or control character; refused")
-    return value
+    return value if value.isascii() else value.encode("utf-8")
