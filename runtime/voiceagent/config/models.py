@@ -193,7 +193,7 @@ class HttpTool(StrictModel):
     method: HTTP_METHODS = Field("POST", description="HTTP method: GET, POST, PUT, PATCH or DELETE.", examples=["POST"])
     url: str = Field(
         repr=False,
-        description="Web address to call; may contain {{ args.NAME }} placeholders.",
+        description="Web address to call; {{ args.NAME }} placeholders only in the path and query (encoded).",
         examples=["https://api.acme.example/tickets"],
     )
     headers: dict[str, str] = Field(
