@@ -423,3 +423,10 @@ async def test_non_ascii_header_values_are_sent_as_utf8(api: FakeApi):
     assert res.ok, res.error
     raw = api.seen[0].headers["x-caller-name"]  # the server reads latin-1
     assert raw.encode("latin-1").decode("utf-8") == "José ✓"
+
+
+@pytest.mark.parametrize("name", ["Host", "Content-Length", "Transfer-Encoding"])
+async def test_routing_headers_never_come_from_templates(api: FakeApi, name: str):
+    res = await run(get_tool(api.base + "/x", headers={name: "{{ args.note }}"}), {"note": "admin.internal"})
+    assert not res.ok and "misconfigured" in res.error and name in res.error
+    assert api.seen == []

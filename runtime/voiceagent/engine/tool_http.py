@@ -60,6 +60,8 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 _AUTH_SCHEME = re.compile(r"(?i)^\s*(?:bearer|basic|token|digest|apikey|key)\s+")
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Headers that route or frame the request: written out, never from a template.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, keep_types: bool = True) -> Any:
@@ -198,7 +200,11 @@ class HttpToolCaller:
         tctx = ctx.template_context(args)
         method = render(spec.method, tctx).strip().upper() or "POST"
         url = render_url(spec.url, tctx, spec.allowed_hosts)
-        headers = {k: check_header_value(k, render(v, tctx)) for k, v in spec.headers.items()}
+        headers: dict[str, str | bytes] = {}
+        for name, value in spec.headers.items():
+            if name.lower() in _FRAMING_HEADERS and ("{{" in value or "{%" in value):
+                raise TemplateError(f"header {name} may not use a template (it decides where the request goes)")
+            headers[name] = check_header_value(name, render(value, tctx))
         if spec.query:
             params: dict[str, Any] = {}
             for k, v in render_value(spec.query, tctx).items():
