@@ -1,4 +1,4 @@
-"""``${NAME}`` / ``${NAME:-default}`` references in agent strings (spec section "Strings").
+"""``${NAME}`` / ``${NAME:-default}`` references in agent strings (docs/agent-reference.md, "Environment variables").
 
 ``$${`` writes a literal ``${``. Substitution happens on the node tree before validation, so
 typed fields (``temperature: ${TEMP:-0.3}``) may come from the environment too: an unquoted

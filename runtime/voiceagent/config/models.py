@@ -1,4 +1,4 @@
-"""Pydantic models of the agent definition format (../shared/spec/agent-format.md).
+"""Pydantic models of the agent definition format (documented in docs/agent-reference.md).
 
 Attribute names equal the YAML keys, except ``HttpTool.json_body`` (YAML ``json``). The JSON
 Schema published in ``schemas/agent.schema.json`` is generated from these models.

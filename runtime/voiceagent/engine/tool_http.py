@@ -1,4 +1,4 @@
-"""HTTP tools (agent-format.md "tools", ``http:``) on ``httpx.AsyncClient``.
+"""HTTP tools (``tools[].http`` in docs/agent-reference.md) on ``httpx.AsyncClient``.
 
 ``method``, ``url``, ``headers``, ``query``, ``json`` (string values, recursively) and ``body``
 are sandboxed Jinja2 templates (:mod:`voiceagent.templating`) rendered with
