@@ -11,7 +11,7 @@ Python tools run contained (:mod:`voiceagent.engine.tool_exec`): ``sys.exit``,
 daemon threads (a hung one never keeps the process alive), and what a tool prints is captured into
 ``ToolResult.output`` (the event log), never written to the conversation's stdout.
 
-Format: agent-format.md "tools" in the project's spec; contracts: docs/architecture.md.
+Format: docs/agent-reference.md ("tools"); contracts: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class ToolContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def template_context(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The Jinja2 context of agent-format.md "Strings": variables (also top-level by name),
+        """The Jinja2 context of agent files (docs/agent-reference.md): variables (also top-level by name),
         ``caller``, ``session``, ``args``, ``now``. Reserved names win over variables of the same name.
         """
         ctx: dict[str, Any] = dict(self.variables)
@@ -158,7 +158,7 @@ class ToolRunner:
         self.redactor = redactor
         self._tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self._python = PythonToolLoader(self.base_dir)
-        self._http = HttpToolCaller(http_client)
+        self._http = HttpToolCaller(http_client, redactor=redactor, tools=agent.tools)  # registers tool secrets
 
     def tool(self, name: str) -> Tool | None:
         """The declared tool called ``name``, or None."""

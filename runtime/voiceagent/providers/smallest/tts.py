@@ -1,18 +1,20 @@
 """Lightning TTS: streaming over WebSocket (``/tts/live``) and one-shot over HTTP (``POST /tts``).
 
-Protocol: Smallest AI's Lightning docs (https://docs.smallest.ai, ``asyncapi/tts-ws.yaml``,
-``openapi/tts-openapi.yaml``, ``pages/text-to-speech/stream-tts.mdx``; §-numbers below refer to the
-project's protocol notes on them):
+Protocol (Smallest's Lightning references):
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/tts-ws.yaml
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/tts-openapi.yaml
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/text-to-speech/stream-tts.mdx
+
 
 * WebSocket: one JSON request per sentence ``{"voice_id", "text", "language", "sample_rate",
-  "speed", "model", "request_id"}`` without ``continue``/``flush`` (one-shot pattern, §4.4); the
+  "speed", "model", "request_id"}`` without ``continue``/``flush`` (one-shot pattern); the
   server answers ``{"status": "chunk", "data": {"audio": <base64 PCM16>}}`` frames then
   ``{"status": "complete"}``. The socket is kept for the next request (every integration reuses
-  it, §4.4 / §7.1) and reopened transparently when the server closed it (after ``complete``, or
+  it) and reopened transparently when the server closed it (after ``complete``, or
   the idle timeout frame ``{"status": "error", "message": "Connection timed out ..."}``).
-* Error frames come as a top-level ``message`` or nested ``error{message, code}`` (§7.2).
+* Error frames come as a top-level ``message`` or nested ``error{message, code}``.
 * HTTP: ``POST /tts`` with ``Accept: audio/wav`` returns raw PCM16 (``output_format: pcm``) or a
-  RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays (§7.3).
+  RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays.
 
 Fallback: when the WebSocket fails for a piece of text before any of its audio arrived (an error
 frame, a refused or dropped connection), :meth:`LightningTTS.synthesize` says that piece through
@@ -156,7 +158,7 @@ class LightningTTS:
     # ------------------------------------------------------------------ request body
     def request_body(self, text: str) -> dict[str, Any]:
         """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
-        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it, §4.2/§4.4).
+        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it).
         """
         body: dict[str, Any] = {
             "voice_id": self.voice_id,
@@ -191,12 +193,12 @@ class LightningTTS:
     async def _drop_socket(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):  # already closed or broken: dropped either way
+            with contextlib.suppress(Exception):  # a broken socket is dropped all the same
                 await ws.close()
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
-        characters, §4.4); frame sizes follow the server's chunks (odd bytes carried over).
+        characters); frame sizes follow the server's chunks (odd bytes carried over).
 
         Whitespace-only text yields nothing. Closing the iterator early (barge-in) leaves the
         socket usable: the rest of that request's audio is read and discarded in the background
@@ -310,7 +312,7 @@ class LightningTTS:
 
     @staticmethod
     def _mine(msg: dict[str, Any], rid: str) -> bool:
-        """Frames echo our ``request_id`` as ``external_request_id`` (§4.4); frames of an older
+        """Frames echo our ``request_id`` as ``external_request_id``; frames of an older
         (cancelled) request are skipped. Frames without the echo are taken as ours.
         """
         ext = msg.get("external_request_id")
@@ -341,7 +343,7 @@ class LightningTTS:
         ``sample_rate``). Whitespace-only text gives an empty frame without a request.
 
         Raises:
-            ProviderError: HTTP errors with the server's message (both 400 body shapes, §7.3),
+            ProviderError: HTTP errors with the server's message (both 400 body shapes),
                 401 naming ``SMALLEST_API_KEY``, unreachable host.
             ValueError: ``output_format`` is neither ``wav`` nor ``pcm``.
         """
