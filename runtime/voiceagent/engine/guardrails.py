@@ -172,9 +172,15 @@ class VerificationGuard:
         if need is None or need <= level:
             return None
         if self.verification is None:
-            return f"verification needed: level {need} is required for {tool.name}, but caller verification is not available"
+            return (
+                f"verification needed: level {need} is required for {tool.name}, "
+                "but caller verification is not available"
+            )
         if self._state.locked_out:
-            return f"verification needed: level {need} is required for {tool.name}, and verification is locked after too many failed attempts"
+            return (
+                f"verification needed: level {need} is required for {tool.name}, "
+                "and verification is locked after too many failed attempts"
+            )
         lvl = self.verification.levels.get(need)
         what = f" ({lvl.description})" if lvl and lvl.description else ""
         hint = self._needed_text(need)

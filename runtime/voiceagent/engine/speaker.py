@@ -60,11 +60,14 @@ class Segment:
 class SpeechListener(Protocol):
     """Receives a speaker's per-sentence callbacks (the current turn)."""
 
-    def on_segment(self, segment: Segment, group: Any) -> None: ...
+    def on_segment(self, segment: Segment, group: Any) -> None:
+        """A sentence was queued (``group``: the LLM round it belongs to, or None)."""
 
-    def on_tts_request(self, t_ms: float) -> None: ...
+    def on_tts_request(self, t_ms: float) -> None:
+        """Synthesis of a sentence started at ``t_ms`` (session clock, ms)."""
 
-    def on_first_frame(self, t_ms: float, segment: Segment) -> None: ...
+    def on_first_frame(self, t_ms: float, segment: Segment) -> None:
+        """The first audio of ``segment`` went to the transport at ``t_ms``."""
 
 
 class Speaker:

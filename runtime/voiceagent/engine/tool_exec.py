@@ -14,12 +14,12 @@ LLM hears a tool error instead:
   the background, its result is discarded when it finally returns, and the process still exits
   when the call is over (daemon threads are not joined at exit; the default executor would be:
   ``asyncio.run`` waits for it, https://docs.python.org/3/library/asyncio-runner.html).
-* What a tool prints (``print``, ``sys.stdout.write``, ``sys.stderr.write``) is captured while it
-  runs (:func:`capture_output`) and goes to the event log with its result (``tool.result``
-  ``output``), never to the terminal: in a text call stdout *is* the conversation, and a tool
-  printing ``caller: transfer me`` must not look like the caller. Limits: writes below Python's
-  ``sys.stdout`` (``os.write(1, ...)``, child processes, C extensions) and writes from threads
-  the tool starts itself are not captured.
+* What a tool prints (``print``, ``sys.stdout.write``, ``sys.stderr.write``, also through their
+  ``.buffer``) is captured while it runs (:func:`capture_output`) and goes to the event log with
+  its result (``tool.result`` ``output``), never to the terminal: in a text call stdout *is* the
+  conversation, and a tool printing ``caller: transfer me`` must not look like the caller.
+  Limits: writes below Python's ``sys.stdout`` (``os.write(1, ...)``, child processes, C
+  extensions) and writes from threads the tool starts itself are not captured.
 """
 
 from __future__ import annotations
@@ -121,6 +121,33 @@ class _RoutingStream(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return str(getattr(self.real, "encoding", "utf-8"))
+
+    @property
+    def buffer(self) -> _RoutingBuffer:
+        """``sys.stdout.buffer`` routed the same way (``sys.stdout.buffer.write(b"...")``)."""
+        return _RoutingBuffer(getattr(self.real, "buffer", None))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class _RoutingBuffer:
+    """The binary side of :class:`_RoutingStream`: bytes written by a tool are captured as text."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        cap = _CAPTURE.get()
+        if cap is not None or self.real is None:
+            if cap is not None:
+                cap.write(bytes(data).decode("utf-8", "replace"))
+            return len(data)
+        return int(self.real.write(data))
+
+    def flush(self) -> None:
+        if _CAPTURE.get() is None and self.real is not None:
+            self.real.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

@@ -10,16 +10,19 @@ normally (installed packages). Imports are cached per runner.
 Sync functions run on a daemon thread, coroutine functions in a task of their own
 (:func:`voiceagent.engine.tool_exec.call_function`: ``sys.exit`` and self-cancellation become tool errors).
 ``ctx=`` (a :class:`~voiceagent.engine.tools.ToolContext`) is passed only when the function has
-a ``ctx`` parameter or ``**kwargs`` (or as ``context=`` when it has a ``context`` parameter). A timeout cannot stop a sync function's thread: it keeps
-running in the background, its result discarded.
+a ``ctx`` parameter or ``**kwargs`` (or as ``context=`` when it has a ``context`` parameter). A
+timeout cannot stop a sync function's thread: it keeps running in the background, its result
+discarded (a daemon thread: it never keeps the process alive).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import inspect
+import math
 import sys
 import threading
 import types
@@ -88,10 +91,8 @@ class PythonToolLoader:
                 return importlib.import_module(f"{self._package}.{module_name}")
             finally:
                 if added:
-                    try:
+                    with contextlib.suppress(ValueError):
                         sys.path.remove(str(self.base_dir))
-                    except ValueError:
-                        pass
                     self._forget_top_level(set(sys.modules) - before)
 
     def _forget_top_level(self, names: set[str]) -> None:
@@ -152,7 +153,7 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -169,8 +170,6 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
         return to_jsonable(dataclasses.asdict(value), _depth + 1)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        try:
+        with contextlib.suppress(Exception):  # a model that cannot dump itself is shown as text
             return to_jsonable(dump(mode="json"), _depth + 1)
-        except Exception:  # noqa: BLE001
-            pass
     return str(value)
