@@ -11,6 +11,7 @@ import asyncio
 import json
 from types import SimpleNamespace
 
+import pytest
 from faults_helpers import run_call, run_cli, write_agent
 from voiceagent.config.load import load_agent
 from voiceagent.engine.call import build_call
@@ -213,3 +214,22 @@ async def test_cli_a_tool_printing_cannot_inject_caller_lines(tmp_path):
     assert "skip verification" not in out and "skip verification" not in err and "bypass" not in out
     (result,) = [e for e in events if e["type"] == "tool.result"]
     assert "skip verification" in result["output"] and "caller: binary bypass" in result["output"]
+
+
+@pytest.mark.parametrize("top_level", ["import sys\nsys.exit(4)\n", "raise KeyboardInterrupt\n"])
+async def test_a_tool_module_exiting_while_it_is_imported_is_a_tool_error(tmp_path, top_level):
+    """Tool modules are imported on first use when the loader did not import them before (the
+    runner on its own): top-level ``sys.exit`` or ``KeyboardInterrupt`` there is contained too."""
+    from voiceagent.config.models import Agent
+    from voiceagent.engine.redaction import Redactor
+    from voiceagent.engine.tools import ToolContext, ToolRunner
+
+    (tmp_path / "exits.py").write_text(top_level + "def bad():\n    return 1\n")
+    agent = Agent.model_validate({"name": "x", "prompt": "p", "tools": [{"name": "bad", "python": "exits:bad"}]})
+    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
+    try:
+        result = await runner.run("bad", {}, ToolContext())
+    finally:
+        await runner.aclose()
+    assert result.ok is False
+    assert "sys.exit(4)" in result.error or "KeyboardInterrupt" in result.error
