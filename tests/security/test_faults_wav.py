@@ -132,3 +132,29 @@ async def test_cli_a_header_claiming_4_gb_is_one_line_and_exit_1(tmp_path):
     assert "MemoryError" not in err and "Traceback" not in err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert "claims 4.0 GB" in line and "liar.wav" in line
+
+
+async def test_a_long_silent_stretch_before_a_reply_is_not_held_in_memory(tmp_path):
+    """20 minutes of caller audio pass before the agent speaks: the silence in front of the reply
+    goes straight to the file (it was once a 58 MB bytearray at 24 kHz)."""
+    wav = sparse_wav(tmp_path / "long.wav", 25 * 60)
+    out = tmp_path / "agent.wav"
+    t = WavTransport(wav, out, fast=True, hold_after_ms=None, trailing_silence_ms=0)
+    frames = 0
+    async for _ in t.caller_audio():
+        frames += 1
+        if frames == 20 * 60 * 50:
+            break
+    tracemalloc.start()
+    try:
+        await t.play(AudioFrame(np.full(24000, 1000, "<i2").tobytes(), 24000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
+    await t.aclose()
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 24000 and w.getnframes() == 25 * 60 * 24000
+        w.setpos(20 * 60 * 24000)
+        reply = np.frombuffer(w.readframes(24000), "<i2")
+    assert (reply == 1000).all()  # the reply sits at the caller position, 20 minutes in

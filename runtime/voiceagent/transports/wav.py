@@ -317,8 +317,9 @@ class WavTransport:
         out = frame.resampled(self._out_rate)
         end = self._end_samples()
         start = max(self._position_samples(), end)
-        if start > end:
-            self._agent.extend(b"\x00\x00" * (start - end))
+        if start > end:  # the gap lies before the caller position: final, written at once
+            self._flush(end, min_samples=0)
+            self._write_silence(start - end)
         self._agent.extend(out.pcm)
         new_end = start + out.samples
         if self._spans and self._spans[-1][1] == start:
@@ -326,6 +327,20 @@ class WavTransport:
         else:
             self._spans.append([start, new_end])
         self._flush(min(self._position_samples(), self._end_samples()))
+
+    def _write_silence(self, samples: int) -> None:
+        """Append ``samples`` of silence to the timeline: straight to the file (a second at a time)
+        when nothing is buffered, so a long silent stretch never sits in memory.
+        """
+        if self._agent or samples <= 0:
+            self._agent.extend(b"\x00\x00" * max(samples, 0))
+            return
+        rate = self._out_rate or self.sample_rate
+        writer = self._open_writer(rate)
+        second = b"\x00\x00" * rate
+        for done in range(0, samples, rate):
+            writer.writeframes(second[: 2 * min(rate, samples - done)])
+        self._base += samples
 
     def _open_writer(self, rate: int) -> wave.Wave_write:
         """The output file's writer (PCM16 mono at ``rate``), opened on first use."""
@@ -411,9 +426,7 @@ class WavTransport:
         length = round(self.caller_samples() * rate / self.sample_rate)
         self._flush(self._end_samples(), min_samples=0)
         writer = self._open_writer(rate)  # an empty, valid file when nothing was said
-        silence_s = b"\x00\x00" * rate
-        for start in range(self._base, length, rate):  # pad to the caller's timeline, a second at a time
-            writer.writeframes(silence_s[: 2 * min(rate, length - start)])
+        self._write_silence(length - self._base)  # pad to the caller's timeline
         writer.close()
         self._writer = None
         if self.recording_path is not None:
