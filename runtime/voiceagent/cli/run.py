@@ -333,7 +333,7 @@ async def _call(
         reason = await call.run()
         failure = call.session.end_error
         if failure:  # the runtime had to end the call (the caller heard last words): say why, exit 1
-            _say(f"error: the call failed ({reason}): {scrub(failure)}")
+            _say(f"error: the call failed ({reason}): {scrub(failure.removeprefix('ProviderError: '))}")
             code = 1
         else:
             _say(f"call ended: {reason}")
