@@ -81,7 +81,12 @@ class EventLog:
             return event
         keys = [k for k in event if k not in ("type", "t_ms")]
         values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
-        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values))}
+        out = {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        # The caller's words also get the pattern pass (dates, digit runs) of Redactor.scrub_caller_text.
+        caller = getattr(self.redactor, "scrub_caller_text", None)
+        if caller is not None and event["type"] == "user.transcript" and isinstance(event.get("text"), str):
+            out["text"] = caller(event["text"])
+        return out
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""

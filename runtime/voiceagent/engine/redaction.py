@@ -1,11 +1,25 @@
 """Masking of sensitive values in events, logs, transcripts and tool errors.
 
-``guardrails.redact`` (agent-format.md "guardrails") names fields whose values must never
-appear in the event log; the verification guard registers every value a caller states and
-every record value of such a field. API keys and bearer tokens are masked as well.
+``guardrails.redact`` names fields whose values must never appear in the event log
+(https://github.com/smallest-inc/voiceagent/blob/main/docs/security.md#redaction); the
+verification guard registers every value a caller states and every record value of such a
+field. API keys and bearer tokens are masked as well.
 
-One compiled regex covers every registered value; it is rebuilt only when values are added,
-so :meth:`Redactor.scrub` is cheap on the per-event path.
+Three passes over every string:
+
+1. spoken forms of registered values (:mod:`.spoken_spans`): digits said as words ("seven seven
+   eight eight", "double seven", "saat saat", "सात सात"), dates said in any order and language
+   ("twelfth of April nineteen eighty five", "बारह अप्रैल 1985");
+2. registered values as written (one regex; digits also across separators, ``1 2 3 4``);
+3. known secret shapes (bearer tokens, API keys, JWTs).
+
+In the caller's words (:meth:`Redactor.scrub_caller_text`, used for ``user.transcript``), with
+``redact`` fields configured, every date and every run of ``digit_runs`` digits is masked too,
+before any value is known (:class:`CallerPatterns`).
+
+The regex and the span scanner are rebuilt only when values are added; results for short strings
+(dictionary keys, enum values) are cached per build, so :meth:`Redactor.scrub` stays cheap on the
+per-event path.
 """
 
 from __future__ import annotations
@@ -19,11 +33,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from voiceagent.engine.guardrails_normalise import parse_date
+from voiceagent.engine.spoken_spans import SpokenScanner
 
-__all__ = ["MASK", "RedactingFilter", "Redactor"]
+__all__ = ["MASK", "CallerPatterns", "PatternSettings", "RedactingFilter", "Redactor"]
 
 MASK = "[redacted]"
 
@@ -73,6 +88,39 @@ _SECRET_ENV_RE = re.compile(r"(?i)(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$")
 _DIGIT_SEP = r"[\s.\-/]?"
 
 
+class PatternSettings(Protocol):
+    """What :class:`Redactor` reads from ``guardrails.redact_patterns`` (``config.models.RedactPatterns``)."""
+
+    @property
+    def dates(self) -> bool: ...  # noqa: D102 - see CallerPatterns
+
+    @property
+    def digit_runs(self) -> int: ...  # noqa: D102
+
+
+@dataclasses.dataclass(frozen=True)
+class CallerPatterns:
+    """Masking of the caller's words before their values are known (the defaults of
+    ``guardrails.redact_patterns``).
+
+    Attributes:
+        dates: mask every date the caller says (numeric, month names in English / Hindi, spoken).
+        digit_runs: mask every run of at least this many digits, written or spoken ("4111 1111",
+            "seven seven eight eight", "double seven double eight"); 0 turns it off. Cardinals
+            with hundred / thousand / lakh ("two thousand rupees") are amounts, not runs.
+    """
+
+    dates: bool = True
+    digit_runs: int = 4
+
+
+_DEFAULT_PATTERNS = CallerPatterns()
+
+# Strings up to this length are cached per compiled pattern (keys and short values repeat).
+_CACHE_LEN = 64
+_CACHE_SIZE = 2048
+
+
 @lru_cache(maxsize=4096)
 def _norm_key(key: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(key).strip().casefold())
@@ -93,17 +141,34 @@ class Redactor:
         env: environment whose secret-looking variables (names ending in ``_KEY``, ``API_KEY``,
             ``TOKEN``, ``SECRET``, ``PASSWORD``; values of 8+ characters) are registered.
             Defaults to ``os.environ``; pass ``{}`` to register none.
+        patterns: what :meth:`scrub_caller_text` masks in the caller's words without knowing
+            the values (``guardrails.redact_patterns``; default :class:`CallerPatterns`: dates
+            and runs of 4+ digits). Applies only when ``names`` is not empty; None turns it off.
 
     Thread-safe. Matching is case-insensitive; text values match across any run of whitespace,
-    digit values also across single separators (``1234`` masks ``1 2 3 4`` and ``12-34``).
+    digit values also across single separators (``1234`` masks ``1 2 3 4`` and ``12-34``) and
+    in spoken form (``seven seven eight eight`` ...); dates in every spelling of
+    :mod:`~voiceagent.engine.spoken_spans`.
     """
 
-    def __init__(self, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        names: Iterable[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        patterns: PatternSettings | None = _DEFAULT_PATTERNS,
+    ) -> None:
         self.names = frozenset(_norm_key(n) for n in names)
         self._values: set[str] = set()
+        self._digit_values: set[str] = set()
+        self._dates: set[date] = set()
         self._lock = threading.Lock()
-        self._regex: _Matcher | None = None
+        self._regex: _Compiled | None = None
         self._dirty = False
+        on = patterns is not None and bool(self.names)
+        self.caller_dates = bool(on and patterns is not None and patterns.dates)
+        self.caller_digit_runs = int(patterns.digit_runs) if on and patterns is not None else 0
+        self._caller_scanner = SpokenScanner()
         for key, value in (os.environ if env is None else env).items():
             if _SECRET_ENV_RE.search(key) and value and len(value) >= 8:
                 self.add(value)
@@ -118,10 +183,13 @@ class Redactor:
         05/17/1990, 17 May 1990, May 17 1990). Values shorter than 3 characters are ignored.
         """
         variants = set(_variants(value))
+        dates = set(_dates_of(value))
         with self._lock:
             new = variants - self._values
-            if new:
+            if new or not dates <= self._dates:
                 self._values |= new
+                self._digit_values |= {v for v in new if v.isdigit() and v.isascii()}
+                self._dates |= dates
                 self._dirty = True
 
     def add_all(self, values: Iterable[Any]) -> None:
@@ -134,25 +202,39 @@ class Redactor:
         """How many value spellings are registered (for tests and diagnostics)."""
         return len(self._values)
 
-    def _pattern(self) -> _Matcher | None:
+    def _pattern(self) -> _Compiled | None:
         if self._dirty:
             with self._lock:
                 if self._dirty:
                     ordered = sorted(self._values, key=len, reverse=True)
-                    self._regex = _Matcher(ordered) if ordered else None
+                    self._regex = _Compiled(ordered, self._digit_values, self._dates) if ordered else None
                     self._dirty = False
         return self._regex
 
     # -- scrubbing ------------------------------------------------------------------------
 
     def scrub_text(self, text: str) -> str:
-        """``text`` with every registered value and known secret shape replaced by ``[redacted]``."""
+        """``text`` with every registered value (as written or spoken) and known secret shape
+        replaced by ``[redacted]``.
+        """
         if not text:
             return text
         rx = self._pattern()
         if rx is not None:
             text = rx.sub(text)
         return _scrub_secrets(text)
+
+    def scrub_caller_text(self, text: str) -> str:
+        """What the caller said, scrubbed: :meth:`scrub_text`, and (see ``patterns``) every date
+        and every run of ``caller_digit_runs`` digits masked whether or not its value is known.
+        """
+        if not text:
+            return text
+        if self.caller_dates or self.caller_digit_runs:
+            rx = self._pattern()
+            scanner = rx.scanner if rx is not None else self._caller_scanner
+            text = _mask(text, scanner.spans(text, digit_runs=self.caller_digit_runs, any_date=self.caller_dates))
+        return self.scrub_text(text)
 
     def scrub(self, obj: Any) -> Any:
         """A deep copy of ``obj`` (dict/list/tuple/set/str/scalars) with strings scrubbed.
@@ -166,7 +248,7 @@ class Redactor:
         """
         return self._scrub(obj, self._pattern())
 
-    def _scrub(self, obj: Any, rx: _Matcher | None) -> Any:
+    def _scrub(self, obj: Any, rx: _Compiled | None) -> Any:
         if isinstance(obj, str):
             if rx is not None:
                 obj = rx.sub(obj)
@@ -197,7 +279,7 @@ class Redactor:
             try:
                 return self._scrub(dump(mode="json"), rx)
             except Exception:  # noqa: BLE001 - fall back to str()
-                pass
+                return self._scrub(str(obj), rx)
         return self._scrub(str(obj), rx)
 
     def logging_filter(self) -> RedactingFilter:
@@ -217,6 +299,7 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub ``record`` in place; always True (the record is kept)."""
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not lose the record
@@ -279,6 +362,37 @@ def _variants(value: Any) -> Iterable[str]:
         yield from _date_variants(parsed)
 
 
+def _dates_of(value: Any) -> Iterable[date]:
+    """The dates among ``value`` (nested like :func:`_variants`)."""
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from _dates_of(v)
+        return
+    if isinstance(value, datetime):
+        yield value.date()
+    elif isinstance(value, date):
+        yield value
+    elif isinstance(value, str) and len(value) <= 40:
+        parsed = parse_date(value)
+        if parsed is not None:
+            yield parsed
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        out.append(MASK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def _date_variants(d: date) -> Iterable[str]:
     month = _MONTHS[d.month - 1]
     yield d.isoformat()
@@ -291,6 +405,35 @@ def _date_variants(d: date) -> Iterable[str]:
     yield f"{month} {d.day}, {d.year}"
     yield f"{d.year}{d.month:02d}{d.day:02d}"
     yield f"{d.day:02d}{d.month:02d}{d.year}"
+
+
+class _Compiled:
+    """Everything registered, compiled once per change: the spoken-form scanner, then the
+    literal :class:`_Matcher`. Short strings' results are cached (they repeat: keys, enums).
+    """
+
+    def __init__(self, values: list[str], digit_values: Iterable[str], dates: Iterable[date]) -> None:
+        self.literal = _Matcher(values)
+        self.scanner = SpokenScanner(digit_values, dates)
+        self._cache: dict[str, str] = {}
+
+    def sub(self, text: str) -> str:
+        if len(text) <= _CACHE_LEN:
+            hit = self._cache.get(text)
+            if hit is not None:
+                return hit
+        out = text
+        if self.scanner.active:
+            out = _mask(out, self.scanner.spans(out))
+        out = self.literal.sub(out)
+        if len(text) <= _CACHE_LEN:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            self._cache[text] = out
+        return out
+
+    def fullmatch(self, text: str) -> bool:
+        return self.literal.fullmatch(text)
 
 
 class _Matcher:
@@ -324,9 +467,9 @@ class _Matcher:
 
 
 def _value_pattern(value: str) -> str:
-    """Regex for one value: digits may be split by single separators; text matches across
+    r"""Regex for one value: digits may be split by single separators; text matches across
     whitespace runs, as whole words. The first character is matched before the word-boundary
-    look-behind ``(?<!\\w.)`` so every alternative begins with a literal.
+    look-behind ``(?<!\w.)`` so every alternative begins with a literal.
     """
     if value.isdigit():
         return _DIGIT_SEP.join(value)
