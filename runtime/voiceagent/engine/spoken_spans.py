@@ -46,6 +46,8 @@ _RUN_SEP = re.compile(r"[\s\-\u2013]*|\s*,\s*")
 _DATE_SEP = re.compile(r"[\s,.'\u2019\-\u2013]*")
 _NUMERIC_DATE = re.compile(r"(?<![\w.])(\d{1,4})\s?([/.\-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?![\w]|[.,]\d)")
 
+_MAX_CARDINAL = 10**15
+
 # (day, month, year); None where the text does not say it. A two-digit year is < 100.
 DateParts = tuple[int | None, int | None, int | None]
 
@@ -72,7 +74,7 @@ class _Group:
 
     @property
     def value(self) -> int:
-        return int(self.digits)
+        return int(self.digits) if len(self.digits) <= 9 else 10**9  # bounded: int() of 5000 digits fails
 
 
 @dataclass(slots=True)
@@ -148,7 +150,7 @@ def _numeric(toks: list[_Tok | None], i: int, text: str) -> bool:
         n = toks[j] if 0 <= j < len(toks) else None
         if n is not None and n.kind == "word" and n.key in ROMAN_HINDI:
             a, b = (n, t) if j < i else (t, n)
-            if _joined(text, a, b):
+            if not text[a.end : b.start].strip():  # next to it, not across a comma
                 return True
     return False
 
@@ -166,7 +168,7 @@ def _runs(scan: _Scan) -> None:
             if not _joined(text, toks[j], toks[j + 1]):  # type: ignore[arg-type]
                 break
             j += 1
-        groups = _groups(toks, i, j)  # type: ignore[arg-type]
+        groups = _groups(text, toks, i, j)  # type: ignore[arg-type]
         if groups:
             r = len(scan.runs)
             scan.runs.append(groups)
@@ -176,12 +178,12 @@ def _runs(scan: _Scan) -> None:
         i = j + 1
 
 
-def _groups(toks: list[_Tok], first: int, last: int) -> list[_Group]:
+def _groups(text: str, toks: list[_Tok], first: int, last: int) -> list[_Group]:
     """Read tokens ``first..last`` (one run) into digit groups."""
-    # trim what cannot stand at an edge: "and", "double" at the end, "oh" / "o" at either end
-    while first <= last and _edge_only(toks[first], start=True):
+    # trim what cannot stand at an edge: "and", "double" at the end, an "oh" that is a word
+    while first <= last and _trim(text, toks, first, first + 1 if first < last else None, start=True):
         first += 1
-    while last >= first and _edge_only(toks[last], start=False):
+    while last >= first and _trim(text, toks, last, last - 1 if last > first else None, start=False):
         last -= 1
     groups: list[_Group] = []
     acc: _Acc | None = None
@@ -212,6 +214,8 @@ def _groups(toks: list[_Tok], first: int, last: int) -> list[_Group]:
             groups.append(_Group(str(w.value) * repeat, rep_at if repeat > 1 else i, i, ordinal=w.ordinal))
             repeat = 1
         elif w.kind == "mag":
+            if acc is not None and max(acc.current, acc.total, 1) * w.value > _MAX_CARDINAL:
+                flush()  # "hundred hundred hundred ...": no number that big is said
             if acc is None:
                 prev = groups[-1] if groups else None
                 if prev is not None and prev.last == i - 1 and not prev.mag and len(prev.digits) <= 3:
@@ -237,11 +241,24 @@ def _groups(toks: list[_Tok], first: int, last: int) -> list[_Group]:
     return groups
 
 
-def _edge_only(t: _Tok, *, start: bool) -> bool:
+def _trim(text: str, toks: list[_Tok], i: int, neighbour: int | None, *, start: bool) -> bool:
+    """Whether token ``i`` at the edge of a run is not part of the number: "and", a trailing
+    "double", and "oh" / "o" unless a number word is next to it by a space ("oh nine eight",
+    "seven oh"; not "Oh, nine" or "3 o'clock").
+    """
+    t = toks[i]
     w = t.word
     if w is None:
         return False
-    return w.kind == "and" or (w.kind == "rep" and not start) or t.key in ("oh", "o")
+    if w.kind == "and" or (w.kind == "rep" and not start):
+        return True
+    if t.key not in ("oh", "o"):
+        return False
+    if neighbour is None:
+        return True
+    n = toks[neighbour]
+    a, b = (t, n) if i < neighbour else (n, t)
+    return not (n.kind == "word" and not text[a.end : b.start].strip())
 
 
 def _can_add(acc: _Acc, v: int, kind: str) -> bool:
@@ -357,7 +374,7 @@ def _year(groups: list[_Group]) -> tuple[int, int] | None:
     """A year read from the first groups: (year, groups used). "1985", "nineteen eighty five",
     "one thousand nine hundred eighty five", "85".
     """
-    for n in (1, 2):
+    for n in (1, 2, 3, 4):  # "1985", "nineteen eighty five", "one nine eight five"
         if len(groups) < n:
             break
         digits = "".join(g.digits for g in groups[:n])

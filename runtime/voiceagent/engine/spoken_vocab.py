@@ -200,10 +200,22 @@ _ROMAN_HINDI: dict[str, int] = {
     "nao": 9,
     "das": 10,
     "dus": 10,
+    "gyarah": 11,
+    "barah": 12,
+    "baarah": 12,
+    "terah": 13,
+    "chaudah": 14,
+    "pandrah": 15,
+    "solah": 16,
+    "satrah": 17,
+    "atharah": 18,
+    "unnis": 19,
+    "unees": 19,
+    "bees": 20,
 }
 #: Romanised Hindi digit words that are also English words: they count as numbers only next to
 #: another romanised Hindi number word ("ek do teen char"), never alone ("what do you need").
-HOMOGRAPHS: frozenset[str] = frozenset({"do", "teen", "char", "sat", "das", "che", "ath"})
+HOMOGRAPHS: frozenset[str] = frozenset({"do", "teen", "char", "sat", "das", "che", "ath", "bees"})
 ROMAN_HINDI: frozenset[str] = frozenset(_ROMAN_HINDI)
 
 
@@ -237,7 +249,7 @@ def _number_words() -> dict[str, NumberWord]:
     for s, w in _HINDI_OTHER.items():
         words[normalise_word(s)] = w
     for s, n in _ROMAN_HINDI.items():
-        words.setdefault(s, NumberWord("zero" if n == 0 else "unit" if n < 10 else "teen", n))
+        words.setdefault(s, NumberWord("zero" if n == 0 else "unit" if n < 10 else "whole", n))
     words["sau"] = NumberWord("mag", 100)
     words["hazaar"] = words["hazar"] = NumberWord("mag", 1000)
     return words
