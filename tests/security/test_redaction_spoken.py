@@ -158,3 +158,32 @@ def test_hostile_inputs_are_fast_and_never_raise():
         assert time.perf_counter() - started < 2.0, text[:20]
         assert isinstance(out, str)
     assert "seven" not in r.scrub_caller_text("seven " * 5000)
+
+
+def test_the_forms_docs_security_md_lists():
+    r = known_redactor(patterns=None)
+    r.add("7088")
+    assert r.scrub_text("seven oh eight eight") == MASK
+    assert r.scrub_text("बारह तारीख अप्रैल सन 1985") == MASK
+    assert r.scrub_text("04/12/1985") == MASK
+    caller = Redactor(["pin"], env={})
+    assert caller.scrub_caller_text("How much did I spend in 2025?") == f"How much did I spend in {MASK}?"
+    assert caller.scrub_caller_text("room 101, two thousand rupees") == "room 101, two thousand rupees"
+
+
+def test_the_logging_filter_masks_spoken_forms():
+    import io
+    import logging
+
+    r = known_redactor()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(r.logging_filter())
+    log = logging.getLogger("voiceagent.test.redaction.spoken")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("caller said %s", "double seven double eight, born twelfth of April 1985")
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue().strip() == f"caller said {MASK}, born {MASK}"

@@ -1,9 +1,9 @@
 """Masking of sensitive values in events, logs, transcripts and tool errors.
 
-``guardrails.redact`` names fields whose values must never appear in the event log
-(https://github.com/smallest-inc/voiceagent/blob/main/docs/security.md#redaction); the
-verification guard registers every value a caller states and every record value of such a
-field. API keys and bearer tokens are masked as well.
+``guardrails.redact`` names fields whose values must never appear in the event log (what is
+masked, in which forms, and what is not: docs/security.md, "Redaction"). The verification guard
+registers every value a caller states and every record value of such a field. API keys and
+bearer tokens are masked as well.
 
 Three passes over every string:
 
@@ -230,11 +230,13 @@ class Redactor:
         """
         if not text:
             return text
-        if self.caller_dates or self.caller_digit_runs:
-            rx = self._pattern()
-            scanner = rx.scanner if rx is not None else self._caller_scanner
+        rx = self._pattern()
+        scanner = rx.scanner if rx is not None else self._caller_scanner
+        if self.caller_dates or self.caller_digit_runs or scanner.active:  # one scan: values and patterns
             text = _mask(text, scanner.spans(text, digit_runs=self.caller_digit_runs, any_date=self.caller_dates))
-        return self.scrub_text(text)
+        if rx is not None:
+            text = rx.literal.sub(text)
+        return _scrub_secrets(text)
 
     def scrub(self, obj: Any) -> Any:
         """A deep copy of ``obj`` (dict/list/tuple/set/str/scalars) with strings scrubbed.
@@ -418,6 +420,7 @@ class _Compiled:
         self._cache: dict[str, str] = {}
 
     def sub(self, text: str) -> str:
+        """Spoken forms, then literal values (secrets are the caller's next step)."""
         if len(text) <= _CACHE_LEN:
             hit = self._cache.get(text)
             if hit is not None:

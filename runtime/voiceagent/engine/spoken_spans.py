@@ -47,6 +47,11 @@ _DATE_SEP = re.compile(r"[\s,.'\u2019\-\u2013]*")
 _NUMERIC_DATE = re.compile(r"(?<![\w.])(\d{1,4})\s?([/.\-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?![\w]|[.,]\d)")
 
 _MAX_CARDINAL = 10**15
+_KINDS = {
+    **dict.fromkeys(DATE_FILLERS, "filler"),
+    **dict.fromkeys(MONTHS, "month"),
+    **dict.fromkeys(NUMBER_WORDS, "word"),
+}
 
 # (day, month, year); None where the text does not say it. A two-digit year is < 100.
 DateParts = tuple[int | None, int | None, int | None]
@@ -106,30 +111,35 @@ def _digits(token: str) -> str:
 
 def _tokens(text: str) -> list[_Tok | None]:
     toks: list[_Tok | None] = []
+    append = toks.append
     for m in _TOKEN.finditer(text):
         t = m.group()
-        if t.isdecimal():
-            toks.append(_Tok(m.start(), m.end(), "num", digits=_digits(t)))
-            continue
-        o = _ORDINAL_NUM.fullmatch(t)
-        if o is not None:
-            toks.append(_Tok(m.start(), m.end(), "num", digits=o.group(1), ordinal=True))
-            continue
-        key = normalise_word(t)
-        word = NUMBER_WORDS.get(key)
-        if word is not None:
-            toks.append(_Tok(m.start(), m.end(), "word", key, word=word, ordinal=word.ordinal))
-        elif key in MONTHS:
-            toks.append(_Tok(m.start(), m.end(), "month", key, month=MONTHS[key]))
-        elif key in DATE_FILLERS:
-            toks.append(_Tok(m.start(), m.end(), "filler", key))
+        if t[0].isdigit():
+            if t.isdecimal():
+                append(_Tok(m.start(), m.end(), "num", digits=_digits(t)))
+                continue
+            o = _ORDINAL_NUM.fullmatch(t)
+            if o is not None:
+                append(_Tok(m.start(), m.end(), "num", digits=o.group(1), ordinal=True))
+                continue
+        key = t.lower() if t.isascii() else normalise_word(t)
+        kind = _KINDS.get(key)
+        if kind is None:
+            append(None)
+        elif kind == "word":
+            word = NUMBER_WORDS[key]
+            append(_Tok(m.start(), m.end(), "word", key, word=word, ordinal=word.ordinal))
+        elif kind == "month":
+            append(_Tok(m.start(), m.end(), "month", key, month=MONTHS[key]))
         else:
-            toks.append(None)
+            append(_Tok(m.start(), m.end(), "filler", key))
     return toks
 
 
 def _joined(text: str, a: _Tok, b: _Tok) -> bool:
     sep = text[a.end : b.start]
+    if sep == " ":
+        return True
     if _RUN_SEP.fullmatch(sep) is None:
         return False
     # "1,500": a thousands separator, not a list of digits
@@ -321,7 +331,7 @@ class SpokenScanner:
         scan = _Scan(text, toks)
         _runs(scan)
         out: list[tuple[int, int]] = []
-        for f in self._found(scan):
+        for f in self._found(scan, dates=any_date or bool(self._dates)):
             if (
                 (digit_runs and f.spoken_digits >= digit_runs)
                 or (any_date and f.dates)
@@ -333,12 +343,14 @@ class SpokenScanner:
 
     # -- what the text holds ------------------------------------------------------------------
 
-    def _found(self, scan: _Scan) -> Iterable[_Found]:
+    def _found(self, scan: _Scan, *, dates: bool) -> Iterable[_Found]:
         toks, text = scan.toks, scan.text
         for run in scan.runs:
             start, end = toks[run[0].first].start, toks[run[-1].last].end  # type: ignore[union-attr]
             digits = "".join(g.digits for g in run)
-            yield _Found(start, end, digits, _spoken_digits(run), _run_dates(run))
+            yield _Found(start, end, digits, _spoken_digits(run), _run_dates(run) if dates else ())
+        if not dates:
+            return
         for i, t in enumerate(toks):
             if t is not None and t.kind == "month":
                 found = _month_date(scan, i)
