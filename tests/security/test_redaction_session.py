@@ -214,3 +214,16 @@ def test_a_bad_digit_runs_value_is_a_clear_error(tmp_path):
         make_agent(tmp_path, extra="  redact_patterns: {digit_runs: -1}\n")
     text = str(err.value)
     assert "digit_runs" in text and "agent.yaml" in text
+
+
+async def test_prefetch_is_a_no_op_without_verification(tmp_path):
+    path = tmp_path / "plain.yaml"
+    path.write_text("version: 1\nname: plain\nprompt: hi\nguardrails:\n  redact: [dob]\n")
+    loaded = load_agent(path, env={})
+    transport = FakeTransport("text", lines=["born 12/04/1985"], close_input=True, plays_audio=False)
+    providers = SimpleNamespace(stt=None, llm=FakeLLM(default=["Okay."]), tts=None)
+    async with build_call(loaded, providers, transport, env={}) as call:
+        assert await call.guard.prefetch(call.session.tool_context()) is False
+        await call.run()
+        heard = call.events.of_type("user.transcript")[0]["text"]
+    assert heard == f"born {MASK}"  # redact without verification still gets the caller patterns
