@@ -3,10 +3,13 @@
 import asyncio
 import json
 
+import pytest
 from engine_helpers import RecordingRunner, make_agent, run_session
+from voiceagent.config.validate import validate_paths
+from voiceagent.engine.compiler import CompileError, compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolRunner
+from voiceagent.engine.tools import ToolResult, ToolRunner
 from voiceagent.providers.base import STTEvent
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
@@ -293,7 +296,8 @@ async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
     assert t == sorted(t) and t[0] == 0.0
 
 
-async def test_on_tool_transition_with_a_guard_needs_both():
+def test_on_tool_with_a_when_guard_is_refused_by_compile_and_validate(tmp_path):
+    """A transition has exactly one trigger: ``on_tool`` + ``when`` never reaches a call."""
     flow = {
         "initial": "a",
         "states": {
@@ -301,14 +305,35 @@ async def test_on_tool_transition_with_a_guard_needs_both():
             "b": {},
         },
     }
-    for flag, expected in [("no", "a"), ("yes", "b")]:
+    agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
+    with pytest.raises(CompileError, match="exactly one of description, when or on_tool"):
+        compile_agent(agent)
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "name: a\nprompt: p\ntools:\n  - name: t\n    builtin: end_call\nflow:\n  initial: a\n  states:\n"
+        "    a:\n      tools: [t]\n      transitions:\n        - to: b\n          on_tool: t\n"
+        "          when: session.turns > 1\n    b: {}\n",
+        encoding="utf-8",
+    )
+    diags = [d for d in validate_paths([path]) if d.severity == "error"]
+    assert any("exactly one of description, when or on_tool" in d.message and d.line == 12 for d in diags), diags
+
+
+async def test_on_tool_transition_is_taken_only_after_the_tool_succeeds():
+    flow = {
+        "initial": "a",
+        "states": {"a": {"tools": ["t"], "transitions": [{"to": "b", "on_tool": "t"}]}, "b": {}},
+    }
+    for ok, expected in [(False, "a"), (True, "b")]:
         agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
         llm = FakeLLM([[tool_call("t")], ["Done."]])
+        result = ToolResult(True, {"done": True}) if ok else ToolResult(False, None, "it broke")
         session, _ = await run_session(
             agent,
             llm,
             FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
-            tools=RecordingRunner(),
-            variables={"flag": flag},
+            tools=RecordingRunner(results={"t": result}),
         )
         assert session.state.state == expected
+        entered = session.events.of_type("state.enter")[1:]
+        assert [(e["state"], e["via"]) for e in entered] == ([("b", "on_tool")] if ok else [])

@@ -10,6 +10,7 @@ from engine_helpers import make_agent, run_session
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.session import Session
+from voiceagent.providers.base import LLMCapabilities
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, FakeTTS
 
 TIMEOUT = {"utterance_timeout_ms": 500, "fallback": "Sorry, say again?"}
@@ -18,6 +19,8 @@ TIMEOUT = {"utterance_timeout_ms": 500, "fallback": "Sorry, say again?"}
 class ColdLLM(FakeLLM):
     """FakeLLM whose ``warm_up`` sleeps ``warm_s`` seconds holding the model lock that ``stream``
     needs (``locked=False``: the stream does not wait)."""
+
+    capabilities = LLMCapabilities(warm_up=True)
 
     def __init__(self, replies=(), *, warm_s: float, locked: bool = True) -> None:
         super().__init__(replies)

@@ -134,5 +134,5 @@ def _short(err: jsonschema.ValidationError) -> str:
         if err.validator == "enum":
             return f"must be one of {err.validator_value!r}"
         return f"is not a valid {err.validator_value}"
-    msg = err.message
+    msg = str(err.message)
     return msg if len(msg) <= 160 else msg[:157] + "..."

@@ -184,6 +184,7 @@ class DeviceTransport:
         self._ensure_output()
         resampler = self._resamplers.get(frame.sample_rate)
         if resampler is None:  # streaming: no clicks at chunk edges within a sentence
+            assert self.output_rate is not None  # set by _ensure_output
             resampler = self._resamplers[frame.sample_rate] = Resampler(frame.sample_rate, self.output_rate)
         pcm = resampler.process(frame).pcm
         with self._lock:

@@ -282,7 +282,8 @@ class WavTransport:
         rms = np.sqrt(np.mean((padded.reshape(frames, n) / 32768.0) ** 2, axis=1))
         db = 20 * np.log10(np.maximum(rms, 1e-9))
         threshold = max(float(db.max()) - 35.0, -55.0)
-        return db > threshold
+        loud: np.ndarray = db > threshold
+        return loud
 
     def _should_hold(self, i: int, n: int) -> bool:
         if self.hold_after_ms is None:
