@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from voiceagent import templating
 from voiceagent.config.builtin_functions import (
@@ -208,7 +208,8 @@ def _compile_transitions(
                 raise CompileError(f"state {state!r}: bad guard {t.when!r}: {exc}") from None
         if t.on_tool is not None and t.when is not None:  # validate refuses it too (config.checks)
             raise CompileError(
-                f"state {state!r}: a transition needs exactly one of description, when or on_tool (has when and on_tool)"
+                f"state {state!r}: a transition needs exactly one of description, when or on_tool "
+                "(has when and on_tool)"
             )
         if t.on_tool is not None:
             if t.on_tool not in tools:
@@ -228,7 +229,20 @@ def _compile_transitions(
     return tuple(out)
 
 
-def compile_agent(loaded: Any, base_dir: str | Path | None = None) -> CompiledAgent:
+class LoadedLike(Protocol):
+    """What :func:`compile_agent` needs of a ``config.load.LoadedAgent``."""
+
+    @property
+    def agent(self) -> Agent: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def base_dir(self) -> Path | None: ...
+
+
+def compile_agent(loaded: LoadedLike | Agent, base_dir: str | Path | None = None) -> CompiledAgent:
     """Compile ``loaded`` (a ``LoadedAgent`` with ``.agent``, ``.path``, ``.base_dir``, or a bare
     :class:`Agent` plus ``base_dir``) into a :class:`CompiledAgent`.
 
@@ -242,8 +256,8 @@ def compile_agent(loaded: Any, base_dir: str | Path | None = None) -> CompiledAg
         agent, path, root = loaded, None, Path(base_dir or ".")
     else:
         agent = loaded.agent
-        path = Path(loaded.path) if getattr(loaded, "path", None) else None
-        root = Path(base_dir or getattr(loaded, "base_dir", None) or (path.parent if path else "."))
+        path = Path(loaded.path) if loaded.path else None
+        root = Path(base_dir or loaded.base_dir or (path.parent if path else "."))
     tools = {t.name: t for t in agent.tools}
     verification = agent.guardrails.verification
     lookup = verification.lookup if verification else None

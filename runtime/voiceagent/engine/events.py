@@ -18,7 +18,14 @@ from typing import Any, Protocol, TextIO
 class Scrubber(Protocol):
     """What the log needs from ``engine.redaction.Redactor``."""
 
-    def scrub(self, obj: Any) -> Any: ...
+    def scrub(self, obj: Any) -> Any:
+        """A copy of ``obj`` with registered values and secrets masked."""
+        ...
+
+    @property
+    def values_count(self) -> int:
+        """How many values are registered (grows when a looked-up record is registered)."""
+        ...
 
 
 class EventLog:
@@ -72,7 +79,7 @@ class EventLog:
         return event
 
     def _registered(self) -> int | None:
-        return getattr(self.redactor, "values_count", None)
+        return self.redactor.values_count if self.redactor is not None else None
 
     def _scrub(self, event: dict[str, Any]) -> dict[str, Any]:
         # Field by field: the event's own keys (``name``, ``text``...) are not data keys, so a
@@ -81,7 +88,7 @@ class EventLog:
             return event
         keys = [k for k in event if k not in ("type", "t_ms")]
         values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
-        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values))}
+        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""

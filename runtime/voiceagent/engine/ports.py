@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from voiceagent.engine.guardrails import VerificationOutcome
     from voiceagent.engine.tools import ToolContext, ToolResult
 
-__all__ = ["ToolRunnerPort", "Guard"]
+__all__ = ["Guard", "ToolRunnerPort"]
 
 
 @runtime_checkable

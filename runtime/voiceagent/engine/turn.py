@@ -85,16 +85,19 @@ class Turn:
 
     # SpeechListener
     def on_segment(self, segment: Segment, group: object) -> None:
+        """Record a queued sentence (in ``group`` when it is one of this turn's groups)."""
         self.segments.append(segment)
         if isinstance(group, Group):
             group.segments.append(segment)
             self._answer_segments.add(id(segment))
 
     def on_tts_request(self, t_ms: float) -> None:
+        """Stamp the first TTS request of the turn."""
         if self.metrics.tts_request_ms is None:
             self.metrics.tts_request_ms = t_ms
 
     def on_first_frame(self, t_ms: float, segment: Segment) -> None:
+        """Stamp first audio (and the LLM's own first audio); the utterance timeout is met."""
         if self.metrics.answer_audio_ms is None and id(segment) in self._answer_segments:
             self.metrics.answer_audio_ms = t_ms  # the LLM's own words (not a tool filler)
         if self.metrics.first_audio_ms is None:
