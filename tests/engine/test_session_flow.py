@@ -4,12 +4,12 @@ import asyncio
 import json
 
 import pytest
-from engine_helpers import RecordingRunner, make_agent, run_session
+from engine_helpers import RecordingRunner, make_agent, run_call, run_session
 from voiceagent.config.validate import validate_paths
 from voiceagent.engine.compiler import CompileError, compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolResult, ToolRunner
+from voiceagent.engine.tools import ToolResult
 from voiceagent.providers.base import STTEvent
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
@@ -227,12 +227,10 @@ async def test_transfer_builtin_through_the_real_tool_runner(tmp_path):
         ]
     )
     llm = FakeLLM([["Connecting you now. ", tool_call("transfer_to_human", '{"reason": "angry"}')]])
-    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
-    events = EventLog()
     transport = FakeTransport("text", lines=["human please"], playback_speed=20.0)
     tts = FakeTTS()
-    session, reason = await run_session(agent, llm, transport, tools=runner, tts=tts, events=events)
-    await runner.aclose()
+    call, reason = await run_call(agent, llm, transport, base_dir=tmp_path, tts=tts)
+    events = call.events
     assert reason == "transfer" and len(llm.calls) == 1  # last words were said already: no extra round
     transfer = events.of_type("call.transfer")[0]
     assert transfer == {**transfer, "to": "+15550199", "mode": "warm", "handoff": "Escalation: angry"}
