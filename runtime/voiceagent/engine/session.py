@@ -1,17 +1,15 @@
 """The session loop: one call from greeting to hang-up.
 
-Usage::
+Usage (a session is assembled by :func:`voiceagent.engine.call.build_call`)::
 
-    compiled = compile_agent(load_agent("agents/support.yaml", env=os.environ))
-    events = EventLog("call.jsonl", redactor=redactor)
-    session = Session(compiled, llm=llm, transport=transport, events=events, stt=stt, tts=tts,
-                      tools=ToolRunner(...), guard=VerificationGuard(...))
-    reason = await session.run()     # "caller_ended", "end_call", "transfer", "final_state", ...
+    async with build_call(load_agent("agents/support.yaml", env=os.environ), providers, transport) as call:
+        reason = await call.run()    # "caller_ended", "end_call", "transfer", "final_state", ...
 
 Input: an audio transport's frames go to ``stt`` and its ``speech_started`` / ``final`` events
 drive the turns; a text transport's lines are final transcripts. Each final transcript starts a
 turn (``engine.turn``): the LLM streams, sentences go to TTS as they complete, tool rounds run
-with a filler. Caller speech during a turn (barge-in) cancels it at once; the history keeps only
+with a filler (``engine.dispatch``); where the conversation is and how it moves is the flow's
+(``engine.flow``). Caller speech during a turn (barge-in) cancels it at once; the history keeps only
 what the caller heard. The session does not close the transport or the providers: their owner does.
 """
 
