@@ -22,6 +22,10 @@ class Scrubber(Protocol):
         """A copy of ``obj`` with registered values and secrets masked."""
         ...
 
+    def scrub_caller_text(self, text: str) -> str:
+        """``text`` the caller said, masked (registered values, secrets, spoken dates and digit runs)."""
+        ...
+
     @property
     def values_count(self) -> int:
         """How many values are registered (grows when a looked-up record is registered)."""
@@ -87,8 +91,13 @@ class EventLog:
         if self.redactor is None:
             return event
         keys = [k for k in event if k not in ("type", "t_ms")]
-        values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
-        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        # The caller's words get Redactor.scrub_caller_text (also dates and digit runs not yet known).
+        caller = event["type"] == "user.transcript" and isinstance(event.get("text"), str)
+        values = self.redactor.scrub([None if caller and k == "text" else event[k] for k in keys])
+        out = {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        if caller:
+            out["text"] = self.redactor.scrub_caller_text(event["text"])
+        return out
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""

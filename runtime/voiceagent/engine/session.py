@@ -24,7 +24,7 @@ from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.flow import Flow
+from voiceagent.engine.flow import Ending, Flow
 from voiceagent.engine.history import History
 from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
@@ -126,6 +126,7 @@ class Session:
             one_at_a_time=not self.speaker.audio,
         )
         self._task: asyncio.Task[None] | None = None
+        self._prefetch: asyncio.Task[Any] | None = None  # guard.prefetch: redacted values before the first transcript
         self._turn: Turn | None = None
         self._item: InputItem | None = None
         self.warm = WarmUp(llm, events, lambda: self.prompt.request("auto"))
@@ -136,6 +137,11 @@ class Session:
     def state(self) -> SessionState:
         """The call's session state (written by the flow and, for ``turns``, by the session)."""
         return self.flow.state
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the call will end (a final state, ``end_call``, a transfer), or None while it goes on."""
+        return self.flow.ending
 
     def tool_context(self) -> ToolContext:
         """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
@@ -176,6 +182,8 @@ class Session:
                 self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
                 self.events.emit("session.end", reason="stt_error", turns=0, state=self.flow.name)
                 raise
+            if self.guard is not None:
+                self._prefetch = asyncio.create_task(self.guard.prefetch(self.tool_context()), name="lookup-prefetch")
             self._start_greeting()
             await self._loop()
         finally:
@@ -227,6 +235,9 @@ class Session:
                         if item.done is not None:
                             item.done.set()
                         return
+                if self._prefetch is not None:  # the record's values must be known before the transcript is logged
+                    await asyncio.wait({self._prefetch})
+                    self._prefetch = None
                 self._start_turn(item)
         finally:
             if getter is not None:
@@ -374,6 +385,9 @@ class Session:
             self.end_reason = f"{where}_error"
 
     async def _shutdown(self) -> None:
+        if self._prefetch is not None and not self._prefetch.done():
+            self._prefetch.cancel()
+            await asyncio.gather(self._prefetch, return_exceptions=True)
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
