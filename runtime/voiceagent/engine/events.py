@@ -1,6 +1,7 @@
-"""The session event log: one JSON object a line, each with ``type`` and ``t_ms``.
+"""The session event log: one JSON object a line (JSON Lines, https://jsonlines.org/), each with
+``type`` and ``t_ms``.
 
-Normative fields: shared spec ``agent-format.md``, "The session event log". ``t_ms`` is
+``t_ms`` is
 milliseconds since the session started, on the monotonic clock, and never decreases. Every
 event passes through the redactor (``redactor.scrub(obj) -> obj``) before it is kept or
 written, so values named in ``guardrails.redact`` never reach the log.
