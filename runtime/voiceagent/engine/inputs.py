@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voiceagent.providers.base import STT
+from voiceagent.transports.base import Transport
+
 
 @dataclass(slots=True, eq=False)
 class InputItem:
@@ -50,8 +53,8 @@ class CallerInput:
 
     def __init__(
         self,
-        transport: Any,
-        stt: Any,
+        transport: Transport,
+        stt: STT | None,
         *,
         language: str,
         clock_ms: Callable[[], float],
@@ -73,7 +76,7 @@ class CallerInput:
         """The error that ended the input (STT gave up, input unreadable), or None."""
         self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._stream: Any = None
+        self._stream: Any = None  # an STTStream once started (audio)
 
     async def start(self) -> None:
         """Open the STT stream (audio) and start reading.
@@ -145,6 +148,7 @@ class CallerInput:
                     await asyncio.sleep(self.reopen_delays_s[min(reopens, len(self.reopen_delays_s) - 1)])
                     reopens += 1
                     old = self._stream
+                    assert self.stt is not None  # audio input starts only with an STT
                     try:
                         self._stream = await self.stt.open(language=self.language)
                     except Exception as open_exc:  # noqa: BLE001

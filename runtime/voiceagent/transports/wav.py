@@ -269,7 +269,8 @@ class WavTransport:
         if db.size == 0:
             return np.zeros(0, dtype=bool)
         threshold = max(float(db.max()) - 35.0, -55.0)
-        return db > threshold
+        loud: np.ndarray = db > threshold
+        return loud
 
     def _should_hold(self, i: int, n: int) -> bool:
         if self.hold_after_ms is None:
