@@ -11,12 +11,12 @@ naming the failure (``session.end`` ``reason: stt_error`` and ``error``: what fa
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.history import History
 from voiceagent.engine.metrics import TurnMetrics
-
-if TYPE_CHECKING:  # pragma: no cover
-    from voiceagent.engine.session import Session
+from voiceagent.engine.speaker import Speaker
+from voiceagent.engine.turn import Turn
 
 __all__ = ["LAST_WORDS", "last_words_for", "say_last_words"]
 
@@ -33,25 +33,31 @@ def last_words_for(language: str | None) -> str:
     return LAST_WORDS.get(base, LAST_WORDS["en"])
 
 
-async def say_last_words(session: Session, reason: str, *, timeout_s: float = 15.0) -> None:
-    """Speak the apology to the caller and log it (``agent.text``, ``reason``); waits at most
+async def say_last_words(
+    speaker: Speaker,
+    events: EventLog,
+    history: History,
+    language: str | None,
+    turn_index: int,
+    *,
+    reason: str,
+    timeout_s: float = 15.0,
+) -> None:
+    """Speak the apology for ``language`` through ``speaker`` and log it (``agent.text`` with
+    ``turn`` = ``turn_index`` and ``reason``; the assistant message in ``history``); waits at most
     ``timeout_s`` for TTS and playback. Never raises for provider failures (an ``error`` event).
     """
-    from voiceagent.engine.turn import Turn
-
-    turn = Turn(session.state.turns + 1, None, TurnMetrics(turn=session.state.turns + 1))
-    session.speaker.listener = turn
-    text = last_words_for(session.agent.language)
+    turn = Turn(turn_index, None, TurnMetrics(turn=turn_index))
+    speaker.listener = turn
     try:
         async with asyncio.timeout(timeout_s):
-            group = turn.new_group()
-            await session.speaker.say(text, group)
-            await session.speaker.finish()
+            await speaker.say(last_words_for(language), turn.new_group())
+            await speaker.finish()
     except TimeoutError:
-        session.events.emit("error", where="last_words", message=f"not played within {timeout_s:g} s")
+        events.emit("error", where="last_words", message=f"not played within {timeout_s:g} s")
     except Exception as exc:  # noqa: BLE001 - the call is ending anyway: log, never raise
-        session.events.emit("error", where="last_words", message=f"{type(exc).__name__}: {exc}")
+        events.emit("error", where="last_words", message=f"{type(exc).__name__}: {exc}")
     heard = turn.spoken_text()  # the sentence, if it produced audio (or was shown, in text mode)
     if heard:
-        session.history.add_assistant(heard)
-    session.events.emit("agent.text", text=heard, interrupted=False, turn=turn.index, reason=reason)
+        history.add_assistant(heard)
+    events.emit("agent.text", text=heard, interrupted=False, turn=turn_index, reason=reason)

@@ -120,8 +120,7 @@ class Session:
             max_tool_rounds=max_tool_rounds,
         )
         self.end_reason: str | None = None
-        self.end_error: str | None = None
-        """What failed when a failure ended the call (``session.end`` ``error``), else None."""
+        self.end_error: str | None = None  # what failed, when a failure ended the call (session.end "error")
         self._input = CallerInput(
             transport,
             stt,
@@ -192,20 +191,19 @@ class Session:
             self._start_greeting()
             await self._loop()
             if self._input.failure is not None and self.flow.ending is None:  # nobody can hear the caller
-                await say_last_words(self, self.end_reason or "input_error")  # engine/farewell.py
+                words = (self.speaker, self.events, self.history, self.agent.language, self.state.turns + 1)
+                await say_last_words(*words, reason=self.end_reason or "input_error")
         finally:
             await self._shutdown()
-        ending = self.flow.ending
+        ending, failed = self.flow.ending, {"error": self.end_error} if self.end_error else {}
         if ending is not None:
             transfer = ending.kind == "transfer"
             self.end_reason = "transfer" if transfer else str(ending.info.get("reason") or "end_call")
             self.events.emit("call.transfer" if transfer else "call.end", **ending.info)
         else:
             self.end_reason = self.end_reason or "caller_ended"
-            self.events.emit("call.end", reason=self.end_reason, **self._end_error())
-        self.events.emit(
-            "session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name, **self._end_error()
-        )
+            self.events.emit("call.end", reason=self.end_reason, **failed)
+        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name, **failed)
         return self.end_reason
 
     async def _loop(self) -> None:
@@ -274,7 +272,6 @@ class Session:
         self.warm.start()  # while the greeting plays (engine.warmup)
         turn.finishing = True
         await self.speaker.finish()
-        turn.commit(self.history)  # a TTS fault may have replaced or cut a sentence: keep what was heard
         self._emit_turn_end(turn, interrupted=False)
 
     def _start_turn(self, item: InputItem) -> None:
@@ -304,7 +301,6 @@ class Session:
             self.flow.end_if_final()
         turn.finishing = True
         await self.speaker.finish()
-        turn.commit(self.history)  # a TTS fault may have replaced or cut a sentence: keep what was heard
         self._emit_turn_end(turn, interrupted=False)
 
     async def _respond(self, turn: Turn) -> None:
@@ -344,6 +340,8 @@ class Session:
         if turn.ended:
             return
         turn.ended = True
+        if not interrupted:  # a TTS fault may have replaced or cut a sentence: keep what was heard
+            turn.commit(self.history, played_ms)
         text = turn.spoken_text(played_ms)
         if text or interrupted:
             self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index)
@@ -395,10 +393,6 @@ class Session:
         if fatal:
             self.end_reason = f"{where}_error"
             self.end_error = f"{type(exc).__name__}: {exc}"
-
-    def _end_error(self) -> dict[str, str]:
-        """``{"error": what ended the call}`` when a failure ended it, else ``{}``."""
-        return {"error": self.end_error} if self.end_error else {}
 
     async def _shutdown(self) -> None:
         if self._prefetch is not None and not self._prefetch.done():
