@@ -42,6 +42,7 @@ import numpy as np
 
 from voiceagent.audio import AudioFrame
 from voiceagent.transports.wav_source import WavFormatError, WavSource
+from voiceagent.transports.wav_timeline import AgentTimeline
 
 __all__ = ["WavFormatError", "WavTransport", "read_wav", "write_wav"]
 
@@ -143,13 +144,7 @@ class WavTransport:
         self.caller_speech_ms = self._source.duration_ms
         """Length of the recording itself (without the appended silence), ms."""
         self._out_rate = output_rate
-        # The agent timeline at _out_rate, PCM16 mono, in absolute samples: [0, _base) is already
-        # written to output_path (it lies before the caller position, so it can no longer change),
-        # _agent holds [_base, end). Memory stays bounded however long the call is.
-        self._agent = bytearray()
-        self._base = 0
-        self._writer: wave.Wave_write | None = None
-        self._spans: list[list[int]] = []  # [start, end) absolute sample spans of agent audio
+        self._timeline = AgentTimeline(self.output_path, output_rate)  # written as it becomes final
         self._consumed_ms = 0.0
         self._caller_done = False
         self._t0: float | None = None
@@ -182,14 +177,10 @@ class WavTransport:
             return 0.0
         return 1000.0 * (time.monotonic() - self._t0)
 
-    def _end_samples(self) -> int:
-        """End of the agent timeline (absolute samples at the output rate)."""
-        return self._base + len(self._agent) // 2
-
     def _position_samples(self) -> int:
         pos = self.position_ms()
         if pos == float("inf"):
-            return self._end_samples()
+            return self._timeline.end
         return int(pos * (self._out_rate or self.sample_rate) / 1000.0)
 
     # ------------------------------------------------------------------ caller
@@ -314,75 +305,18 @@ class WavTransport:
             return
         self._start_clock()
         if self._out_rate is None:
-            self._out_rate = frame.sample_rate
-        out = frame.resampled(self._out_rate)
-        end = self._end_samples()
-        start = max(self._position_samples(), end)
-        if start > end:  # the gap lies before the caller position: final, written at once
-            self._flush(end, min_samples=0)
-            self._write_silence(start - end)
-        self._agent.extend(out.pcm)
-        new_end = start + out.samples
-        if self._spans and self._spans[-1][1] == start:
-            self._spans[-1][1] = new_end
-        else:
-            self._spans.append([start, new_end])
-        self._flush(min(self._position_samples(), self._end_samples()))
-
-    def _write_silence(self, samples: int) -> None:
-        """Append ``samples`` of silence to the timeline: straight to the file (a second at a time)
-        when nothing is buffered, so a long silent stretch never sits in memory.
-        """
-        if self._agent or samples <= 0:
-            self._agent.extend(b"\x00\x00" * max(samples, 0))
-            return
-        rate = self._out_rate or self.sample_rate
-        writer = self._open_writer(rate)
-        second = b"\x00\x00" * rate
-        for done in range(0, samples, rate):
-            writer.writeframes(second[: 2 * min(rate, samples - done)])
-        self._base += samples
-
-    def _open_writer(self, rate: int) -> wave.Wave_write:
-        """The output file's writer (PCM16 mono at ``rate``), opened on first use."""
-        if self._writer is None:
-            self.output_path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = wave.open(str(self.output_path), "wb")  # noqa: SIM115 - open for the whole call
-            self._writer.setnchannels(1)
-            self._writer.setsampwidth(2)
-            self._writer.setframerate(rate)
-        return self._writer
-
-    def _flush(self, upto: int, *, min_samples: int | None = None) -> None:
-        """Write the agent timeline before ``upto`` (absolute samples; audio before the caller
-        position, which no barge-in can drop any more) to ``output_path`` once at least
-        ``min_samples`` (default 10 s) are waiting, and forget it.
-        """
-        rate = self._out_rate or self.sample_rate
-        threshold = 10 * rate if min_samples is None else min_samples
-        count = upto - self._base
-        if count <= 0 or count < threshold:
-            return
-        self._open_writer(rate).writeframes(bytes(self._agent[: 2 * count]))
-        del self._agent[: 2 * count]
-        self._base = upto
+            self._out_rate = self._timeline.rate = frame.sample_rate
+        self._timeline.place(frame.resampled(self._out_rate).pcm, self._position_samples())
 
     async def clear(self) -> None:
         """Barge-in: drop agent audio placed beyond the caller position (not yet "played")."""
-        if not self._spans:
-            return
-        cut = max(min(self._position_samples(), self._end_samples()), self._base)
-        self._spans = [[s, min(e, cut)] for s, e in self._spans if s < cut]
-        keep = max(self._spans[-1][1], self._base) if self._spans else self._base
-        del self._agent[2 * (keep - self._base) :]
+        self._timeline.clear(self._position_samples())
 
     def played_ms(self) -> float:
         """Milliseconds of agent audio lying before the caller position (i.e. already heard)."""
-        if not self._spans or not self._out_rate:
+        if not self._out_rate:
             return 0.0
-        pos = self._position_samples()
-        played = sum(max(0, min(e, pos) - s) for s, e in self._spans)
-        return 1000.0 * played / self._out_rate
+        return 1000.0 * self._timeline.played_samples(self._position_samples()) / self._out_rate
 
     async def wait_played(self) -> None:
         """Return when the caller position has reached the end of the agent audio: after sleeping
@@ -393,7 +327,7 @@ class WavTransport:
         self._replies += 1
         self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:
-            end_ms = 1000.0 * self._end_samples() / (self._out_rate or self.sample_rate)
+            end_ms = 1000.0 * self._timeline.end / (self._out_rate or self.sample_rate)
             remaining = end_ms - self.position_ms()
             if remaining <= 0:
                 return
@@ -424,12 +358,7 @@ class WavTransport:
         self._reply_done.set()
         rate = self._out_rate or self.sample_rate
         self._out_rate = rate
-        length = round(self.caller_samples() * rate / self.sample_rate)
-        self._flush(self._end_samples(), min_samples=0)
-        writer = self._open_writer(rate)  # an empty, valid file when nothing was said
-        self._write_silence(length - self._base)  # pad to the caller's timeline
-        writer.close()
-        self._writer = None
+        self._timeline.finish(round(self.caller_samples() * rate / self.sample_rate), rate)
         if self.recording_path is not None:
             self._write_recording(rate)
 
