@@ -77,5 +77,5 @@ def test_signature_rules():
 def test_no_import_flag_skips_tool_modules(write):
     write("tools/impl.py", "raise SystemExit('must not run')\n")
     path = write("agent.yaml", AGENT)
-    assert validate_paths([path], import_tools=False) == []
+    assert validate_paths([path], check_tools=False) == []
     assert "SystemExit" in validate_paths([path])[0].message

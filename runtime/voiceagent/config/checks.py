@@ -2,7 +2,8 @@
 fields fail schema validation, and every problem points at its line).
 
 Checks: tool kinds (exactly one of python / http / builtin), unique tool names, ``required``
-only names declared parameters, python tools import and accept their parameters, Jinja2
+only names declared parameters, python tools exist and accept their parameters (checked from
+the source, never imported), Jinja2
 templates parse, guard expressions compile, flow targets and state tools exist, every
 transition has exactly one trigger, ``requires_level`` / ``lookup`` / ``on_lockout`` refer to
 things that exist, inline secrets (warning).
@@ -10,6 +11,7 @@ things that exist, inline secrets (warning).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,19 @@ RESERVED_PREFIX = "go_to_"
 TRIGGERS = ("description", "when", "on_tool")
 
 
+def state_function_name(state: str) -> str:
+    """``go_to_<state>``: the function the LLM calls to move to ``state``, with characters a
+    function name cannot hold replaced by ``_`` (the rule of
+    ``voiceagent.engine.compiler.transition_function_name``; a test keeps them equal).
+    """
+    return RESERVED_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", state)
+
+
 class _Checker:
-    def __init__(self, root: Node, dirs: dict[str, Path] | None) -> None:
+    def __init__(self, root: Node, tools_dir: Path | None, root_dir: Path | None) -> None:
         self.root = root
-        self.dirs = dirs
+        self.tools_dir = tools_dir
+        self.root_dir = root_dir
         self.out: list[Diagnostic] = []
 
     def add(self, node: Node, message: str, path: tuple, *, key: bool = False, severity: str = "error") -> None:
@@ -182,20 +193,29 @@ class _Checker:
         return tools
 
     def check_python(self, node: Node, path: tuple, label: str, declared: list[str], tool: Node) -> None:
-        if self.dirs is None or node.file not in self.dirs:
+        if self.tools_dir is None:
             return
-        from voiceagent.config.pytools import resolve, signature_problems
+        from voiceagent.config.pytools import check_tool, signature_problems
 
-        resolved = resolve(node.value, self.dirs[node.file])
+        resolved = check_tool(node.value, self.tools_dir, root=self.root_dir)
         if resolved.error:
             self.add(node, f"{label}: {resolved.error}", path)
             return
+        if resolved.warning:
+            self.add(node, f"{label}: {resolved.warning}", path, severity="warning")
         if resolved.signature is None:
             return
         req_node = tool.get("required")
         required = declared if req_node is None or not req_node.is_seq else [str(r.value) for r in req_node.value]
         for severity, message in signature_problems(resolved.signature, declared, required):
-            self.add(node, f"{label}: {message} ({node.value})", path, severity=severity)
+            fix = (
+                "; add it to the tool's parameters or give it a default in the function"
+                if "requires parameter" in message
+                else "; add it to the function (or **kwargs) or remove it from the tool's parameters"
+                if "does not accept" in message
+                else "; give the function parameter a default or list it under required"
+            )
+            self.add(node, f"{label}: {message} ({node.value}){fix}", path, severity=severity)
 
     def check_guardrails(self, tools: dict[str, tuple[Node, tuple]]) -> set[int]:
         g = self.root.get("guardrails")
@@ -245,7 +265,8 @@ class _Checker:
         if flow is None or not flow.is_map:
             return
         states = dict(self.items(flow.get("states")))
-        names = [str(s) for s in states]
+        names = {str(s): None for s in states}  # ordered, and O(1) membership for big flows
+        self.check_state_names(states)
         initial = flow.get("initial")
         if self.text(initial) is not None and initial.value not in names and names:
             self.add(
@@ -271,8 +292,35 @@ class _Checker:
                 self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges, state_tools)
         self.check_reachable(flow, states, edges)
 
+    def check_state_names(self, states: dict[Any, Node]) -> None:
+        """Two states whose LLM function names collide (``a-b`` and ``a_b`` are both
+        ``go_to_a_b``) cannot both be offered to the LLM: refused at the second one.
+        """
+        first: dict[str, str] = {}
+        for sname, state in states.items():
+            function = state_function_name(str(sname))
+            if function in first:
+                other = states[first[function]] if first[function] in states else state
+                self.add(
+                    state,
+                    f"state '{sname}' and state '{first[function]}' (line {other.key_line}) both become the "
+                    f"LLM function {function} (characters other than letters, digits and _ turn into _); "
+                    f"rename one of them, e.g. '{function.removeprefix(RESERVED_PREFIX)}_2'",
+                    ("flow", "states", str(sname)),
+                    key=True,
+                )
+            else:
+                first[function] = sname
+
     def check_transition(
-        self, tr: Node, path: tuple, sname: str, names: list[str], tools: dict, edges: dict, state_tools: list[str]
+        self,
+        tr: Node,
+        path: tuple,
+        sname: str,
+        names: dict[str, None],
+        tools: dict,
+        edges: dict,
+        state_tools: list[str],
     ) -> None:
         if not tr.is_map:
             return
@@ -335,11 +383,14 @@ class _Checker:
                 )
 
 
-def semantic_checks(root: Node, dirs: dict[str, Path] | None) -> list[Diagnostic]:
+def semantic_checks(root: Node, tools_dir: Path | None, root_dir: Path | None = None) -> list[Diagnostic]:
     """Every semantic problem of the merged agent ``root``.
 
-    ``dirs`` maps each file's display name to its folder and enables the python-tool import
-    check (None skips it): a tool's module is resolved from the folder of the file that
-    defined its ``python`` value.
+    Args:
+        root: the merged node tree.
+        tools_dir: the agent file's folder, where ``python: module:function`` tools are found
+            (as ``run`` finds them); None skips the python-tool check. Tools are checked
+            statically (:func:`voiceagent.config.pytools.check_tool`): nothing is imported.
+        root_dir: the agent's source tree; tool modules outside it are not read.
     """
-    return _Checker(root, dirs).run()
+    return _Checker(root, tools_dir, root_dir).run()

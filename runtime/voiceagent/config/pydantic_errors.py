@@ -7,9 +7,12 @@ field names of the model at that place.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -64,9 +67,43 @@ _PATTERN_HINTS = {
 }
 
 
+MAX_SUGGESTION_WORK = 200_000
+"""Names compared for "did you mean" per checked file; past it, no more suggestions (a flow of
+thousands of misspelt states would otherwise take quadratic time)."""
+MAX_SUGGEST_LEN = 100
+"""Names longer than this (in characters) are neither suggested nor given suggestions."""
+
+_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("did_you_mean_budget", default=None)
+
+
+@contextlib.contextmanager
+def suggestion_budget(work: int = MAX_SUGGESTION_WORK) -> Iterator[None]:
+    """Within this block, :func:`did_you_mean` compares at most ``work`` names in all."""
+    token = _BUDGET.set([work])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """``; did you mean 'x'?`` for the closest of ``choices`` to ``word``, else ``""``.
+
+    Bounded: inside :func:`suggestion_budget` the names compared are counted and suggestions
+    stop when the budget is spent; names longer than :data:`MAX_SUGGEST_LEN` are skipped.
+    """
+    word = str(word)
+    if len(word) > MAX_SUGGEST_LEN:
+        return ""
+    pool = choices if isinstance(choices, typing.Sized) else list(choices)
+    budget = _BUDGET.get()
+    if budget is not None:
+        if budget[0] < len(pool):
+            budget[0] = 0
+            return ""
+        budget[0] -= len(pool)
+    near = [c for c in pool if isinstance(c, str) and len(c) <= MAX_SUGGEST_LEN]
+    close = difflib.get_close_matches(word, near, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

@@ -1,96 +1,343 @@
-"""Checking ``python: module:function`` tools without running the agent.
+"""The one resolver of ``python: module:function`` tools, for ``validate`` and for ``run``.
 
-The module is imported alone, with the agent file's folder first on ``sys.path`` (as the runtime
-resolves it), and ``sys.path`` / ``sys.modules`` are restored afterwards so one agent's
-``tools`` package never leaks into another's. Importing runs the module's top-level code (and
-its package ``__init__``), nothing else of the agent.
+Both answer the same question the same way — where does ``module`` come from, seen from the
+agent file's folder (``base_dir``)? :func:`locate`:
 
-Tool functions are called with the arguments as keyword arguments; they may also accept a
-``ctx`` (or ``context``) keyword parameter, which the runtime passes the call context in, or
-``**kwargs``.
+- **local**: the first part of ``module`` is ``base_dir/<name>.py`` or a folder
+  ``base_dir/<name>/``; ``tools.acme`` is then ``base_dir/tools/acme.py`` (or
+  ``base_dir/tools/acme/__init__.py``);
+- **stdlib**: a standard-library module (``os``, ``subprocess``...);
+- **installed**: found on the Python path (an installed package);
+- **missing**: none of these.
+
+``validate`` never imports or executes agent code: :func:`check_tool` reads the local module's
+source (a regular file inside the agent's source tree, see :mod:`voiceagent.config.safe_files`),
+parses it with :mod:`ast`, finds the function defined at module level (``def`` or
+``async def``, also inside module-level ``if``/``try`` blocks) and builds its signature from
+the syntax. A target in the standard library or an installed module is a warning: it is not
+the agent's own code, so it cannot be checked, and functions such as ``os:system`` do far more
+than a tool should.
+
+``run`` imports the module with :func:`import_tool_module`: a local module under a private
+package name (``_voiceagent_tools_<hash>.<module>``) so two agents with a ``tools/acme.py``
+each do not clash; the folder is on ``sys.path`` only while the module executes (so sibling
+absolute imports work), and only modules loaded *from that folder's own top-level names*
+are forgotten afterwards. Standard-library and third-party modules a tool imports stay
+imported exactly once (removing them made a second ``asyncio`` whose exceptions differ from the
+running loop's).
+
+Tool functions are called with the arguments as keyword arguments; they may also take the call
+context as a ``ctx`` (or ``context``) parameter, or ``**kwargs`` (it is then passed as ``ctx``):
+:func:`context_param`.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
 import sys
+import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha1
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from voiceagent.config.safe_files import UnsafeFile, inside, read_regular
+
+__all__ = [
+    "CONTEXT_PARAMS",
+    "Located",
+    "Resolved",
+    "check_tool",
+    "clear_cache",
+    "context_param",
+    "import_tool_module",
+    "load_function",
+    "locate",
+    "private_package",
+    "resolve",
+    "runtime_signature",
+    "signature_problems",
+]
 
 CONTEXT_PARAMS = ("ctx", "context")
+MAX_SOURCE_BYTES = 1_000_000
+"""Largest tool module ``validate`` parses, in bytes (larger ones get a warning, unchecked)."""
+MAX_REEXPORT_HOPS = 4
+"""``from .impl import run`` is followed this many modules deep."""
+
+Kind = Literal["local", "stdlib", "installed", "missing"]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where ``module`` comes from, seen from ``base_dir``.
+
+    Attributes:
+        kind: ``local`` / ``stdlib`` / ``installed`` / ``missing`` (see the module doc).
+        module: the dotted name as written.
+        file: for ``local``: the module's source file (``None`` when the name is a folder only).
+        looked_for: for ``local`` and ``missing``: the paths that were tried, for messages.
+    """
+
+    kind: Kind
+    module: str
+    file: Path | None = None
+    looked_for: str = ""
+
+
+def _local_part(folder: Path, part: str) -> tuple[Path | None, Path | None]:
+    """(package folder, module file) for one dotted part, in the order Python's finder uses:
+    a folder with ``__init__.py``, then ``<part>.py``, then a namespace folder.
+    """
+    sub = folder / part
+    if (sub / "__init__.py").is_file():
+        return sub, sub / "__init__.py"
+    if (folder / f"{part}.py").is_file():
+        return None, folder / f"{part}.py"
+    if sub.is_dir():
+        return sub, None
+    return None, None
+
+
+def _is_local_top(base: Path, top: str) -> bool:
+    """Whether ``top`` names a module or folder directly in ``base`` (run then imports it from there)."""
+    return (base / f"{top}.py").is_file() or (base / top).is_dir()
+
+
+def locate(module: str, base_dir: Path) -> Located:
+    """Where ``module`` (``tools.acme``) resolves from ``base_dir``; nothing is imported.
+
+    A local first part decides: ``tools.acme`` with a ``base_dir/tools/`` folder but no
+    ``acme.py`` in it is ``missing`` (run would not look elsewhere either).
+    """
+    parts = module.split(".")
+    base = Path(base_dir)
+    top = parts[0]
+    if _is_local_top(base, top):
+        folder: Path | None = base
+        file: Path | None = None
+        for part in parts:
+            if folder is None:  # a module file has no sub-modules
+                file = None
+                break
+            folder, file = _local_part(folder, part)
+            if folder is None and file is None:
+                break
+        tried = "/".join(parts[:-1] + [f"{parts[-1]}.py"])
+        return Located("local" if file is not None else "missing", module, file, f"{base / tried}")
+    if top in sys.stdlib_module_names:
+        return Located("stdlib", module)
+    try:
+        # Only the top-level name: finding a sub-module would import (run) its parent package.
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        return Located("installed", module)
+    return Located("missing", module, looked_for=f"{base / top}.py, {base / top}/ and the installed packages")
+
+
+# --------------------------------------------------------------------------- static check
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """Outcome of resolving one ``module:function``: the signature, or an error message."""
+    """Outcome of checking one ``module:function`` statically.
+
+    ``signature``: the function's parameters as written (defaults are placeholders); ``error``:
+    the tool cannot work (missing file/function, syntax error); ``warning``: it may work but
+    cannot be checked or points outside the agent's code.
+    """
 
     signature: inspect.Signature | None = None
     error: str | None = None
+    warning: str | None = None
 
 
-_CACHE: dict[tuple[str, str], Resolved] = {}
+class _Default:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_HAS_DEFAULT = _Default()
+
+_CACHE: dict[tuple[str, str, str], Resolved] = {}
 
 
 def clear_cache() -> None:
-    """Forget resolved tools (call before a new batch, so edited tool files are re-read)."""
+    """Forget checked tools (call before a new batch, so edited tool files are re-read)."""
     _CACHE.clear()
 
 
-def import_isolated(module: str, base_dir: Path) -> Any:
-    """Import ``module`` with ``base_dir`` first on ``sys.path``; restore ``sys.path`` and
-    ``sys.modules`` afterwards. Returns the module object. Raises whatever the import raises.
-    """
-    saved_path = list(sys.path)
-    saved_modules = dict(sys.modules)
-    top = module.split(".", maxsplit=1)[0]
+def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> inspect.Signature:
+    a = fn.args
+    P = inspect.Parameter
+    params: list[inspect.Parameter] = []
+    positional = [(arg, P.POSITIONAL_ONLY) for arg in a.posonlyargs] + [
+        (arg, P.POSITIONAL_OR_KEYWORD) for arg in a.args
+    ]
+    first_default = len(positional) - len(a.defaults)
+    for i, (arg, kind) in enumerate(positional):
+        params.append(P(arg.arg, kind, default=_HAS_DEFAULT if i >= first_default else P.empty))
+    if a.vararg is not None:
+        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+        params.append(P(arg.arg, P.KEYWORD_ONLY, default=P.empty if default is None else _HAS_DEFAULT))
+    if a.kwarg is not None:
+        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements of the module, including those inside module-level if/try/with blocks."""
+    out: list[ast.stmt] = []
+    todo = list(reversed(body))
+    while todo:
+        stmt = todo.pop()
+        out.append(stmt)
+        nested: list[ast.stmt] = []
+        if isinstance(stmt, ast.If):
+            nested = stmt.body + stmt.orelse
+        elif isinstance(stmt, ast.Try | ast.TryStar):
+            nested = stmt.body + [s for h in stmt.handlers for s in h.body] + stmt.orelse + stmt.finalbody
+        elif isinstance(stmt, ast.With | ast.AsyncWith):
+            nested = stmt.body
+        todo.extend(reversed(nested))
+    return out
+
+
+def _parse(file: Path, label: str) -> ast.Module | Resolved:
     try:
-        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
-            del sys.modules[name]
-        sys.path.insert(0, str(base_dir))
-        importlib.invalidate_caches()
-        return importlib.import_module(module)
-    finally:
-        sys.path[:] = saved_path
-        for name in [n for n in sys.modules if n not in saved_modules]:
-            del sys.modules[name]
-        sys.modules.update(saved_modules)
+        source = read_regular(file, MAX_SOURCE_BYTES)
+    except UnsafeFile as exc:
+        if "too large" in str(exc):
+            return Resolved(warning=f"{label}: {exc}; its functions are not checked")
+        return Resolved(error=f"{label}: {exc}")
+    try:
+        return ast.parse(source, filename=str(file))
+    except SyntaxError as exc:
+        return Resolved(error=f"{label} line {exc.lineno}: Python syntax error: {exc.msg}")
+    except (RecursionError, MemoryError):
+        return Resolved(error=f"{label}: the Python code is nested too deeply to read")
+    except ValueError as exc:  # e.g. null bytes
+        return Resolved(error=f"{label}: not Python source: {exc}")
 
 
-def resolve(spec: str, base_dir: Path) -> Resolved:
-    """Resolve ``"module:function"`` relative to ``base_dir`` first (cached per folder until
-    :func:`clear_cache`).
+def _find(
+    located: Located, func: str, base_dir: Path, root: Path | None, hops: int
+) -> Resolved:  # noqa: C901 - one case per way a module-level name is bound
+    module = located.module
+    file = located.file
+    if file is None:
+        return Resolved(error=f"module '{module}' is a folder without __init__.py, not a module with functions")
+    label = f"{module} ({file})"
+    if root is not None and not inside(file, root):
+        return Resolved(error=f"module '{module}' resolves to {file.resolve()}, outside the agent's source tree {root}")
+    tree = _parse(file, label)
+    if isinstance(tree, Resolved):
+        return tree
+    found: Resolved | None = None
+    names: list[str] = []
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.append(stmt.name)
+            if stmt.name == func:
+                found = Resolved(signature=_signature(stmt))  # the last definition wins, as at run time
+        elif isinstance(stmt, ast.ClassDef) and stmt.name == func:
+            found = Resolved(warning=f"'{module}:{func}' is a class, not a function; its parameters are not checked")
+        elif isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if any(isinstance(t, ast.Name) and t.id == func for t in targets):
+                found = Resolved(
+                    warning=f"'{func}' in {module} is assigned (not defined with def); its parameters are not checked"
+                )
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == func:
+                    found = _follow_import(stmt, alias.name, located, base_dir, root, hops)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname == func or (alias.asname is None and alias.name.split(".")[0] == func):
+                    found = Resolved(error=f"'{func}' in {module} is an imported module, not a function")
+    if found is not None:
+        return found
+    from voiceagent.config.pydantic_errors import did_you_mean
+
+    public = [n for n in names if not n.startswith("_")]
+    return Resolved(error=f"module '{module}' ({file}) has no function '{func}'{did_you_mean(func, public)}")
+
+
+def _follow_import(
+    stmt: ast.ImportFrom, name: str, located: Located, base_dir: Path, root: Path | None, hops: int
+) -> Resolved:
+    source = stmt.module or ""
+    if stmt.level:  # relative: from the importing module's package
+        assert located.file is not None
+        package = located.module.split(".")
+        if located.file.name != "__init__.py":
+            package = package[:-1]
+        package = package[: len(package) - (stmt.level - 1)] if stmt.level > 1 else package
+        source = ".".join([*package, source] if source else package)
+    target = locate(source, base_dir) if source else Located("missing", source)
+    if target.kind != "local" or hops >= MAX_REEXPORT_HOPS:
+        return Resolved(
+            warning=f"'{name}' is imported into {located.module} from '{source or '.'}', "
+            "which is not a module of the agent's folder; its parameters are not checked"
+        )
+    return _find(target, name, base_dir, root, hops + 1)
+
+
+def check_tool(spec: str, base_dir: Path, *, root: Path | None = None) -> Resolved:
+    """Check ``"module:function"`` statically, seen from ``base_dir`` (the agent file's folder).
+
+    Never imports or executes anything of the agent. Cached per (spec, folder) until
+    :func:`clear_cache`.
+
+    Args:
+        spec: the ``python:`` value, e.g. ``tools.acme:get_account``.
+        base_dir: the agent file's folder (where ``run`` looks first).
+        root: the agent's source tree; a local module resolving outside it (through a symlink)
+            is an error, and is not read.
+
+    Returns:
+        :class:`Resolved`: the function's signature, or an error, or a warning.
     """
-    key = (spec, str(base_dir))
-    if key in _CACHE:
-        return _CACHE[key]
+    key = (spec, str(base_dir), str(root))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
     module, _, func = spec.partition(":")
-    try:
-        mod = import_isolated(module, base_dir)
-    except ModuleNotFoundError as exc:
-        result = Resolved(error=f"cannot import module '{module}' (looked in {base_dir} and the Python path): {exc}")
-    except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt,)):
-            raise
-        result = Resolved(error=f"importing module '{module}' failed: {type(exc).__name__}: {exc}")
+    located = locate(module, base_dir)
+    if located.kind == "stdlib":
+        result = Resolved(
+            warning=f"'{spec}' points into the Python standard library, not at a tool module of the agent; "
+            "the LLM could then call it with any arguments it chooses (os:system runs shell commands). "
+            "Write a small function in the agent's tools/ folder that does only what the tool should"
+        )
+    elif located.kind == "installed":
+        result = Resolved(
+            warning=f"'{spec}' points into the installed package '{module.split('.')[0]}', not at a tool "
+            "module in the agent's folder, so validate cannot check it; a small function in the agent's "
+            "tools/ folder that calls the package is checked and documents what the LLM may do"
+        )
+    elif located.kind == "missing":
+        result = Resolved(
+            error=f"module '{module}' not found (looked for {located.looked_for}); create it, or fix the "
+            "module path (modules are found relative to the agent file's folder)"
+        )
     else:
-        fn: Callable[..., Any] | None = getattr(mod, func, None)
-        if fn is None:
-            names = [n for n in dir(mod) if not n.startswith("_") and callable(getattr(mod, n, None))]
-            from voiceagent.config.pydantic_errors import did_you_mean
-
-            result = Resolved(error=f"module '{module}' has no function '{func}'{did_you_mean(func, names)}")
-        elif not callable(fn):
-            result = Resolved(error=f"'{spec}' is not a function")
-        else:
-            try:
-                result = Resolved(signature=inspect.signature(fn))
-            except (TypeError, ValueError):
-                result = Resolved()  # builtins without a signature: accept
+        result = _find(located, func, Path(base_dir), root, 0)
     _CACHE[key] = result
     return result
+
+
+resolve = check_tool
+"""Old name of :func:`check_tool`."""
 
 
 def signature_problems(sig: inspect.Signature, declared: list[str], required: list[str]) -> list[tuple[str, str]]:
@@ -115,3 +362,100 @@ def signature_problems(sig: inspect.Signature, declared: list[str], required: li
         if p.default is inspect.Parameter.empty:
             out.append(("error", f"the function requires parameter '{name}' that the tool does not declare"))
     return out
+
+
+def context_param(sig: inspect.Signature | None) -> str | None:
+    """The keyword the call context is passed as: ``ctx``, else ``context``, ``ctx`` for
+    ``**kwargs``; None when the function takes none (or has no signature).
+    """
+    if sig is None:
+        return None
+    params = sig.parameters
+    for name in CONTEXT_PARAMS:
+        p = params.get(name)
+        if p is not None and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            return name
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return "ctx"
+    return None
+
+
+# --------------------------------------------------------------------------- run: import
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def private_package(base_dir: Path) -> str:
+    """The private package name local tool modules of ``base_dir`` are imported under."""
+    return "_voiceagent_tools_" + sha1(str(Path(base_dir).resolve()).encode()).hexdigest()[:12]
+
+
+def import_tool_module(module: str, base_dir: Path) -> types.ModuleType:
+    """Import ``module`` as ``run`` does (this executes the module's top-level code).
+
+    A local module (see :func:`locate`) is imported as ``<private package>.<module>`` with
+    ``base_dir`` on ``sys.path`` while it executes; afterwards only modules that came from
+    ``base_dir``'s own top-level names are dropped from ``sys.modules`` (the tool keeps its
+    references). Any other module is imported normally. Nothing else is removed.
+
+    Raises:
+        Exception: whatever importing the module raises (``ModuleNotFoundError``, errors of its
+            top-level code).
+    """
+    base = Path(base_dir).resolve()
+    if not _is_local_top(base, module.split(".", maxsplit=1)[0]):
+        return importlib.import_module(module)
+    package = private_package(base)
+    with _IMPORT_LOCK:
+        if package not in sys.modules:
+            pkg = types.ModuleType(package)
+            pkg.__path__ = [str(base)]
+            pkg.__package__ = package
+            sys.modules[package] = pkg
+        added = str(base) not in sys.path
+        before = set(sys.modules)
+        if added:
+            sys.path.insert(0, str(base))
+        try:
+            return importlib.import_module(f"{package}.{module}")
+        finally:
+            if added:
+                try:
+                    sys.path.remove(str(base))
+                except ValueError:
+                    pass
+                _forget_local(set(sys.modules) - before, base, package)
+
+
+def _forget_local(names: set[str], base: Path, package: str) -> None:
+    """Drop modules that sibling absolute imports loaded from ``base``'s own top-level names
+    (``import tools.helpers`` inside a tool), so another agent's ``tools`` is not shadowed.
+    """
+    for name in names:
+        if name == package or name.startswith(package + "."):
+            continue
+        if not _is_local_top(base, name.split(".", maxsplit=1)[0]):
+            continue  # stdlib / third-party / the runtime itself: imported once, kept
+        origin = getattr(sys.modules.get(name), "__file__", None) or ""
+        if origin and inside(Path(origin), base):
+            sys.modules.pop(name, None)
+
+
+def load_function(spec: str, base_dir: Path) -> tuple[Callable[..., Any] | None, str | None]:
+    """(the function named by ``spec``, or None; error text when it is not callable) after
+    importing its module with :func:`import_tool_module` (exceptions of the import propagate).
+    """
+    module_name, _, func_name = spec.partition(":")
+    module = import_tool_module(module_name, base_dir)
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        return None, f"tool module '{module_name}' has no function '{func_name}'"
+    return func, None
+
+
+def runtime_signature(func: Callable[..., Any]) -> inspect.Signature | None:
+    """``inspect.signature(func)``, or None for callables without one (some builtins)."""
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.safe_files import UnsafeFile, read_regular
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -151,16 +152,17 @@ def load_nodes(path: Path, display: str) -> tuple[Node, list[Diagnostic]]:
     """Read ``path``; return its root :class:`Node` (positions labelled ``display``) and the
     non-fatal problems found (duplicate keys, refused tags: the value is dropped).
 
+    Only a regular file is read (a symlink to ``/dev/zero``, a FIFO or a device is refused
+    without reading it), at most :data:`MAX_FILE_BYTES` bytes.
+
     Raises:
-        YamlError: unreadable file, YAML syntax error, or a refused construct (see module doc).
+        YamlError: unreadable or non-regular file, YAML syntax error, or a refused construct
+            (see module doc).
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _err(display, 1, 1, f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _err(display, 1, 1, f"cannot read file: {exc.strerror or exc}") from None
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except UnsafeFile as exc:
+        raise _err(display, 1, 1, str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
