@@ -1,4 +1,5 @@
-"""python tools are imported in isolation: per folder, sys.path and sys.modules restored."""
+"""python tools: validate checks them per folder from the source; run imports them per folder
+(private package), sys.path restored, nothing of the standard library removed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import inspect
 import sys
 import types
 
-from voiceagent.config.pytools import import_isolated, signature_problems
+from voiceagent.config.pytools import import_tool_module, signature_problems
 from voiceagent.config.validate import validate_paths
 
 AGENT = "name: demo\nprompt: p\ntools:\n  - {name: t, description: d, parameters: {x: {}}, python: 'tools.impl:run'}\n"
@@ -27,18 +28,22 @@ def test_two_agent_folders_with_same_package_name(write):
     assert "does not accept parameter 'x'" in diags[0].message or "does not accept parameter 'x'" in diags[1].message
 
 
-def test_existing_module_of_same_name_is_restored(write, tmp_path):
-    write("tools/impl.py", "def run(x):\n    return x\n")
+def test_run_import_leaves_an_existing_module_of_the_same_name_alone(write, tmp_path):
+    write("tools/impl.py", "import asyncio\nimport tools.helper\ndef run(x):\n    return tools.helper.twice(x)\n")
+    write("tools/helper.py", "def twice(x):\n    return 2 * x\n")
     fake = types.ModuleType("tools")
     sys.modules["tools"] = fake
     path_before = list(sys.path)
+    asyncio_before = sys.modules["asyncio"]
     try:
-        module = import_isolated("tools.impl", tmp_path)
-        assert module.run(3) == 3
-        assert sys.modules["tools"] is fake and "tools.impl" not in sys.modules
+        sys.modules.pop("tools")  # the sibling absolute import must find the agent's own tools/
+        module = import_tool_module("tools.impl", tmp_path)
+        assert module.run(3) == 6
+        assert "tools" not in sys.modules and "tools.impl" not in sys.modules  # forgotten again
         assert sys.path == path_before
+        assert sys.modules["asyncio"] is asyncio_before  # the standard library is never re-imported
     finally:
-        del sys.modules["tools"]
+        sys.modules.pop("tools", None)
 
 
 def test_import_does_not_run_other_agent_code(write, tmp_path):
@@ -74,8 +79,7 @@ def test_signature_rules():
     ]
 
 
-def test_no_import_flag_skips_tool_modules(write):
-    write("tools/impl.py", "raise SystemExit('must not run')\n")
-    path = write("agent.yaml", AGENT)
+def test_no_import_flag_skips_the_tool_check(write):
+    path = write("agent.yaml", AGENT.replace("tools.impl:run", "tools.nothere:run"))
     assert validate_paths([path], check_tools=False) == []
-    assert "SystemExit" in validate_paths([path])[0].message
+    assert "module 'tools.nothere' not found" in validate_paths([path])[0].message

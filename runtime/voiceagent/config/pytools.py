@@ -129,7 +129,7 @@ def locate(module: str, base_dir: Path) -> Located:
             if folder is None and file is None:
                 break
         tried = "/".join(parts[:-1] + [f"{parts[-1]}.py"])
-        return Located("local" if file is not None else "missing", module, file, f"{base / tried}")
+        return Located("local" if file is not None else "missing", module, file, f"{tried} in {base}")
     if top in sys.stdlib_module_names:
         return Located("stdlib", module)
     try:
@@ -139,7 +139,7 @@ def locate(module: str, base_dir: Path) -> Located:
         spec = None
     if spec is not None:
         return Located("installed", module)
-    return Located("missing", module, looked_for=f"{base / top}.py, {base / top}/ and the installed packages")
+    return Located("missing", module, looked_for=f"{top}.py or {top}/ in {base}, and the installed packages")
 
 
 # --------------------------------------------------------------------------- static check
@@ -211,6 +211,14 @@ def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
+def _shown(file: Path, base_dir: Path) -> str:
+    """``file`` relative to the agent's folder when it is inside it, else as is."""
+    try:
+        return str(file.relative_to(base_dir))
+    except ValueError:
+        return str(file)
+
+
 def _parse(file: Path, label: str) -> ast.Module | Resolved:
     try:
         source = read_regular(file, MAX_SOURCE_BYTES)
@@ -235,7 +243,7 @@ def _find(
     file = located.file
     if file is None:
         return Resolved(error=f"module '{module}' is a folder without __init__.py, not a module with functions")
-    label = f"{module} ({file})"
+    label = f"{module} ({_shown(file, base_dir)})"
     if root is not None and not inside(file, root):
         return Resolved(error=f"module '{module}' resolves to {file.resolve()}, outside the agent's source tree {root}")
     tree = _parse(file, label)
@@ -269,7 +277,7 @@ def _find(
     from voiceagent.config.pydantic_errors import did_you_mean
 
     public = [n for n in names if not n.startswith("_")]
-    return Resolved(error=f"module '{module}' ({file}) has no function '{func}'{did_you_mean(func, public)}")
+    return Resolved(error=f"module '{module}' has no function '{func}'{did_you_mean(func, public)}")
 
 
 def _follow_import(
@@ -436,8 +444,9 @@ def _forget_local(names: set[str], base: Path, package: str) -> None:
             continue
         if not _is_local_top(base, name.split(".", maxsplit=1)[0]):
             continue  # stdlib / third-party / the runtime itself: imported once, kept
-        origin = getattr(sys.modules.get(name), "__file__", None) or ""
-        if origin and inside(Path(origin), base):
+        mod = sys.modules.get(name)
+        origins = [getattr(mod, "__file__", None) or "", *list(getattr(mod, "__path__", None) or [])]
+        if any(origin and inside(Path(origin), base) for origin in origins):
             sys.modules.pop(name, None)
 
 
