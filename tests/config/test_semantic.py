@@ -75,7 +75,9 @@ def test_guard_expression_must_compile(check):
         + "flow:\n  initial: a\n  states:\n    a:\n      transitions:\n        - {to: a, when: 'session.turns >'}\n"
     )
     assert [(d.line, d.column) for d in diags] == [(8, 25)]
-    assert diags[0].message.startswith("guard 'session.turns >' does not compile: expression syntax error")
+    # the message names the key the person wrote (when), at its line
+    assert diags[0].message.startswith("when: guard 'session.turns >' does not compile: expression syntax error")
+    assert diags[0].path == "flow.states.a.transitions[0].when"
 
 
 def test_template_syntax_error_line_inside_block(check):

@@ -345,7 +345,13 @@ class _Checker:
             try:
                 check_expression(when.value)
             except TemplateError as exc:
-                self.add(when, f"guard '{when.value}' does not compile: {exc}", path + ("when",))
+                shown = when.value if len(when.value) <= 80 else when.value[:77] + "..."
+                self.add(
+                    when,
+                    f"when: guard '{shown}' does not compile: {exc} (write a condition such as "
+                    "session.verification_level >= 1)",
+                    path + ("when",),
+                )
         on_tool = tr.get("on_tool")
         if self.text(on_tool) is not None and on_tool.value not in tools:
             self.add(

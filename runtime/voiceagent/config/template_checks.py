@@ -11,22 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-import jinja2
 from jinja2 import meta, nodes
 
 from voiceagent.config.pydantic_errors import did_you_mean
+from voiceagent.templating import TemplateError, parse
 
 #: Names every template may use (spec: variables, caller, session, args, now).
 RUNTIME_NAMES = frozenset({"variables", "caller", "session", "args", "now"})
 
-_PARSER = jinja2.Environment(autoescape=False)
-
-
-@lru_cache(maxsize=1024)
 def _parse(source: str) -> nodes.Template | None:
+    """The bounded sandbox's syntax tree (see :mod:`voiceagent.templating`), or None."""
     try:
-        return _PARSER.parse(source)
-    except jinja2.TemplateSyntaxError:
+        return parse(source)
+    except TemplateError:
         return None  # reported by the syntax check
 
 
@@ -36,7 +33,12 @@ def _undeclared(source: str) -> frozenset[str]:
     the costliest step of ``validate``: cached, since variants and copies share their texts).
     """
     tree = _parse(source)
-    return frozenset() if tree is None else frozenset(meta.find_undeclared_variables(tree))
+    if tree is None:
+        return frozenset()
+    try:  # the bounded environment never folds constants, so this evaluates nothing
+        return frozenset(meta.find_undeclared_variables(tree))
+    except (RecursionError, MemoryError):
+        return frozenset()
 
 
 def name_problems(source: str, variables: Iterable[str], params: Iterable[str] | None) -> list[str]:
