@@ -29,7 +29,8 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 __all__ = [
@@ -43,8 +44,10 @@ __all__ = [
     "check_expression",
     "check_template",
     "evaluate",
+    "expression_names",
     "parse",
     "render",
+    "template_names",
 ]
 
 MAX_NESTING = 32
@@ -86,9 +89,9 @@ def _check_format(fmt: str) -> None:
 
 def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
     if operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-            if left.bit_length() * right > MAX_POW_BITS:
-                raise SecurityError(f"the power is too large (more than {MAX_POW_BITS} bits)")
+        whole = isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1
+        if whole and left.bit_length() * right > MAX_POW_BITS:
+            raise SecurityError(f"the power is too large (more than {MAX_POW_BITS} bits)")
         return left**right
     if operator == "*":
         for seq, n in ((left, right), (right, left)):
@@ -252,6 +255,53 @@ def parse(source: str) -> nodes.Template:
     return tree
 
 
+def _parse_expression(source: str) -> nodes.Template:
+    """``source`` as a guard: one expression, wrapped as Jinja2's ``compile_expression`` does."""
+    _check_shape("{{ " + source + " }}")
+
+    def build() -> nodes.Template:
+        parser = Parser(_ENV, source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise jinja2.TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+        wrapped = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+        wrapped.set_environment(_ENV)
+        return wrapped
+
+    tree: nodes.Template = _guarded(build, "expression")
+    return tree
+
+
+@lru_cache(maxsize=1024)
+def template_names(source: str) -> frozenset[str]:
+    """Names template ``source`` reads from its context. This runs Jinja2's code generator
+    (which also finds unknown filters and tests) but never compiles or evaluates anything.
+
+    Raises:
+        TemplateError: syntax errors, unknown filters/tests, too deep nesting, too many operators.
+    """
+    tree = parse(source)
+    names: set[str] = _guarded(lambda: meta.find_undeclared_variables(tree), "template")
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1024)
+def expression_names(source: str) -> frozenset[str]:
+    """Names guard expression ``source`` reads. An expression cannot assign, so these are its
+    ``Name`` nodes; filters and tests it uses must exist. Nothing is compiled or evaluated.
+
+    Raises:
+        TemplateError: syntax errors, unknown filters/tests, too deep nesting, too many operators.
+    """
+    tree = _parse_expression(source)
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        known = _ENV.filters if isinstance(node, nodes.Filter) else _ENV.tests
+        if node.name not in known:
+            kind = "filter" if isinstance(node, nodes.Filter) else "test"
+            raise TemplateError(f"expression error: no {kind} named '{node.name}'", lineno=node.lineno)
+    return frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
+
+
 @lru_cache(maxsize=512)
 def _template(source: str) -> jinja2.Template:
     _check_shape(source)
@@ -269,21 +319,22 @@ def _expression(source: str) -> Callable[..., Any]:
 
 
 def check_template(source: str) -> None:
-    """Parse and compile ``source`` as a template (nothing is evaluated, no constant folding).
+    """Check that ``source`` is a valid template: it parses, its filters and tests exist, its
+    nesting is within bounds. Nothing is compiled or evaluated (no constant folding).
 
     Raises:
-        TemplateError: when it does not parse or is too deeply nested / too long to check.
+        TemplateError: when it is not.
     """
-    _template(source)
+    template_names(source)
 
 
 def check_expression(source: str) -> None:
-    """Compile ``source`` as a guard expression (nothing is evaluated).
+    """Check that ``source`` is a valid guard expression (as :func:`check_template`).
 
     Raises:
-        TemplateError: when it does not compile or is too deeply nested / too long to check.
+        TemplateError: when it is not.
     """
-    _expression(source)
+    expression_names(source)
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:

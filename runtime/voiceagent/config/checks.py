@@ -30,6 +30,10 @@ TOOL_KINDS = ("python", "http", "builtin")
 RESERVED_TOOL = "verify_caller"
 RESERVED_PREFIX = "go_to_"
 TRIGGERS = ("description", "when", "on_tool")
+MAX_TEMPLATES = 1000
+"""Distinct templates and guards ``validate`` checks per agent file."""
+MAX_TEMPLATE_TEXT = 200_000
+"""Characters of template text ``validate`` checks per agent file."""
 
 
 def state_function_name(state: str) -> str:
@@ -46,6 +50,9 @@ class _Checker:
         self.tools_dir = tools_dir
         self.root_dir = root_dir
         self.out: list[Diagnostic] = []
+        self.seen_templates: set[str] = set()
+        self.template_text = 0
+        self.over_budget = False
 
     def add(self, node: Node, message: str, path: tuple, *, key: bool = False, severity: str = "error") -> None:
         line, col = (node.key_line, node.key_col) if key else (node.line, node.col)
@@ -62,9 +69,34 @@ class _Checker:
     def text(self, node: Node | None) -> str | None:
         return node.value if node is not None and isinstance(node.value, str) else None
 
+    def budget(self, node: Node, source: str, path: tuple) -> bool:
+        """Whether ``source`` may still be checked: at most :data:`MAX_TEMPLATES` distinct
+        templates and :data:`MAX_TEMPLATE_TEXT` characters of them per file (one error when
+        the budget runs out, so a hostile file cannot make validate slow).
+        """
+        if source in self.seen_templates:
+            return True
+        if self.over_budget:
+            return False
+        self.seen_templates.add(source)
+        self.template_text += len(source)
+        if len(self.seen_templates) > MAX_TEMPLATES or self.template_text > MAX_TEMPLATE_TEXT:
+            self.over_budget = True
+            self.add(
+                node,
+                f"{format_path(path)}: this agent has more template text than validate checks (at most "
+                f"{MAX_TEMPLATES} templates or {MAX_TEMPLATE_TEXT} characters with {{{{ }}}} per file); "
+                "templates from here on are not checked: split the agent or move long text out of templates",
+                path,
+            )
+            return False
+        return True
+
     def template(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
         src = self.text(node)
         if node is None or src is None or ("{{" not in src and "{%" not in src and "{#" not in src):
+            return
+        if not self.budget(node, src, path):
             return
         try:
             check_template(src)
@@ -341,7 +373,7 @@ class _Checker:
                 to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True
             )
         when = tr.get("when")
-        if self.text(when) is not None:
+        if self.text(when) is not None and self.budget(when, when.value, path + ("when",)):
             try:
                 check_expression(when.value)
             except TemplateError as exc:

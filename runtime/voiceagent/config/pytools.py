@@ -34,14 +34,18 @@ context as a ``ctx`` (or ``context``) parameter, or ``**kwargs`` (it is then pas
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
 import inspect
+import pkgutil
+import re
 import sys
 import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import sha1
 from pathlib import Path
 from typing import Any, Literal
@@ -66,7 +70,10 @@ __all__ = [
 
 CONTEXT_PARAMS = ("ctx", "context")
 MAX_SOURCE_BYTES = 1_000_000
-"""Largest tool module ``validate`` parses, in bytes (larger ones get a warning, unchecked)."""
+"""Largest tool module ``validate`` reads, in bytes (larger ones get a warning, unchecked)."""
+MAX_PARSE_BYTES = 200_000
+"""Modules up to this size are parsed whole; in larger ones only the function's own top-level
+``def`` (at column 0) is found and parsed, so a huge module costs no more than a small one."""
 MAX_REEXPORT_HOPS = 4
 """``from .impl import run`` is followed this many modules deep."""
 
@@ -104,17 +111,62 @@ def _local_part(folder: Path, part: str) -> tuple[Path | None, Path | None]:
     return None, None
 
 
+MAX_FIND_SPEC = 50
+"""Names not found among the top-level modules on the Python path that are looked up one by one
+(import hooks of editable installs), per batch; the rest count as missing."""
+_FIND_SPEC_BUDGET = [MAX_FIND_SPEC]
+
+
+@lru_cache(maxsize=1)
+def _path_modules() -> frozenset[str]:
+    """Top-level module names on ``sys.path`` (listed, never imported)."""
+    return frozenset(m.name for m in pkgutil.iter_modules())
+
+
+def _installed(top: str) -> bool:
+    if top in _path_modules() or top in sys.modules:
+        return True
+    if _FIND_SPEC_BUDGET[0] <= 0:
+        return False
+    _FIND_SPEC_BUDGET[0] -= 1
+    try:
+        # Only the top-level name: finding a sub-module would import (run) its parent package.
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _is_local_top(base: Path, top: str) -> bool:
     """Whether ``top`` names a module or folder directly in ``base`` (run then imports it from there)."""
     return (base / f"{top}.py").is_file() or (base / top).is_dir()
+
+
+_LOCATED: dict[tuple[str, str], Located] = {}
+_INSIDE: dict[tuple[Path, Path], bool] = {}
+
+
+def _inside_cached(file: Path, root: Path) -> bool:
+    key = (file, root)
+    if key not in _INSIDE:
+        _INSIDE[key] = inside(file, root)
+    return _INSIDE[key]
 
 
 def locate(module: str, base_dir: Path) -> Located:
     """Where ``module`` (``tools.acme``) resolves from ``base_dir``; nothing is imported.
 
     A local first part decides: ``tools.acme`` with a ``base_dir/tools/`` folder but no
-    ``acme.py`` in it is ``missing`` (run would not look elsewhere either).
+    ``acme.py`` in it is ``missing`` (run would not look elsewhere either). Cached until
+    :func:`clear_cache`.
     """
+    key = (module, str(base_dir))
+    hit = _LOCATED.get(key)
+    if hit is None:
+        hit = _LOCATED[key] = _locate(module, base_dir)
+    return hit
+
+
+def _locate(module: str, base_dir: Path) -> Located:
     parts = module.split(".")
     base = Path(base_dir)
     top = parts[0]
@@ -132,12 +184,7 @@ def locate(module: str, base_dir: Path) -> Located:
         return Located("local" if file is not None else "missing", module, file, f"{tried} in {base}")
     if top in sys.stdlib_module_names:
         return Located("stdlib", module)
-    try:
-        # Only the top-level name: finding a sub-module would import (run) its parent package.
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None:
+    if _installed(top):
         return Located("installed", module)
     return Located("missing", module, looked_for=f"{top}.py or {top}/ in {base}, and the installed packages")
 
@@ -172,6 +219,10 @@ _CACHE: dict[tuple[str, str, str], Resolved] = {}
 def clear_cache() -> None:
     """Forget checked tools (call before a new batch, so edited tool files are re-read)."""
     _CACHE.clear()
+    _INDEX.clear()
+    _LOCATED.clear()
+    _INSIDE.clear()
+    _FIND_SPEC_BUDGET[0] = MAX_FIND_SPEC
 
 
 def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> inspect.Signature:
@@ -219,65 +270,143 @@ def _shown(file: Path, base_dir: Path) -> str:
         return str(file)
 
 
-def _parse(file: Path, label: str) -> ast.Module | Resolved:
+def _read(file: Path, label: str) -> bytes | Resolved:
     try:
-        source = read_regular(file, MAX_SOURCE_BYTES)
+        return read_regular(file, MAX_SOURCE_BYTES)
     except UnsafeFile as exc:
         if "too large" in str(exc):
             return Resolved(warning=f"{label}: {exc}; its functions are not checked")
         return Resolved(error=f"{label}: {exc}")
+
+
+def _parse(source: bytes | str, file: Path, label: str, first_line: int = 1) -> ast.Module | Resolved:
     try:
         return ast.parse(source, filename=str(file))
     except SyntaxError as exc:
-        return Resolved(error=f"{label} line {exc.lineno}: Python syntax error: {exc.msg}")
+        return Resolved(error=f"{label} line {(exc.lineno or 1) + first_line - 1}: Python syntax error: {exc.msg}")
     except (RecursionError, MemoryError):
         return Resolved(error=f"{label}: the Python code is nested too deeply to read")
     except ValueError as exc:  # e.g. null bytes
         return Resolved(error=f"{label}: not Python source: {exc}")
 
 
-def _find(
-    located: Located, func: str, base_dir: Path, root: Path | None, hops: int
-) -> Resolved:  # noqa: C901 - one case per way a module-level name is bound
+@dataclass
+class _Index:
+    """What a module binds at module level: ``bindings`` (name -> the last statement binding
+    it) and ``functions`` (names defined with def), or, for a module over
+    :data:`MAX_PARSE_BYTES`, ``text`` and ``def_starts`` (name -> offset of its last top-level
+    ``def`` at column 0).
+    """
+
+    bindings: dict[str, ast.stmt]
+    functions: list[str]
+    text: str = ""
+    public: list[str] | None = None
+    def_starts: dict[str, int] | None = None
+
+
+_INDEX: dict[Path, _Index | Resolved] = {}
+_TOP_DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+(\w+)", re.MULTILINE)
+_TOP_LINE = re.compile(r"^[^\s#]", re.MULTILINE)
+
+
+def _index(file: Path, label: str) -> _Index | Resolved:
+    """The module-level bindings of ``file`` (read and parsed once until :func:`clear_cache`)."""
+    hit = _INDEX.get(file)
+    if hit is not None:
+        return hit
+    source = _read(file, label)
+    result: _Index | Resolved
+    if isinstance(source, Resolved):
+        result = source
+    elif len(source) > MAX_PARSE_BYTES:
+        text = source.decode("utf-8", "replace")
+        starts = {m.group(1): m.start() for m in _TOP_DEF.finditer(text)}
+        result = _Index({}, list(starts), text=text, def_starts=starts)
+    else:
+        tree = _parse(source, file, label)
+        if isinstance(tree, Resolved):
+            result = tree
+        else:
+            bindings: dict[str, ast.stmt] = {}
+            functions: list[str] = []
+            for stmt in _module_level(tree.body):
+                for name in _bound_names(stmt):
+                    bindings[name] = stmt  # the last binding wins, as at run time
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                    functions.append(stmt.name)
+            result = _Index(bindings, functions)
+    _INDEX[file] = result
+    return result
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [stmt.name]
+    if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return [t.id for t in targets if isinstance(t, ast.Name)]
+    if isinstance(stmt, ast.ImportFrom):
+        return [alias.asname or alias.name for alias in stmt.names]
+    if isinstance(stmt, ast.Import):
+        return [alias.asname or alias.name.split(".")[0] for alias in stmt.names]
+    return []
+
+
+def _large_module_function(index: _Index, func: str, file: Path, label: str) -> Resolved:
+    """In a module over :data:`MAX_PARSE_BYTES`: the last top-level ``def func`` (column 0),
+    parsed alone up to the next top-level line.
+    """
+    assert index.def_starts is not None
+    start = index.def_starts.get(func)
+    if start is None:
+        return Resolved(
+            warning=f"{label} is large ({len(index.text)} characters): no top-level 'def {func}' found in it, "
+            "so the tool is not checked further"
+        )
+    end = _TOP_LINE.search(index.text, start + 1)
+    chunk = index.text[start : end.start() if end else len(index.text)]
+    tree = _parse(chunk, file, label, index.text.count("\n", 0, start) + 1)
+    if isinstance(tree, Resolved):
+        return tree
+    fn = tree.body[0] if tree.body else None
+    if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+        return Resolved(warning=f"{label}: 'def {func}' could not be read; not checked")
+    return Resolved(signature=_signature(fn))
+
+
+def _find(located: Located, func: str, base_dir: Path, root: Path | None, hops: int) -> Resolved:
     module = located.module
     file = located.file
     if file is None:
         return Resolved(error=f"module '{module}' is a folder without __init__.py, not a module with functions")
     label = f"{module} ({_shown(file, base_dir)})"
-    if root is not None and not inside(file, root):
+    if root is not None and not _inside_cached(file, root):
         return Resolved(error=f"module '{module}' resolves to {file.resolve()}, outside the agent's source tree {root}")
-    tree = _parse(file, label)
-    if isinstance(tree, Resolved):
-        return tree
-    found: Resolved | None = None
-    names: list[str] = []
-    for stmt in _module_level(tree.body):
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            names.append(stmt.name)
-            if stmt.name == func:
-                found = Resolved(signature=_signature(stmt))  # the last definition wins, as at run time
-        elif isinstance(stmt, ast.ClassDef) and stmt.name == func:
-            found = Resolved(warning=f"'{module}:{func}' is a class, not a function; its parameters are not checked")
-        elif isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if any(isinstance(t, ast.Name) and t.id == func for t in targets):
-                found = Resolved(
-                    warning=f"'{func}' in {module} is assigned (not defined with def); its parameters are not checked"
-                )
-        elif isinstance(stmt, ast.ImportFrom):
-            for alias in stmt.names:
-                if (alias.asname or alias.name) == func:
-                    found = _follow_import(stmt, alias.name, located, base_dir, root, hops)
-        elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.asname == func or (alias.asname is None and alias.name.split(".")[0] == func):
-                    found = Resolved(error=f"'{func}' in {module} is an imported module, not a function")
-    if found is not None:
-        return found
+    index = _index(file, label)
+    if isinstance(index, Resolved):
+        return index
+    if index.def_starts is not None:
+        return _large_module_function(index, func, file, label)
+    stmt = index.bindings.get(func)
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return Resolved(signature=_signature(stmt))
+    if isinstance(stmt, ast.ClassDef):
+        return Resolved(warning=f"'{module}:{func}' is a class, not a function; its parameters are not checked")
+    if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        return Resolved(
+            warning=f"'{func}' in {module} is assigned (not defined with def); its parameters are not checked"
+        )
+    if isinstance(stmt, ast.ImportFrom):
+        alias = next(a for a in stmt.names if (a.asname or a.name) == func)
+        return _follow_import(stmt, alias.name, located, base_dir, root, hops)
+    if isinstance(stmt, ast.Import):
+        return Resolved(error=f"'{func}' in {module} is an imported module, not a function")
     from voiceagent.config.pydantic_errors import did_you_mean
 
-    public = [n for n in names if not n.startswith("_")]
-    return Resolved(error=f"module '{module}' has no function '{func}'{did_you_mean(func, public)}")
+    if index.public is None:
+        index.public = [n for n in index.functions if not n.startswith("_")]
+    return Resolved(error=f"module '{module}' has no function '{func}'{did_you_mean(func, index.public)}")
 
 
 def _follow_import(
@@ -428,10 +557,8 @@ def import_tool_module(module: str, base_dir: Path) -> types.ModuleType:
             return importlib.import_module(f"{package}.{module}")
         finally:
             if added:
-                try:
+                with contextlib.suppress(ValueError):
                     sys.path.remove(str(base))
-                except ValueError:
-                    pass
                 _forget_local(set(sys.modules) - before, base, package)
 
 

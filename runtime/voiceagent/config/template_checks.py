@@ -9,12 +9,11 @@ are warnings, never errors.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
-from jinja2 import meta, nodes
+from jinja2 import nodes
 
 from voiceagent.config.pydantic_errors import did_you_mean
-from voiceagent.templating import TemplateError, parse
+from voiceagent.templating import TemplateError, parse, template_names
 
 #: Names every template may use (spec: variables, caller, session, args, now).
 RUNTIME_NAMES = frozenset({"variables", "caller", "session", "args", "now"})
@@ -27,17 +26,13 @@ def _parse(source: str) -> nodes.Template | None:
         return None  # reported by the syntax check
 
 
-@lru_cache(maxsize=1024)
 def _undeclared(source: str) -> frozenset[str]:
-    """Names ``source`` reads from its context (jinja2.meta runs the code generator's tracker,
-    the costliest step of ``validate``: cached, since variants and copies share their texts).
+    """Names ``source`` reads from its context (Jinja2's code generator tracks them: the
+    costliest step of ``validate``, cached, since variants and copies share their texts).
     """
-    tree = _parse(source)
-    if tree is None:
-        return frozenset()
-    try:  # the bounded environment never folds constants, so this evaluates nothing
-        return frozenset(meta.find_undeclared_variables(tree))
-    except (RecursionError, MemoryError):
+    try:
+        return template_names(source)
+    except TemplateError:
         return frozenset()
 
 
@@ -45,6 +40,7 @@ def name_problems(source: str, variables: Iterable[str], params: Iterable[str] |
     """Warning messages for unknown names in template ``source``.
 
     Args:
+        source: the template text.
         variables: names under ``variables:`` of the agent.
         params: declared parameter names when the template belongs to a tool (checks
             ``args.X``), else None.
