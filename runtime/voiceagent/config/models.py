@@ -6,9 +6,25 @@ Schema published in ``schemas/agent.schema.json`` is generated from these models
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from voiceagent.providers.table import Slot, provider_description, provider_names
+
+
+def _provider_value(slot: Slot) -> AfterValidator:
+    """Accept only the ``<slot>.provider`` names of the provider table (reported like a Literal)."""
+    names = provider_names(slot)
+
+    def check(value: str) -> str:
+        if value not in names:
+            expected = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
+    return AfterValidator(check)
 
 
 class StrictModel(BaseModel):
@@ -36,10 +52,11 @@ class Voice(StrictModel):
 class STTConfig(StrictModel):
     """Speech-to-text: the service that turns what the caller says into text."""
 
-    provider: Literal["auto", "smallest", "local"] = Field(
+    provider: Annotated[str, _provider_value("stt")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise the offline model on this machine), smallest, or local.",
+        description=provider_description("stt"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("stt"))},
     )
     model: str | None = Field(
         None, description="Model name at that service; empty means the provider's default.", examples=["pulse"]
@@ -61,10 +78,11 @@ class STTConfig(StrictModel):
 class LLMConfig(StrictModel):
     """The language model: the "brain" that decides what the agent says and which tools it uses."""
 
-    provider: Literal["auto", "smallest", "openai", "local"] = Field(
+    provider: Annotated[str, _provider_value("llm")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise a model on this machine), smallest, openai (any OpenAI-compatible service) or local.",
+        description=provider_description("llm"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("llm"))},
     )
     model: str | None = Field(
         None, description="Model name at that service; empty means the provider's default.", examples=["electron"]
@@ -98,10 +116,11 @@ class LLMConfig(StrictModel):
 class TTSConfig(StrictModel):
     """Text-to-speech: the service that turns the agent's replies into audio."""
 
-    provider: Literal["auto", "smallest", "local"] = Field(
+    provider: Annotated[str, _provider_value("tts")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise an offline voice on this machine), smallest, or local.",
+        description=provider_description("tts"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("tts"))},
     )
     model: str | None = Field(
         None,
