@@ -21,6 +21,18 @@ from voiceagent.config.validate import validate_paths
 HEAD = "name: demo\nprompt: p\n"
 
 
+@pytest.fixture
+def check_dir(tmp_path: Path):
+    """check_dir(text) -> diagnostics of that text written as tmp_path/agent.yaml."""
+
+    def _check(text: str):
+        path = tmp_path / "agent.yaml"
+        path.write_text(text, encoding="utf-8")
+        return validate_paths([path])
+
+    return _check
+
+
 def cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "voiceagent", "validate", *args],

@@ -11,12 +11,13 @@ things that exist, inline secrets (warning).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.diagnostics import Diagnostic, Severity, format_path
 from voiceagent.config.envsubst import iter_strings
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
@@ -24,6 +25,8 @@ from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
 from voiceagent.templating import TemplateError, check_expression, check_template
 
+Loc = tuple[Any, ...]
+"""A place in the agent: keys and list indexes, e.g. ``("tools", 0, "python")``."""
 TOOL_KINDS = ("python", "http", "builtin")
 # Function names the runtime itself offers the LLM (engine/compiler.py: VERIFY_FUNCTION,
 # TRANSITION_PREFIX); a tool of the same name would be shadowed.
@@ -54,9 +57,12 @@ class _Checker:
         self.template_text = 0
         self.over_budget = False
 
-    def add(self, node: Node, message: str, path: tuple, *, key: bool = False, severity: str = "error") -> None:
-        line, col = (node.key_line, node.key_col) if key else (node.line, node.col)
-        self.out.append(Diagnostic(node.file, line, col, severity, message, format_path(path)))  # type: ignore[arg-type]
+    def add(
+        self, node: Node | None, message: str, path: Loc, *, key: bool = False, severity: Severity = "error"
+    ) -> None:
+        at = node if node is not None else self.root
+        line, col = (at.key_line, at.key_col) if key else (at.line, at.col)
+        self.out.append(Diagnostic(at.file, line, col, severity, message, format_path(path)))
 
     # -- helpers ---------------------------------------------------------------------------
     def items(self, node: Node | None) -> Iterator[tuple[Any, Node]]:
@@ -69,7 +75,10 @@ class _Checker:
     def text(self, node: Node | None) -> str | None:
         return node.value if node is not None and isinstance(node.value, str) else None
 
-    def budget(self, node: Node, source: str, path: tuple) -> bool:
+    def is_text(self, node: Node | None) -> TypeGuard[Node]:
+        return node is not None and isinstance(node.value, str)
+
+    def budget(self, node: Node, source: str, path: Loc) -> bool:
         """Whether ``source`` may still be checked: at most :data:`MAX_TEMPLATES` distinct
         templates and :data:`MAX_TEMPLATE_TEXT` characters of them per file (one error when
         the budget runs out, so a hostile file cannot make validate slow).
@@ -92,7 +101,7 @@ class _Checker:
             return False
         return True
 
-    def template(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
+    def template(self, node: Node | None, path: Loc, params: list[str] | None = None) -> None:
         src = self.text(node)
         if node is None or src is None or ("{{" not in src and "{%" not in src and "{#" not in src):
             return
@@ -110,7 +119,7 @@ class _Checker:
         for message in name_problems(src, self.variables, params):
             self.add(node, f"{format_path(path)}: {message}", path, severity="warning")
 
-    def templates_deep(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
+    def templates_deep(self, node: Node | None, path: Loc, params: list[str] | None = None) -> None:
         if node is None:
             return
         for sub, sub_path in iter_strings(node, path):
@@ -144,8 +153,8 @@ class _Checker:
                 )
         return self.out
 
-    def check_tools(self) -> dict[str, tuple[Node, tuple]]:
-        tools: dict[str, tuple[Node, tuple]] = {}
+    def check_tools(self) -> dict[str, tuple[Node, Loc]]:
+        tools: dict[str, tuple[Node, Loc]] = {}
         for i, tool in enumerate(self.seq(self.root.get("tools"))):
             path = ("tools", i)
             if not tool.is_map:
@@ -169,7 +178,7 @@ class _Checker:
                     )
                 else:
                     tools[name] = (tool, path)
-            kinds = [k for k in TOOL_KINDS if tool.get(k) is not None and tool.get(k).value is not None]
+            kinds = [k for k in TOOL_KINDS if (n := tool.get(k)) is not None and n.value is not None]
             if len(kinds) != 1:
                 what = "none" if not kinds else " and ".join(kinds)
                 self.add(
@@ -224,7 +233,7 @@ class _Checker:
                 self.check_python(python, path + ("python",), label, declared, tool)
         return tools
 
-    def check_python(self, node: Node, path: tuple, label: str, declared: list[str], tool: Node) -> None:
+    def check_python(self, node: Node, path: Loc, label: str, declared: list[str], tool: Node) -> None:
         if self.tools_dir is None:
             return
         from voiceagent.config.pytools import check_tool, signature_problems
@@ -249,21 +258,21 @@ class _Checker:
             )
             self.add(node, f"{label}: {message} ({node.value}){fix}", path, severity=severity)
 
-    def check_guardrails(self, tools: dict[str, tuple[Node, tuple]]) -> set[int]:
+    def check_guardrails(self, tools: dict[str, tuple[Node, Loc]]) -> set[int]:
         g = self.root.get("guardrails")
         v = g.get("verification") if g else None
         if v is None or not v.is_map:
             return set()
         base = ("guardrails", "verification")
         lookup = v.get("lookup")
-        if self.text(lookup) is not None and lookup.value not in tools:
+        if self.is_text(lookup) and lookup.value not in tools:
             self.add(
                 lookup,
                 f"verification lookup '{lookup.value}' is not a defined tool{did_you_mean(lookup.value, tools)}",
                 base + ("lookup",),
             )
         lockout = v.get("on_lockout")
-        if self.text(lockout) is not None and lockout.value != "end_call" and lockout.value not in tools:
+        if self.is_text(lockout) and lockout.value != "end_call" and lockout.value not in tools:
             self.add(
                 lockout,
                 f"on_lockout '{lockout.value}' is neither a defined tool nor end_call"
@@ -272,13 +281,11 @@ class _Checker:
             )
         levels: set[int] = set()
         for key, _ in self.items(v.get("levels")):
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 levels.add(int(key))
-            except (TypeError, ValueError):
-                pass
         return levels
 
-    def check_levels(self, tools: dict[str, tuple[Node, tuple]], levels: set[int]) -> None:
+    def check_levels(self, tools: dict[str, tuple[Node, Loc]], levels: set[int]) -> None:
         for name, (tool, path) in tools.items():
             lvl = tool.get("requires_level")
             if lvl is None or not isinstance(lvl.value, int) or isinstance(lvl.value, bool) or lvl.value <= 0:
@@ -292,7 +299,7 @@ class _Checker:
                     path + ("requires_level",),
                 )
 
-    def check_flow(self, tools: dict[str, tuple[Node, tuple]]) -> None:
+    def check_flow(self, tools: dict[str, tuple[Node, Loc]]) -> None:
         flow = self.root.get("flow")
         if flow is None or not flow.is_map:
             return
@@ -300,7 +307,7 @@ class _Checker:
         names = {str(s): None for s in states}  # ordered, and O(1) membership for big flows
         self.check_state_names(states)
         initial = flow.get("initial")
-        if self.text(initial) is not None and initial.value not in names and names:
+        if self.is_text(initial) and initial.value not in names and names:
             self.add(
                 initial,
                 f"initial state '{initial.value}' is not defined{did_you_mean(initial.value, names)}",
@@ -332,7 +339,7 @@ class _Checker:
         for sname, state in states.items():
             function = state_function_name(str(sname))
             if function in first:
-                other = states[first[function]] if first[function] in states else state
+                other = states.get(first[function], state)
                 self.add(
                     state,
                     f"state '{sname}' and state '{first[function]}' (line {other.key_line}) both become the "
@@ -347,17 +354,17 @@ class _Checker:
     def check_transition(
         self,
         tr: Node,
-        path: tuple,
+        path: Loc,
         sname: str,
         names: dict[str, None],
-        tools: dict,
-        edges: dict,
+        tools: dict[str, tuple[Node, Loc]],
+        edges: dict[str, list[str]],
         state_tools: list[str],
     ) -> None:
         if not tr.is_map:
             return
         to = tr.get("to")
-        if self.text(to) is not None:
+        if self.is_text(to):
             if to.value not in names:
                 self.add(
                     to,
@@ -366,14 +373,14 @@ class _Checker:
                 )
             else:
                 edges[sname].append(to.value)
-        triggers = [k for k in TRIGGERS if tr.get(k) is not None and tr.get(k).value is not None]
+        triggers = [k for k in TRIGGERS if (n := tr.get(k)) is not None and n.value is not None]
         if len(triggers) != 1:
             what = "none" if not triggers else " and ".join(triggers)
             self.add(
                 to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True
             )
         when = tr.get("when")
-        if self.text(when) is not None and self.budget(when, when.value, path + ("when",)):
+        if self.is_text(when) and self.budget(when, when.value, path + ("when",)):
             try:
                 check_expression(when.value)
             except TemplateError as exc:
@@ -385,13 +392,13 @@ class _Checker:
                     path + ("when",),
                 )
         on_tool = tr.get("on_tool")
-        if self.text(on_tool) is not None and on_tool.value not in tools:
+        if self.is_text(on_tool) and on_tool.value not in tools:
             self.add(
                 on_tool,
                 f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}",
                 path + ("on_tool",),
             )
-        elif self.text(on_tool) is not None and on_tool.value not in state_tools:
+        elif self.is_text(on_tool) and on_tool.value not in state_tools:
             self.add(
                 on_tool,
                 f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
@@ -400,7 +407,7 @@ class _Checker:
                 severity="warning",
             )
 
-    def check_reachable(self, flow: Node, states: dict, edges: dict[str, list[str]]) -> None:
+    def check_reachable(self, flow: Node, states: dict[Any, Node], edges: dict[str, list[str]]) -> None:
         initial = self.text(flow.get("initial"))
         if initial not in edges:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.secrets import looks_like_secret, sensitive_name
@@ -46,7 +47,7 @@ def substitute_text(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return VAR_RE.sub(repl, text), missing
 
 
-def iter_strings(node: Node, path: tuple = ()) -> Iterator[tuple[Node, tuple]]:
+def iter_strings(node: Node, path: tuple[Any, ...] = ()) -> Iterator[tuple[Node, tuple[Any, ...]]]:
     """Every string scalar node under ``node`` with its path (mapping keys as ``str``)."""
     if node.is_map:
         for key, child in node.value.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -69,7 +70,7 @@ def check_file(
 def _check(
     real: Path, display: str, tree: Path, env: Mapping[str, str] | None, check_tools: bool
 ) -> tuple[Agent | None, Node | None, list[Diagnostic]]:
-    root, diags, files = resolve_extends(real, display, root=tree)
+    root, diags, _ = resolve_extends(real, display, root=tree)
     if root is None:
         return None, None, sort_diagnostics(diags)
     hidden: set[str] = set()
@@ -101,7 +102,7 @@ def _validate(root: Node, *, references_ok: bool) -> tuple[Agent | None, list[Di
             exc = error
             if not _use_written_text(data, exc, root):
                 break
-    skipped: list[tuple] = []
+    skipped: list[tuple[Any, ...]] = []
     found = diagnostics_from(exc, root, Agent, references_ok=references_ok, skipped=skipped)
     if skipped and not found:
         agent = _validate_with_defaults(data, skipped)
@@ -111,7 +112,7 @@ def _validate(root: Node, *, references_ok: bool) -> tuple[Agent | None, list[Di
     return None, found
 
 
-def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
+def _use_written_text(data: dict[str, Any], exc: ValidationError, root: Node) -> bool:
     changed = False
     for err in exc.errors(include_url=False):
         if err["type"] != "string_type":
@@ -119,7 +120,7 @@ def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
         loc = tuple(err["loc"])
         node = node_at(root, loc)[1]
         if node is not None and node.raw is not None and not isinstance(node.value, str) and node.value is not None:
-            holder = data
+            holder: Any = data
             try:
                 for part in loc[:-1]:
                     holder = holder[part]
@@ -130,7 +131,7 @@ def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
     return changed
 
 
-def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
+def _validate_with_defaults(data: dict[str, Any], locs: list[tuple[Any, ...]]) -> Agent | None:
     """Without an environment, a typed field written as ``${VAR:-default}`` is validated with
     its default (or the field's own default for ``${VAR}``), so the agent can be shown.
     """

@@ -178,7 +178,9 @@ def _resolve(path: Path, display: str, _chain: tuple[Path, ...], root: Path) -> 
             at = cycle.index(path.resolve())
             loop = cycle[at:] + cycle[:at]
             problems.append(
-                Diagnostic(display, ext.line, ext.col, "error", f"extends cycle: {_names(loop + (loop[0],))}", "extends")
+                Diagnostic(
+                    display, ext.line, ext.col, "error", f"extends cycle: {_names(loop + (loop[0],))}", "extends"
+                )
             )
         return None, problems, files, cycle
     node.value.pop("extends")

@@ -212,8 +212,9 @@ def diagnostics_from(
             known = set(field_names(holder)) if holder else set()
             strays = [str(k) for k in (node.value if node.is_map else {}) if str(k) not in known]
             close = difflib.get_close_matches(str(loc[-1]), strays, n=1, cutoff=0.6)
-            if close:
-                msg += f" ('{close[0]}' on line {node.get(close[0]).key_line} looks like a misspelling of it)"
+            stray = node.get(close[0]) if close else None
+            if stray is not None:
+                msg += f" ('{close[0]}' on line {stray.key_line} looks like a misspelling of it)"
             out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
             continue
         node = exact or reached
@@ -235,7 +236,8 @@ def diagnostics_from(
         elif kind in ("too_short", "too_long"):
             ctx = err.get("ctx", {})
             bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-            msg = f"{where}: needs {'at least' if kind == 'too_short' else 'at most'} {bound} entr{'y' if bound == 1 else 'ies'}"
+            least = "at least" if kind == "too_short" else "at most"
+            msg = f"{where}: needs {least} {bound} entr{'y' if bound == 1 else 'ies'}"
         elif kind in _LIMITS:
             limit = next(iter(err.get("ctx", {}).values()), "")
             msg = f"{where}: must be {_LIMITS[kind]} {limit} (got {_show(value)})"

@@ -50,6 +50,7 @@ from hashlib import sha1
 from pathlib import Path
 from typing import Any, Literal
 
+from voiceagent.config.diagnostics import Severity
 from voiceagent.config.safe_files import UnsafeFile, inside, read_regular
 
 __all__ = [
@@ -477,7 +478,7 @@ resolve = check_tool
 """Old name of :func:`check_tool`."""
 
 
-def signature_problems(sig: inspect.Signature, declared: list[str], required: list[str]) -> list[tuple[str, str]]:
+def signature_problems(sig: inspect.Signature, declared: list[str], required: list[str]) -> list[tuple[Severity, str]]:
     """(severity, message) problems of calling ``sig`` with the declared keyword arguments.
 
     Errors: a declared parameter the function cannot take; a function parameter without a
@@ -487,7 +488,7 @@ def signature_problems(sig: inspect.Signature, declared: list[str], required: li
     params = sig.parameters
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    out: list[tuple[str, str]] = []
+    out: list[tuple[Severity, str]] = []
     for name in declared:
         if name not in accepted and not var_kw:
             out.append(("error", f"the function does not accept parameter '{name}' declared by the tool"))

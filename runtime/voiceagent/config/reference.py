@@ -93,10 +93,10 @@ _ENV = "#/$defs/EnvReference"
 
 def _ref_name(schema: dict[str, Any]) -> str | None:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     for branch in schema.get("anyOf", []):
         if "$ref" in branch and branch["$ref"] != _ENV:
-            return branch["$ref"].rsplit("/", 1)[-1]
+            return str(branch["$ref"]).rsplit("/", 1)[-1]
     items = schema.get("items") or schema.get("additionalProperties")
     if isinstance(items, dict):
         return _ref_name(items)

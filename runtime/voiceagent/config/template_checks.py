@@ -18,6 +18,7 @@ from voiceagent.templating import TemplateError, parse, template_names
 #: Names every template may use (spec: variables, caller, session, args, now).
 RUNTIME_NAMES = frozenset({"variables", "caller", "session", "args", "now"})
 
+
 def _parse(source: str) -> nodes.Template | None:
     """The bounded sandbox's syntax tree (see :mod:`voiceagent.templating`), or None."""
     try:
@@ -58,13 +59,17 @@ def name_problems(source: str, variables: Iterable[str], params: Iterable[str] |
             )
     if params is not None:
         declared = set(params)
-        used = set()
+        used: set[str] = set()
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-            target = node.node
-            if isinstance(target, nodes.Name) and target.name == "args":
-                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-                if isinstance(key, str):
-                    used.add(key)
+            key: object
+            if isinstance(node, nodes.Getattr):
+                target, key = node.node, node.attr
+            elif isinstance(node, nodes.Getitem):
+                target, key = node.node, getattr(node.arg, "value", None)
+            else:  # pragma: no cover - find_all yields only the two
+                continue
+            if isinstance(target, nodes.Name) and target.name == "args" and isinstance(key, str):
+                used.add(key)
         for key in sorted(used - declared):
             out.append(f"args.{key} is not a declared parameter of this tool{did_you_mean(key, declared)}")
     return out

@@ -75,12 +75,13 @@ class Node:
         """Child node under ``key`` of a mapping (tries ``str``/``int`` forms), else None."""
         if not isinstance(self.value, dict):
             return None
-        if key in self.value:
-            return self.value[key]
-        if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in self.value:
-            return self.value[int(key)]
-        if isinstance(key, int) and str(key) in self.value:
-            return self.value[str(key)]
+        children: dict[Any, Node] = self.value
+        if key in children:
+            return children[key]
+        if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in children:
+            return children[int(key)]
+        if isinstance(key, int) and str(key) in children:
+            return children[str(key)]
         return None
 
     def plain(self) -> Any:
@@ -294,9 +295,10 @@ class _Builder:
         self._attach(node, line, col, key_text=event.value if plain or quoted else None)
 
     def _alias(self, event: yaml.AliasEvent, line: int, col: int) -> None:
-        if event.anchor in self.open_anchors:
+        anchor = event.anchor or ""
+        if anchor in self.open_anchors:
             raise _err(self.file, line, col, "recursive YAML alias", self._path())
-        target = self.anchors.get(event.anchor)
+        target = self.anchors.get(anchor)
         if target is None:
             raise _err(self.file, line, col, f"unknown YAML alias '*{event.anchor}'", self._path())
         self.aliases += 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import math
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -93,7 +94,7 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -112,6 +113,6 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if callable(dump):
         try:
             return to_jsonable(dump(mode="json"), _depth + 1)
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:  # noqa: BLE001 - a model that cannot dump itself is shown as text
+            return str(value)
     return str(value)
