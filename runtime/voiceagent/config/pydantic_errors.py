@@ -67,7 +67,7 @@ _PATTERN_HINTS = {
 }
 
 
-MAX_SUGGESTION_WORK = 20_000
+MAX_SUGGESTION_WORK = 10_000
 """Names compared for "did you mean" per checked file; past it, no more suggestions (a flow of
 thousands of misspelt states would otherwise take quadratic time)."""
 MAX_SUGGEST_LEN = 100
