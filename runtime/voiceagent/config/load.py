@@ -45,7 +45,11 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def check_file(
-    path: str | Path, *, env: Mapping[str, str] | None = None, check_tools: bool = True
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_tools: bool = True,
+    import_tools: bool | None = None,
 ) -> tuple[Agent | None, Node | None, list[Diagnostic]]:
     """Run the whole pipeline on one file; never raises for problems in the file, never
     imports or executes agent code.
@@ -54,7 +58,10 @@ def check_file(
     ``check_tools=False`` skips the (static) python tool check. With ``env``, values of
     credential-like variables never appear in a diagnostic (shown as ``****``). Files are read
     only from the agent's source tree (:func:`voiceagent.config.safe_files.source_root`).
+    ``import_tools`` is the old name of ``check_tools`` (nothing is imported either way).
     """
+    if import_tools is not None:
+        check_tools = import_tools
     display = str(path)
     real = Path(path)
     tree = source_root(real)
@@ -150,7 +157,13 @@ def _validate_with_defaults(data: dict[str, Any], locs: list[tuple[Any, ...]]) -
         return None
 
 
-def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, check_tools: bool = True) -> LoadedAgent:
+def load_agent(
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_tools: bool = True,
+    import_tools: bool | None = None,
+) -> LoadedAgent:
     """Load, merge, substitute and validate the agent file at ``path``.
 
     Args:
@@ -161,6 +174,7 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, check_
         check_tools: check (statically, from their source; nothing is imported) that python
             tool modules exist and their functions accept the declared parameters. ``run``
             imports the modules later, when a tool is first called.
+        import_tools: old name of ``check_tools``.
 
     Raises:
         ConfigError: with ``.diagnostics`` (every error and warning) when any error is found.
@@ -168,7 +182,7 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, check_
     from voiceagent.config.pytools import clear_cache
 
     clear_cache()
-    agent, _, diags = check_file(path, env=env, check_tools=check_tools)
+    agent, _, diags = check_file(path, env=env, check_tools=check_tools if import_tools is None else import_tools)
     if agent is None:
         raise ConfigError(diags)
     real = Path(path).resolve()

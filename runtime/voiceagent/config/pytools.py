@@ -60,6 +60,7 @@ __all__ = [
     "check_tool",
     "clear_cache",
     "context_param",
+    "import_isolated",
     "import_tool_module",
     "load_function",
     "locate",
@@ -596,3 +597,8 @@ def runtime_signature(func: Callable[..., Any]) -> inspect.Signature | None:
         return inspect.signature(func)
     except (TypeError, ValueError):
         return None
+
+
+import_isolated = import_tool_module
+"""Old name of :func:`import_tool_module` (which no longer removes anything but the agent's own
+modules from ``sys.modules``)."""
