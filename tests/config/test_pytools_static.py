@@ -35,7 +35,13 @@ def test_function_defined_inside_a_module_level_if_or_try(check, write):
 def test_a_nested_function_is_not_module_level(check, write):
     write("tools/acme.py", "def outer():\n    def get(a):\n        return a\n    return get\n")
     diags = check(tool("tools.acme:get", "{a: {}}"))
-    assert where(errors(diags)) == [(7, 13, "tool 't': module 'tools.acme' has no function 'get'")]
+    assert where(errors(diags)) == [
+        (
+            7,
+            13,
+            "tool 't': module 'tools.acme' has no function 'get'; define it there (def get(...):) or correct the name",
+        )
+    ]
 
 
 def test_missing_function_suggests_the_nearest_public_one(check, write):

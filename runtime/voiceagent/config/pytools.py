@@ -408,7 +408,8 @@ def _find(located: Located, func: str, base_dir: Path, root: Path | None, hops: 
 
     if index.public is None:
         index.public = [n for n in index.functions if not n.startswith("_")]
-    return Resolved(error=f"module '{module}' has no function '{func}'{did_you_mean(func, index.public)}")
+    hint = did_you_mean(func, index.public) or f"; define it there (def {func}(...):) or correct the name"
+    return Resolved(error=f"module '{module}' has no function '{func}'{hint}")
 
 
 def _follow_import(
