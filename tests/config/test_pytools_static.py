@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import errors, where
+from config_helpers import errors, where
 from voiceagent.config.pytools import check_tool, clear_cache, locate
 
 HEAD = "name: demo\nprompt: p\ntools:\n"

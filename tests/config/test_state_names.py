@@ -4,7 +4,7 @@ but made ``run`` fail (issue 10 class 8): validate refuses the second one at its
 from __future__ import annotations
 
 import pytest
-from conftest import errors, where
+from config_helpers import errors, where
 from voiceagent.config.checks import state_function_name
 
 FLOW = """\

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 from voiceagent.config.diagnostics import Diagnostic, Severity, format_path
 from voiceagent.config.envsubst import iter_strings
+from voiceagent.config.http_url import http_url_checks
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
@@ -438,4 +439,4 @@ def semantic_checks(root: Node, tools_dir: Path | None, root_dir: Path | None = 
             statically (:func:`voiceagent.config.pytools.check_tool`): nothing is imported.
         root_dir: the agent's source tree; tool modules outside it are not read.
     """
-    return _Checker(root, tools_dir, root_dir).run()
+    return _Checker(root, tools_dir, root_dir).run() + http_url_checks(root)

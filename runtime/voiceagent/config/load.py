@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
-from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
+from voiceagent.config.envsubst import ONLY_VAR_RE, attach_tool_secrets, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from, node_at, suggestion_budget
@@ -85,6 +85,8 @@ def _check(
         diags += substitute_nodes(root, env, sensitive=hidden)
     agent, found = _validate(root, references_ok=env is None)
     diags += found
+    if agent is not None and env is not None:
+        attach_tool_secrets(agent, root, env)  # every value from the environment in a tool is a secret
     diags += semantic_checks(root, real.resolve().parent if check_tools else None, tree)
     if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret
         diags = [replace(d, message=hide_values(d.message, hidden)) for d in diags]
