@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import types
 
 from voiceagent.config.pytools import import_tool_module, signature_problems
 from voiceagent.config.validate import validate_paths
@@ -28,22 +27,29 @@ def test_two_agent_folders_with_same_package_name(write):
     assert "does not accept parameter 'x'" in diags[0].message or "does not accept parameter 'x'" in diags[1].message
 
 
-def test_run_import_leaves_an_existing_module_of_the_same_name_alone(write, tmp_path):
+def test_run_import_forgets_the_agents_own_modules_and_keeps_the_standard_library(write, tmp_path):
+    write("tools/__init__.py", "")
     write("tools/impl.py", "import asyncio\nimport tools.helper\ndef run(x):\n    return tools.helper.twice(x)\n")
     write("tools/helper.py", "def twice(x):\n    return 2 * x\n")
-    fake = types.ModuleType("tools")
-    sys.modules["tools"] = fake
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name == "tools" or name.startswith("tools.")}
     path_before = list(sys.path)
     asyncio_before = sys.modules["asyncio"]
     try:
-        sys.modules.pop("tools")  # the sibling absolute import must find the agent's own tools/
         module = import_tool_module("tools.impl", tmp_path)
         assert module.run(3) == 6
-        assert "tools" not in sys.modules and "tools.impl" not in sys.modules  # forgotten again
+        leaked = [
+            name
+            for name, mod in sys.modules.items()
+            if str(getattr(mod, "__file__", None) or "").startswith(str(tmp_path))
+            and not name.startswith("_voiceagent")
+        ]
+        assert leaked == []  # the sibling import's `tools` is forgotten again (another agent has its own)
         assert sys.path == path_before
         assert sys.modules["asyncio"] is asyncio_before  # the standard library is never re-imported
     finally:
-        sys.modules.pop("tools", None)
+        for name in [n for n in sys.modules if n == "tools" or n.startswith("tools.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def test_import_does_not_run_other_agent_code(write, tmp_path):
@@ -80,6 +86,6 @@ def test_signature_rules():
 
 
 def test_no_import_flag_skips_the_tool_check(write):
-    path = write("agent.yaml", AGENT.replace("tools.impl:run", "tools.nothere:run"))
+    path = write("agent.yaml", AGENT.replace("tools.impl:run", "agent_tools_zz.nothere:run"))
     assert validate_paths([path], check_tools=False) == []
-    assert "module 'tools.nothere' not found" in validate_paths([path])[0].message
+    assert "module 'agent_tools_zz.nothere' not found" in validate_paths([path])[0].message

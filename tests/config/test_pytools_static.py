@@ -138,9 +138,9 @@ def test_validate_resolves_from_the_agent_files_folder_as_run_does(write):
     from voiceagent.config.validate import validate_paths
 
     write(".git/HEAD", "")
-    write("base/tools/acme.py", "def f():\n    return 1\n")
-    write("base/base.yaml", tool("tools.acme:f"))
+    write("base/acme_tools_zz/acme.py", "def f():\n    return 1\n")
+    write("base/base.yaml", tool("acme_tools_zz.acme:f"))
     child = write("variant/child.yaml", "extends: ../base/base.yaml\n")
-    # run imports tools.acme from variant/ (the agent file's folder): validate says so too
+    # run imports acme_tools_zz.acme from variant/ (the agent file's folder): validate says so too
     diags = validate_paths([child])
     assert [d.severity for d in diags] == ["error"] and "not found" in diags[0].message

@@ -36,10 +36,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
+import os
 import pkgutil
 import re
+import site
 import sys
 import threading
 import types
@@ -114,28 +117,49 @@ def _local_part(folder: Path, part: str) -> tuple[Path | None, Path | None]:
 
 
 MAX_FIND_SPEC = 50
-"""Names not found among the top-level modules on the Python path that are looked up one by one
-(import hooks of editable installs), per batch; the rest count as missing."""
+"""Names not found among the installed top-level modules that are looked up one by one in the
+environment's import hooks (editable installs), per batch; the rest count as missing."""
 _FIND_SPEC_BUDGET = [MAX_FIND_SPEC]
 
 
 @lru_cache(maxsize=1)
+def _site_dirs() -> tuple[str, ...]:
+    """Where installed packages live: site-packages and every ``sys.path`` entry except the
+    current folder (``PYTHONPATH`` entries and ``.pth`` paths of editable installs count).
+    """
+    here = {"", ".", os.getcwd()}
+    dirs = {*site.getsitepackages(), site.getusersitepackages()}
+    dirs |= {p for p in sys.path if p not in here}
+    return tuple(sorted(d for d in dirs if os.path.isdir(d)))
+
+
+@lru_cache(maxsize=1)
 def _path_modules() -> frozenset[str]:
-    """Top-level module names on ``sys.path`` (listed, never imported)."""
-    return frozenset(m.name for m in pkgutil.iter_modules())
+    """Top-level module names in the installed-package folders (listed, never imported)."""
+    return frozenset(m.name for m in pkgutil.iter_modules(list(_site_dirs())))
 
 
 def _installed(top: str) -> bool:
-    if top in _path_modules() or top in sys.modules:
+    """Whether ``top`` is an installed package: on the Python path (not the current folder:
+    tools are found relative to the agent), or found by an import hook of the environment.
+    """
+    if top in _path_modules():
         return True
     if _FIND_SPEC_BUDGET[0] <= 0:
         return False
     _FIND_SPEC_BUDGET[0] -= 1
-    try:
-        # Only the top-level name: finding a sub-module would import (run) its parent package.
-        return importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
-        return False
+    for finder in sys.meta_path:
+        if finder is importlib.machinery.PathFinder:
+            continue  # the path's folders were listed above
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            if find_spec(top, None) is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a broken import hook of the environment: not found
+            continue
+    return False
 
 
 def _is_local_top(base: Path, top: str) -> bool:
