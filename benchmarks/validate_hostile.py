@@ -82,6 +82,7 @@ def cases() -> dict[str, str]:
             "version: 1\nname: hostile\nprompt: p\nvariables:\n", "  var_{i:06d}: x\n", limit=LIMIT // 2
         )
         + _fill('greeting: "', "{{{{ vr_{i:06d} }}}}", '"\n', limit=LIMIT // 2 - 100),
+        "dense_prompt_180k": HEAD.replace("prompt: p", 'prompt: "' + "{{ x }}" * 25_000 + '"'),
         "one_huge_prompt": _fill(
             "version: 1\nname: hostile\nprompt: |\n", "  Line {i} says {{{{ company }}}} and more text here.\n"
         ),

@@ -232,3 +232,11 @@ def test_without_a_repository_the_tree_is_the_agents_folder(tmp_path):
     diags = validate_paths([child])
     assert [(d.line, d.path) for d in diags] == [(1, "extends")]
     assert "under the agent file's folder" in diags[0].message
+
+
+def test_a_dense_prompt_hits_the_tag_budget_with_one_error(check_dir):
+    from voiceagent.config.checks import MAX_TEMPLATE_TAGS
+
+    diags = check_dir('name: demo\nprompt: "' + "{{ x }}" * (MAX_TEMPLATE_TAGS + 1) + '"\n')
+    assert [(d.line, d.severity, d.path) for d in diags] == [(2, "error", "prompt")]
+    assert "tags" in diags[0].message

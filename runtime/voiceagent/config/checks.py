@@ -38,6 +38,8 @@ MAX_TEMPLATES = 1000
 """Distinct templates and guards ``validate`` checks per agent file."""
 MAX_TEMPLATE_TEXT = 200_000
 """Characters of template text ``validate`` checks per agent file."""
+MAX_TEMPLATE_TAGS = 5_000
+"""``{{ }}`` and ``{% %}`` tags ``validate`` checks per agent file (each costs a parse)."""
 
 
 def state_function_name(state: str) -> str:
@@ -56,6 +58,7 @@ class _Checker:
         self.out: list[Diagnostic] = []
         self.seen_templates: set[str] = set()
         self.template_text = 0
+        self.template_tags = 0
         self.over_budget = False
 
     def add(
@@ -90,12 +93,18 @@ class _Checker:
             return False
         self.seen_templates.add(source)
         self.template_text += len(source)
-        if len(self.seen_templates) > MAX_TEMPLATES or self.template_text > MAX_TEMPLATE_TEXT:
+        self.template_tags += source.count("{{") + source.count("{%")
+        if (
+            len(self.seen_templates) > MAX_TEMPLATES
+            or self.template_text > MAX_TEMPLATE_TEXT
+            or self.template_tags > MAX_TEMPLATE_TAGS
+        ):
             self.over_budget = True
             self.add(
                 node,
                 f"{format_path(path)}: this agent has more template text than validate checks (at most "
-                f"{MAX_TEMPLATES} templates or {MAX_TEMPLATE_TEXT} characters with {{{{ }}}} per file); "
+                f"{MAX_TEMPLATES} templates, {MAX_TEMPLATE_TAGS} {{{{ }}}}/{{% %}} tags or {MAX_TEMPLATE_TEXT} "
+                "characters of templates per file); "
                 "templates from here on are not checked: split the agent or move long text out of templates",
                 path,
             )
