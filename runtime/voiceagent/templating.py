@@ -197,6 +197,8 @@ def _check_shape(source: str) -> None:
     Raises:
         TemplateError: at the line where a limit was crossed.
     """
+    if len(source) <= MAX_OPERATORS and sum(source.count(c) for c in "([{-+") + source.count("not") <= MAX_NESTING:
+        return  # too short for more operators, too few openers for deeper nesting: nothing to scan
     depth = blocks = unary = operators = 0
     after_block_begin = False
     try:

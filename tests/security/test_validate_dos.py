@@ -240,3 +240,13 @@ def test_a_dense_prompt_hits_the_tag_budget_with_one_error(check_dir):
     diags = check_dir('name: demo\nprompt: "' + "{{ x }}" * (MAX_TEMPLATE_TAGS + 1) + '"\n')
     assert [(d.line, d.severity, d.path) for d in diags] == [(2, "error", "prompt")]
     assert "tags" in diags[0].message
+
+
+def test_nesting_limit_is_exact_and_short_guards_need_no_scan():
+    limit = templating.MAX_NESTING
+    templating.check_template("{{ " + "(" * limit + "1" + ")" * limit + " }}")
+    with pytest.raises(templating.TemplateError, match="nested too deeply"):
+        templating.check_template("{{ " + "(" * (limit + 1) + "1" + ")" * (limit + 1) + " }}")
+    with pytest.raises(templating.TemplateError, match="nested too deeply"):
+        templating.check_expression("not " * (limit + 1) + "x")
+    templating.check_expression("session.turns > 5 and session.verification_level >= 1")
