@@ -144,3 +144,13 @@ def test_validate_resolves_from_the_agent_files_folder_as_run_does(write):
     # run imports acme_tools_zz.acme from variant/ (the agent file's folder): validate says so too
     diags = validate_paths([child])
     assert [d.severity for d in diags] == ["error"] and "not found" in diags[0].message
+
+
+def test_malformed_module_paths_are_errors(tmp_path):
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "__init__.py").write_text("")
+    (tmp_path / "tools" / "acme.py").write_text("def f():\n    return 1\n")
+    for spec in ("tools..acme:f", ".tools:f", "tools.:f"):
+        result = check_tool(spec, tmp_path)
+        assert result.error and "is not module:function" in result.error, spec
+    assert check_tool("tools.acme:f", tmp_path).signature is not None

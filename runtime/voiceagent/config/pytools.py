@@ -476,6 +476,10 @@ def check_tool(spec: str, base_dir: Path, *, root: Path | None = None) -> Resolv
     if hit is not None:
         return hit
     module, _, func = spec.partition(":")
+    if not all(part.isidentifier() for part in module.split(".")) or not func.isidentifier():
+        result = Resolved(error=f"'{spec}' is not module:function (dotted Python names, e.g. tools.acme:get_info)")
+        _CACHE[key] = result
+        return result
     located = locate(module, base_dir)
     if located.kind == "stdlib":
         result = Resolved(
