@@ -18,6 +18,9 @@ the syntax. A target in the standard library or an installed module is a warning
 the agent's own code, so it cannot be checked, and functions such as ``os:system`` do far more
 than a tool should.
 
+The parts live in :mod:`voiceagent.config.pytools_locate` (where a module comes from) and
+:mod:`voiceagent.config.pytools_import` (the import for ``run``); import them from here.
+
 ``run`` imports the module with :func:`import_tool_module`: a local module under a private
 package name (``_voiceagent_tools_<hash>.<module>``) so two agents with a ``tools/acme.py``
 each do not clash; the folder is on ``sys.path`` only while the module executes (so sibling
@@ -34,27 +37,15 @@ context as a ``ctx`` (or ``context``) parameter, or ``**kwargs`` (it is then pas
 from __future__ import annotations
 
 import ast
-import contextlib
-import importlib
-import importlib.machinery
-import importlib.util
 import inspect
-import os
-import pkgutil
 import re
-import site
-import sys
-import threading
-import types
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from hashlib import sha1
 from pathlib import Path
-from typing import Any, Literal
 
 from voiceagent.config.diagnostics import Severity
-from voiceagent.config.safe_files import UnsafeFile, inside, read_regular
+from voiceagent.config.pytools_import import import_tool_module, load_function, private_package, runtime_signature
+from voiceagent.config.pytools_locate import Located, clear_locate_cache, inside_cached, locate
+from voiceagent.config.safe_files import UnsafeFile, read_regular
 
 __all__ = [
     "CONTEXT_PARAMS",
@@ -81,141 +72,6 @@ MAX_PARSE_BYTES = 200_000
 ``def`` (at column 0) is found and parsed, so a huge module costs no more than a small one."""
 MAX_REEXPORT_HOPS = 4
 """``from .impl import run`` is followed this many modules deep."""
-
-Kind = Literal["local", "stdlib", "installed", "missing"]
-
-
-@dataclass(frozen=True)
-class Located:
-    """Where ``module`` comes from, seen from ``base_dir``.
-
-    Attributes:
-        kind: ``local`` / ``stdlib`` / ``installed`` / ``missing`` (see the module doc).
-        module: the dotted name as written.
-        file: for ``local``: the module's source file (``None`` when the name is a folder only).
-        looked_for: for ``local`` and ``missing``: the paths that were tried, for messages.
-    """
-
-    kind: Kind
-    module: str
-    file: Path | None = None
-    looked_for: str = ""
-
-
-def _local_part(folder: Path, part: str) -> tuple[Path | None, Path | None]:
-    """(package folder, module file) for one dotted part, in the order Python's finder uses:
-    a folder with ``__init__.py``, then ``<part>.py``, then a namespace folder.
-    """
-    sub = folder / part
-    if (sub / "__init__.py").is_file():
-        return sub, sub / "__init__.py"
-    if (folder / f"{part}.py").is_file():
-        return None, folder / f"{part}.py"
-    if sub.is_dir():
-        return sub, None
-    return None, None
-
-
-MAX_FIND_SPEC = 50
-"""Names not found among the installed top-level modules that are looked up one by one in the
-environment's import hooks (editable installs), per batch; the rest count as missing."""
-_FIND_SPEC_BUDGET = [MAX_FIND_SPEC]
-
-
-@lru_cache(maxsize=1)
-def _site_dirs() -> tuple[str, ...]:
-    """Where installed packages live: site-packages and every ``sys.path`` entry except the
-    current folder (``PYTHONPATH`` entries and ``.pth`` paths of editable installs count).
-    """
-    here = {"", ".", os.getcwd()}
-    dirs = {*site.getsitepackages(), site.getusersitepackages()}
-    dirs |= {p for p in sys.path if p not in here}
-    return tuple(sorted(d for d in dirs if os.path.isdir(d)))
-
-
-@lru_cache(maxsize=1)
-def _path_modules() -> frozenset[str]:
-    """Top-level module names in the installed-package folders (listed, never imported)."""
-    return frozenset(m.name for m in pkgutil.iter_modules(list(_site_dirs())))
-
-
-def _installed(top: str) -> bool:
-    """Whether ``top`` is an installed package: on the Python path (not the current folder:
-    tools are found relative to the agent), or found by an import hook of the environment.
-    """
-    if top in _path_modules():
-        return True
-    if _FIND_SPEC_BUDGET[0] <= 0:
-        return False
-    _FIND_SPEC_BUDGET[0] -= 1
-    for finder in sys.meta_path:
-        if finder is importlib.machinery.PathFinder:
-            continue  # the path's folders were listed above
-        find_spec = getattr(finder, "find_spec", None)
-        if find_spec is None:
-            continue
-        try:
-            if find_spec(top, None) is not None:
-                return True
-        except Exception:  # noqa: BLE001 - a broken import hook of the environment: not found
-            continue
-    return False
-
-
-def _is_local_top(base: Path, top: str) -> bool:
-    """Whether ``top`` names a module or folder directly in ``base`` (run then imports it from there)."""
-    return (base / f"{top}.py").is_file() or (base / top).is_dir()
-
-
-_LOCATED: dict[tuple[str, str], Located] = {}
-_INSIDE: dict[tuple[Path, Path], bool] = {}
-
-
-def _inside_cached(file: Path, root: Path) -> bool:
-    key = (file, root)
-    if key not in _INSIDE:
-        _INSIDE[key] = inside(file, root)
-    return _INSIDE[key]
-
-
-def locate(module: str, base_dir: Path) -> Located:
-    """Where ``module`` (``tools.acme``) resolves from ``base_dir``; nothing is imported.
-
-    A local first part decides: ``tools.acme`` with a ``base_dir/tools/`` folder but no
-    ``acme.py`` in it is ``missing`` (run would not look elsewhere either). Cached until
-    :func:`clear_cache`.
-    """
-    key = (module, str(base_dir))
-    hit = _LOCATED.get(key)
-    if hit is None:
-        hit = _LOCATED[key] = _locate(module, base_dir)
-    return hit
-
-
-def _locate(module: str, base_dir: Path) -> Located:
-    parts = module.split(".")
-    base = Path(base_dir)
-    top = parts[0]
-    if _is_local_top(base, top):
-        folder: Path | None = base
-        file: Path | None = None
-        for part in parts:
-            if folder is None:  # a module file has no sub-modules
-                file = None
-                break
-            folder, file = _local_part(folder, part)
-            if folder is None and file is None:
-                break
-        tried = "/".join(parts[:-1] + [f"{parts[-1]}.py"])
-        return Located("local" if file is not None else "missing", module, file, f"{tried} in {base}")
-    if top in sys.stdlib_module_names:
-        return Located("stdlib", module)
-    if _installed(top):
-        return Located("installed", module)
-    return Located("missing", module, looked_for=f"{top}.py or {top}/ in {base}, and the installed packages")
-
-
-# --------------------------------------------------------------------------- static check
 
 
 @dataclass(frozen=True)
@@ -246,9 +102,7 @@ def clear_cache() -> None:
     """Forget checked tools (call before a new batch, so edited tool files are re-read)."""
     _CACHE.clear()
     _INDEX.clear()
-    _LOCATED.clear()
-    _INSIDE.clear()
-    _FIND_SPEC_BUDGET[0] = MAX_FIND_SPEC
+    clear_locate_cache()
 
 
 def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> inspect.Signature:
@@ -407,7 +261,7 @@ def _find(located: Located, func: str, base_dir: Path, root: Path | None, hops: 
     if file is None:
         return Resolved(error=f"module '{module}' is a folder without __init__.py, not a module with functions")
     label = f"{module} ({_shown(file, base_dir)})"
-    if root is not None and not _inside_cached(file, root):
+    if root is not None and not inside_cached(file, root):
         return Resolved(error=f"module '{module}' resolves to {file.resolve()}, outside the agent's source tree {root}")
     index = _index(file, label)
     if isinstance(index, Resolved):
@@ -546,86 +400,6 @@ def context_param(sig: inspect.Signature | None) -> str | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return "ctx"
     return None
-
-
-# --------------------------------------------------------------------------- run: import
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def private_package(base_dir: Path) -> str:
-    """The private package name local tool modules of ``base_dir`` are imported under."""
-    return "_voiceagent_tools_" + sha1(str(Path(base_dir).resolve()).encode()).hexdigest()[:12]
-
-
-def import_tool_module(module: str, base_dir: Path) -> types.ModuleType:
-    """Import ``module`` as ``run`` does (this executes the module's top-level code).
-
-    A local module (see :func:`locate`) is imported as ``<private package>.<module>`` with
-    ``base_dir`` on ``sys.path`` while it executes; afterwards only modules that came from
-    ``base_dir``'s own top-level names are dropped from ``sys.modules`` (the tool keeps its
-    references). Any other module is imported normally. Nothing else is removed.
-
-    Raises:
-        Exception: whatever importing the module raises (``ModuleNotFoundError``, errors of its
-            top-level code).
-    """
-    base = Path(base_dir).resolve()
-    if not _is_local_top(base, module.split(".", maxsplit=1)[0]):
-        return importlib.import_module(module)
-    package = private_package(base)
-    with _IMPORT_LOCK:
-        if package not in sys.modules:
-            pkg = types.ModuleType(package)
-            pkg.__path__ = [str(base)]
-            pkg.__package__ = package
-            sys.modules[package] = pkg
-        added = str(base) not in sys.path
-        before = set(sys.modules)
-        if added:
-            sys.path.insert(0, str(base))
-        try:
-            return importlib.import_module(f"{package}.{module}")
-        finally:
-            if added:
-                with contextlib.suppress(ValueError):
-                    sys.path.remove(str(base))
-                _forget_local(set(sys.modules) - before, base, package)
-
-
-def _forget_local(names: set[str], base: Path, package: str) -> None:
-    """Drop modules that sibling absolute imports loaded from ``base``'s own top-level names
-    (``import tools.helpers`` inside a tool), so another agent's ``tools`` is not shadowed.
-    """
-    for name in names:
-        if name == package or name.startswith(package + "."):
-            continue
-        if not _is_local_top(base, name.split(".", maxsplit=1)[0]):
-            continue  # stdlib / third-party / the runtime itself: imported once, kept
-        mod = sys.modules.get(name)
-        origins = [getattr(mod, "__file__", None) or "", *list(getattr(mod, "__path__", None) or [])]
-        if any(origin and inside(Path(origin), base) for origin in origins):
-            sys.modules.pop(name, None)
-
-
-def load_function(spec: str, base_dir: Path) -> tuple[Callable[..., Any] | None, str | None]:
-    """(the function named by ``spec``, or None; error text when it is not callable) after
-    importing its module with :func:`import_tool_module` (exceptions of the import propagate).
-    """
-    module_name, _, func_name = spec.partition(":")
-    module = import_tool_module(module_name, base_dir)
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        return None, f"tool module '{module_name}' has no function '{func_name}'"
-    return func, None
-
-
-def runtime_signature(func: Callable[..., Any]) -> inspect.Signature | None:
-    """``inspect.signature(func)``, or None for callables without one (some builtins)."""
-    try:
-        return inspect.signature(func)
-    except (TypeError, ValueError):
-        return None
 
 
 import_isolated = import_tool_module
