@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from config_helpers import errors, where
-from voiceagent.config.checks import state_function_name
+from voiceagent.config.flow_checks import state_function_name
 
 FLOW = """\
 name: demo

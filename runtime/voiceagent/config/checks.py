@@ -12,19 +12,19 @@ things that exist, inline secrets (warning).
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from voiceagent.config.diagnostics import Diagnostic, Severity, format_path
 from voiceagent.config.envsubst import iter_strings
+from voiceagent.config.flow_checks import RESERVED_PREFIX, check_flow
 from voiceagent.config.http_url import http_url_checks
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
-from voiceagent.templating import TemplateError, check_expression, check_template
+from voiceagent.templating import TemplateError, check_template
 
 Loc = tuple[Any, ...]
 """A place in the agent: keys and list indexes, e.g. ``("tools", 0, "python")``."""
@@ -32,22 +32,12 @@ TOOL_KINDS = ("python", "http", "builtin")
 # Function names the runtime itself offers the LLM (engine/compiler.py: VERIFY_FUNCTION,
 # TRANSITION_PREFIX); a tool of the same name would be shadowed.
 RESERVED_TOOL = "verify_caller"
-RESERVED_PREFIX = "go_to_"
-TRIGGERS = ("description", "when", "on_tool")
 MAX_TEMPLATES = 1000
 """Distinct templates and guards ``validate`` checks per agent file."""
 MAX_TEMPLATE_TEXT = 200_000
 """Characters of template text ``validate`` checks per agent file."""
 MAX_TEMPLATE_TAGS = 5_000
 """``{{ }}`` and ``{% %}`` tags ``validate`` checks per agent file (each costs a parse)."""
-
-
-def state_function_name(state: str) -> str:
-    """``go_to_<state>``: the function the LLM calls to move to ``state``, with characters a
-    function name cannot hold replaced by ``_`` (the rule of
-    ``voiceagent.engine.compiler.transition_function_name``; a test keeps them equal).
-    """
-    return RESERVED_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", state)
 
 
 class _Checker:
@@ -147,7 +137,7 @@ class _Checker:
         tools = self.check_tools()
         levels = self.check_guardrails(tools)
         self.check_levels(tools, levels)
-        self.check_flow(tools)
+        check_flow(self, tools)
         for node, path in iter_strings(root):
             key = path[-1] if path and isinstance(path[-1], str) else ""
             text = node.value if node.written is None else node.written  # as written in the file
@@ -307,134 +297,6 @@ class _Checker:
                     f"tool '{name}' requires_level {lvl.value}, which is not a defined verification level "
                     f"(defined: {have})",
                     path + ("requires_level",),
-                )
-
-    def check_flow(self, tools: dict[str, tuple[Node, Loc]]) -> None:
-        flow = self.root.get("flow")
-        if flow is None or not flow.is_map:
-            return
-        states = dict(self.items(flow.get("states")))
-        names = {str(s): None for s in states}  # ordered, and O(1) membership for big flows
-        self.check_state_names(states)
-        initial = flow.get("initial")
-        if self.is_text(initial) and initial.value not in names and names:
-            self.add(
-                initial,
-                f"initial state '{initial.value}' is not defined{did_you_mean(initial.value, names)}",
-                ("flow", "initial"),
-            )
-        edges: dict[str, list[str]] = {n: [] for n in names}
-        for sname, state in states.items():
-            spath = ("flow", "states", str(sname))
-            if not state.is_map:
-                continue
-            self.template(state.get("instructions"), spath + ("instructions",))
-            for j, t in enumerate(self.seq(state.get("tools"))):
-                if isinstance(t.value, str) and t.value not in tools:
-                    self.add(
-                        t,
-                        f"state '{sname}' uses tool '{t.value}', which is not defined{did_you_mean(t.value, tools)}",
-                        spath + ("tools", j),
-                    )
-            state_tools = [t.value for t in self.seq(state.get("tools"))]
-            for j, tr in enumerate(self.seq(state.get("transitions"))):
-                self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges, state_tools)
-        self.check_reachable(flow, states, edges)
-
-    def check_state_names(self, states: dict[Any, Node]) -> None:
-        """Two states whose LLM function names collide (``a-b`` and ``a_b`` are both
-        ``go_to_a_b``) cannot both be offered to the LLM: refused at the second one.
-        """
-        first: dict[str, str] = {}
-        for sname, state in states.items():
-            function = state_function_name(str(sname))
-            if function in first:
-                other = states.get(first[function], state)
-                self.add(
-                    state,
-                    f"state '{sname}' and state '{first[function]}' (line {other.key_line}) both become the "
-                    f"LLM function {function} (characters other than letters, digits and _ turn into _); "
-                    f"rename one of them, e.g. '{function.removeprefix(RESERVED_PREFIX)}_2'",
-                    ("flow", "states", str(sname)),
-                    key=True,
-                )
-            else:
-                first[function] = sname
-
-    def check_transition(
-        self,
-        tr: Node,
-        path: Loc,
-        sname: str,
-        names: dict[str, None],
-        tools: dict[str, tuple[Node, Loc]],
-        edges: dict[str, list[str]],
-        state_tools: list[str],
-    ) -> None:
-        if not tr.is_map:
-            return
-        to = tr.get("to")
-        if self.is_text(to):
-            if to.value not in names:
-                self.add(
-                    to,
-                    f"transition from '{sname}' goes to undefined state '{to.value}'{did_you_mean(to.value, names)}",
-                    path + ("to",),
-                )
-            else:
-                edges[sname].append(to.value)
-        triggers = [k for k in TRIGGERS if (n := tr.get(k)) is not None and n.value is not None]
-        if len(triggers) != 1:
-            what = "none" if not triggers else " and ".join(triggers)
-            self.add(
-                to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True
-            )
-        when = tr.get("when")
-        if self.is_text(when) and self.budget(when, when.value, path + ("when",)):
-            try:
-                check_expression(when.value)
-            except TemplateError as exc:
-                shown = when.value if len(when.value) <= 80 else when.value[:77] + "..."
-                self.add(
-                    when,
-                    f"when: guard '{shown}' does not compile: {exc} (write a condition such as "
-                    "session.verification_level >= 1)",
-                    path + ("when",),
-                )
-        on_tool = tr.get("on_tool")
-        if self.is_text(on_tool) and on_tool.value not in tools:
-            self.add(
-                on_tool,
-                f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}",
-                path + ("on_tool",),
-            )
-        elif self.is_text(on_tool) and on_tool.value not in state_tools:
-            self.add(
-                on_tool,
-                f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
-                "transition can never be taken",
-                path + ("on_tool",),
-                severity="warning",
-            )
-
-    def check_reachable(self, flow: Node, states: dict[Any, Node], edges: dict[str, list[str]]) -> None:
-        initial = self.text(flow.get("initial"))
-        if initial not in edges:
-            return
-        seen, todo = {initial}, [initial]
-        while todo:
-            for nxt in edges[todo.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        for sname, state in states.items():
-            if str(sname) not in seen:
-                self.add(
-                    state,
-                    f"state '{sname}' cannot be reached from the initial state '{initial}'",
-                    ("flow", "states", str(sname)),
-                    key=True,
-                    severity="warning",
                 )
 
 
