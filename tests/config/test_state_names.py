@@ -3,9 +3,7 @@ but made ``run`` fail (issue 10 class 8): validate refuses the second one at its
 
 from __future__ import annotations
 
-import pytest
 from config_helpers import errors, where
-from voiceagent.config.flow_checks import state_function_name
 
 FLOW = """\
 name: demo
@@ -35,9 +33,3 @@ def test_colliding_state_names_are_refused_at_the_second_state(check):
 
 def test_distinct_function_names_are_fine(check):
     assert errors(check(FLOW.replace("a_b", "a_c"))) == []
-
-
-@pytest.mark.parametrize("state", ["a-b", "a_b", "ünï", "x.y", "state 1", "A1"])
-def test_the_rule_is_the_compilers(state):
-    compiler = pytest.importorskip("voiceagent.engine.compiler")
-    assert state_function_name(state) == compiler.transition_function_name(state)

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
 
+# Function names the runtime itself offers the LLM; a tool of the same name would be shadowed.
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX as RESERVED_PREFIX
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION as RESERVED_TOOL
 from voiceagent.config.diagnostics import Diagnostic, Severity, format_path
 from voiceagent.config.envsubst import iter_strings
-from voiceagent.config.flow_checks import RESERVED_PREFIX, check_flow
+from voiceagent.config.flow_checks import check_flow
 from voiceagent.config.http_url import http_url_checks
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
@@ -29,9 +32,6 @@ from voiceagent.templating import TemplateError, check_template
 Loc = tuple[Any, ...]
 """A place in the agent: keys and list indexes, e.g. ``("tools", 0, "python")``."""
 TOOL_KINDS = ("python", "http", "builtin")
-# Function names the runtime itself offers the LLM (engine/compiler.py: VERIFY_FUNCTION,
-# TRANSITION_PREFIX); a tool of the same name would be shadowed.
-RESERVED_TOOL = "verify_caller"
 MAX_TEMPLATES = 1000
 """Distinct templates and guards ``validate`` checks per agent file."""
 MAX_TEMPLATE_TEXT = 200_000

@@ -4,9 +4,9 @@ and transitions, guards, reachability, and LLM function names that would collide
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX, transition_function_name
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.yamlnodes import Node
 from voiceagent.templating import TemplateError, check_expression
@@ -14,21 +14,10 @@ from voiceagent.templating import TemplateError, check_expression
 if TYPE_CHECKING:
     from voiceagent.config.checks import Loc, _Checker
 
-__all__ = ["RESERVED_PREFIX", "check_flow", "state_function_name"]
+__all__ = ["TRIGGERS", "check_flow"]
 
-# Function names the runtime offers the LLM for LLM-chosen transitions (engine/compiler.py:
-# TRANSITION_PREFIX); a tool of the same prefix would be shadowed.
-RESERVED_PREFIX = "go_to_"
 TRIGGERS = ("description", "when", "on_tool")
 """A transition has exactly one of these."""
-
-
-def state_function_name(state: str) -> str:
-    """``go_to_<state>``: the function the LLM calls to move to ``state``, with characters a
-    function name cannot hold replaced by ``_`` (the rule of
-    ``voiceagent.engine.compiler.transition_function_name``; a test keeps them equal).
-    """
-    return RESERVED_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", state)
 
 
 def check_flow(c: _Checker, tools: dict[str, tuple[Node, Loc]]) -> None:
@@ -71,14 +60,14 @@ def check_state_names(c: _Checker, states: dict[Any, Node]) -> None:
     """
     first: dict[str, str] = {}
     for sname, state in states.items():
-        function = state_function_name(str(sname))
+        function = transition_function_name(str(sname))
         if function in first:
             other = states.get(first[function], state)
             c.add(
                 state,
                 f"state '{sname}' and state '{first[function]}' (line {other.key_line}) both become the "
                 f"LLM function {function} (characters other than letters, digits and _ turn into _); "
-                f"rename one of them, e.g. '{function.removeprefix(RESERVED_PREFIX)}_2'",
+                f"rename one of them, e.g. '{function.removeprefix(TRANSITION_PREFIX)}_2'",
                 ("flow", "states", str(sname)),
                 key=True,
             )
