@@ -111,6 +111,30 @@ def is_local_top(base: Path, top: str) -> bool:
     return (base / f"{top}.py").is_file() or (base / top).is_dir()
 
 
+_LISTING: dict[str, frozenset[str]] = {}
+
+
+def _local_tops(base: Path) -> frozenset[str]:
+    """Names ``is_local_top`` accepts in ``base`` (``x`` for ``x.py`` files and ``x/`` folders),
+    from one listing of the folder, remembered until :func:`clear_locate_cache`.
+    """
+    key = str(base)
+    hit = _LISTING.get(key)
+    if hit is None:
+        names: set[str] = set()
+        try:
+            with os.scandir(base) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".py") and entry.is_file():
+                        names.add(entry.name[:-3])
+                    elif entry.is_dir():
+                        names.add(entry.name)
+        except OSError:
+            pass
+        hit = _LISTING[key] = frozenset(names)
+    return hit
+
+
 _LOCATED: dict[tuple[str, str], Located] = {}
 _INSIDE: dict[tuple[Path, Path], bool] = {}
 
@@ -141,7 +165,7 @@ def _locate(module: str, base_dir: Path) -> Located:
     parts = module.split(".")
     base = Path(base_dir)
     top = parts[0]
-    if is_local_top(base, top):
+    if top in _local_tops(base):
         folder: Path | None = base
         file: Path | None = None
         for part in parts:
@@ -164,4 +188,5 @@ def clear_locate_cache() -> None:
     """Forget located modules (a new batch may see edited folders)."""
     _LOCATED.clear()
     _INSIDE.clear()
+    _LISTING.clear()
     _FIND_SPEC_BUDGET[0] = MAX_FIND_SPEC
