@@ -1,4 +1,4 @@
-"""The ``voiceagent`` command line: ``validate``, ``schema``, ``show`` (authoring) and ``run``."""
+"""The ``voiceagent`` command line: ``validate``, ``schema``, ``show`` (authoring), ``run`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -13,3 +13,4 @@ def main() -> None:
 
 # Sub-command modules register themselves on ``main``.
 from voiceagent.cli import authoring, run  # noqa: E402,F401
+from voiceagent.cli import serve  # noqa: E402,F401
