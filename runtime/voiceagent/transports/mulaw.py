@@ -1,10 +1,11 @@
 """G.711 μ-law <-> PCM16 with numpy lookup tables (``audioop`` is gone in Python 3.13).
 
-The tables follow ITU-T G.711 (https://www.itu.int/rec/T-REC-G.711) as implemented in the
-classic public-domain Sun ``g711.c``: bias 0x84 (132), clip at 32635, the code word stored
-inverted. Decoding is one table lookup per byte (256 entries); encoding one lookup per sample
-in a 65536-entry table built once at import (64 KB). Reference values: ``0xFF`` and ``0x7F``
-decode to 0, ``0x80`` to +32124 and ``0x00`` to -32124 (the largest magnitudes).
+The tables follow ITU-T G.711 (https://www.itu.int/rec/T-REC-G.711) as its reference software
+(ITU-T G.191, https://www.itu.int/rec/T-REC-G.191) and CPython's former ``audioop`` implement it:
+encoding on the 14-bit magnitude with bias 33 and clip 8159, decoding with bias 0x84 (132), the
+code word stored inverted. Decoding is one table lookup per byte (256 entries); encoding one
+lookup per sample in a 65536-entry table built once at import (64 KB). Reference values:
+``0xFF`` and ``0x7F`` decode to 0, ``0x80`` to +32124 and ``0x00`` to -32124.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 __all__ = ["MULAW_SILENCE", "decode", "encode"]
 
 _BIAS = 0x84
-_CLIP = 32635
+_CLIP14 = 8159
 MULAW_SILENCE = 0xFF
 """The μ-law byte of digital silence."""
 
@@ -26,12 +27,14 @@ def _decode_table() -> np.ndarray:
 
 
 def _encode_table() -> np.ndarray:
-    x = np.arange(-32768, 32768, dtype=np.int32)
-    sign = np.where(x < 0, 0x80, 0x00)
-    mag = np.minimum(np.abs(x), _CLIP) + _BIAS
-    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7  # 0..7: position of the top bit above bit 7
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    # G.191's reference encoder works on 14-bit magnitudes: drop the two low bits, bias by 33,
+    # clip at 8159; the segment is the position of the top bit, the mantissa the next four.
+    v = np.arange(-32768, 32768, dtype=np.int32) >> 2
+    mask = np.where(v < 0, 0x7F, 0xFF)
+    mag = np.minimum(np.abs(v), _CLIP14) + (_BIAS >> 2)
+    seg = np.maximum(0, np.floor(np.log2(mag)).astype(np.int32) - 5)
+    uval = np.where(seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((mag >> (np.minimum(seg, 7) + 1)) & 0x0F))
+    return (uval ^ mask).astype(np.uint8)
 
 
 _DECODE = _decode_table()
