@@ -64,7 +64,8 @@ def serve(
     from voiceagent.serve.server import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    for noisy in ("watchfiles", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if public_url is not None and not public_url.startswith(("https://", "http://")):
         raise click.BadParameter(f"'{public_url}' is not an http(s) URL (e.g. https://x.example)", param_hint="--public-url")
     if not paths:
