@@ -61,13 +61,15 @@ class Fakes:
 
 @contextlib.asynccontextmanager
 async def fakes(transcripts: list[str], *, first_audio_delay_ms: float = 0.0) -> AsyncIterator[Fakes]:
-    async with FakeOpenAI() as llm:
-        async with FakeSmallest(
+    async with (
+        FakeOpenAI() as llm,
+        FakeSmallest(
             pulse=PulseOptions(transcripts=transcripts),
             lightning=LightningOptions(first_audio_delay_ms=first_audio_delay_ms),
             mounts={"/waves/v1/chat": llm.port},
-        ) as smallest:
-            yield Fakes(llm, smallest)
+        ) as smallest,
+    ):
+        yield Fakes(llm, smallest)
 
 
 @dataclass

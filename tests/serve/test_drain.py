@@ -40,7 +40,9 @@ async def test_sigterm_drains_then_ends_the_call_with_words(tmp_path):
     events_dir = tmp_path / "ev"
     async with fakes(["when are you open"]) as f:
         env = {**os.environ, **f.env(), "PYTHONPATH": str(ROOT / "runtime")}
-        proc, base, lines = await start_server([str(agent), "--events-dir", str(events_dir), "--drain-timeout", "1"], env)
+        proc, base, lines = await start_server(
+            [str(agent), "--events-dir", str(events_dir), "--drain-timeout", "1"], env
+        )
         ws = base.replace("http://", "ws://")
         # a caller who keeps the line open (silence after the question, never hangs up)
         call = FakePhoneCall(f"{ws}/twilio/hours/stream", caller_pcm("hello.wav") + b"\x00" * 8000 * 2 * 30)

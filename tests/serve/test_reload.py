@@ -68,7 +68,11 @@ async def test_new_file_broken_edit_and_running_call_keep_their_versions(tmp_pat
             assert len(prompts) == 2 and all("VERSION TWO" not in p for p in prompts)
             assert await srv.ctx.registry.wait_empty(10)
             second = FakePhoneCall(
-                f"{srv.ws}/twilio/hours/stream", caller_pcm("hello.wav"), call_sid="CA2", after_greeting=True, hang_up_after_s=2.0
+                f"{srv.ws}/twilio/hours/stream",
+                caller_pcm("hello.wav"),
+                call_sid="CA2",
+                after_greeting=True,
+                hang_up_after_s=2.0,
             )
             await second.run(timeout=30)
             assert "VERSION TWO" in f.llm.chat_requests[-1].body["messages"][0]["content"]

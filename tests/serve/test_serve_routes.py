@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import sys
 from pathlib import Path
 
@@ -36,10 +37,8 @@ tools:
 
 async def close_code(url: str) -> int | None:
     async with connect(url) as ws:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed:
-            pass
         return ws.close_code
 
 
@@ -56,7 +55,10 @@ async def test_health_agents_index_metrics_and_unknown_agents(tmp_path):
                 "name": "hours", "file": None, "language": "en", "valid": True, "error": None,
                 "version": 1, "serving": True,
             }  # fmt: skip
-            assert agents["broken.yaml"]["valid"] is False and "broken.yaml:4:1: error: YAML syntax error" in agents["broken.yaml"]["error"]
+            assert (
+                agents["broken.yaml"]["valid"] is False
+                and "broken.yaml:4:1: error: YAML syntax error" in agents["broken.yaml"]["error"]
+            )
             index = await c.get("/")
             assert index.status_code == 200 and 'href="/call/hours"' in index.text and "broken.yaml" in index.text
             page = await c.get("/call/hours")
@@ -77,57 +79,61 @@ async def test_webhook_signature_is_required_when_the_auth_token_is_set(tmp_path
     form = {"CallSid": "CA9", "From": "+15550001111", "To": "+15559990000"}
     async with fakes([]) as f:
         env = f.env(TWILIO_AUTH_TOKEN="tok-secret-123")
-        async with running_server([agent], env, public_url="https://voice.example") as srv:
-            async with httpx.AsyncClient(base_url=srv.http) as c:
-                missing = await c.post("/twilio/hours", data=form)
-                assert missing.status_code == 403 and "tok-secret" not in missing.text
-                wrong = await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": "AAAA"})
-                assert wrong.status_code == 403
-                # signed for the public URL Twilio calls (not the local address)
-                local = compute_signature("tok-secret-123", f"{srv.http}/twilio/hours", form)
-                assert (await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": local})).status_code == 403
-                sig = compute_signature("tok-secret-123", "https://voice.example/twilio/hours", form)
-                ok = await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": sig})
-                assert ok.status_code == 200
-                assert '<Stream url="wss://voice.example/twilio/hours/stream">' in ok.text
-                tampered = await c.post("/twilio/hours", data={**form, "From": "+1999"}, headers={"X-Twilio-Signature": sig})
-                assert tampered.status_code == 403
+        async with (
+            running_server([agent], env, public_url="https://voice.example") as srv,
+            httpx.AsyncClient(base_url=srv.http) as c,
+        ):
+            missing = await c.post("/twilio/hours", data=form)
+            assert missing.status_code == 403 and "tok-secret" not in missing.text
+            wrong = await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": "AAAA"})
+            assert wrong.status_code == 403
+            # signed for the public URL Twilio calls (not the local address)
+            local = compute_signature("tok-secret-123", f"{srv.http}/twilio/hours", form)
+            assert (await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": local})).status_code == 403
+            sig = compute_signature("tok-secret-123", "https://voice.example/twilio/hours", form)
+            ok = await c.post("/twilio/hours", data=form, headers={"X-Twilio-Signature": sig})
+            assert ok.status_code == 200
+            assert '<Stream url="wss://voice.example/twilio/hours/stream">' in ok.text
+            tampered = await c.post(
+                "/twilio/hours", data={**form, "From": "+1999"}, headers={"X-Twilio-Signature": sig}
+            )
+            assert tampered.status_code == 403
 
 
 async def test_forwarded_headers_build_the_wss_url(tmp_path):
     agent = hours_agent(tmp_path)
-    async with fakes([]) as f, running_server([agent], f.env()) as srv:
-        async with httpx.AsyncClient(base_url=srv.http) as c:
-            r = await c.post(
-                "/twilio/hours", data={"CallSid": "CA1"}, headers={"X-Forwarded-Proto": "https", "Host": "abc.trycloudflare.com"}
-            )
+    async with fakes([]) as f, running_server([agent], f.env()) as srv, httpx.AsyncClient(base_url=srv.http) as c:
+        r = await c.post(
+            "/twilio/hours",
+            data={"CallSid": "CA1"},
+            headers={"X-Forwarded-Proto": "https", "Host": "abc.trycloudflare.com"},
+        )
     assert '<Stream url="wss://abc.trycloudflare.com/twilio/hours/stream">' in r.text
 
 
 async def test_capacity_refuses_at_once_with_busy_twiml_and_1013(tmp_path):
     agent = hours_agent(tmp_path)
-    async with fakes(["hello"]) as f:
-        async with running_server([agent], f.env(), max_calls=1, events_dir=tmp_path / "ev") as srv:
-            first = FakePhoneCall(f"{srv.ws}/twilio/hours/stream", caller_pcm("hello.wav"), hang_up_after_s=1.0)
-            task = asyncio.create_task(first.run(timeout=30))
-            for _ in range(200):
-                if len(srv.ctx.registry):
-                    break
-                await asyncio.sleep(0.02)
-            assert len(srv.ctx.registry) == 1
-            async with httpx.AsyncClient(base_url=srv.http) as c:
-                t0 = asyncio.get_running_loop().time()
-                busy = await c.post("/twilio/hours", data={"CallSid": "CA2"})
-                assert asyncio.get_running_loop().time() - t0 < 1.0
-                assert "<Say>" in busy.text and "<Hangup/>" in busy.text and "<Stream" not in busy.text
-                health = (await c.get("/healthz")).json()
-                assert health["calls"] == 1 and health["max_calls"] == 1
-            for path in ("/twilio/hours/stream", "/exotel/hours", "/ws/hours"):
-                assert await close_code(srv.ws + path) == 1013, path
-            await task
-            assert await srv.ctx.registry.wait_empty(10)
-            async with httpx.AsyncClient(base_url=srv.http) as c:
-                metrics = (await c.get("/metrics")).text
+    async with fakes(["hello"]) as f, running_server([agent], f.env(), max_calls=1, events_dir=tmp_path / "ev") as srv:
+        first = FakePhoneCall(f"{srv.ws}/twilio/hours/stream", caller_pcm("hello.wav"), hang_up_after_s=1.0)
+        task = asyncio.create_task(first.run(timeout=30))
+        for _ in range(200):
+            if len(srv.ctx.registry):
+                break
+            await asyncio.sleep(0.02)
+        assert len(srv.ctx.registry) == 1
+        async with httpx.AsyncClient(base_url=srv.http) as c:
+            t0 = asyncio.get_running_loop().time()
+            busy = await c.post("/twilio/hours", data={"CallSid": "CA2"})
+            assert asyncio.get_running_loop().time() - t0 < 1.0
+            assert "<Say>" in busy.text and "<Hangup/>" in busy.text and "<Stream" not in busy.text
+            health = (await c.get("/healthz")).json()
+            assert health["calls"] == 1 and health["max_calls"] == 1
+        for path in ("/twilio/hours/stream", "/exotel/hours", "/ws/hours"):
+            assert await close_code(srv.ws + path) == 1013, path
+        await task
+        assert await srv.ctx.registry.wait_empty(10)
+        async with httpx.AsyncClient(base_url=srv.http) as c:
+            metrics = (await c.get("/metrics")).text
     assert 'voiceagent_calls_total{agent="hours",outcome="refused_capacity"} 4.0' in metrics
     assert 'voiceagent_calls_total{agent="hours",outcome="caller_ended"} 1.0' in metrics
     assert len(list((tmp_path / "ev" / "hours").glob("*.jsonl"))) == 1

@@ -17,8 +17,11 @@ from voiceagent.testing.fake_telephony import FakePhoneCall
 
 @pytest.mark.parametrize(
     ("dialect", "rate", "path"),
-    [("twilio", 8000, "/twilio/acme-support/stream"), ("exotel", 8000, "/exotel/acme-support"),
-     ("exotel", 16000, "/exotel/acme-support?sample-rate=16000")],  # fmt: skip
+    [
+        ("twilio", 8000, "/twilio/acme-support/stream"),
+        ("exotel", 8000, "/exotel/acme-support"),
+        ("exotel", 16000, "/exotel/acme-support?sample-rate=16000"),
+    ],
 )
 async def test_support_agent_answers_a_phone_call(tmp_path, dialect, rate, path):
     async with fakes(["can you check my account the number is one two three four five"]) as f:

@@ -12,5 +12,8 @@ def main() -> None:
 
 
 # Sub-command modules register themselves on ``main``.
-from voiceagent.cli import authoring, run  # noqa: E402,F401
-from voiceagent.cli import serve  # noqa: E402,F401
+from voiceagent.cli import (  # noqa: E402,F401
+    authoring,
+    run,
+    serve,
+)

@@ -23,18 +23,38 @@ def _say(line: str) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: every interface).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free one).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: every interface)."
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free one)."
+)
 @click.option(
     "--public-url",
     default=None,
     help="Externally reachable base such as https://x.example (builds the wss:// URL given to Twilio); "
     "default: from the request's Host and X-Forwarded-Proto headers.",
 )
-@click.option("--max-calls", default=None, type=click.IntRange(1), help="Concurrent calls accepted; beyond it calls are refused at once.")
-@click.option("--events-dir", default=None, type=click.Path(file_okay=False), help="Write each call's event log to DIR/<agent>/<call-id>.jsonl.")
+@click.option(
+    "--max-calls",
+    default=None,
+    type=click.IntRange(1),
+    help="Concurrent calls accepted; beyond it calls are refused at once.",
+)
+@click.option(
+    "--events-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write each call's event log to DIR/<agent>/<call-id>.jsonl.",
+)
 @click.option("--no-reload", is_flag=True, help="Do not watch agent files for changes.")
-@click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0), help="Seconds running calls get to finish on SIGTERM/SIGINT.")
+@click.option(
+    "--drain-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds running calls get to finish on SIGTERM/SIGINT.",
+)
 @click.option(
     "--auth-token",
     default=None,
@@ -67,7 +87,9 @@ def serve(
     for noisy in ("watchfiles", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if public_url is not None and not public_url.startswith(("https://", "http://")):
-        raise click.BadParameter(f"'{public_url}' is not an http(s) URL (e.g. https://x.example)", param_hint="--public-url")
+        raise click.BadParameter(
+            f"'{public_url}' is not an http(s) URL (e.g. https://x.example)", param_hint="--public-url"
+        )
     if not paths:
         if not Path("agents").is_dir():
             raise click.UsageError("no PATH given and no agents/ folder here: name agent files or folders")

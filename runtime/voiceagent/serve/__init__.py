@@ -1,5 +1,6 @@
-"""``voiceagent serve``: one process answering phone (Twilio, Exotel) and browser calls for every
-agent of a folder. The contract is docs/serve.md; the modules:
+"""``voiceagent serve``: one process answering phone (Twilio, Exotel) and browser calls.
+
+Every agent of a folder is served under its name; the contract is docs/serve.md. The modules:
 
 * :mod:`.catalogue`: the agent files, validated on (re)load, last good version kept;
 * :mod:`.calls`: the calls in progress, capacity and drain;

@@ -77,7 +77,6 @@ def _events_of(call: Any, kind: str) -> list[dict[str, Any]]:
 
 def create_app(ctx: ServeContext, *, reload: bool = True) -> Starlette:
     """The ASGI app for ``ctx``; with ``reload`` the catalogue watches its files while it runs."""
-
     # ------------------------------------------------------------------ plain HTTP
 
     async def healthz(_: Request) -> Response:
@@ -115,7 +114,9 @@ def create_app(ctx: ServeContext, *, reload: bool = True) -> Starlette:
         params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
         token = ctx.env.get("TWILIO_AUTH_TOKEN")
         if token:
-            url = _external_base(ctx, request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            url = (
+                _external_base(ctx, request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
             if not signature_valid(token, url, params, request.headers.get("x-twilio-signature")):
                 log.warning("twilio webhook for %s refused: missing or invalid X-Twilio-Signature", name)
                 return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)

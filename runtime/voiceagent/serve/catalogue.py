@@ -133,17 +133,18 @@ class Catalogue:
         in a thread, so calls in progress are not held up. Returns the entries reloaded.
         """
         async with self._lock:
-            files = self.agent_files()
-            wanted = set(files)
-            targets = files
-            if changed is not None:
-                paths = {Path(c).resolve() for c in changed}
-                if paths <= wanted:
-                    targets = sorted(paths)
+            targets = await asyncio.to_thread(self._targets, changed)
             results = await asyncio.to_thread(lambda: [(f, _load(f, self.env)) for f in targets])
             touched = [self._apply(f, r) for f, r in results]
-            self._forget_missing()
+            await asyncio.to_thread(self._forget_missing)
             return touched
+
+    def _targets(self, changed: Iterable[Path] | None) -> list[Path]:
+        files = self.agent_files()
+        if changed is None:
+            return files
+        paths = {Path(c).resolve() for c in changed}
+        return sorted(paths) if paths <= set(files) else files
 
     def _apply(self, path: Path, result: AgentVersion | str) -> AgentEntry:
         entry = self.entries.setdefault(path, AgentEntry(file=path))

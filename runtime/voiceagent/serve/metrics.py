@@ -40,7 +40,10 @@ class ServeMetrics:
             registry=self.registry,
         )
         self.provider_errors = Counter(
-            "voiceagent_provider_errors", "Provider errors (STT, LLM, TTS).", ["agent", "provider"], registry=self.registry
+            "voiceagent_provider_errors",
+            "Provider errors (STT, LLM, TTS).",
+            ["agent", "provider"],
+            registry=self.registry,
         )
 
     def observe(self, agent: str, event: dict[str, Any]) -> None:

@@ -22,10 +22,14 @@ def index_page(listing: list[dict[str, Any]]) -> str:
         file = html.escape(Path(str(item["file"])).name)
         if name:
             link = f'<a href="/call/{html.escape(name)}">{html.escape(name)}</a>'
-            note = "" if item["valid"] else ' <span class="bad">(last edit invalid; serving the last good version)</span>'
+            note = (
+                "" if item["valid"] else ' <span class="bad">(last edit invalid; serving the last good version)</span>'
+            )
             rows.append(f"<li>{link} <small>{html.escape(str(item.get('language') or ''))} · {file}</small>{note}</li>")
         else:
-            rows.append(f'<li><span class="bad">{file}: invalid</span><pre>{html.escape(str(item["error"]))}</pre></li>')
+            rows.append(
+                f'<li><span class="bad">{file}: invalid</span><pre>{html.escape(str(item["error"]))}</pre></li>'
+            )
     body = "\n".join(rows) or "<li>No agents.</li>"
     return _PAGE.format(title="voiceagent", body=f"<h1>Agents</h1><ul>{body}</ul>", script="")
 

@@ -101,7 +101,7 @@ def _log_line(event: str, **fields: Any) -> None:
 
 
 async def _say_goodbye(tts: Any, transport: Any, events: EventLog, language: str) -> None:
-    text = GOODBYES.get(language.split("-")[0].lower(), GOODBYES["en"])
+    text = GOODBYES.get(language.split("-", maxsplit=1)[0].lower(), GOODBYES["en"])
     events.emit("server.goodbye", text=text, reason="shutdown")
     if tts is None or getattr(transport, "stopped", False):
         return
@@ -158,9 +158,7 @@ async def run_call(
         events = ObservedEventLog(path, observers)
         providers = await asyncio.to_thread(resolve_providers, agent, env=ctx.env, audio=True)
         tune_rates(providers, transport.sample_rate)
-        call = build_call(
-            version.loaded, providers, transport, events=events, env=ctx.env, compiled=version.compiled
-        )
+        call = build_call(version.loaded, providers, transport, events=events, env=ctx.env, compiled=version.compiled)
         log_events = events
         transport.on_dtmf = lambda digit: log_events.emit("dtmf", digit=digit)
         outcome = await _run_until_end(call, active, transport, providers, events, agent.language)

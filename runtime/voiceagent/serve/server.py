@@ -45,7 +45,8 @@ async def serve_forever(
 
     Args:
         ctx: the server's state (agents already loaded).
-        host / port: where to listen (port 0: any free port; the chosen one is logged).
+        host: the interface to listen on.
+        port: the TCP port (0: any free port; :func:`announce` gets the chosen one).
         drain_timeout: seconds running calls get to finish after a signal.
         reload: watch the agent files.
         announce: called with ``http://host:port`` once listening (the real port when 0 was asked).
@@ -74,8 +75,9 @@ async def serve_forever(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig)
+
     async def tell_when_started() -> None:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn has no started event to wait on
             await asyncio.sleep(0.02)
         sockets = [s for srv in server.servers for s in srv.sockets]
         bound = sockets[0].getsockname()[1] if sockets else port

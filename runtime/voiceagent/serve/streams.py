@@ -107,8 +107,10 @@ async def serve_stream(
     """One call on ``ws`` for agent ``agent``: 1008 when unknown, 1013 when refused, else run it.
 
     Args:
-        ctx: the server's shared state. ws: the WebSocket (not yet accepted).
-        agent: the agent's name from the path. kind: ``twilio``, ``exotel`` or ``browser``.
+        ctx: the server's shared state.
+        ws: the WebSocket (not yet accepted).
+        agent: the agent's name from the path.
+        kind: ``twilio``, ``exotel`` or ``browser`` (logs, metrics).
         make_transport: builds the transport around the outbox's ``send``.
         after: builds the runner's ``after`` hook for this transport (transfer, hang-up).
         listeners: builds extra event listeners (the browser's live view).

@@ -18,8 +18,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
-from xml.sax.saxutils import quoteattr
 from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 import httpx
 

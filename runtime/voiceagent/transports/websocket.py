@@ -86,4 +86,6 @@ class WebSocketTransport(MediaStream):
     async def show(self, role: Literal["agent", "caller", "system"], text: str) -> None:
         """Send the text being spoken as ``{"event": "transcript", "transcript": {"role", "text"}}``."""
         if self.start is not None and not self.closed:
-            await self._emit({"event": "transcript", "stream_id": self.start.stream_id, "transcript": {"role": role, "text": text}})
+            await self._emit(
+                {"event": "transcript", "stream_id": self.start.stream_id, "transcript": {"role": role, "text": text}}
+            )
