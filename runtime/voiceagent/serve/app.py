@@ -94,6 +94,9 @@ def create_app(ctx: ServeContext, *, reload: bool = True) -> Starlette:
     async def agents(_: Request) -> Response:
         return JSONResponse(ctx.catalogue.listing())
 
+    async def favicon(_: Request) -> Response:
+        return Response(status_code=204)
+
     async def index(_: Request) -> Response:
         return HTMLResponse(pages.index_page(ctx.catalogue.listing()))
 
@@ -223,6 +226,7 @@ def create_app(ctx: ServeContext, *, reload: bool = True) -> Starlette:
         Route("/metrics", metrics),
         Route("/agents", agents),
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/call/{agent}", call_page),
         Mount("/static", StaticFiles(directory=str(pages.STATIC_DIR)), name="static"),
         WebSocketRoute("/ws/{agent}", browser_stream),
