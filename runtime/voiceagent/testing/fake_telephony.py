@@ -33,6 +33,9 @@ from voiceagent.transports import mulaw
 __all__ = ["FakePhoneCall", "FakeTwilioRest", "RestRequest"]
 
 FRAME_MS = 20
+SPEECH_RMS = 300.0
+UNDERRUN_GAP_S = 0.3
+"""A pause in the agent's audio shorter than this (s) counts as an underrun, not a turn boundary."""
 
 
 @dataclass
@@ -47,13 +50,19 @@ class FakePhoneCall:
         echo_marks: echo marks once played (a client that never echoes sets False).
         hang_up_after_s: send ``stop`` this long after the caller audio ended (None: wait for
             the server to close).
+        end_silence_ms: caller silence after speech that makes an end of utterance in
+            ``speech_ends`` (the STT's end-of-utterance timeout).
         after_greeting: stream silence until the agent's first words were heard (played out
             and 300 ms of quiet), then the caller audio: a caller who lets the greeting finish.
 
     Attributes (after :meth:`run`): ``heard`` (PCM16 the caller heard), ``received_ms`` (agent
     audio received), ``clears`` (monotonic s of each ``clear``), ``marks_echoed``,
     ``close_code``, ``first_audio_at`` (monotonic s), ``speech_end_at`` (monotonic s when the
-    last caller audio frame above silence was sent), ``underruns``.
+    last caller audio frame above silence was sent), ``speech_ends`` (each end of caller speech,
+    monotonic s: the last frame with RMS >= 300, the fake Pulse's speech threshold, before
+    silence), ``answers`` (the first agent audio received after each of them, or None),
+    ``underruns`` (gaps under :data:`UNDERRUN_GAP_S` in the agent's audio: the queue ran dry and
+    more audio of the same reply arrived shortly after).
     """
 
     url: str
@@ -67,6 +76,7 @@ class FakePhoneCall:
     echo_marks: bool = True
     hang_up_after_s: float | None = None
     after_greeting: bool = False
+    end_silence_ms: float = 300.0
     dtmf: list[tuple[float, str]] = field(default_factory=list)
     heard: bytearray = field(default_factory=bytearray)
     received_ms: float = 0.0
@@ -77,13 +87,16 @@ class FakePhoneCall:
     first_audio_at: list[float] = field(default_factory=list)
     speech_end_at: float | None = None
     speech_start_at: float | None = None
+    speech_ends: list[float] = field(default_factory=list)
+    answers: list[float | None] = field(default_factory=list)
     underruns: int = 0
 
     def __post_init__(self) -> None:
         self._queue: list[tuple[bytes, str | None]] = []  # (pcm, mark name) in arrival order
         self._ws: ClientConnection | None = None
         self._closed = asyncio.Event()
-        self._playing = False
+        self._empty_at: float | None = None
+        self._in_speech = False
 
     # ------------------------------------------------------------------ framing
 
@@ -164,8 +177,14 @@ class FakePhoneCall:
                 event = message.get("event")
                 if event == "media":
                     pcm = self._decode(base64.b64decode(message["media"]["payload"]))
+                    now = time.monotonic()
                     if not self.first_audio_at:
-                        self.first_audio_at.append(time.monotonic())
+                        self.first_audio_at.append(now)
+                    if len(self.answers) < len(self.speech_ends):
+                        self.answers += [None] * (len(self.speech_ends) - len(self.answers) - 1) + [now]
+                    if self._empty_at is not None and now - self._empty_at < UNDERRUN_GAP_S:
+                        self.underruns += 1
+                    self._empty_at = None
                     self.received_ms += 1000 * len(pcm) / 2 / self.rate
                     self._queue.append((pcm, None))
                 elif event == "mark":
@@ -215,15 +234,20 @@ class FakePhoneCall:
             await asyncio.sleep(max(0.0, t0 + chunk * FRAME_MS / 1000 - time.monotonic()))
         t0 = time.monotonic()
         chunk = 0
+        last_speech_at = t0
         self.speech_start_at = t0
         while True:
             frame = pcm[i : i + n] if i < len(pcm) else silence
             if len(frame) < n:
                 frame += b"\x00" * (n - len(frame))
-            if i < len(pcm) and np.abs(np.frombuffer(frame, "<i2")).max(initial=0) > 500:
-                self.speech_end_at = None
-            elif i < len(pcm) + n and self.speech_end_at is None:
-                self.speech_end_at = time.monotonic()
+            samples = np.frombuffer(frame, "<i2").astype(np.float64)
+            speech = i < len(pcm) and float(np.sqrt(np.mean(samples * samples))) >= SPEECH_RMS
+            if speech:
+                self._in_speech = True
+            elif self._in_speech and time.monotonic() - last_speech_at >= self.end_silence_ms / 1000:
+                self._in_speech = False  # silence long enough for an end of utterance
+                self.speech_end_at = last_speech_at
+                self.speech_ends.append(last_speech_at)
             payload = base64.b64encode(self._encode(frame)).decode()
             chunk += 1
             media: dict[str, Any] = {"payload": payload}
@@ -232,6 +256,8 @@ class FakePhoneCall:
             else:
                 media.update(chunk=chunk, timestamp=str(chunk * FRAME_MS))
             await self._send({"event": "media", self._sid_key(): self.stream_sid, "media": media})
+            if speech:
+                last_speech_at = time.monotonic()
             elapsed = time.monotonic() - t0
             while dtmf and dtmf[0][0] <= elapsed:
                 digit = dtmf.pop(0)[1]
@@ -255,8 +281,8 @@ class FakePhoneCall:
                 await self._ws.close()
 
     async def _play(self) -> None:
-        """Consume queued agent audio at real time (10 ms ticks); echo marks when reached."""
-        tick = 0.01
+        """Consume queued agent audio at real time (20 ms ticks); echo marks when reached."""
+        tick = 0.02
         per_tick = int(self.rate * tick) * 2
         t_next = time.monotonic()
         while True:
@@ -274,9 +300,8 @@ class FakePhoneCall:
                     self._queue.pop(0)
                 else:
                     self._queue[0] = (pcm[len(take) :], None)
-            if budget and self._playing and not self._queue:
-                self.underruns += 1 if budget < per_tick else 0
-            self._playing = bool(self._queue)
+            if not self._queue and budget < per_tick and self._empty_at is None:
+                self._empty_at = time.monotonic()  # ran dry this tick
             t_next += tick
             await asyncio.sleep(max(0.0, t_next - time.monotonic()))
 
