@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -124,6 +125,8 @@ async def run_level(n: int, args: argparse.Namespace, fakes: dict[str, Any]) -> 
             for i in range(n)
         ]
         cpu0, t0 = proc_cpu_s(proc.pid), time.monotonic()
+        me0 = resource.getrusage(resource.RUSAGE_SELF)
+        fake0 = proc_cpu_s(fakes["pid"])
         peak_rss = [rss0]
 
         async def sample_rss() -> None:
@@ -141,6 +144,10 @@ async def run_level(n: int, args: argparse.Namespace, fakes: dict[str, Any]) -> 
         sampler.cancel()
         wall = time.monotonic() - t0
         cpu = proc_cpu_s(proc.pid) - cpu0
+        me1 = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
+        fake_cpu = proc_cpu_s(fakes["pid"]) - fake0
+        load = os.getloadavg()[0]
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 30)
@@ -172,6 +179,9 @@ async def run_level(n: int, args: argparse.Namespace, fakes: dict[str, Any]) -> 
         "underruns": underruns,
         "cpu_s_per_call_minute": round(cpu / call_minutes, 3) if call_minutes else None,
         "server_cpu_share": round(cpu / wall, 3),
+        "callers_cpu_share": round(client_cpu / wall, 3),
+        "fakes_cpu_share": round(fake_cpu / wall, 3),
+        "load_average_1m": round(load, 2),
         "rss_idle_mb": round(rss0, 1),
         "rss_per_call_mb": round((max(peak_rss) - rss0) / n, 2),
         "wall_s": round(wall, 1),
@@ -200,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"N={n:4d}  overhead p50 {o['p50']} ms  p99 {o['p99']} ms  turns {r['turns']}  "
                 f"unanswered {r['unanswered']}  underruns {r['underruns']}  errors {r['errors']}  "
                 f"CPU {r['cpu_s_per_call_minute']} s/call-min  RSS {r['rss_per_call_mb']} MB/call  "
+                f"cores: server {r['server_cpu_share']} callers {r['callers_cpu_share']} fakes {r['fakes_cpu_share']}  "
+                f"load {r['load_average_1m']}  "
                 f"{'ok' if ok else 'BROKE'}",
                 flush=True,
             )

@@ -155,7 +155,6 @@ class FakePhoneCall:
             tasks = [
                 asyncio.create_task(self._receive(ws)),
                 asyncio.create_task(self._speak()),
-                asyncio.create_task(self._play()),
             ]
             try:
                 async with asyncio.timeout(timeout):
@@ -206,7 +205,9 @@ class FakePhoneCall:
             await self._send({"event": "mark", self._sid_key(): self.stream_sid, "mark": {"name": name}})
 
     async def _speak(self) -> None:
-        """Caller audio as 20 ms frames at real time, then silence; then ``stop`` if asked."""
+        """Caller audio as 20 ms frames at real time, then silence; then ``stop`` if asked. The
+        same 20 ms tick plays the agent's audio (one task per call keeps many calls cheap).
+        """
         n = self.rate * FRAME_MS // 1000 * 2
         silence = b"\x00" * n
         t0 = time.monotonic()
@@ -231,6 +232,7 @@ class FakePhoneCall:
                     break
             else:
                 quiet_since = None
+            await self._play_tick()
             await asyncio.sleep(max(0.0, t0 + chunk * FRAME_MS / 1000 - time.monotonic()))
         t0 = time.monotonic()
         chunk = 0
@@ -270,6 +272,7 @@ class FakePhoneCall:
             ):
                 await self.hang_up()
                 return
+            await self._play_tick()
             next_at = t0 + chunk * FRAME_MS / 1000
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -280,30 +283,27 @@ class FakePhoneCall:
             with contextlib.suppress(Exception):
                 await self._ws.close()
 
-    async def _play(self) -> None:
-        """Consume queued agent audio at real time (20 ms ticks); echo marks when reached."""
-        tick = 0.02
-        per_tick = int(self.rate * tick) * 2
-        t_next = time.monotonic()
-        while True:
-            budget = per_tick
-            while self._queue and (budget > 0 or self._queue[0][1] is not None):
-                pcm, name = self._queue[0]
-                if name is not None:
-                    self._queue.pop(0)
-                    await self._echo(name)
-                    continue
-                take = pcm[:budget]
-                self.heard += take
-                budget -= len(take)
-                if len(take) == len(pcm):
-                    self._queue.pop(0)
-                else:
-                    self._queue[0] = (pcm[len(take) :], None)
-            if not self._queue and budget < per_tick and self._empty_at is None:
-                self._empty_at = time.monotonic()  # ran dry this tick
-            t_next += tick
-            await asyncio.sleep(max(0.0, t_next - time.monotonic()))
+    async def _play_tick(self) -> None:
+        """Play 20 ms of queued agent audio (real time: called once per caller frame); echo the
+        marks reached.
+        """
+        per_tick = self.rate * FRAME_MS // 1000 * 2
+        budget = per_tick
+        while self._queue and (budget > 0 or self._queue[0][1] is not None):
+            pcm, name = self._queue[0]
+            if name is not None:
+                self._queue.pop(0)
+                await self._echo(name)
+                continue
+            take = pcm[:budget]
+            self.heard += take
+            budget -= len(take)
+            if len(take) == len(pcm):
+                self._queue.pop(0)
+            else:
+                self._queue[0] = (pcm[len(take) :], None)
+        if not self._queue and budget < per_tick and self._empty_at is None:
+            self._empty_at = time.monotonic()  # ran dry this tick
 
 
 @dataclass
