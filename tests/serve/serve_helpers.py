@@ -109,7 +109,10 @@ async def running_server(
         auth_token=auth_token,
     )
     app = create_app(ctx, reload=reload)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws_per_message_deflate=False
+    )
+    server = _Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -140,5 +140,3 @@ async def test_autostart_starts_the_call_on_load(tmp_path):
 
             await asyncio.to_thread(drive)
             assert await srv.ctx.registry.wait_empty(15)
-
-

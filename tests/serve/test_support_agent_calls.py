@@ -63,4 +63,8 @@ async def test_support_agent_answers_a_phone_call(tmp_path, dialect, rate, path)
     if dialect == "exotel":
         import base64
 
-        assert all(len(base64.b64decode(m["media"]["payload"])) % 320 == 0 for m in media)
+        sizes = [len(base64.b64decode(m["media"]["payload"])) for m in media]
+        assert all(size % 320 == 0 for size in sizes)
+        # Exotel's 3.2 kB minimum: only a sentence's last piece may be shorter
+        sentences = len([e for e in events if e["type"] == "agent.text"]) + 2
+        assert sum(size < 3200 for size in sizes) <= sentences, sizes

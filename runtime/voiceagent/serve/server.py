@@ -52,7 +52,17 @@ async def serve_forever(
         announce: called with ``http://host:port`` once listening (the real port when 0 was asked).
     """
     app = create_app(ctx, reload=reload)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", ws_ping_interval=20)
+    # No permessage-deflate: base64 audio barely compresses, and inflating 50 frames a second per
+    # call cost more CPU than anything else the server does per frame (measured, docs/performance.md).
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws_ping_interval=20,
+        ws_per_message_deflate=False,
+    )
     server = _Server(config)
     loop = asyncio.get_running_loop()
     draining: asyncio.Task[None] | None = None

@@ -148,7 +148,8 @@ class FakePhoneCall:
 
     async def run(self, timeout: float = 60.0) -> FakePhoneCall:
         """Call, stream the caller audio, play the agent, until the server closes (or ``timeout``)."""
-        async with connect(self.url, max_size=None, open_timeout=10) as ws:
+        # Telephony providers do not negotiate permessage-deflate; neither does this caller.
+        async with connect(self.url, max_size=None, open_timeout=10, compression=None) as ws:
             self._ws = ws
             await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
             await self._send(self._start_message())

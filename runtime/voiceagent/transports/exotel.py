@@ -4,7 +4,8 @@ Protocol: https://developer.exotel.com/docs/agentstream/websocket-protocol. Exot
 ``connected``, ``start`` (``stream_sid``, ``call_sid``, ``from``, ``to``, ``custom_parameters``,
 ``media_format.sample_rate``), ``media`` (``payload``: base64 PCM16 mono LE), ``dtmf``, ``mark``
 and ``stop``; the server sends ``media`` (chunks a multiple of 320 bytes, as Exotel asks),
-``mark`` and ``clear``. The audio is PCM16 already: nothing is transcoded.
+``mark`` and ``clear``. The audio is PCM16 already: nothing is transcoded. Chunks sent are at least 3.2 kB
+(Exotel's minimum) and multiples of 320 bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class ExotelDialect:
     """
 
     name = "exotel"
+
+    min_chunk_bytes = 3200
+    """Exotel's minimum chunk (https://support.exotel.com/support/solutions/articles/3000108630):
+    3.2 kB, multiples of 320 bytes; smaller chunks risk audio gaps."""
 
     def __init__(self, default_rate: int = 8000) -> None:
         self.default_rate = default_rate

@@ -32,6 +32,8 @@ Send = Callable[[str], Awaitable[None]]
 MARK_GRACE_S = 2.0
 """How long past the expected end of playback :meth:`MediaStream.wait_played` waits for marks
 that never come back (a client that does not echo them) before counting the audio as played."""
+COALESCE_S = 0.03
+"""How long a tail shorter than ``Dialect.min_chunk_bytes`` waits for more audio before it is sent."""
 MAX_CHUNK_MS = 400
 """Longest agent audio per ``media`` message (ms): a barge-in then loses at most this much of
 the history's precision, and the mark round trips stay few (a few per second per call)."""
@@ -72,6 +74,9 @@ class Dialect(Protocol):
     """One provider's framing (implemented by :mod:`.twilio` and :mod:`.exotel`)."""
 
     name: str
+    min_chunk_bytes: int
+    """Agent audio is sent in ``media`` messages of at least this many PCM16 bytes (Exotel asks
+    for 100 ms); shorter pieces are joined (a tail waits at most :data:`COALESCE_S`)."""
 
     def parse_start(self, message: dict[str, Any]) -> StreamStart:
         """The ``start`` message -> :class:`StreamStart` (raises ``ValueError`` when malformed)."""
@@ -127,6 +132,9 @@ class MediaStream:
         self.closed = False
         self.stopped = False
         self._input_ended = False
+        self._out = bytearray()  # agent audio (wire PCM16) not sent yet: see Dialect.min_chunk_bytes
+        self._out_ms = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
         self.marks_sent = 0
         self.clears_sent = 0
         self.media_bytes_sent = 0
@@ -263,12 +271,32 @@ class MediaStream:
             wire_pcm = self._resampler.process(frame).pcm
         else:
             wire_pcm = frame.pcm
-        total_ms = frame.duration_ms
-        step = max(2, int(rate * MAX_CHUNK_MS / 1000) * 2)
-        n_chunks = max(1, -(-len(wire_pcm) // step))
+        self._out += wire_pcm
+        self._out_ms += frame.duration_ms
+        now = self._clock()
+        self._play_end = max(self._play_end, now) + frame.duration_ms / 1000.0
+        if len(self._out) >= self.dialect.min_chunk_bytes:
+            await self._flush_out()
+        elif self._flush_timer is None:  # a short tail: send it unless more audio comes at once
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(COALESCE_S, lambda: loop.create_task(self._flush_out()))
+
+    async def _flush_out(self) -> None:
+        """Send the agent audio waiting in the coalescing buffer: ``media`` of at most
+        :data:`MAX_CHUNK_MS` each, each followed by a ``mark``.
+        """
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        pcm, total_ms = bytes(self._out), self._out_ms
+        self._out.clear()
+        self._out_ms = 0.0
+        if not pcm or self.start is None or self.closed or self.stopped:
+            return
+        step = max(2, int(self.sample_rate * MAX_CHUNK_MS / 1000) * 2)
+        n_chunks = max(1, -(-len(pcm) // step))
         for i in range(n_chunks):
-            chunk = wire_pcm[i * step : (i + 1) * step]
-            payload = self.dialect.encode(chunk)
+            payload = self.dialect.encode(pcm[i * step : (i + 1) * step])
             self.media_bytes_sent += len(payload)
             b64 = base64.b64encode(payload).decode("ascii")
             await self._emit(self.dialect.frame("media", self.start.stream_id, {"payload": b64}))
@@ -277,11 +305,14 @@ class MediaStream:
             self._pending[name] = total_ms / n_chunks
             await self._emit(self.dialect.frame("mark", self.start.stream_id, {"name": name}))
             self.marks_sent += 1
-        now = self._clock()
-        self._play_end = max(self._play_end, now) + total_ms / 1000.0
 
     async def clear(self) -> None:
         """Barge-in: send ``clear`` at once and forget the marks of unplayed audio."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self._out.clear()
+        self._out_ms = 0.0
         self._pending.clear()
         self._resampler = None
         self._play_end = self._clock()
@@ -295,6 +326,7 @@ class MediaStream:
         """Return when every mark sent came back, the caller hung up, or (for a client that does
         not echo marks) :data:`MARK_GRACE_S` after the audio should have finished.
         """
+        await self._flush_out()
         while self._pending and not self.stopped and not self.closed:
             self._progress.clear()
             remaining = self._play_end - self._clock() + MARK_GRACE_S

@@ -27,6 +27,7 @@ class TwilioDialect:
     """Twilio's framing (``streamSid`` in every server message; μ-law payloads)."""
 
     name = "twilio"
+    min_chunk_bytes = 0
 
     def parse_start(self, message: dict[str, Any]) -> StreamStart:
         """``start`` -> :class:`StreamStart`; ``From``/``To`` come from ``customParameters``.

@@ -32,6 +32,7 @@ class WebSocketDialect:
     """The ``/ws`` framing: ``stream_id`` in server messages, PCM16 payloads."""
 
     name = "browser"
+    min_chunk_bytes = 0
 
     def parse_start(self, message: dict[str, Any]) -> StreamStart:
         """``start`` -> :class:`StreamStart` (``sample_rate`` default 16000).
