@@ -32,6 +32,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -112,16 +113,20 @@ async def run_level(n: int, args: argparse.Namespace, fakes: dict[str, Any]) -> 
     from voiceagent.testing.fake_telephony import FakePhoneCall
 
     proc, base = start_server(fakes, n + 5)
-    drain = asyncio.create_task(asyncio.to_thread(lambda: [None for _ in proc.stderr]))  # type: ignore[union-attr]
+    # keep reading the server's log so it never blocks on a full pipe
+    threading.Thread(target=lambda: [None for _ in proc.stderr or ()], daemon=True).start()
     try:
         await asyncio.sleep(0.5)
         rss0 = proc_rss_mb(proc.pid)
         ws = base.replace("http://", "ws://") + "/twilio/serve-bench/stream"
         calls = [
             FakePhoneCall(
-                ws, caller_audio(args.turns, args.gap_s, i), call_sid=f"CA{i:032d}", stream_sid=f"MZ{i:032d}",
+                ws,
+                caller_audio(args.turns, args.gap_s, i),
+                call_sid=f"CA{i:032d}",
+                stream_sid=f"MZ{i:032d}",
                 hang_up_after_s=0.5,
-            )  # fmt: skip
+            )
             for i in range(n)
         ]
         cpu0, t0 = proc_cpu_s(proc.pid), time.monotonic()
@@ -151,7 +156,6 @@ async def run_level(n: int, args: argparse.Namespace, fakes: dict[str, Any]) -> 
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 30)
-        drain.cancel()
     d = Delays(eou_ms=args.eou_ms)
     provider_ms = d.first_reply()
     overheads: list[float] = []

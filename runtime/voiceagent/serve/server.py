@@ -24,6 +24,10 @@ __all__ = ["serve_forever"]
 log = logging.getLogger("voiceagent.serve")
 
 
+MAX_FRAME_BYTES = 1 << 20
+"""Largest WebSocket message accepted (1 MiB; a telephony frame is a few hundred bytes)."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its signal handlers (the drain installs its own)."""
 
@@ -53,7 +57,7 @@ async def serve_forever(
     """
     app = create_app(ctx, reload=reload)
     # No permessage-deflate: base64 audio barely compresses, and inflating 50 frames a second per
-    # call cost more CPU than anything else the server does per frame (measured, docs/performance.md).
+    # call cost CPU for nothing (docs/performance.md, section 5).
     config = uvicorn.Config(
         app,
         host=host,
@@ -62,6 +66,7 @@ async def serve_forever(
         lifespan="on",
         ws_ping_interval=20,
         ws_per_message_deflate=False,
+        ws_max_size=MAX_FRAME_BYTES,
     )
     server = _Server(config)
     loop = asyncio.get_running_loop()
