@@ -12,5 +12,4 @@ def main() -> None:
 
 
 # Sub-command modules register themselves on ``main``.
-from voiceagent.cli import authoring, convtest, run  # noqa: E402,F401
-from voiceagent.cli import serve  # noqa: E402,F401
+from voiceagent.cli import authoring, convtest, run, serve  # noqa: E402,F401
