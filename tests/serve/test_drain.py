@@ -82,3 +82,32 @@ async def test_sigterm_drains_then_ends_the_call_with_words(tmp_path):
     ends = [json.loads(m) for m in re.findall(r"voiceagent.serve: (\{\"event\": \"call.end\".*\})", err)]
     assert len(starts) == 1 and len(ends) == 1
     assert ends[0]["outcome"] == "shutdown" and ends[0]["call_id"] == call.call_sid
+
+
+async def test_invalid_files_are_reported_and_skipped_and_the_server_starts(tmp_path):
+    hours_agent(tmp_path)
+    (tmp_path / "broken.yaml").write_text("version: 1\nname: broken\nprompt: [unclosed\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "runtime"), "SMALLEST_API_KEY": "sk_dummy"}
+    proc, base, lines = await start_server([str(tmp_path), "--no-reload"], env)
+    try:
+        async with httpx.AsyncClient(base_url=base) as c:
+            assert (await c.get("/healthz")).json()["agents"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+    out = "".join(lines)
+    assert "broken.yaml:4:1: error: YAML syntax error" in out
+    assert "(agents: hours)" in out and "Traceback" not in out
+    assert code == 0
+
+
+async def test_a_bad_public_url_is_a_usage_error(tmp_path):
+    agent = hours_agent(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "runtime")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voiceagent", "serve", str(agent), "--public-url", "voice.example",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "'voice.example' is not an http(s) URL" in err.decode()
