@@ -140,3 +140,54 @@ async def test_autostart_starts_the_call_on_load(tmp_path):
 
             await asyncio.to_thread(drive)
             assert await srv.ctx.registry.wait_empty(15)
+
+
+LONG_REPLY = (
+    "We are open from nine in the morning until five in the evening on weekdays, "
+    "and from ten until two on saturdays, but we are closed on sundays and on public holidays."
+)
+
+
+async def test_barge_in_flushes_the_pages_queued_audio_at_once(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    agent = hours_agent(tmp_path)
+    hello = read_wav(SAMPLES / "hello.wav", 48000).to_numpy()
+    speech = hello[np.abs(hello) > 300]
+    quiet = np.zeros(48000 * 3 // 2, "<i2")
+    # the caller asks, waits 1.2 s (the reply starts), then talks over it
+    pcm = np.concatenate(
+        [quiet, hello, np.zeros(int(48000 * 1.2), "<i2"), speech[: 48000 * 2], np.zeros(48000 * 8, "<i2")]
+    )
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, pcm.astype("<i2").tobytes(), 48000)
+    async with fakes(["when are you open", "sorry what about sunday"]) as f:
+        f.llm.script(LONG_REPLY, "Closed on sundays.")
+        async with running_server([agent], f.env(), events_dir=tmp_path / "ev") as srv:
+
+            def drive():
+                driver = make_driver(mic)
+                try:
+                    driver.get(f"{srv.http}/call/hours")
+                    driver.find_element(By.CSS_SELECTOR, '[data-action="call"]').click()
+                    wait_until(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-flushes"), 40)
+                    wait_until(driver, lambda d: "Closed on sundays." in " ".join(lines(d, "agent")), 40)
+                    body = driver.find_element(By.TAG_NAME, "body")
+                    dropped = int(body.get_attribute("data-dropped-ms") or 0)
+                    interrupted = driver.find_elements(By.CSS_SELECTOR, "#transcript li.interrupted")
+                    driver.find_element(By.CSS_SELECTOR, '[data-action="hangup"]').click()
+                    wait_until(driver, lambda d: d.find_element(By.ID, "status").text.startswith("ended"))
+                    return dropped, len(interrupted), [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+                finally:
+                    driver.quit()
+
+            dropped, interrupted, errors = await asyncio.to_thread(drive)
+            assert await srv.ctx.registry.wait_empty(15)
+    assert errors == []
+    assert interrupted >= 1
+    # the reply was ~7 s of audio, queued at once; the barge-in dropped most of it on the spot
+    assert dropped > 2000
+    events = read_events(next((tmp_path / "ev" / "hours").glob("*.jsonl")))
+    cut = next(e for e in events if e["type"] == "agent.interrupted")
+    said = next(e for e in events if e["type"] == "agent.text" and e["turn"] == cut["turn"])
+    assert said["interrupted"] is True and "public holidays" not in said["text"]

@@ -54,7 +54,13 @@
 
   function onPlayed(m) {
     played = m.played;
-    if (m.flushed) enqueued = played;
+    if (m.flushed) {
+      enqueued = played;
+      // for tests and curious people: how many barge-in flushes, and the agent audio they dropped (ms)
+      const d = document.body.dataset;
+      d.flushes = String((+d.flushes || 0) + 1);
+      d.droppedMs = String((+d.droppedMs || 0) + Math.round((1000 * m.dropped) / RATE));
+    }
     while (marks.length && marks[0].at <= played) send({ event: 'mark', stream_id: streamId, mark: { name: marks.shift().name } });
   }
 

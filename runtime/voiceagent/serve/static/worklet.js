@@ -45,7 +45,11 @@ class AgentPlayer extends AudioWorkletProcessor {
     this.port.onmessage = (e) => {
       const m = e.data;
       if (m.type === 'audio') this.queue.push(m.samples);
-      else if (m.type === 'flush') { this.queue = []; this.offset = 0; this.port.postMessage({ played: this.played, flushed: true }); }
+      else if (m.type === 'flush') {
+        const dropped = this.queue.reduce((n, c) => n + c.length, 0) - Math.floor(this.offset);
+        this.queue = []; this.offset = 0;
+        this.port.postMessage({ played: this.played, flushed: true, dropped });
+      }
     };
   }
   process(_inputs, outputs) {
