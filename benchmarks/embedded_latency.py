@@ -136,7 +136,7 @@ class Stack:
         from voiceagent.config.load import load_agent
         from voiceagent.engine.compiler import compile_agent
         from voiceagent.engine.redaction import Redactor
-        from voiceagent.engine.session import SessionState, template_context
+        from voiceagent.engine.state import SessionState, template_context
         from voiceagent.engine.tools import ToolRunner
         from voiceagent.providers.local.llm import LocalLLM
         from voiceagent.providers.local.stt import LocalSTT

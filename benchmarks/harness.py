@@ -162,11 +162,7 @@ async def run_call(
     The pacing task delivers one 20 ms caller frame and plays 20 ms of agent audio per tick, on
     absolute deadlines (a late tick catches up at once and is counted in ``late_ticks``).
     """
-    from voiceagent.engine.events import EventLog
-    from voiceagent.engine.guardrails import VerificationGuard
-    from voiceagent.engine.redaction import Redactor
-    from voiceagent.engine.session import Session
-    from voiceagent.engine.tools import ToolRunner
+    from voiceagent.engine.call import Providers, build_call
     from voiceagent.providers.smallest.stt import PulseSTT
     from voiceagent.providers.smallest.tts import LightningTTS
 
@@ -176,9 +172,6 @@ async def run_call(
     agent, urls, d = shared.loaded.agent, shared.urls, shared.delays
     res = CallResult(started=time.monotonic())
     line = PhoneLine(out_rate=agent.tts.sample_rate)
-    redactor = Redactor(agent.guardrails.redact, env=shared.env)
-    events = EventLog(events_path, redactor=redactor)
-    runner = ToolRunner(agent, base_dir=shared.loaded.base_dir, redactor=redactor)
     stt = PulseSTT(api_key=urls["api_key"], base_url=urls["speech_base_url"], eou_timeout_ms=int(d.eou_ms))
     from patches import apply
 
@@ -193,17 +186,16 @@ async def run_call(
         ),
         line,
     )
-    session = Session(
-        shared.compiled,
-        llm=shared.llm,
-        transport=line,
-        events=events,
-        stt=stt,
-        tts=tts,
-        tools=runner,
-        guard=VerificationGuard(agent.guardrails.verification, runner, redactor),
+    call = build_call(
+        shared.loaded,
+        Providers(llm=shared.llm, stt=stt, tts=tts),
+        line,
+        events_path=events_path,
+        env=shared.env,
+        compiled=shared.compiled,
     )
-    task = asyncio.create_task(session.run(), name="session")
+    events = call.events
+    task = asyncio.create_task(call.run(), name="session")
     frame = CALLER_RATE * FRAME_MS // 1000
     silence = bytes(frame * 2)
 
@@ -260,8 +252,7 @@ async def run_call(
         pacer.cancel()
         await asyncio.gather(pacer, return_exceptions=True)
         await tts.aclose()
-        await runner.aclose()
-        events.close()
+        await call.aclose()  # the tool runner's clients and the event log
     errors = [e for e in events.events if e["type"] == "error"]
     if errors and res.error is None:
         res.error = f"{len(errors)} error event(s): {errors[0].get('message')}"
@@ -346,7 +337,7 @@ def session_breakdown(events: list[dict[str, Any]], d: Delays, res: CallResult |
     }
     if res is not None:
         heard = [e["t_ms"] + res.clock_offset_ms for e in events if e.get("type") == "user.transcript"]
-        for eos, t in zip(res.eos, heard):
+        for eos, t in zip(res.eos, heard, strict=False):  # a turn may have no transcript
             out["stt_path_overhead"].append(t - 1000 * eos - d.eou_ms - d.pulse_ms)
     for e in events:
         if e.get("type") != "turn.metrics" or e.get("interrupted"):

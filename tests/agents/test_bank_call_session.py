@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 from voiceagent.config.load import load_agent
-from voiceagent.engine.compiler import compile_agent
-from voiceagent.engine.events import EventLog
-from voiceagent.engine.guardrails import VerificationGuard
-from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.session import Session
-from voiceagent.engine.tools import ToolRunner
+from voiceagent.engine.call import Providers, build_call
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, tool_call
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
@@ -56,11 +51,6 @@ def policy(request):
 async def call(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
     loaded = load_agent(AGENTS / "bank.yaml", env={})
-    agent = loaded.agent
-    redactor = Redactor(agent.guardrails.redact, env={})
-    events = EventLog(tmp_path / "call.jsonl", redactor=redactor)
-    runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
-    guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
     transport = FakeTransport(
         "text",
         lines=CALLER_LINES,
@@ -70,10 +60,9 @@ async def call(monkeypatch, tmp_path):
     )
     llm = FakeLLM(default=[])
     llm.replies = [policy] * 40
-    session = Session(compile_agent(loaded), llm=llm, transport=transport, events=events, tools=runner, guard=guard)
-    reason = await session.run()
-    await runner.aclose()
-    return reason, events.events, (tmp_path / "call.jsonl").read_text(encoding="utf-8")
+    async with build_call(loaded, Providers(llm=llm), transport, events_path=tmp_path / "call.jsonl", env={}) as c:
+        reason = await c.run()
+    return reason, c.events.events, (tmp_path / "call.jsonl").read_text(encoding="utf-8")
 
 
 def _results(events, name):

@@ -10,11 +10,7 @@ from pathlib import Path
 
 import pytest
 from voiceagent.config.load import load_agent
-from voiceagent.engine.compiler import compile_agent
-from voiceagent.engine.events import EventLog
-from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.session import Session
-from voiceagent.engine.tools import ToolRunner
+from voiceagent.engine.call import Providers, build_call
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, tool_call
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
@@ -64,9 +60,6 @@ def policy(request):
 async def test_support_call_uses_each_tool_and_ends_in_a_warm_transfer(ticket_server, tmp_path):
     url, received = ticket_server
     loaded = load_agent(AGENTS / "support.yaml", env={"ACME_TICKETS_URL": url})
-    redactor = Redactor(loaded.agent.guardrails.redact, env={})
-    events = EventLog(None, redactor=redactor)
-    runner = ToolRunner(loaded.agent, base_dir=loaded.base_dir, redactor=redactor)
     transport = FakeTransport(
         "text",
         plays_audio=False,
@@ -75,11 +68,9 @@ async def test_support_call_uses_each_tool_and_ends_in_a_warm_transfer(ticket_se
         lines=["What's on account 12345?", "My router is broken", "Let me talk to a person", "Hello?"],
     )
     llm = FakeLLM([policy] * 20)
-    session = Session(compile_agent(loaded), llm=llm, transport=transport, events=events, tools=runner)
-    try:
-        reason = await session.run()
-    finally:
-        await runner.aclose()
+    async with build_call(loaded, Providers(llm=llm), transport, env={}) as call:
+        reason = await call.run()
+    events = call.events
     results = {e["name"]: e for e in events.events if e["type"] == "tool.result"}
     assert results["get_account_info"]["result"]["name"] == "Priya Sharma"
     assert results["create_ticket"]["ok"], results["create_ticket"]

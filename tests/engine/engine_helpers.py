@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
+from voiceagent.config.load import LoadedAgent
 from voiceagent.config.models import Agent
+from voiceagent.engine.call import Call, Providers, build_call
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.session import Session
@@ -42,6 +45,32 @@ class RecordingRunner:
         return ToolResult(True, result)
 
 
+def loaded_agent(agent: Agent, base_dir: Path) -> LoadedAgent:
+    """``agent`` as ``load_agent`` would return it from ``base_dir/agent.yaml`` (python tools
+    import from ``base_dir``)."""
+    return LoadedAgent(agent=agent, path=base_dir / "agent.yaml", base_dir=base_dir)
+
+
+async def run_call(
+    agent: Agent | LoadedAgent,
+    llm: Any,
+    transport: FakeTransport,
+    *,
+    base_dir: Path | None = None,
+    timeout: float = 3.0,
+    stt: Any = None,
+    tts: Any = None,
+    env: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> tuple[Call, str]:
+    """Assemble a call with the real tool runner and guard (``build_call``) and run it to its end
+    (bounded by ``timeout`` s); the call is closed. Returns (call, end reason)."""
+    loaded = agent if isinstance(agent, LoadedAgent) else loaded_agent(agent, base_dir or Path("."))
+    async with build_call(loaded, Providers(llm=llm, stt=stt, tts=tts), transport, env=env or {}, **kwargs) as call:
+        reason = await asyncio.wait_for(call.run(), timeout)
+    return call, reason
+
+
 async def run_session(
     agent: Agent,
     llm: FakeLLM,
@@ -51,7 +80,20 @@ async def run_session(
     events: EventLog | None = None,
     **kwargs: Any,
 ) -> tuple[Session, str]:
-    """Compile ``agent``, run a Session to its end (bounded by ``timeout`` s); returns (session, reason)."""
-    session = Session(compile_agent(agent), llm=llm, transport=transport, events=events or EventLog(), **kwargs)
-    reason = await asyncio.wait_for(session.run(), timeout)
-    return session, reason
+    """Run one call of ``agent`` to its end (bounded by ``timeout`` s); returns (session, reason).
+
+    The call is assembled by ``build_call`` (real tool runner and guard, python tools from the
+    current folder) unless the test injects stand-ins with ``tools=`` or ``guard=``: only then is
+    the ``Session`` built directly around them.
+    """
+    if "tools" in kwargs or "guard" in kwargs:
+        session = Session(compile_agent(agent), llm=llm, transport=transport, events=events or EventLog(), **kwargs)
+        reason = await asyncio.wait_for(session.run(), timeout)
+        return session, reason
+    stt, tts = kwargs.pop("stt", None), kwargs.pop("tts", None)
+    loaded = loaded_agent(agent, Path("."))
+    async with build_call(
+        loaded, Providers(llm=llm, stt=stt, tts=tts), transport, events=events, env={}, **kwargs
+    ) as call:
+        reason = await asyncio.wait_for(call.run(), timeout)
+    return call.session, reason

@@ -3,10 +3,13 @@
 import asyncio
 import json
 
-from engine_helpers import RecordingRunner, make_agent, run_session
+import pytest
+from engine_helpers import RecordingRunner, make_agent, run_call, run_session
+from voiceagent.config.validate import validate_paths
+from voiceagent.engine.compiler import CompileError, compile_agent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolRunner
+from voiceagent.engine.tools import ToolResult
 from voiceagent.providers.base import STTEvent
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
@@ -159,9 +162,17 @@ async def test_requires_level_refusal_then_verification_unlocks_the_tool():
         },
     )
 
-    class Guard:
+    class Guard:  # a stand-in for engine.ports.Guard
+        lockout_action = None
+
         def __init__(self):
             self.level = 0
+
+        async def prefetch(self, ctx):
+            return False
+
+        async def run_lockout(self, ctx):
+            return None
 
         def refusal_for(self, tool, level):
             return f"verification needed for {tool.name}" if (tool.requires_level or 0) > level else None
@@ -224,12 +235,10 @@ async def test_transfer_builtin_through_the_real_tool_runner(tmp_path):
         ]
     )
     llm = FakeLLM([["Connecting you now. ", tool_call("transfer_to_human", '{"reason": "angry"}')]])
-    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
-    events = EventLog()
     transport = FakeTransport("text", lines=["human please"], playback_speed=20.0)
     tts = FakeTTS()
-    session, reason = await run_session(agent, llm, transport, tools=runner, tts=tts, events=events)
-    await runner.aclose()
+    call, reason = await run_call(agent, llm, transport, base_dir=tmp_path, tts=tts)
+    events = call.events
     assert reason == "transfer" and len(llm.calls) == 1  # last words were said already: no extra round
     transfer = events.of_type("call.transfer")[0]
     assert transfer == {**transfer, "to": "+15550199", "mode": "warm", "handoff": "Escalation: angry"}
@@ -293,7 +302,8 @@ async def test_event_log_file_has_monotonic_t_ms_and_the_spec_events(tmp_path):
     assert t == sorted(t) and t[0] == 0.0
 
 
-async def test_on_tool_transition_with_a_guard_needs_both():
+def test_on_tool_with_a_when_guard_is_refused_by_compile_and_validate(tmp_path):
+    """A transition has exactly one trigger: ``on_tool`` + ``when`` never reaches a call."""
     flow = {
         "initial": "a",
         "states": {
@@ -301,14 +311,35 @@ async def test_on_tool_transition_with_a_guard_needs_both():
             "b": {},
         },
     }
-    for flag, expected in [("no", "a"), ("yes", "b")]:
+    agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
+    with pytest.raises(CompileError, match="exactly one of description, when or on_tool"):
+        compile_agent(agent)
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "name: a\nprompt: p\ntools:\n  - name: t\n    builtin: end_call\nflow:\n  initial: a\n  states:\n"
+        "    a:\n      tools: [t]\n      transitions:\n        - to: b\n          on_tool: t\n"
+        "          when: session.turns > 1\n    b: {}\n",
+        encoding="utf-8",
+    )
+    diags = [d for d in validate_paths([path]) if d.severity == "error"]
+    assert any("exactly one of description, when or on_tool" in d.message and d.line == 12 for d in diags), diags
+
+
+async def test_on_tool_transition_is_taken_only_after_the_tool_succeeds():
+    flow = {
+        "initial": "a",
+        "states": {"a": {"tools": ["t"], "transitions": [{"to": "b", "on_tool": "t"}]}, "b": {}},
+    }
+    for ok, expected in [(False, "a"), (True, "b")]:
         agent = make_agent(tools=[{"name": "t", "python": "x:y"}], flow=flow)
         llm = FakeLLM([[tool_call("t")], ["Done."]])
+        result = ToolResult(True, {"done": True}) if ok else ToolResult(False, None, "it broke")
         session, _ = await run_session(
             agent,
             llm,
             FakeTransport("text", lines=["go"], close_input=True, plays_audio=False),
-            tools=RecordingRunner(),
-            variables={"flag": flag},
+            tools=RecordingRunner(results={"t": result}),
         )
         assert session.state.state == expected
+        entered = session.events.of_type("state.enter")[1:]
+        assert [(e["state"], e["via"]) for e in entered] == ([("b", "on_tool")] if ok else [])

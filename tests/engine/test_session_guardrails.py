@@ -6,11 +6,7 @@ arithmetic: ``tests/tools/test_tools_verification.py``.)"""
 
 import json
 
-from engine_helpers import make_agent, run_session
-from voiceagent.engine.events import EventLog
-from voiceagent.engine.guardrails import VerificationGuard
-from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolRunner
+from engine_helpers import make_agent, run_call
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, tool_call
 
 TOOLS_PY = """
@@ -46,16 +42,9 @@ def bank_agent(**verification):
 
 async def run_bank(tmp_path, agent, llm, lines):
     (tmp_path / "shop.py").write_text(TOOLS_PY)
-    redactor = Redactor(agent.guardrails.redact)
-    runner = ToolRunner(agent, base_dir=tmp_path, redactor=redactor)
-    guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
-    events = EventLog(redactor=redactor)
     transport = FakeTransport("text", lines=lines, close_input=True, plays_audio=False)
-    try:
-        session, reason = await run_session(agent, llm, transport, tools=runner, guard=guard, events=events)
-    finally:
-        await runner.aclose()
-    return session, reason, events, transport
+    call, reason = await run_call(agent, llm, transport, base_dir=tmp_path)
+    return call.session, reason, call.events, transport
 
 
 async def test_lockout_with_end_call_ends_the_call_after_last_words(tmp_path):

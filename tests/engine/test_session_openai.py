@@ -6,11 +6,8 @@ import json
 import textwrap
 
 import pytest
-from engine_helpers import make_agent, run_session
+from engine_helpers import make_agent, run_call, run_session
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.guardrails import VerificationGuard
-from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolRunner
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
 from voiceagent.testing.fakes import FakeTransport, FakeTTS
@@ -50,8 +47,6 @@ async def test_streamed_reply_parallel_tools_and_request_ids_over_http(agent_dir
     agent = make_agent(
         tools=[{"name": "slow_a", "python": "tools.shop:slow_a"}, {"name": "slow_b", "python": "tools.shop:slow_b"}]
     )
-    runner = ToolRunner(agent, base_dir=agent_dir, redactor=Redactor())
-    events = EventLog()
     tts = FakeTTS()
     async with FakeOpenAI() as srv:
         srv.script(
@@ -60,17 +55,12 @@ async def test_streamed_reply_parallel_tools_and_request_ids_over_http(agent_dir
         )
         llm = llm_for(srv)
         try:
-            session, _ = await run_session(
-                agent,
-                llm,
-                FakeTransport("text", lines=["check both"], close_input=True),
-                tts=tts,
-                tools=runner,
-                events=events,
+            call, _ = await run_call(
+                agent, llm, FakeTransport("text", lines=["check both"], close_input=True), base_dir=agent_dir, tts=tts
             )
         finally:
             await llm.aclose()
-            await runner.aclose()
+        events = call.events
         requests = srv.chat_requests
     results = {e["name"]: e["result"] for e in events.of_type("tool.result")}
     # both tools were running at the same time: each started before the other ended
@@ -152,10 +142,6 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
             "redact": ["dob", "name"],
         },
     )
-    redactor = Redactor(agent.guardrails.redact)
-    runner = ToolRunner(agent, base_dir=agent_dir, redactor=redactor)
-    guard = VerificationGuard(agent.guardrails.verification, runner, redactor)
-    events = EventLog(redactor=redactor)
     async with FakeOpenAI() as srv:
         srv.script(
             ToolCallReply([ToolCall("verify_caller", {"name": "Ann Lee", "dob": "1985-05-05"})], filler="Checking."),
@@ -163,18 +149,16 @@ async def test_verification_lockout_runs_the_transfer_and_values_never_reach_the
         )
         llm = llm_for(srv)
         try:
-            session, reason = await run_session(
+            call, reason = await run_call(
                 agent,
                 llm,
                 FakeTransport("text", lines=["I am Ann Lee, born 1985-05-05"]),
+                base_dir=agent_dir,
                 tts=FakeTTS(),
-                tools=runner,
-                guard=guard,
-                events=events,
             )
         finally:
             await llm.aclose()
-            await runner.aclose()
+        events = call.events
         verify_answer = json.loads(srv.chat_requests[1].body["messages"][-1]["content"])
     assert reason == "transfer"
     # the LLM had spoken ("Checking.") but the runtime ended the call: it got a last round

@@ -12,11 +12,9 @@ import json
 
 import numpy as np
 import pytest
-from engine_helpers import make_agent, run_session
+from engine_helpers import make_agent, run_call, run_session
 from voiceagent.audio import AudioFrame, silence
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.redaction import Redactor
-from voiceagent.engine.tools import ToolRunner
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, FakeTTS, tool_call
 
 pytest.importorskip("voiceagent.providers.smallest")
@@ -167,14 +165,10 @@ async def test_a_crashing_python_tool_goes_back_to_the_llm_and_the_call_goes_on(
     agent = make_agent(
         tools=[{"name": "lookup", "python": "crashy:lookup", "parameters": {"account_id": {"type": "string"}}}]
     )
-    runner = ToolRunner(agent, base_dir=tmp_path, redactor=Redactor())
     llm = FakeLLM([[tool_call("lookup", '{"account_id": "42"}')], ["Sorry, our system is down."], ["Bye."]])
     transport = FakeTransport("text", lines=["check 42", "ok"], close_input=True, plays_audio=False)
-    events = EventLog()
-    try:
-        session, reason = await run_session(agent, llm, transport, tools=runner, events=events)
-    finally:
-        await runner.aclose()
+    call, reason = await run_call(agent, llm, transport, base_dir=tmp_path)
+    events = call.events
     assert reason == "caller_ended"
     (result,) = events.of_type("tool.result")
     assert result["ok"] is False and "database exploded" in result["error"]

@@ -5,7 +5,7 @@ import json
 
 from engine_helpers import RecordingRunner, make_agent, run_session
 from voiceagent.engine.events import EventLog
-from voiceagent.providers.base import ProviderError, STTEvent
+from voiceagent.providers.base import LLMCapabilities, ProviderError, STTEvent, ToolCallRequest
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
 
@@ -243,6 +243,7 @@ async def test_scripted_stt_over_caller_audio_and_interim_barge_in():
 
 async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_plays():
     class WarmLLM(FakeLLM):
+        capabilities = LLMCapabilities(warm_up=True)
         warmed = None
 
         async def warm_up(self, request):
@@ -262,6 +263,57 @@ async def test_llm_warm_up_gets_the_first_request_prefix_while_the_greeting_play
     assert llm.warmed.messages == first[: len(llm.warmed.messages)]
     assert [m["role"] for m in llm.warmed.messages] == ["system", "assistant"]
     assert events.of_type("llm.warm_up")[0]["ms"] == 10.0
+
+
+async def test_a_warm_up_method_without_the_declared_capability_is_never_called():
+    """Optional features are declared (``capabilities``), not probed: an undeclared warm_up is ignored."""
+
+    class Undeclared(FakeLLM):
+        warmed = False
+
+        async def warm_up(self, request):
+            self.warmed = True
+            return 0.01
+
+    llm = Undeclared([["Hello."]])
+    session, _ = await run_session(
+        make_agent(greeting="Hi there!"), llm, FakeTransport("text", lines=["hey"], close_input=True), tts=FakeTTS()
+    )
+    assert llm.warmed is False and not session.events.of_type("llm.warm_up")
+    assert [e["text"] for e in session.events.of_type("agent.text")] == ["Hi there!", "Hello."]
+
+
+async def test_a_tool_filler_is_spoken_with_the_calls_args():
+    agent = make_agent(
+        tools=[
+            {
+                "name": "lookup",
+                "python": "x:lookup",
+                "parameters": {"account_id": {"type": "string"}},
+                "filler": "Checking account {{ args.account_id }} now.",
+            }
+        ]
+    )
+    llm = FakeLLM([[tool_call("lookup", json.dumps({"account_id": "AC-42"}))], ["It is open."]])
+    tts = FakeTTS()
+    session, _ = await run_session(
+        agent, llm, FakeTransport("text", lines=["my account"], close_input=True), tts=tts, tools=RecordingRunner()
+    )
+    assert [e["text"] for e in session.events.of_type("agent.text")] == ["Checking account AC-42 now. It is open."]
+    assert tts.texts[0] == "Checking account AC-42 now."
+
+
+async def test_a_filler_with_args_of_invalid_json_renders_them_empty_and_the_tool_is_not_run():
+    agent = make_agent(
+        tools=[{"name": "lookup", "python": "x:lookup", "filler": "Checking account {{ args.account_id }} now."}]
+    )
+    llm = FakeLLM([[ToolCallRequest("c1", "lookup", "{not json")], ["Sorry."]])
+    runner = RecordingRunner()
+    session, _ = await run_session(
+        agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=FakeTTS(), tools=runner
+    )
+    assert session.events.of_type("agent.text")[0]["text"].startswith("Checking account now.")
+    assert runner.calls == []
 
 
 async def test_an_empty_filler_means_silence():

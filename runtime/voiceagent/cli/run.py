@@ -104,6 +104,7 @@ def run(
 
     from voiceagent.config.diagnostics import ConfigError
     from voiceagent.config.load import load_agent
+    from voiceagent.providers.base import prestart_of
     from voiceagent.providers.registry import ProviderSetupError, resolve_providers
 
     env = dict(os.environ)
@@ -141,9 +142,9 @@ def run(
     except ProviderSetupError as exc:
         _say(f"{file}: error: {exc}")
         sys.exit(1)
-    prestart = getattr(providers.llm, "prestart", None)
-    if prestart is not None:  # a local model server loads while STT/TTS load and the greeting plays
-        prestart()
+    prestartable = prestart_of(providers.llm)  # a declared capability (providers.base.LLMCapabilities)
+    if prestartable is not None:  # a local model server loads while STT/TTS load and the greeting plays
+        prestartable.prestart()
     if fallback_note:
         _say(fallback_note)
     for note in providers.notes:

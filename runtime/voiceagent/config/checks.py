@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Function names the runtime itself offers the LLM; a tool of the same name would be shadowed.
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX as RESERVED_PREFIX
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION as RESERVED_TOOL
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.envsubst import iter_strings
 from voiceagent.config.http_url import http_url_checks
@@ -24,10 +27,6 @@ from voiceagent.config.yamlnodes import Node
 from voiceagent.templating import TemplateError, check_expression, check_template
 
 TOOL_KINDS = ("python", "http", "builtin")
-# Function names the runtime itself offers the LLM (engine/compiler.py: VERIFY_FUNCTION,
-# TRANSITION_PREFIX); a tool of the same name would be shadowed.
-RESERVED_TOOL = "verify_caller"
-RESERVED_PREFIX = "go_to_"
 TRIGGERS = ("description", "when", "on_tool")
 
 

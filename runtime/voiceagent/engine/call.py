@@ -29,13 +29,13 @@ from voiceagent.engine.guardrails import VerificationGuard
 from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.session import Session
 from voiceagent.engine.tools import ToolRunner
+from voiceagent.providers.base import LLM, STT, TTS
 
 if TYPE_CHECKING:
     from voiceagent.config.load import LoadedAgent
-    from voiceagent.providers.base import LLM, STT, TTS
     from voiceagent.transports.base import Transport
 
-__all__ = ["Call", "CallProviders", "build_call"]
+__all__ = ["Call", "CallProviders", "Providers", "build_call"]
 
 
 class CallProviders(Protocol):
@@ -51,6 +51,18 @@ class CallProviders(Protocol):
 
     @property
     def tts(self) -> TTS | None: ...  # noqa: D102
+
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    """A plain :class:`CallProviders`: the providers an embedder, a test or a benchmark built.
+
+    Example: ``build_call(loaded, Providers(llm=FakeLLM()), FakeTransport("text", lines=["hi"]))``.
+    """
+
+    llm: LLM
+    stt: STT | None = None
+    tts: TTS | None = None
 
 
 @dataclass

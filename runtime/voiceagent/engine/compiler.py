@@ -8,7 +8,7 @@ states) and its transitions:
 
 * ``when``: a sandboxed Jinja2 guard over ``{session, variables, caller, now}``, evaluated by the
   session after each tool round and each turn;
-* ``on_tool``: taken after that tool succeeds (and its ``when``, if it has one, holds);
+* ``on_tool``: taken after that tool succeeds (a transition has exactly one trigger);
 * ``description`` only: LLM-chosen, offered as a function.
 
 Function format: https://platform.openai.com/docs/api-reference/chat/create#chat-create-tools
@@ -16,20 +16,36 @@ Function format: https://platform.openai.com/docs/api-reference/chat/create#chat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from voiceagent import templating
-from voiceagent.config.models import Agent, Tool
+from voiceagent.config.builtin_functions import (
+    VERIFY_FUNCTION,
+    transition_function_name,
+    verify_function,
+)
+from voiceagent.config.models import Agent, Tool, Transition
 from voiceagent.engine.tool_schema import tool_definition
 
+__all__ = [
+    "MAIN_STATE",
+    "VERIFY_FUNCTION",
+    "CompileError",
+    "CompiledAgent",
+    "CompiledState",
+    "CompiledTransition",
+    "compile_agent",
+    "thaw",
+    "tool_function",
+    "transition_function_name",
+    "verify_function",
+]
+
 MAIN_STATE = "main"
-VERIFY_FUNCTION = "verify_caller"
-TRANSITION_PREFIX = "go_to_"
 
 _BUILTIN_DESCRIPTIONS = {
     "transfer": "Transfer the call to a human agent.",
@@ -70,33 +86,6 @@ def tool_function(tool: Tool) -> dict[str, Any]:
     if not fn.get("description"):
         fn["description"] = _BUILTIN_DESCRIPTIONS.get(tool.builtin or "", f"The {tool.name} tool.")
     return definition
-
-
-def verify_function(factors: list[str]) -> dict[str, Any]:
-    """The builtin ``verify_caller`` function: one optional string parameter per factor."""
-    return {
-        "type": "function",
-        "function": {
-            "name": VERIFY_FUNCTION,
-            "description": (
-                "Verify the caller's identity. Pass only the facts the caller has told you, "
-                "exactly as they said them. Returns the verification level reached."
-            ),
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    f: {"type": "string", "description": f"The caller's {f.replace('_', ' ')}, as they said it."}
-                    for f in factors
-                },
-                "required": [],
-            },
-        },
-    }
-
-
-def transition_function_name(state: str) -> str:
-    """``go_to_<state>`` with characters a function name cannot hold replaced by ``_``."""
-    return TRANSITION_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +195,7 @@ def _state_functions(
 
 
 def _compile_transitions(
-    state: str, transitions: list, states: set[str], tools: set[str]
+    state: str, transitions: list[Transition], states: set[str], tools: set[str]
 ) -> tuple[CompiledTransition, ...]:
     out: list[CompiledTransition] = []
     for t in transitions:
@@ -217,12 +206,15 @@ def _compile_transitions(
                 templating.check_expression(t.when)
             except templating.TemplateError as exc:
                 raise CompileError(f"state {state!r}: bad guard {t.when!r}: {exc}") from None
-        if t.on_tool is not None:  # with a `when` too, the guard must also hold after the tool
+        if t.on_tool is not None and t.when is not None:  # validate refuses it too (config.checks)
+            raise CompileError(
+                f"state {state!r}: a transition needs exactly one of description, when or on_tool "
+                "(has when and on_tool)"
+            )
+        if t.on_tool is not None:
             if t.on_tool not in tools:
                 raise CompileError(f"state {state!r}: on_tool names unknown tool {t.on_tool!r}")
-            out.append(
-                CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool, when=t.when, description=t.description)
-            )
+            out.append(CompiledTransition(to=t.to, kind="tool", on_tool=t.on_tool))
         elif t.when is not None:
             out.append(CompiledTransition(to=t.to, kind="guard", when=t.when, description=t.description))
         else:
@@ -237,7 +229,20 @@ def _compile_transitions(
     return tuple(out)
 
 
-def compile_agent(loaded: Any, base_dir: str | Path | None = None) -> CompiledAgent:
+class LoadedLike(Protocol):
+    """What :func:`compile_agent` needs of a ``config.load.LoadedAgent``."""
+
+    @property
+    def agent(self) -> Agent: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def base_dir(self) -> Path | None: ...
+
+
+def compile_agent(loaded: LoadedLike | Agent, base_dir: str | Path | None = None) -> CompiledAgent:
     """Compile ``loaded`` (a ``LoadedAgent`` with ``.agent``, ``.path``, ``.base_dir``, or a bare
     :class:`Agent` plus ``base_dir``) into a :class:`CompiledAgent`.
 
@@ -251,8 +256,8 @@ def compile_agent(loaded: Any, base_dir: str | Path | None = None) -> CompiledAg
         agent, path, root = loaded, None, Path(base_dir or ".")
     else:
         agent = loaded.agent
-        path = Path(loaded.path) if getattr(loaded, "path", None) else None
-        root = Path(base_dir or getattr(loaded, "base_dir", None) or (path.parent if path else "."))
+        path = Path(loaded.path) if loaded.path else None
+        root = Path(base_dir or loaded.base_dir or (path.parent if path else "."))
     tools = {t.name: t for t in agent.tools}
     verification = agent.guardrails.verification
     lookup = verification.lookup if verification else None

@@ -3,28 +3,30 @@
 All calls of a round run concurrently (``asyncio.gather``) while the filler is spoken. Tool
 failures, timeouts, refusals and unknown functions go back to the LLM as ``{"error": ...}``;
 nothing here raises for them. Verification is decided by the guard (``engine.guardrails``),
-never by the LLM: a tool whose ``requires_level`` is above ``session.verification_level`` is
-not run and the LLM gets the refusal.
+never by the LLM: a tool whose ``requires_level`` is above the flow's verification level is
+not run and the LLM gets the refusal. Which function is what, which transition is taken and
+how the call ends are the flow's rules (:class:`~voiceagent.engine.flow.Flow`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from voiceagent import templating
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION
 from voiceagent.config.models import Tool
-from voiceagent.engine.compiler import VERIFY_FUNCTION
+from voiceagent.engine.compiler import CompiledAgent
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.flow import Flow, FunctionKind
+from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, TransferAction
 from voiceagent.providers.base import ToolCallRequest
 
-if TYPE_CHECKING:  # pragma: no cover
-    from voiceagent.engine.session import Session
-    from voiceagent.engine.turn import Turn
-
-Kind = Literal["tool", "verify", "transition", "unknown"]
+__all__ = ["CallOutcome", "Dispatcher"]
 
 
 @dataclass(slots=True)
@@ -32,10 +34,9 @@ class CallOutcome:
     """What one function call produced. ``content`` goes back to the LLM as the tool message."""
 
     call: ToolCallRequest
-    kind: Kind
+    kind: FunctionKind
     ok: bool
     content: Any
-    transition_to: str | None = None
 
 
 def _default_refusal(tool: Tool, level: int) -> str | None:
@@ -47,205 +48,200 @@ def _default_refusal(tool: Tool, level: int) -> str | None:
     return None
 
 
+def _parse_args(raw: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The LLM's JSON arguments as ``(dict, None)``, or ``(None, why)`` when not a JSON object."""
+    try:
+        args = json.loads(raw or "{}")
+    except ValueError as exc:
+        return None, str(exc)
+    return (args, None) if isinstance(args, dict) else (None, "arguments must be a JSON object")
+
+
 class Dispatcher:
-    """Executes function calls for ``session``; see the module docstring."""
+    """Executes the function calls of one call; see the module docstring.
 
-    def __init__(self, session: Session) -> None:
-        self.s = session
+    Args:
+        compiled: the compiled agent (its tools).
+        flow: the call's :class:`~voiceagent.engine.flow.Flow` (classification, transitions,
+            ending, verification level).
+        events: the call's event log (``tool.call``, ``tool.result``, ``verification``...).
+        say: speaks a filler (``Speaker.say``); returns when it is queued.
+        tool_context: the ``ctx`` handed to tools and the guard, built fresh per call.
+        tools: runs the agent's tools; None: only builtins work, other tools answer with an error.
+        guard: verification; None: ``requires_level`` still refuses (level stays 0) and
+            ``verify_caller`` answers with an error.
+    """
 
-    def classify(self, call: ToolCallRequest) -> Kind:
-        """Which kind of function ``call`` names in the current state."""
-        state = self.s.compiled.state(self.s.state.state)
-        if call.name == VERIFY_FUNCTION and self.s.compiled.has_verification:
-            return "verify"
-        if state.transition_for_function(call.name) is not None:
-            return "transition"
-        if call.name in state.tools:
-            return "tool"
-        return "unknown"
+    def __init__(
+        self,
+        compiled: CompiledAgent,
+        flow: Flow,
+        events: EventLog,
+        *,
+        say: Callable[[str], Awaitable[object]],
+        tool_context: Callable[[], ToolContext],
+        tools: ToolRunnerPort | None = None,
+        guard: Guard | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.flow = flow
+        self.events = events
+        self.tools = tools
+        self.guard = guard
+        self._say = say
+        self._tool_context = tool_context
 
     def filler_for(self, calls: list[ToolCallRequest]) -> str | None:
-        """The filler for a round: the first called tool's ``filler``, else ``behaviour.filler``.
-        None when only transitions / builtins / unknown names / tools that will be refused were called.
+        """The filler of a round, rendered: the first called tool's ``filler`` (with that call's
+        ``args``), else ``behaviour.filler``. None when only transitions / builtins / unknown
+        names / tools that will be refused were called, or the tool's filler is ``""``.
         """
         slow = False
         for call in calls:
-            kind = self.classify(call)
+            kind = self.flow.classify(call.name)
             if kind == "verify":
                 slow = True
             elif kind == "tool":
-                tool = self.s.compiled.tools[call.name]
+                tool = self.compiled.tools[call.name]
                 if tool.builtin is None and not self._refusal(tool):
                     if tool.filler is not None:  # "" = this tool runs in silence
-                        return tool.filler or None
+                        args = _parse_args(call.arguments)[0] or {}
+                        return self._render(tool.filler, args) if tool.filler else None
                     slow = True
-        return self.s.compiled.agent.behaviour.filler if slow else None
+        filler = self.compiled.agent.behaviour.filler if slow else None
+        return self._render(filler, {}) if filler else None
 
     def _refusal(self, tool: Tool) -> str | None:
-        level = self.s.state.verification_level
-        return self.s.guard.refusal_for(tool, level) if self.s.guard is not None else _default_refusal(tool, level)
+        level = self.flow.verification_level
+        return self.guard.refusal_for(tool, level) if self.guard is not None else _default_refusal(tool, level)
 
-    async def run_calls(self, turn: Turn, calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
+    async def run_calls(self, calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
         """Run ``calls`` concurrently; speak the filler first unless the LLM already said something.
-        Applies transitions (the first LLM-chosen one, else the first ``on_tool`` one) afterwards.
+        Then the flow takes the transition the round chose (:meth:`Flow.after_calls`).
         """
-        s = self.s
-        turn.metrics.tool_calls += len(calls)
         if not spoke:
             filler = self.filler_for(calls)
             if filler:
-                text = self._render(filler, {})
-                await s.speaker.say(text, None)
-        kinds = [self.classify(c) for c in calls]
-        outcomes = list(await asyncio.gather(*(self._execute(c, k) for c, k in zip(calls, kinds))))
-        chosen = next((o for o in outcomes if o.kind == "transition" and o.transition_to), None)
-        chosen = chosen or next((o for o in outcomes if o.transition_to), None)
-        if chosen is not None:
-            s.enter_state(chosen.transition_to, via="llm" if chosen.kind == "transition" else "on_tool")
+                await self._say(filler)
+        kinds = [self.flow.classify(c.name) for c in calls]
+        outcomes = list(await asyncio.gather(*(self._execute(c, k) for c, k in zip(calls, kinds, strict=True))))
+        self.flow.after_calls((o.call.name, o.kind, o.ok) for o in outcomes)
         return outcomes
 
-    async def _execute(self, call: ToolCallRequest, kind: Kind) -> CallOutcome:
-        try:
-            args = json.loads(call.arguments or "{}")
-            if not isinstance(args, dict):
-                raise ValueError("arguments must be a JSON object")
-        except ValueError as exc:
-            self.s.events.emit("tool.call", name=call.name, arguments=call.arguments)
-            self.s.events.emit("tool.result", name=call.name, ok=False, error=f"invalid arguments: {exc}")
-            return CallOutcome(call, kind, False, {"error": f"invalid JSON arguments: {exc}"})
+    async def _execute(self, call: ToolCallRequest, kind: FunctionKind) -> CallOutcome:
+        args, error = _parse_args(call.arguments)
+        if args is None:
+            self.events.emit("tool.call", name=call.name, arguments=call.arguments)
+            self.events.emit("tool.result", name=call.name, ok=False, error=f"invalid arguments: {error}")
+            return CallOutcome(call, kind, False, {"error": f"invalid JSON arguments: {error}"})
         if kind == "transition":
-            target = self.s.compiled.state(self.s.state.state).transition_for_function(call.name).to  # type: ignore[union-attr]
-            return CallOutcome(call, kind, True, {"ok": True, "state": target}, transition_to=target)
+            return CallOutcome(call, kind, True, {"ok": True, "state": self.flow.llm_target(call.name)})
         if kind == "verify":
             return await self._verify(call, args)
         if kind == "unknown":
-            self.s.events.emit("tool.call", name=call.name, arguments=args)
+            self.events.emit("tool.call", name=call.name, arguments=args)
             error = f"unknown function {call.name!r} in this step of the conversation"
-            self.s.events.emit("tool.result", name=call.name, ok=False, error=error)
+            self.events.emit("tool.result", name=call.name, ok=False, error=error)
             return CallOutcome(call, kind, False, {"error": error})
-        ok, content = await self.run_tool(self.s.compiled.tools[call.name], args)
-        state = self.s.compiled.state(self.s.state.state)
-        transition = state.transition_on_tool(call.name) if ok else None
-        if transition is not None and transition.when is not None and not self.s.guard_holds(transition.when):
-            transition = None
-        return CallOutcome(call, kind, ok, content, transition_to=transition.to if transition else None)
+        ok, content = await self.run_tool(self.compiled.tools[call.name], args)
+        return CallOutcome(call, kind, ok, content)
 
     async def run_tool(self, tool: Tool, args: dict[str, Any]) -> tuple[bool, Any]:
-        """Run one agent tool (refusal check, ToolRunner, builtin actions); returns (ok, content for the LLM)."""
-        s = self.s
-        s.events.emit("tool.call", name=tool.name, arguments=args)
+        """Run one agent tool (refusal check, tool runner, builtin actions); returns (ok, content for the LLM)."""
+        self.events.emit("tool.call", name=tool.name, arguments=args)
         refusal = self._refusal(tool)
         if refusal:
-            s.events.emit("tool.result", name=tool.name, ok=False, error=refusal, refused=True)
+            self.events.emit("tool.result", name=tool.name, ok=False, error=refusal, refused=True)
             return False, {"error": refusal}
-        if s.tools is not None:
+        if self.tools is not None:
             try:
-                result = await s.tools.run(tool.name, args, s.tool_context())
+                result = await self.tools.run(tool.name, args, self._tool_context())
             except Exception as exc:  # noqa: BLE001 - the runner should not raise; never crash the call
-                result = _Result(False, None, f"{type(exc).__name__}: {exc}", None)
+                result = ToolResult(False, None, f"{type(exc).__name__}: {exc}")
         elif tool.builtin is not None:
-            result = _Result(True, {"ok": True}, None, None)
+            result = ToolResult(True, {"ok": True})
         else:
-            result = _Result(False, None, "no tool runner is configured", None)
-        timing = {"duration_ms": round(result.duration_ms, 1)} if getattr(result, "duration_ms", None) else {}
+            result = ToolResult(False, None, "no tool runner is configured")
+        timing = {"duration_ms": round(result.duration_ms, 1)} if result.duration_ms else {}
         if result.ok:
-            s.events.emit("tool.result", name=tool.name, ok=True, result=result.result, **timing)
+            self.events.emit("tool.result", name=tool.name, ok=True, result=result.result, **timing)
         else:
-            s.events.emit("tool.result", name=tool.name, ok=False, error=result.error, **timing)
+            self.events.emit("tool.result", name=tool.name, ok=False, error=result.error, **timing)
         if result.ok and tool.builtin is not None:
             self._builtin_action(tool, args, result.action)
-        if hasattr(result, "for_llm"):
-            return result.ok, result.for_llm()
-        if result.ok:
-            return True, result.result if result.result is not None else {"ok": True}
-        return False, {"error": result.error or "the tool failed"}
+        return result.ok, result.for_llm()
 
     async def _verify(self, call: ToolCallRequest, args: dict[str, Any]) -> CallOutcome:
-        s = self.s
         # Stated factor values are personal data: the log gets their names only.
-        s.events.emit("tool.call", name=VERIFY_FUNCTION, arguments={k: "[redacted]" for k in args})
-        if s.guard is None:
+        self.events.emit("tool.call", name=VERIFY_FUNCTION, arguments=dict.fromkeys(args, "[redacted]"))
+        if self.guard is None:
             error = "verification is not available"
-            s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
+            self.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
             return CallOutcome(call, "verify", False, {"error": error})
         try:
-            outcome = await s.guard.verify(args, s.tool_context())
+            outcome = await self.guard.verify(args, self._tool_context())
         except Exception as exc:  # noqa: BLE001 - the guard should not raise; never crash the call
             error = f"verification failed: {type(exc).__name__}"
-            s.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
+            self.events.emit("tool.result", name=VERIFY_FUNCTION, ok=False, error=error)
             return CallOutcome(call, "verify", False, {"error": error})
-        s.state.verification_level = int(outcome.level or 0)
-        s.events.emit(
-            "verification",
-            level=s.state.verification_level,
-            factors_matched=list(outcome.matched or []),
-            locked_out=bool(outcome.locked_out),
+        self.flow.record_verification(outcome.level)
+        level = self.flow.verification_level
+        self.events.emit(
+            "verification", level=level, factors_matched=list(outcome.matched), locked_out=outcome.locked_out
         )
-        content = (
-            outcome.for_llm()
-            if hasattr(outcome, "for_llm")
-            else {"verification_level": s.state.verification_level, "message": outcome.message}
-        )
-        s.events.emit(
+        self.events.emit(
             "tool.result",
             name=VERIFY_FUNCTION,
             ok=True,
-            result={"verification_level": s.state.verification_level, "locked_out": bool(outcome.locked_out)},
+            result={"verification_level": level, "locked_out": outcome.locked_out},
         )
-        if getattr(outcome, "newly_locked", outcome.locked_out):
-            await self._lockout()
-        return CallOutcome(call, "verify", True, content)
+        if outcome.newly_locked:
+            await self._lockout(self.guard)
+        return CallOutcome(call, "verify", True, outcome.for_llm())
 
-    async def _lockout(self) -> None:
+    async def _lockout(self, guard: Guard) -> None:
         """Run ``on_lockout`` through the guard (a tool such as a transfer, or ``end_call``)."""
-        s = self.s
-        s.events.emit("verification.lockout", action=getattr(s.guard, "lockout_action", None))
-        run_lockout = getattr(s.guard, "run_lockout", None)
-        result = await run_lockout(s.tool_context()) if run_lockout is not None else None
+        self.events.emit("verification.lockout", action=guard.lockout_action)
+        result = await guard.run_lockout(self._tool_context())
         if result is None:
             return
         # the runtime, not the LLM, ends this call: the LLM gets a last round to tell the caller
         if result.ok and result.action is not None:
             self._apply_action(result.action, None, last_words=True)
         elif not result.ok:
-            s.events.emit("error", where="guardrails", message=result.error or "lockout action failed")
-            s.request_end("end_call", {"reason": "verification_lockout"}, last_words=True)
+            self.events.emit("error", where="guardrails", message=result.error or "lockout action failed")
+            self.flow.request_end("end_call", {"reason": "verification_lockout"}, last_words=True)
 
-    def _builtin_action(self, tool: Tool, args: dict[str, Any], action: Any) -> None:
+    def _builtin_action(self, tool: Tool, args: dict[str, Any], action: TransferAction | EndCallAction | None) -> None:
         if action is None:  # no runner: derive the action from the tool definition
             info: dict[str, Any] = {"reason": args.get("reason")}
             if tool.builtin == "transfer":
                 info.update(
-                    to=self._render(tool.to or "", {"args": args}),
+                    to=self._render(tool.to or "", args),
                     mode=tool.mode,
-                    handoff=self._render(tool.handoff_prompt, {"args": args}) if tool.handoff_prompt else None,
+                    handoff=self._render(tool.handoff_prompt, args) if tool.handoff_prompt else None,
                 )
-            self.s.request_end("transfer" if tool.builtin == "transfer" else "end_call", {**info, "tool": tool.name})
+            self.flow.request_end("transfer" if tool.builtin == "transfer" else "end_call", {**info, "tool": tool.name})
             return
         self._apply_action(action, tool.name)
 
-    def _apply_action(self, action: Any, tool: str | None, *, last_words: bool = False) -> None:
-        """Carry out a ``TransferAction`` (has ``to``) or ``EndCallAction`` from the tool runner."""
-        info = dataclasses.asdict(action) if dataclasses.is_dataclass(action) else dict(action)
+    def _apply_action(
+        self, action: TransferAction | EndCallAction, tool: str | None, *, last_words: bool = False
+    ) -> None:
+        """Carry out a ``TransferAction`` or ``EndCallAction`` from the tool runner or the guard."""
+        info = asdict(action)
         if tool is not None:
             info["tool"] = tool
-        if "to" in info:
-            self.s.request_end("transfer", info, last_words=last_words)
+        if isinstance(action, TransferAction):
+            self.flow.request_end("transfer", info, last_words=last_words)
         else:
             info["reason"] = info.get("reason") or "end_call"
-            self.s.request_end("end_call", info, last_words=last_words)
+            self.flow.request_end("end_call", info, last_words=last_words)
 
-    def _render(self, source: str, extra: dict[str, Any]) -> str:
+    def _render(self, source: str, args: dict[str, Any]) -> str:
+        """Render a tool template (filler, transfer target, handoff) with the call's ``args``."""
         try:
-            return templating.render(source, self.s.tool_context().template_context(**extra))
+            return templating.render(source, self._tool_context().template_context(args))
         except templating.TemplateError as exc:
-            self.s.events.emit("error", where="template", message=str(exc))
+            self.events.emit("error", where="template", message=str(exc))
             return source
-
-
-@dataclass(slots=True)
-class _Result:
-    ok: bool
-    result: Any
-    error: str | None
-    action: Any

@@ -1,6 +1,6 @@
 """Knowledge-based caller verification, enforced by the runtime, never by the LLM.
 
-agent-format.md "guardrails": with ``guardrails.verification`` configured the LLM is offered a
+``guardrails.verification`` of the agent file (docs/agent-reference.md): when it is set the LLM is offered a
 builtin ``verify_caller`` function whose optional string parameters are the factors. The guard
 calls the ``lookup`` tool through the :class:`~voiceagent.engine.tools.ToolRunner`, compares each
 stated factor with the record itself (:func:`~voiceagent.engine.guardrails_normalise.factor_matches`),
@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION, verify_function
 from voiceagent.config.models import Tool, Verification
 from voiceagent.engine.guardrails_normalise import digits_of, factor_matches
 from voiceagent.engine.redaction import Redactor
@@ -39,7 +40,8 @@ from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, Tool
 
 __all__ = ["VERIFY_TOOL_NAME", "VerificationGuard", "VerificationOutcome"]
 
-VERIFY_TOOL_NAME = "verify_caller"
+VERIFY_TOOL_NAME = VERIFY_FUNCTION
+"""Alias of :data:`voiceagent.config.builtin_functions.VERIFY_FUNCTION`."""
 
 
 @dataclass(frozen=True)
@@ -142,26 +144,10 @@ class VerificationGuard:
     # -- LLM surface -------------------------------------------------------------------------
 
     def verify_tool_definition(self) -> dict[str, Any] | None:
-        """The OpenAI function ``verify_caller`` (each factor an optional string), or None when
-        verification is not configured.
+        """The OpenAI function ``verify_caller`` (:func:`voiceagent.config.builtin_functions.verify_function`),
+        or None when verification is not configured.
         """
-        if self.verification is None:
-            return None
-        props = {
-            f: {"type": "string", "description": f"The caller's {f.replace('_', ' ')}, exactly as they said it."}
-            for f in self.verification.factors
-        }
-        return {
-            "type": "function",
-            "function": {
-                "name": VERIFY_TOOL_NAME,
-                "description": (
-                    "Verify the caller's identity. Pass only the facts the caller has said; the "
-                    "runtime checks them and returns the verification level reached."
-                ),
-                "parameters": {"type": "object", "properties": props, "required": []},
-            },
-        }
+        return verify_function(self.verification.factors) if self.verification is not None else None
 
     def refusal_for(self, tool: Tool, level: int | None = None) -> str | None:
         """Text for the LLM when ``tool.requires_level`` exceeds ``level`` (default: the guard's
@@ -172,9 +158,15 @@ class VerificationGuard:
         if need is None or need <= level:
             return None
         if self.verification is None:
-            return f"verification needed: level {need} is required for {tool.name}, but caller verification is not available"
+            return (
+                f"verification needed: level {need} is required for {tool.name}, "
+                "but caller verification is not available"
+            )
         if self._state.locked_out:
-            return f"verification needed: level {need} is required for {tool.name}, and verification is locked after too many failed attempts"
+            return (
+                f"verification needed: level {need} is required for {tool.name}, "
+                "and verification is locked after too many failed attempts"
+            )
         lvl = self.verification.levels.get(need)
         what = f" ({lvl.description})" if lvl and lvl.description else ""
         hint = self._needed_text(need)

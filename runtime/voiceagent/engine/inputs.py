@@ -1,8 +1,9 @@
 """The caller's side of a call, as one queue of :class:`InputItem` for the session loop.
 
 Audio transports: caller frames are pumped into an STT stream; its ``speech_started`` and
-``final`` events become items (a non-empty ``interim`` counts as ``speech_started``). Text transports: each non-blank line is a
-``final`` item. When the input ends (hang-up, EOF, STT closed or failed) an ``end`` item follows.
+``final`` events become items (a non-empty ``interim`` counts as ``speech_started``). Text
+transports: each non-blank line is a ``final`` item. When the input ends (hang-up, EOF, STT
+closed or failed) an ``end`` item follows.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from voiceagent.providers.base import STT
+from voiceagent.transports.base import Transport
 
 
 @dataclass(slots=True, eq=False)
@@ -46,8 +50,8 @@ class CallerInput:
 
     def __init__(
         self,
-        transport: Any,
-        stt: Any,
+        transport: Transport,
+        stt: STT | None,
         *,
         language: str,
         clock_ms: Callable[[], float],
@@ -64,7 +68,7 @@ class CallerInput:
         self.max_reopens = max_reopens
         self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._stream: Any = None
+        self._stream: Any = None  # an STTStream once started (audio)
 
     async def start(self) -> None:
         """Open the STT stream (audio) and start reading.
@@ -135,6 +139,7 @@ class CallerInput:
                     reopens += 1
                     self.on_error("stt", exc, False)
                     old = self._stream
+                    assert self.stt is not None  # audio input starts only with an STT
                     try:
                         self._stream = await self.stt.open(language=self.language)
                     except Exception as open_exc:  # noqa: BLE001
@@ -148,7 +153,7 @@ class CallerInput:
     async def _replaced(self, failed: Any, wait_s: float = 5.0) -> bool:
         """Wait (at most ``wait_s``) for the reader to replace the ``failed`` stream; True if it did."""
         deadline = self.clock_ms() + 1000 * wait_s
-        while self._stream is failed and self.clock_ms() < deadline:
+        while self._stream is failed and self.clock_ms() < deadline:  # noqa: ASYNC110 - bounded poll of a field
             await asyncio.sleep(0.01)
         return self._stream is not failed
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceagent.providers.base import Usage
+
 
 def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(b - a, 1)
@@ -43,11 +45,11 @@ class TurnMetrics:
     tool_calls: int = 0
     warmup_wait_ms: float = 0.0
 
-    def add_usage(self, usage: Any) -> None:
+    def add_usage(self, usage: Usage) -> None:
         """Add a ``providers.base.Usage`` (tokens summed over the turn's LLM rounds)."""
         self.prompt_tokens += usage.prompt_tokens or 0
         self.completion_tokens += usage.completion_tokens or 0
-        self.cached_tokens += getattr(usage, "cached_tokens", 0) or 0
+        self.cached_tokens += usage.cached_tokens or 0
         if usage.request_id:
             self.request_ids.append(usage.request_id)
 

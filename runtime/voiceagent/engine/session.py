@@ -1,23 +1,22 @@
 """The session loop: one call from greeting to hang-up.
 
-Usage::
+Usage (a session is assembled by :func:`voiceagent.engine.call.build_call`)::
 
-    compiled = compile_agent(load_agent("agents/support.yaml", env=os.environ))
-    events = EventLog("call.jsonl", redactor=redactor)
-    session = Session(compiled, llm=llm, transport=transport, events=events, stt=stt, tts=tts,
-                      tools=ToolRunner(...), guard=VerificationGuard(...))
-    reason = await session.run()     # "caller_ended", "end_call", "transfer", "final_state", ...
+    async with build_call(load_agent("agents/support.yaml", env=os.environ), providers, transport) as call:
+        reason = await call.run()    # "caller_ended", "end_call", "transfer", "final_state", ...
 
 Input: an audio transport's frames go to ``stt`` and its ``speech_started`` / ``final`` events
 drive the turns; a text transport's lines are final transcripts. Each final transcript starts a
 turn (``engine.turn``): the LLM streams, sentences go to TTS as they complete, tool rounds run
-with a filler. Caller speech during a turn (barge-in) cancels it at once; the history keeps only
+with a filler (``engine.dispatch``); where the conversation is and how it moves is the flow's
+(``engine.flow``). Caller speech during a turn (barge-in) cancels it at once; the history keeps only
 what the caller heard. The session does not close the transport or the providers: their owner does.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,32 +24,40 @@ from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.history import History, Message
+from voiceagent.engine.flow import Ending, Flow
+from voiceagent.engine.history import History
 from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
+from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.prompt import Prompt
 from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
 from voiceagent.engine.warmup import WarmUp
+from voiceagent.providers.base import LLM, STT, TTS
+from voiceagent.transports.base import Transport
 
-MAX_GUARD_CHAIN = 8
+__all__ = ["Session"]
 
 
 class Session:
     """Drives one call.
 
+    Build it with :func:`voiceagent.engine.call.build_call`, which wires the redactor, event log,
+    tool runner and guard; construct it directly only to inject stand-ins (tests).
+
     Args:
         compiled: the :class:`~voiceagent.engine.compiler.CompiledAgent`.
-        llm: a ``providers.base.LLM``.
-        transport: a ``transports.base.Transport`` (``kind`` "audio" needs ``stt``).
+        llm: the call's LLM.
+        transport: the call's transport (``kind`` "audio" needs ``stt``).
         events: the call's :class:`~voiceagent.engine.events.EventLog`.
-        stt: a ``providers.base.STT`` (audio transports only).
-        tts: a ``providers.base.TTS``; None (or ``transport.plays_audio`` False) means text only.
-        tools: an ``engine.tools.ToolRunner`` (``await run(name, args, ctx) -> ToolResult``);
-            without one, only builtins work and other tools answer the LLM with an error.
-        guard: an ``engine.guardrails.VerificationGuard``; without one ``requires_level`` is
-            still enforced (level stays 0) and ``verify_caller`` answers with an error.
+        stt: the STT (audio transports only).
+        tts: the TTS; None (or ``transport.plays_audio`` False) means text only.
+        tools: runs the agent's tools (``await run(name, args, ctx) -> ToolResult``); without
+            one, only builtins work and other tools answer the LLM with an error.
+        guard: caller verification; without one ``requires_level`` is still enforced (level
+            stays 0) and ``verify_caller`` answers with an error.
         variables: template variables that override the agent's defaults for this call.
         caller: overrides ``transport.caller`` (``phone``, ``id``, ``metadata``).
         max_tool_rounds: tool rounds per turn before the LLM must answer in words.
@@ -60,15 +67,15 @@ class Session:
         self,
         compiled: CompiledAgent,
         *,
-        llm: Any,
-        transport: Any,
+        llm: LLM,
+        transport: Transport,
         events: EventLog,
-        stt: Any = None,
-        tts: Any = None,
-        tools: Any = None,
-        guard: Any = None,
-        variables: dict[str, Any] | None = None,
-        caller: dict[str, Any] | None = None,
+        stt: STT | None = None,
+        tts: TTS | None = None,
+        tools: ToolRunnerPort | None = None,
+        guard: Guard | None = None,
+        variables: Mapping[str, object] | None = None,
+        caller: Mapping[str, object] | None = None,
         max_tool_rounds: int = 4,
     ) -> None:
         self.compiled = compiled
@@ -82,16 +89,34 @@ class Session:
         self.guard = guard
         self.max_tool_rounds = max_tool_rounds
         self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
-        self.caller = caller_facts(caller if caller is not None else getattr(transport, "caller", None))
-        self.state = SessionState(state=compiled.initial, language=self.agent.language)
+        self.caller = caller_facts(caller if caller is not None else transport.caller)
+        self.flow = Flow(compiled, events, language=self.agent.language, context=self._guard_context)
         self.history = History()
+        self.prompt = Prompt(
+            compiled, self.flow, self.history, variables=self.variables, caller=self.caller, started=datetime.now(UTC)
+        )
         self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)
-        self.runner = TurnRunner(self)
-        self.dispatcher = Dispatcher(self)
-        self.ending: tuple[str, dict[str, Any]] | None = None
-        self.ending_needs_words = False
+        self.dispatcher = Dispatcher(
+            compiled,
+            self.flow,
+            events,
+            say=self.speaker.say,
+            tool_context=self.tool_context,
+            tools=tools,
+            guard=guard,
+        )
+        self.runner = TurnRunner(
+            llm,
+            self.flow,
+            self.history,
+            self.speaker,
+            self.dispatcher,
+            events,
+            self.prompt.request,
+            utterance_timeout_ms=self.agent.behaviour.utterance_timeout_ms,
+            max_tool_rounds=max_tool_rounds,
+        )
         self.end_reason: str | None = None
-        self._started = datetime.now(UTC)
         self._input = CallerInput(
             transport,
             stt,
@@ -104,62 +129,26 @@ class Session:
         self._prefetch: asyncio.Task[Any] | None = None  # guard.prefetch: redacted values before the first transcript
         self._turn: Turn | None = None
         self._item: InputItem | None = None
-        self.warm = WarmUp(self)
+        self.warm = WarmUp(llm, events, lambda: self.prompt.request("auto"))
 
     # ------------------------------------------------------------------ public helpers
+
+    @property
+    def state(self) -> SessionState:
+        """The call's session state (written by the flow and, for ``turns``, by the session)."""
+        return self.flow.state
+
+    @property
+    def ending(self) -> Ending | None:
+        """How the call will end (a final state, ``end_call``, a transfer), or None while it goes on."""
+        return self.flow.ending
 
     def tool_context(self) -> ToolContext:
         """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
         return ToolContext(caller=self.caller, session=self.state.as_template(), variables=self.variables)
 
-    def build_messages(self) -> list[Message]:
-        """System prompt of the current state + the trimmed history, for a ``ChatRequest``.
-
-        ``now`` in the prompt is the call's start time, so the prompt prefix stays byte-identical
-        across turns of a state (prompt caching); the growing history goes after it.
-        """
-        ctx = template_context(self.state, self.variables, self.caller, self._started)
-        system = self.compiled.system_prompt(self.state.state, ctx)
-        return [{"role": "system", "content": system}, *self.history.trimmed(self.agent.behaviour.max_history_turns)]
-
-    def enter_state(self, name: str, *, via: str) -> None:
-        """Move to state ``name`` (emits ``state.enter``); a move to the current state is ignored."""
-        if name == self.state.state:
-            return
-        previous, self.state.state = self.state.state, name
-        self.events.emit("state.enter", state=name, previous=previous, via=via)
-
-    def guard_holds(self, expression: str) -> bool:
-        """Evaluate a ``when`` guard now; a failing expression is an ``error`` event and False."""
-        try:
-            return bool(templating.evaluate(expression, template_context(self.state, self.variables, self.caller)))
-        except templating.TemplateError as exc:
-            self.events.emit("error", where="guard", message=str(exc), expression=expression)
-            return False
-
-    def apply_guards(self) -> bool:
-        """Take ``when`` transitions whose guard is true (chained, bounded). Returns whether the state changed."""
-        changed = False
-        for _ in range(MAX_GUARD_CHAIN):
-            target = next(
-                (t.to for t in self.compiled.state(self.state.state).guard_transitions() if self.guard_holds(t.when)),
-                None,
-            )  # type: ignore[arg-type]
-            if target is None or target == self.state.state:
-                break
-            self.enter_state(target, via="guard")
-            changed = True
-        return changed
-
-    def request_end(self, kind: str, info: dict[str, Any], *, last_words: bool = False) -> None:
-        """Ask the session to end after the agent's last words (``kind``: "transfer" or "end_call").
-
-        ``last_words``: the LLM gets one more round to speak even if it already said something
-        this turn (the runtime ended the call, e.g. a verification lockout, so it could not know).
-        """
-        if self.ending is None:
-            self.ending = (kind, info)
-            self.ending_needs_words = last_words
+    def _guard_context(self) -> dict[str, Any]:
+        return template_context(self.state, self.variables, self.caller)
 
     # ------------------------------------------------------------------ the call
 
@@ -181,33 +170,33 @@ class Session:
             agent=self.agent.name,
             language=self.agent.language,
             transport=self.transport.kind,
-            llm=getattr(self.llm, "name", None),
-            stt=getattr(self.stt, "name", None),
-            tts=getattr(self.tts, "name", None) if self.speaker.audio else None,
+            llm=self.llm.name,
+            stt=self.stt.name if self.stt is not None else None,
+            tts=self.tts.name if self.tts is not None and self.speaker.audio else None,
         )
-        self.events.emit("state.enter", state=self.state.state, previous=None, via="initial")
+        self.events.emit("state.enter", state=self.flow.name, previous=None, via="initial")
         try:
             try:
                 await self._input.start()
             except Exception as exc:
                 self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
-                self.events.emit("session.end", reason="stt_error", turns=0, state=self.state.state)
+                self.events.emit("session.end", reason="stt_error", turns=0, state=self.flow.name)
                 raise
-            prefetch = getattr(self.guard, "prefetch", None)
-            if prefetch is not None:
-                self._prefetch = asyncio.create_task(prefetch(self.tool_context()), name="lookup-prefetch")
+            if self.guard is not None:
+                self._prefetch = asyncio.create_task(self.guard.prefetch(self.tool_context()), name="lookup-prefetch")
             self._start_greeting()
             await self._loop()
         finally:
             await self._shutdown()
-        if self.ending is not None:
-            kind, info = self.ending
-            self.end_reason = "transfer" if kind == "transfer" else str(info.get("reason") or "end_call")
-            self.events.emit("call.transfer" if kind == "transfer" else "call.end", **info)
+        ending = self.flow.ending
+        if ending is not None:
+            transfer = ending.kind == "transfer"
+            self.end_reason = "transfer" if transfer else str(ending.info.get("reason") or "end_call")
+            self.events.emit("call.transfer" if transfer else "call.end", **ending.info)
         else:
             self.end_reason = self.end_reason or "caller_ended"
             self.events.emit("call.end", reason=self.end_reason)
-        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.state.state)
+        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name)
         return self.end_reason
 
     async def _loop(self) -> None:
@@ -215,7 +204,7 @@ class Session:
         barge_in = self.agent.behaviour.barge_in
         try:
             while True:
-                if self.ending is not None and self._task is None:
+                if self.flow.ending is not None and self._task is None:
                     return
                 if getter is None:
                     getter = asyncio.create_task(self._input.get())
@@ -242,7 +231,7 @@ class Session:
                     else:
                         await asyncio.wait({self._task})
                         self._reap()
-                    if self.ending is not None:
+                    if self.flow.ending is not None:
                         if item.done is not None:
                             item.done.set()
                         return
@@ -257,7 +246,7 @@ class Session:
     # ------------------------------------------------------------------ turns
 
     def _start_greeting(self) -> None:
-        ctx = template_context(self.state, self.variables, self.caller, self._started)
+        ctx = self.prompt.context()
         try:
             text = self.compiled.greeting(ctx)
         except templating.TemplateError as exc:
@@ -285,7 +274,7 @@ class Session:
         self.warm.start()  # the greeting was cut before it began: the first turn waits for it instead
         self._begin(turn, item, self._run_turn(turn))
 
-    def _begin(self, turn: Turn, item: InputItem | None, coro: Any) -> None:
+    def _begin(self, turn: Turn, item: InputItem | None, coro: Coroutine[Any, Any, None]) -> None:
         self._turn, self._item = turn, item
         self.speaker.listener = turn
         self._task = asyncio.create_task(coro, name=f"turn-{turn.index}")
@@ -299,11 +288,10 @@ class Session:
         if turn.deadline is not None:
             turn.deadline += waited / 1000.0
         await self._respond(turn)
-        if self.ending is None:
-            if self.apply_guards() and self.compiled.state(self.state.state).final:
+        if self.flow.ending is None:
+            if self.flow.apply_guards() and self.flow.is_final:
                 await self._respond(turn)  # entered a final state: the agent says its last words there
-            if self.compiled.state(self.state.state).final:
-                self.request_end("end_call", {"reason": "final_state"})
+            self.flow.end_if_final()
         turn.finishing = True
         await self.speaker.finish()
         self._emit_turn_end(turn, interrupted=False)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from voiceagent.engine.speech import strip_markdown
+from voiceagent.providers.base import TTS
+from voiceagent.transports.base import Transport
 
 _EPS_MS = 0.5
 
@@ -47,11 +49,14 @@ class Segment:
 class SpeechListener(Protocol):
     """Receives a speaker's per-sentence callbacks (the current turn)."""
 
-    def on_segment(self, segment: Segment, group: Any) -> None: ...
+    def on_segment(self, segment: Segment, group: object) -> None:
+        """A sentence was queued (``group``: what :meth:`Speaker.say` was given)."""
 
-    def on_tts_request(self, t_ms: float) -> None: ...
+    def on_tts_request(self, t_ms: float) -> None:
+        """A sentence was sent to TTS at ``t_ms`` (session clock)."""
 
-    def on_first_frame(self, t_ms: float, segment: Segment) -> None: ...
+    def on_first_frame(self, t_ms: float, segment: Segment) -> None:
+        """The first audio frame of ``segment`` went to the transport (text mode: it was shown)."""
 
 
 class Speaker:
@@ -65,11 +70,16 @@ class Speaker:
     """
 
     def __init__(
-        self, transport: Any, tts: Any, *, clock_ms: Callable[[], float], on_error: Callable[[BaseException], None]
+        self,
+        transport: Transport,
+        tts: TTS | None,
+        *,
+        clock_ms: Callable[[], float],
+        on_error: Callable[[BaseException], None],
     ) -> None:
         self.transport = transport
         self.tts = tts
-        self.audio = tts is not None and bool(getattr(transport, "plays_audio", True))
+        self.audio = tts is not None and transport.plays_audio
         self.listener: SpeechListener | None = None
         self._clock_ms = clock_ms
         self._on_error = on_error
@@ -77,7 +87,7 @@ class Speaker:
         self._worker: asyncio.Task[None] | None = None
         self._timeline_ms = 0.0
 
-    async def say(self, text: str, group: Any = None) -> Segment | None:
+    async def say(self, text: str, group: object = None) -> Segment | None:
         """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
         None when nothing speakable is left.
         """
@@ -146,6 +156,7 @@ class Speaker:
     async def _speak(self, seg: Segment) -> None:
         if self.listener is not None:
             self.listener.on_tts_request(self._clock_ms())
+        assert self.tts is not None  # only audio mode queues segments
         frames = self.tts.synthesize(seg.text)
         try:
             async for frame in frames:
@@ -159,8 +170,7 @@ class Speaker:
                 self._timeline_ms += frame.duration_ms
                 seg.dur_ms += frame.duration_ms
         finally:
-            aclose = getattr(frames, "aclose", None)
-            if aclose is not None:
+            if isinstance(frames, AsyncGenerator):  # an async generator is closed at once
                 with contextlib.suppress(Exception):
-                    await aclose()
+                    await frames.aclose()
         seg.done = True

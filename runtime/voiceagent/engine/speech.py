@@ -166,9 +166,9 @@ class SentenceSplitter:
             best = m.end()
             break
         if best is None:
-            m = _CJK_BOUNDARY.search(buf, start)
-            if m is not None:
-                best = m.end()
+            cjk = _CJK_BOUNDARY.search(buf, start)
+            if cjk is not None:
+                best = cjk.end()
         if newline != -1 and (best is None or newline < best):
             best = newline + 1
         if (

@@ -76,7 +76,7 @@ class PythonToolLoader:
         with _IMPORT_LOCK:
             if self._package not in sys.modules:
                 pkg = types.ModuleType(self._package)
-                pkg.__path__ = [str(self.base_dir)]  # type: ignore[attr-defined]
+                pkg.__path__ = [str(self.base_dir)]
                 pkg.__package__ = self._package
                 sys.modules[self._package] = pkg
             added = str(self.base_dir) not in sys.path

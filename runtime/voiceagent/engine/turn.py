@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from voiceagent.engine.dispatch import Dispatcher
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.flow import Flow
 from voiceagent.engine.history import History, Message
 from voiceagent.engine.metrics import TurnMetrics
-from voiceagent.engine.speaker import Segment
+from voiceagent.engine.speaker import Segment, Speaker
 from voiceagent.engine.speech import SentenceSplitter
-from voiceagent.providers.base import ChatRequest, TextDelta, ToolCallRequest, Usage
-
-if TYPE_CHECKING:  # pragma: no cover
-    from voiceagent.engine.session import Session
+from voiceagent.providers.base import LLM, ChatRequest, TextDelta, ToolCallRequest, Usage
 
 _INF = float("inf")
 
@@ -84,17 +84,20 @@ class Turn:
         return group
 
     # SpeechListener
-    def on_segment(self, segment: Segment, group: Any) -> None:
+    def on_segment(self, segment: Segment, group: object) -> None:
+        """Record a queued sentence (in ``group`` when it is one of this turn's groups)."""
         self.segments.append(segment)
         if isinstance(group, Group):
             group.segments.append(segment)
             self._answer_segments.add(id(segment))
 
     def on_tts_request(self, t_ms: float) -> None:
+        """Stamp the first TTS request of the turn."""
         if self.metrics.tts_request_ms is None:
             self.metrics.tts_request_ms = t_ms
 
     def on_first_frame(self, t_ms: float, segment: Segment) -> None:
+        """Stamp first audio (and the LLM's own first audio); the utterance timeout is met."""
         if self.metrics.answer_audio_ms is None and id(segment) in self._answer_segments:
             self.metrics.answer_audio_ms = t_ms  # the LLM's own words (not a tool filler)
         if self.metrics.first_audio_ms is None:
@@ -139,10 +142,43 @@ class Turn:
 
 
 class TurnRunner:
-    """Runs the LLM rounds of a turn for ``session`` (an :class:`~voiceagent.engine.session.Session`)."""
+    """Runs the LLM rounds of a turn.
 
-    def __init__(self, session: Session) -> None:
-        self.s = session
+    Args:
+        llm: the call's LLM.
+        flow: the call's flow (ending, guards after each tool round).
+        history: the conversation history (assistant and tool messages are added here).
+        speaker: speaks the sentences as they complete.
+        dispatcher: runs each round's function calls.
+        events: the event log (its clock stamps the turn metrics).
+        request: builds the round's ``ChatRequest`` for a ``tool_choice`` (prompt, history, the
+            current state's functions).
+        utterance_timeout_ms: a round after the first reply audio must start within this.
+        max_tool_rounds: tool rounds per turn before the LLM must answer in words.
+    """
+
+    def __init__(
+        self,
+        llm: LLM,
+        flow: Flow,
+        history: History,
+        speaker: Speaker,
+        dispatcher: Dispatcher,
+        events: EventLog,
+        request: Callable[[str], ChatRequest],
+        *,
+        utterance_timeout_ms: int,
+        max_tool_rounds: int,
+    ) -> None:
+        self.llm = llm
+        self.flow = flow
+        self.history = history
+        self.speaker = speaker
+        self.dispatcher = dispatcher
+        self.events = events
+        self.request = request
+        self.utterance_timeout_ms = utterance_timeout_ms
+        self.max_tool_rounds = max_tool_rounds
 
     async def respond(self, turn: Turn) -> None:
         """Stream replies until the LLM answers without tool calls, the call is ending, or
@@ -150,47 +186,41 @@ class TurnRunner:
 
         Raises:
             providers.base.ProviderError: the LLM failed (the session says the fallback).
+            EmptyReply: the LLM said nothing at all.
+            RoundTimeout: a later round produced nothing within the utterance timeout.
         """
-        s = self.s
-        for round_no in range(s.max_tool_rounds + 1):
-            last = round_no == s.max_tool_rounds or s.ending is not None
+        for round_no in range(self.max_tool_rounds + 1):
+            last = round_no == self.max_tool_rounds or self.flow.ending is not None
             group = turn.new_group()
             calls = await self._llm_round(turn, group, tool_choice="none" if last else "auto")
             text = group.said()
             if last or not calls:
-                group.message = s.history.add_assistant(text) if text else None
+                group.message = self.history.add_assistant(text) if text else None
                 if not turn.segments:
                     raise EmptyReply("the LLM returned an empty reply")
                 return
-            outcomes = await s.dispatcher.run_calls(turn, calls, spoke=bool(text))
-            group.message = s.history.add_assistant(text, calls)
+            turn.metrics.tool_calls += len(calls)
+            outcomes = await self.dispatcher.run_calls(calls, spoke=bool(text))
+            group.message = self.history.add_assistant(text, calls)
             for outcome in outcomes:
-                s.history.add_tool_result(outcome.call.id, outcome.content)
-            s.apply_guards()
-            if s.ending is not None and not s.ending_needs_words and any(g.segments for g in turn.groups):
+                self.history.add_tool_result(outcome.call.id, outcome.content)
+            self.flow.apply_guards()
+            ending = self.flow.ending
+            if ending is not None and not ending.needs_words and any(g.segments for g in turn.groups):
                 return  # the agent already said its last words
 
     async def _llm_round(self, turn: Turn, group: Group, *, tool_choice: str) -> list[ToolCallRequest]:
-        s = self.s
-        state = s.compiled.state(s.state.state)
-        llm_cfg = s.compiled.agent.llm
-        request = ChatRequest(
-            messages=s.build_messages(),
-            tools=state.llm_tools(),
-            tool_choice=tool_choice if state.functions else "none",
-            temperature=llm_cfg.temperature,
-            max_tokens=llm_cfg.max_tokens,
-        )
+        request = self.request(tool_choice)
         m = turn.metrics
         if m.llm_request_ms is None:
-            m.llm_request_ms = s.events.now_ms()
+            m.llm_request_ms = self.events.now_ms()
         m.llm_rounds += 1
         splitter = SentenceSplitter()
         calls: list[ToolCallRequest] = []
         # Once reply audio has started the turn's utterance timeout is met; a later round (after
         # tools) still gets utterance_timeout_ms to produce its first event, or the fallback is said.
-        limit = s.agent.behaviour.utterance_timeout_ms / 1000.0 if turn.first_audio.is_set() else None
-        stream = s.llm.stream(request)
+        limit = self.utterance_timeout_ms / 1000.0 if turn.first_audio.is_set() else None
+        stream = self.llm.stream(request)
         try:
             async with asyncio.timeout(limit) as round_timeout:
                 async for event in stream:
@@ -198,29 +228,28 @@ class TurnRunner:
                     await self._on_event(turn, group, splitter, calls, event)
         except TimeoutError:
             if round_timeout.expired():
-                raise RoundTimeout(f"no LLM reply within {s.agent.behaviour.utterance_timeout_ms} ms") from None
+                raise RoundTimeout(f"no LLM reply within {self.utterance_timeout_ms} ms") from None
             raise
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
+            if isinstance(stream, AsyncGenerator):  # an async generator is closed at once
                 with contextlib.suppress(Exception):
-                    await aclose()
+                    await stream.aclose()
         for sentence in splitter.flush():
-            await s.speaker.say(sentence, group)
+            await self.speaker.say(sentence, group)
         return calls if tool_choice != "none" else []
 
     async def _on_event(
         self, turn: Turn, group: Group, splitter: SentenceSplitter, calls: list[ToolCallRequest], event: object
     ) -> None:
-        s, m = self.s, turn.metrics
+        m = turn.metrics
         if isinstance(event, TextDelta):
             if m.first_token_ms is None:
-                m.first_token_ms = s.events.now_ms()
+                m.first_token_ms = self.events.now_ms()
             for sentence in splitter.feed(event.text):
-                await s.speaker.say(sentence, group)
+                await self.speaker.say(sentence, group)
         elif isinstance(event, ToolCallRequest):
             if m.first_token_ms is None:
-                m.first_token_ms = s.events.now_ms()
+                m.first_token_ms = self.events.now_ms()
             calls.append(event)
         elif isinstance(event, Usage):
             m.add_usage(event)

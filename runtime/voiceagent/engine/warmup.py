@@ -1,6 +1,7 @@
 """Prompt-cache warm-up: while the greeting plays, an LLM that supports it pre-fills its cache.
 
-An LLM with ``async warm_up(request) -> seconds`` (e.g. the local llama.cpp one) gets the first
+An LLM that declares ``capabilities.warm_up`` (``async warm_up(request) -> seconds``, e.g. the
+local llama.cpp one; see :class:`voiceagent.providers.base.LLMCapabilities`) gets the first
 request's prefix (system prompt, tools, greeting) so the first caller turn starts faster. Only an
 optimisation: failures are ``error`` events (``where="llm.warm_up"``), never raised.
 
@@ -15,40 +16,30 @@ The wait is reported as ``warmup_wait_ms`` in ``turn.metrics``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from voiceagent.providers.base import ChatRequest
-
-if TYPE_CHECKING:  # pragma: no cover
-    from voiceagent.engine.session import Session
+from voiceagent.engine.events import EventLog
+from voiceagent.providers.base import LLM, ChatRequest, warm_up_of
 
 WAIT_CAP_S = 60.0
 """Longest a caller turn waits for the warm-up, in seconds counted from the warm-up's start."""
 
 
-def start_warm_up(session: Session) -> asyncio.Task[None] | None:
-    """Start the warm-up task for ``session``'s current state, or None when the LLM has no
-    ``warm_up``. Emits ``llm.warm_up`` (``ms``: the time the LLM reported) when done.
+def start_warm_up(llm: LLM, request: ChatRequest, events: EventLog) -> asyncio.Task[None] | None:
+    """Start warming ``llm`` up with ``request``, or None when it does not declare
+    ``capabilities.warm_up``. Emits ``llm.warm_up`` (``ms``: the time the LLM reported) when done,
+    or an ``error`` event (``where="llm.warm_up"``) when it fails.
     """
-    warm_up = getattr(session.llm, "warm_up", None)
-    if warm_up is None:
+    warmable = warm_up_of(llm)
+    if warmable is None:
         return None
-    state = session.compiled.state(session.state.state)
-    llm_cfg = session.agent.llm
-    request = ChatRequest(
-        messages=session.build_messages(),
-        tools=state.llm_tools(),
-        tool_choice="auto" if state.functions else "none",
-        temperature=llm_cfg.temperature,
-        max_tokens=llm_cfg.max_tokens,
-    )
 
     async def run() -> None:
         try:
-            seconds = await warm_up(request)
-            session.events.emit("llm.warm_up", ms=round(float(seconds or 0) * 1000.0, 1))
+            seconds = await warmable.warm_up(request)
+            events.emit("llm.warm_up", ms=round(float(seconds or 0) * 1000.0, 1))
         except Exception as exc:  # noqa: BLE001 - only an optimisation
-            session.events.emit("error", where="llm.warm_up", message=f"{type(exc).__name__}: {exc}")
+            events.emit("error", where="llm.warm_up", message=f"{type(exc).__name__}: {exc}")
 
     return asyncio.create_task(run(), name="llm-warm-up")
 
@@ -57,25 +48,32 @@ class WarmUp:
     """The warm-up of one call: started once, awaited by caller turns, cancelled at shutdown.
 
     Args:
-        session: the :class:`~voiceagent.engine.session.Session` (its LLM, state and events).
+        llm: the call's LLM (nothing runs unless it declares ``capabilities.warm_up``).
+        events: the call's event log.
+        request: builds the first request (prompt, tools, greeting so far) when the warm-up starts.
         cap_s: longest wait (s) for the warm-up, counted from its start (:data:`WAIT_CAP_S`).
     """
 
-    def __init__(self, session: Session, *, cap_s: float = WAIT_CAP_S) -> None:
-        self.session = session
+    def __init__(
+        self, llm: LLM, events: EventLog, request: Callable[[], ChatRequest], *, cap_s: float = WAIT_CAP_S
+    ) -> None:
+        self.llm = llm
+        self.events = events
+        self.request = request
         self.cap_s = cap_s
         self.task: asyncio.Task[None] | None = None
         self.started_at: float | None = None
         """Loop time (s) the warm-up began, None before :meth:`start`."""
 
     def start(self) -> None:
-        """Start the warm-up (once per call; later calls do nothing). Without an LLM ``warm_up``
+        """Start the warm-up (once per call; later calls do nothing). Without the LLM capability
         nothing runs.
         """
         if self.started_at is not None:
             return
         self.started_at = asyncio.get_running_loop().time()
-        self.task = start_warm_up(self.session)
+        if self.llm.capabilities.warm_up:
+            self.task = start_warm_up(self.llm, self.request(), self.events)
 
     async def wait(self) -> float:
         """Wait for a warm-up still in progress, until it ends or ``cap_s`` after its start.

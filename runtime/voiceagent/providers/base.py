@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from voiceagent.audio import AudioFrame
 
@@ -68,11 +68,16 @@ class STTStream(Protocol):
 
 @runtime_checkable
 class STT(Protocol):
-    """A streaming speech-to-text provider."""
+    """A streaming speech-to-text provider.
 
-    name: str
-    sample_rate: int
-    """The rate (Hz) the provider wants its input at."""
+    ``name``: provider name for the logs; ``sample_rate``: the rate (Hz) it wants its input at.
+    """
+
+    @property
+    def name(self) -> str: ...  # noqa: D102 - see the class docstring
+
+    @property
+    def sample_rate(self) -> int: ...  # noqa: D102
 
     async def open(self, *, language: str) -> STTStream:
         """Open one stream for a call in ``language`` (BCP-47 such as ``en``, ``hi``)."""
@@ -126,12 +131,48 @@ class ChatRequest:
     max_tokens: int = 300
 
 
+@dataclass(frozen=True, slots=True)
+class LLMCapabilities:
+    """The optional features an LLM declares (the session uses a feature only when declared).
+
+    The pattern of livekit/agents' ``LLMCapabilities``
+    (https://docs.livekit.io/reference/python/v1/livekit/agents/llm/llm.html): a provider states
+    what it can do instead of the session probing it with ``getattr``.
+
+    Attributes:
+        warm_up: the LLM has ``async warm_up(request) -> seconds`` (:class:`SupportsWarmUp`): it
+            pre-fills its prompt cache / connection while the greeting plays.
+        prestart: the LLM has ``prestart() -> None`` (:class:`SupportsPrestart`): start loading a
+            model server in the background before the call starts.
+        prefill: the LLM has ``async prefill(request) -> seconds`` (:class:`SupportsPrefill`):
+            evaluate a prompt prefix ahead of the final transcript.
+    """
+
+    warm_up: bool = False
+    prestart: bool = False
+    prefill: bool = False
+
+
+NO_CAPABILITIES = LLMCapabilities()
+"""An LLM without optional features."""
+
+
 @runtime_checkable
 class LLM(Protocol):
-    """A streaming chat LLM with tool calling."""
+    """A streaming chat LLM with tool calling.
 
-    name: str
-    model: str
+    ``name``: provider name for the logs (``"electron"``, ``"local"``); ``model``: the model id;
+    ``capabilities``: the optional features it implements (:class:`LLMCapabilities`).
+    """
+
+    @property
+    def name(self) -> str: ...  # noqa: D102 - see the class docstring
+
+    @property
+    def model(self) -> str: ...  # noqa: D102
+
+    @property
+    def capabilities(self) -> LLMCapabilities: ...  # noqa: D102
 
     def stream(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
         """Stream the reply: ``TextDelta`` pieces, then any ``ToolCallRequest`` (complete, after the
@@ -143,16 +184,57 @@ class LLM(Protocol):
         """Release connections."""
 
 
+class SupportsWarmUp(Protocol):
+    """An LLM declaring ``capabilities.warm_up``."""
+
+    async def warm_up(self, request: ChatRequest) -> float:
+        """Pre-fill the prompt cache (or connection) with ``request``'s prefix; returns seconds taken."""
+
+
+class SupportsPrestart(Protocol):
+    """An LLM declaring ``capabilities.prestart``."""
+
+    def prestart(self) -> None:
+        """Start loading in the background (returns at once)."""
+
+
+class SupportsPrefill(Protocol):
+    """An LLM declaring ``capabilities.prefill``."""
+
+    async def prefill(self, request: ChatRequest) -> float:
+        """Evaluate ``request`` ahead of time (no reply); returns seconds taken."""
+
+
+def warm_up_of(llm: LLM) -> SupportsWarmUp | None:
+    """``llm`` as a :class:`SupportsWarmUp` when it declares ``capabilities.warm_up``, else None."""
+    return cast(SupportsWarmUp, llm) if llm.capabilities.warm_up else None
+
+
+def prestart_of(llm: LLM) -> SupportsPrestart | None:
+    """``llm`` as a :class:`SupportsPrestart` when it declares ``capabilities.prestart``, else None."""
+    return cast(SupportsPrestart, llm) if llm.capabilities.prestart else None
+
+
+def prefill_of(llm: LLM) -> SupportsPrefill | None:
+    """``llm`` as a :class:`SupportsPrefill` when it declares ``capabilities.prefill``, else None."""
+    return cast(SupportsPrefill, llm) if llm.capabilities.prefill else None
+
+
 # --------------------------------------------------------------------------- TTS
 
 
 @runtime_checkable
 class TTS(Protocol):
-    """A text-to-speech provider that streams audio for one piece of text at a time."""
+    """A text-to-speech provider that streams audio for one piece of text at a time.
 
-    name: str
-    sample_rate: int
-    """The rate (Hz) of the frames it yields."""
+    ``name``: provider name for the logs; ``sample_rate``: the rate (Hz) of the frames it yields.
+    """
+
+    @property
+    def name(self) -> str: ...  # noqa: D102 - see the class docstring
+
+    @property
+    def sample_rate(self) -> int: ...  # noqa: D102
 
     def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """Audio for ``text`` (usually one sentence) as it is produced. Closing the iterator

@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from voiceagent.providers.base import (
     ChatRequest,
+    LLMCapabilities,
     LLMEvent,
     ProviderError,
     TextDelta,
@@ -153,6 +154,7 @@ class OpenAICompatLLM:
     ) -> None:
         self.name = name
         self.model = model
+        self.capabilities = LLMCapabilities(warm_up=True)
         self.base_url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
         self.timeout_s = timeout_s
         self.max_retries = max_retries

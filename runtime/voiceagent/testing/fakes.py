@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import (
+    NO_CAPABILITIES,
     ChatRequest,
     LLMEvent,
     ProviderError,
@@ -73,6 +74,7 @@ class FakeLLM:
 
     name = "fake-llm"
     model = "fake"
+    capabilities = NO_CAPABILITIES
 
     def __init__(
         self, replies: Iterable[Reply] = (), *, default: list[Step] | None = None, request_id_prefix: str = "req-"

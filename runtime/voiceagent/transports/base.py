@@ -24,9 +24,14 @@ class Transport(Protocol):
         may skip TTS.
     """
 
-    kind: Literal["audio", "text"]
-    caller: dict[str, Any]
-    plays_audio: bool
+    @property
+    def kind(self) -> Literal["audio", "text"]: ...  # noqa: D102 - see the class docstring
+
+    @property
+    def caller(self) -> dict[str, Any]: ...  # noqa: D102
+
+    @property
+    def plays_audio(self) -> bool: ...  # noqa: D102
 
     def caller_audio(self) -> AsyncIterator[AudioFrame]:
         """Caller audio frames (20 ms typical), paced as the caller speaks; ends when the caller hangs up."""

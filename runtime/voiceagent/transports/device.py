@@ -8,6 +8,7 @@ barge-in on, the agent hearing itself through the speaker interrupts itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -117,10 +118,8 @@ class DeviceTransport:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
 
         def on_audio(indata: Any, frames: int, time_info: Any, status: Any) -> None:
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed
                 loop.call_soon_threadsafe(queue.put_nowait, bytes(indata))
-            except RuntimeError:  # loop closed
-                pass
 
         rate = self.input_rate or _device_rate(sd, "input") or self.sample_rate
         resampler = Resampler(rate, self.sample_rate)
@@ -184,6 +183,7 @@ class DeviceTransport:
         self._ensure_output()
         resampler = self._resamplers.get(frame.sample_rate)
         if resampler is None:  # streaming: no clicks at chunk edges within a sentence
+            assert self.output_rate is not None  # set by _ensure_output
             resampler = self._resamplers[frame.sample_rate] = Resampler(frame.sample_rate, self.output_rate)
         pcm = resampler.process(frame).pcm
         with self._lock:
@@ -224,8 +224,6 @@ class DeviceTransport:
     def _stop(stream: Any) -> None:
         if stream is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # device already gone
             stream.stop()
             stream.close()
-        except Exception:  # noqa: BLE001 - device already gone
-            pass

@@ -1,4 +1,4 @@
-"""A text conversation in the terminal, or scripted through a pipe.
+r"""A text conversation in the terminal, or scripted through a pipe.
 
 Each line of input is one caller utterance (blank lines are skipped); end of input (EOF, Ctrl-D)
 ends the call. Agent lines are printed as ``agent: ...``. Optionally the agent's replies are also
@@ -6,12 +6,13 @@ synthesized and written to a WAV file (PCM16 mono), so a text conversation can s
 
 Usage::
 
-    printf 'hi\\nmy account is 1234\\n' | voiceagent run agents/bank.yaml --text
+    printf 'hi\nmy account is 1234\n' | voiceagent run agents/bank.yaml --text
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import wave
@@ -108,10 +109,8 @@ class TextTransport:
             except (OSError, ValueError, RuntimeError):  # closed input, or the call is over
                 pass
             finally:
-                try:
+                with contextlib.suppress(RuntimeError):  # loop already closed: the call is over
                     loop.call_soon_threadsafe(queue.put_nowait, _EOF)
-                except RuntimeError:  # loop already closed: the call is over
-                    pass
 
         threading.Thread(target=reader, name="voiceagent-stdin", daemon=True).start()
         handed = 0
@@ -193,10 +192,8 @@ class TextTransport:
             self._wav = _open_wav(self.audio_path, self._audio_rate or 24000)
         if self._wav is not None:
             self._wav.close()
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self._output.flush()
-        except (OSError, ValueError):
-            pass
 
     def _print(self, line: str) -> None:
         print(line, file=self._output, flush=True)
@@ -204,7 +201,7 @@ class TextTransport:
 
 def _open_wav(path: Path, rate: int) -> wave.Wave_write:
     """A PCM16 mono WAV writer at ``rate`` Hz."""
-    w = wave.open(str(path), "wb")
+    w = wave.open(str(path), "wb")  # noqa: SIM115 - the transport closes it in aclose()
     w.setnchannels(1)
     w.setsampwidth(2)
     w.setframerate(rate)

@@ -19,7 +19,8 @@ still thinking about the first utterance, and each later utterance would interru
 reply. So once the caller has been silent for ``hold_after_ms`` after speaking (energy of the
 recording), the virtual clock holds until the agent finished its reply (the session calls
 :meth:`WavTransport.wait_played` at the end of every turn) or ``hold_timeout_s`` of wall time
-passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's thinking time therefore takes no room on the fast timeline; everything else
+passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's
+thinking time therefore takes no room on the fast timeline; everything else
 (gaps, overlaps, barge-ins) is as in real time.
 """
 
@@ -187,7 +188,7 @@ class WavTransport:
         self.frame_ms = frame_ms
         self.caller: dict[str, Any] = dict(caller or {"phone": None, "id": None, "metadata": {}})
         recorded = read_wav(self.input_path, sample_rate)
-        pad = np.zeros(int(round(sample_rate * trailing_silence_ms / 1000.0)), dtype="<i2")
+        pad = np.zeros(round(sample_rate * trailing_silence_ms / 1000.0), dtype="<i2")
         self._caller_pcm = np.concatenate([recorded.to_numpy(), pad])
         self.caller_speech_ms = recorded.duration_ms
         """Length of the recording itself (without the appended silence), ms."""
@@ -282,7 +283,8 @@ class WavTransport:
         rms = np.sqrt(np.mean((padded.reshape(frames, n) / 32768.0) ** 2, axis=1))
         db = 20 * np.log10(np.maximum(rms, 1e-9))
         threshold = max(float(db.max()) - 35.0, -55.0)
-        return db > threshold
+        loud: np.ndarray = db > threshold
+        return loud
 
     def _should_hold(self, i: int, n: int) -> bool:
         if self.hold_after_ms is None:
@@ -291,7 +293,7 @@ class WavTransport:
             speech = self._speech_frames(n)
             # _last_speech[j]: index of the last speech frame at or before frame j (-1: none yet)
             self._last_speech = np.maximum.accumulate(np.where(speech, np.arange(len(speech)), -1))
-        k = max(1, int(round(self.hold_after_ms / self.frame_ms)))
+        k = max(1, round(self.hold_after_ms / self.frame_ms))
         if i <= k or i > len(self._last_speech):
             return False
         last = int(self._last_speech[i - 1])

@@ -36,6 +36,7 @@ import jsonschema
 
 from voiceagent.providers.base import (
     ChatRequest,
+    LLMCapabilities,
     LLMEvent,
     ProviderError,
     TextDelta,
@@ -153,6 +154,7 @@ class LocalLLM:
     """
 
     name = "local"
+    capabilities = LLMCapabilities(warm_up=True, prestart=True, prefill=True)
 
     def __init__(
         self,
