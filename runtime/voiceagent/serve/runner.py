@@ -197,6 +197,21 @@ async def run_call(
     return outcome
 
 
+def _request_shutdown(session: Any) -> None:
+    """Ask the session to end with reason ``shutdown`` once its current sentence is done: the
+    flow's ``request_end`` (``session.flow``), or the session's own on older engines. Failing that
+    the call still ends (its input ends), with the reason ``caller_ended``.
+    """
+    for owner in (getattr(session, "flow", None), session):
+        request_end = getattr(owner, "request_end", None)
+        if callable(request_end):
+            try:
+                request_end("end_call", {"reason": "shutdown"})
+            except Exception:
+                log.exception("could not ask the session to end")
+            return
+
+
 async def _run_until_end(
     call: Any, active: ActiveCall, transport: Any, providers: Any, events: EventLog, language: str
 ) -> str:
@@ -209,7 +224,7 @@ async def _run_until_end(
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if runner in done:
             return str(runner.result())
-        call.session.request_end("end_call", {"reason": "shutdown"})
+        _request_shutdown(call.session)
         transport.end_input()
         try:
             async with asyncio.timeout(END_TIMEOUT_S):
