@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import where
+from config_helpers import where
 
 
 def test_unknown_top_level_key_did_you_mean(check):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from conftest import errors, where
+from config_helpers import errors, where
 
 HEAD = "name: demo\nprompt: hi\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import errors, where
+from config_helpers import errors, where
 from voiceagent.config import yamlnodes
 from voiceagent.config.yamlnodes import load_text
 

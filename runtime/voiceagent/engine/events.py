@@ -87,8 +87,14 @@ class EventLog:
         if self.redactor is None:
             return event
         keys = [k for k in event if k not in ("type", "t_ms")]
-        values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
-        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        # The caller's words get Redactor.scrub_caller_text (also dates and digit runs not yet known).
+        caller = getattr(self.redactor, "scrub_caller_text", None) if event["type"] == "user.transcript" else None
+        text = event.get("text") if caller is not None else None
+        values = self.redactor.scrub([None if k == "text" and isinstance(text, str) else event[k] for k in keys])
+        out = {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        if caller is not None and isinstance(text, str):
+            out["text"] = caller(text)
+        return out
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""

@@ -125,6 +125,7 @@ class Session:
             one_at_a_time=not self.speaker.audio,
         )
         self._task: asyncio.Task[None] | None = None
+        self._prefetch: asyncio.Task[Any] | None = None  # guard.prefetch: redacted values before the first transcript
         self._turn: Turn | None = None
         self._item: InputItem | None = None
         self.warm = WarmUp(llm, events, lambda: self.chat_request("auto"))
@@ -199,6 +200,9 @@ class Session:
                 self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
                 self.events.emit("session.end", reason="stt_error", turns=0, state=self.flow.name)
                 raise
+            prefetch = getattr(self.guard, "prefetch", None)
+            if prefetch is not None:
+                self._prefetch = asyncio.create_task(prefetch(self.tool_context()), name="lookup-prefetch")
             self._start_greeting()
             await self._loop()
         finally:
@@ -250,6 +254,9 @@ class Session:
                         if item.done is not None:
                             item.done.set()
                         return
+                if self._prefetch is not None:  # the record's values must be known before the transcript is logged
+                    await asyncio.wait({self._prefetch})
+                    self._prefetch = None
                 self._start_turn(item)
         finally:
             if getter is not None:
@@ -397,6 +404,9 @@ class Session:
             self.end_reason = f"{where}_error"
 
     async def _shutdown(self) -> None:
+        if self._prefetch is not None and not self._prefetch.done():
+            self._prefetch.cancel()
+            await asyncio.gather(self._prefetch, return_exceptions=True)
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
