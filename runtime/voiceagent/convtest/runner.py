@@ -287,7 +287,7 @@ class ScenarioRunner:
             return any(e["type"] == "turn.metrics" and e.get("turn") == max(heard) for e in since())
 
         finished = await log.wait_until(turn_done, timeout)
-        if finished and call.session.ending is not None:
+        if finished and call.session.flow.ending is not None:
             await log.wait_until(task.done, timeout)  # the call ends: wait for call.end / call.transfer
         rec = turn_record(number, _describe(turn), since())
         rec.state = call.session.state.state
