@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
 from voiceagent.config.envsubst import ONLY_VAR_RE, attach_tool_secrets, substitute_nodes
+from voiceagent.config.language_checks import language_checks
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from, node_at
@@ -65,6 +66,7 @@ def check_file(
         attach_tool_secrets(agent, root, env)  # every value from the environment in a tool is a secret
     dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
     diags += semantic_checks(root, dirs)
+    diags += language_checks(root)  # languages vs the STT and the voice
     if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret
         diags = [replace(d, message=hide_values(d.message, hidden)) for d in diags]
     diags = sort_diagnostics(diags)

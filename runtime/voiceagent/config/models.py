@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
 
@@ -500,6 +500,15 @@ class Agent(StrictModel):
         description="Language code (BCP-47) such as en, en-IN, hi or ta; speech recognition, prompt and voice all follow it.",
         examples=["en", "hi"],
     )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] | None = Field(
+        None,
+        min_length=1,
+        description="Every language the caller may speak, for callers who switch mid-call (Hinglish: [hi, en]); "
+        "must include language. Speech recognition hears all of them, session.language follows the caller, and "
+        "the agent answers in the caller's current language with a voice that speaks each one. "
+        "Leave out for a one-language agent.",
+        examples=[["hi", "en"]],
+    )
     voice: Voice | None = Field(
         None, description="The voice the agent speaks with.", examples=[{"id": "meher", "speed": 1.0}]
     )
@@ -557,6 +566,10 @@ class Agent(StrictModel):
         description="For variants (e.g. another language): the agent file this one builds on, relative to this file. Only the keys that differ need to be written.",
         examples=["support.yaml"],
     )
+
+    def spoken_languages(self) -> list[str]:
+        """The languages callers may speak: ``languages``, or just ``language`` when unset."""
+        return list(self.languages) if self.languages else [self.language]
 
     def tool(self, name: str) -> Tool | None:
         """The tool called ``name``, or None."""

@@ -129,11 +129,13 @@ def _auto(slot: Slot, configured: str, env: Mapping[str, str], *, fix: str) -> t
 def _plan_stt(agent: Agent, env: Mapping[str, str]) -> Choice:
     provider, why = _auto("stt", agent.stt.provider, env, fix="local")
     lang = _lang(agent)
+    others = [code for code in agent.spoken_languages() if code.lower().split("-", 1)[0] not in LOCAL_STT_LANGUAGES]
     if provider == "local":
-        if lang not in LOCAL_STT_LANGUAGES:
+        if lang not in LOCAL_STT_LANGUAGES or others:
             reason = "no SMALLEST_API_KEY is set" if agent.stt.provider == "auto" else "stt.provider is local"
             raise ProviderSetupError(
-                f"this agent speaks {agent.language!r}, but the local speech recognizer (Whisper "
+                f"this agent speaks {' and '.join(map(repr, agent.spoken_languages()))}, but the local "
+                f"speech recognizer (Whisper "
                 f"tiny.en) understands English only and {reason}: set {SMALLEST_KEY} to use "
                 f"Smallest Pulse, or run with --text to type instead of speaking"
             )
@@ -145,6 +147,16 @@ def _plan_stt(agent: Agent, env: Mapping[str, str]) -> Choice:
             f"Smallest Pulse has no streaming recognizer for language {agent.language!r}; "
             f"run with --text to type instead"
         )
+    if len(agent.spoken_languages()) > 1:
+        from voiceagent.providers.smallest.models import pulse_language_for
+
+        code = pulse_language_for(agent.spoken_languages())
+        if code is None:
+            raise ProviderSetupError(
+                f"Smallest Pulse cannot recognise {', '.join(agent.spoken_languages())} on one stream; "
+                f"run with --text to type instead"
+            )
+        return Choice("stt", "smallest", f"smallest {agent.stt.model or 'pulse'} language={code}", why)
     return Choice("stt", "smallest", f"smallest {agent.stt.model or 'pulse'}", why)
 
 
@@ -194,7 +206,7 @@ def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
 
     model = agent.tts.model or DEFAULT_TTS_MODEL
     voice = agent.voice.id if agent.voice else default_voice(model, lang)
-    problems = check_voice(model, voice, agent.language)
+    problems = list(dict.fromkeys(p for code in agent.spoken_languages() for p in check_voice(model, voice, code)))
     if any("cannot speak" in p or "not supported" in p for p in problems):
         raise ProviderSetupError(f"tts: {'; '.join(problems)}")  # never a silent English voice
     warn = "".join(f"; warning: {p}" for p in problems)
@@ -239,6 +251,7 @@ def _build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
             base_url=_clean(agent.stt.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
             model=agent.stt.model or "pulse",
             eou_timeout_ms=agent.stt.eou_timeout_ms,
+            languages=agent.languages if agent.languages and len(agent.languages) > 1 else None,
         )
     from voiceagent.providers.local.stt import LocalSTT
 
