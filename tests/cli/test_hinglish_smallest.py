@@ -137,3 +137,46 @@ async def test_a_one_language_agent_keeps_its_language_whatever_pulse_reports(tm
     assert {r.body["language"] for r in fake.lightning.requests} == {"hi"}
     system = llm.chat_requests[0].body["messages"][0]["content"]
     assert not any(line in system for line in REPLY_INSTRUCTIONS.values())  # no switching line
+
+
+async def test_voiceagent_test_checks_the_language_of_the_speech_request(tmp_path, monkeypatch):
+    """A conversation test with audio turns through the fakes (``llm: agent``: Electron, faked, so
+    the agent speaks through Lightning): ``expect: language: en`` also checks that Lightning was
+    asked for English (the reply's Latin script alone could be any language)."""
+    import shutil
+
+    from voiceagent.convtest.suite import run_tests
+
+    agents = tmp_path / "agents"
+    shutil.copytree(AGENT.parent, agents, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    (agents / "tests").mkdir()
+    samples = AGENT.parents[1] / "samples"
+    shutil.copy(samples / "account_question.hi.wav", agents / "tests" / "hi.wav")
+    shutil.copy(samples / "account_question.wav", agents / "tests" / "en.wav")
+    test = agents / "tests" / "hinglish.test.yaml"
+    test.write_text(
+        """\
+agent: ../support.hinglish.yaml
+llm: agent
+scenarios:
+  - name: switches
+    turns:
+      - audio: hi.wav
+        expect: {language: hi, reply_contains: ["42.50"]}
+      - audio: en.wav
+        expect: {language: en, reply_contains: ["Pro plan"]}
+""",
+        encoding="utf-8",
+    )
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "VOICEAGENT_JUDGE_LLM"):
+        monkeypatch.delenv(key, raising=False)
+    pulse = PulseOptions(transcripts=[HI_1, EN_2], transcript_languages={HI_1: "hi", EN_2: "en"})
+    out: list[str] = []
+    async with FakeOpenAI() as llm:
+        llm.script(TextReply(HI_REPLY_1), TextReply(EN_REPLY_2))
+        async with FakeSmallest(pulse=pulse, mounts={"/waves/v1/chat": llm.port}) as fake:
+            env = {"SMALLEST_API_KEY": fake.api_key, "SMALLEST_BASE_URL": fake.base_url, "PATH": "/usr/bin:/bin"}
+            result = await run_tests([str(test)], env=env, out=out.append, err=out.append)
+    assert result.code == 0, out
+    assert [t.tts_language for t in result.results[0].turns] == ["hi", "en"]
+    assert [r.body["language"] for r in fake.lightning.requests if r.body["text"] == EN_REPLY_2] == ["en"]

@@ -17,10 +17,15 @@ https://github.com/smallest-inc/smallest-ai-documentation/tree/main/fern/product
 
 from __future__ import annotations
 
+import re
+
 from voiceagent.config.diagnostics import Diagnostic
 from voiceagent.config.yamlnodes import Node
 
 __all__ = ["language_checks"]
+
+_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+"""A language code as the schema accepts it (anything else is a schema error, reported there)."""
 
 
 def _text(node: Node | None) -> str | None:
@@ -63,9 +68,9 @@ def language_checks(root: Node) -> list[Diagnostic]:
     start = _text(root.get("language")) or "en"
     node = root.get("languages")
     listed = [_text(n) for n in node.value] if node is not None and node.is_seq else None
-    if listed is not None and (not listed or any(lang is None or "${" in lang for lang in listed)):
+    if listed is not None and (not listed or any(lang is None or not _CODE.match(lang) for lang in listed)):
         return []
-    if "${" in start:
+    if not _CODE.match(start):
         return []
     languages: list[str] = [lang for lang in listed if lang] if listed is not None else [start]
     if node is not None and listed is not None:

@@ -293,7 +293,9 @@ class ScenarioRunner:
         rec.state = call.session.state.state
         rec.verification_level = call.session.state.verification_level
         tts = call.session.tts
-        rec.tts_language = getattr(tts, "language", None) if tts is not None and call.session.speaker.audio else None
+        speaker = call.session.speaker
+        spoken_in = speaker.last_language or getattr(tts, "language", None)  # per sentence for `languages`
+        rec.tts_language = spoken_in if tts is not None and speaker.audio else None
         if not finished:
             what = "the speech recognizer heard nothing" if not rec.heard else "the agent did not finish its reply"
             return rec, f"{what} within {timeout:.0f} s (the agent said {rec.reply!r})"
