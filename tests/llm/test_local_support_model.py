@@ -29,7 +29,7 @@ def support() -> tuple[str, str, list[dict]]:
     """(system prompt, greeting, tools) of agents/support.yaml as the session sends them."""
     from datetime import datetime
 
-    from voiceagent.engine.session import SessionState, template_context
+    from voiceagent.engine.state import SessionState, template_context
 
     compiled = compile_agent(load_agent(ROOT / "agents" / "support.yaml", env={}))
     ctx = template_context(SessionState(compiled.initial), {}, {"phone": None}, datetime.now(UTC))

@@ -39,7 +39,7 @@ class ScriptedLLM:
 
     name: str = "scripted"
     model: str = "scripted"
-    capabilities: LLMCapabilities = NO_CAPABILITIES  # no warm-up, prestart or prefill
+    capabilities: LLMCapabilities = NO_CAPABILITIES
     requests: list[ChatRequest] = field(default_factory=list)
     rounds_used: int = 0
     _rounds: list[Round] = field(default_factory=list)

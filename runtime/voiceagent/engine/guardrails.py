@@ -1,6 +1,6 @@
 """Knowledge-based caller verification, enforced by the runtime, never by the LLM.
 
-agent-format.md "guardrails": with ``guardrails.verification`` configured the LLM is offered a
+``guardrails.verification`` of the agent file (docs/agent-reference.md): when it is set the LLM is offered a
 builtin ``verify_caller`` function whose optional string parameters are the factors. The guard
 calls the ``lookup`` tool through the :class:`~voiceagent.engine.tools.ToolRunner`, compares each
 stated factor with the record itself (:func:`~voiceagent.engine.guardrails_normalise.factor_matches`),
