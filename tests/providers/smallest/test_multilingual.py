@@ -54,3 +54,23 @@ def test_english_is_checked_like_the_other_languages():
     (problem,) = check_voice("lightning_v3.1", "daniella", "en")  # a Spanish voice
     assert "cannot speak English" in problem
     assert check_voice("lightning_v3.1", "my-own-voice", "en") == []  # unknown: left to the server
+
+
+def test_the_plan_names_the_pulse_code_and_refuses_what_no_stack_can_hear():
+    from pathlib import Path
+
+    from voiceagent.config.load import load_agent
+    from voiceagent.config.models import Agent
+    from voiceagent.providers.registry import ProviderSetupError, plan_providers
+
+    agent = load_agent(Path(__file__).resolve().parents[3] / "agents" / "support.hinglish.yaml", env={}).agent
+    plan = plan_providers(agent, env={"SMALLEST_API_KEY": "sk-test-0000"}, audio=True)
+    assert "language=hi" in plan.stt.what and "meher" in plan.tts.what
+    with pytest.raises(ProviderSetupError, match=r"'hi' and 'en'.*English only"):
+        plan_providers(agent, env={}, audio=True)  # the offline recognizer: English only
+    english_first = Agent.model_validate({"name": "x", "prompt": "p", "languages": ["en", "hi"]})
+    with pytest.raises(ProviderSetupError, match="English only"):
+        plan_providers(english_first, env={}, audio=True)  # en first does not hide the hi
+    north_south = Agent.model_validate({"name": "x", "prompt": "p", "language": "hi", "languages": ["hi", "ta"]})
+    with pytest.raises(ProviderSetupError, match="cannot recognise hi, ta on one stream"):
+        plan_providers(north_south, env={"SMALLEST_API_KEY": "sk-test-0000"}, audio=True)
