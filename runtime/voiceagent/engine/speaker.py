@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from voiceagent.engine.speech import strip_markdown
-from voiceagent.providers.base import TTS
+from voiceagent.providers.base import TTS, multilingual_of
 from voiceagent.transports.base import Transport
 
 _EPS_MS = 0.5
@@ -40,7 +40,8 @@ class Segment:
     """One spoken sentence.
 
     start_ms: position of its first frame on the agent-audio timeline (None until a frame exists);
-    dur_ms: audio handed to the transport so far; audio: False when shown only (text mode).
+    dur_ms: audio handed to the transport so far; audio: False when shown only (text mode);
+    language: the language it is spoken in (None: the TTS's own; agents with ``languages``).
     """
 
     text: str
@@ -48,6 +49,7 @@ class Segment:
     start_ms: float | None = None
     dur_ms: float = 0.0
     done: bool = False
+    language: str | None = None
     fault: str | None = None
     """None, or what a TTS fault did to it: ``replaced`` (the fallback phrase was said instead),
     ``cut`` (synthesis broke off: ``text`` is the part heard) or ``lost`` (nothing was heard)."""
@@ -82,6 +84,9 @@ class Speaker:
         on_error: called with the exception when TTS fails for a sentence.
         fallback: said instead of a sentence whose synthesis failed before any audio (None: the
             sentence is only lost); see the module docstring.
+        language: for agents with several ``languages``: the language to speak a sentence in
+            (given its text); a TTS that implements ``providers.base.MultilingualTTS`` gets it
+            with each request. None: every sentence in the TTS's own language.
     """
 
     DEFAULT_MS_PER_CHAR = 65.0
@@ -95,9 +100,14 @@ class Speaker:
         clock_ms: Callable[[], float],
         on_error: Callable[[BaseException], None],
         fallback: str | None = None,
+        language: Callable[[str], str] | None = None,
     ) -> None:
         self.transport = transport
         self.tts = tts
+        self.multilingual = multilingual_of(tts) if language is not None else None
+        self._language = language
+        self.last_language: str | None = None
+        """The language of the last sentence sent to TTS (None until one was, or without ``language``)."""
         self.audio = tts is not None and transport.plays_audio
         self.listener: SpeechListener | None = None
         self._clock_ms = clock_ms
@@ -116,7 +126,7 @@ class Speaker:
         text = strip_markdown(text)
         if not text:
             return None
-        seg = Segment(text=text, audio=self.audio)
+        seg = Segment(text=text, audio=self.audio, language=self._language(text) if self._language else None)
         if self.listener is not None:
             self.listener.on_segment(seg, group)
         await self.transport.show("agent", text)
@@ -211,7 +221,11 @@ class Speaker:
         if self.listener is not None and first_try:
             self.listener.on_tts_request(self._clock_ms())
         assert self.tts is not None  # only audio mode queues segments
-        frames = self.tts.synthesize(seg.text)
+        if seg.language is not None and self.multilingual is not None:
+            self.last_language = seg.language
+            frames = self.multilingual.synthesize_in(seg.text, seg.language)
+        else:
+            frames = self.tts.synthesize(seg.text)
         try:
             async for frame in frames:
                 if not frame.pcm:

@@ -53,6 +53,7 @@ from voiceagent.providers.smallest._common import (
 )
 from voiceagent.providers.smallest.models import (
     DEFAULT_TTS_MODEL,
+    TTS_LANGUAGES,
     TTS_SAMPLE_RATES,
     base_language,
     default_voice,
@@ -156,14 +157,16 @@ class LightningTTS:
         return f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, voice_id={self.voice_id!r})"
 
     # ------------------------------------------------------------------ request body
-    def request_body(self, text: str) -> dict[str, Any]:
-        """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
-        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it).
+    def request_body(self, text: str, language: str | None = None) -> dict[str, Any]:
+        """The JSON body for ``text``: ``voice_id``, ``text``, ``language`` (``language`` when it is
+        a Lightning code, else the TTS's own), ``sample_rate`` (Hz), ``speed``, ``model`` plus
+        ``extra`` (WebSocket message and HTTP body share it).
         """
+        lang = base_language(language)
         body: dict[str, Any] = {
             "voice_id": self.voice_id,
             "text": text,
-            "language": self.language,
+            "language": lang if lang in TTS_LANGUAGES else self.language,
             "sample_rate": self.sample_rate,
             "speed": self.speed,
             "model": self.model,
@@ -196,9 +199,17 @@ class LightningTTS:
             with contextlib.suppress(Exception):  # a broken socket is dropped all the same
                 await ws.close()
 
-    async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
+    def synthesize_in(self, text: str, language: str) -> AsyncIterator[AudioFrame]:
+        """:meth:`synthesize` with the request's ``language`` set to ``language`` (an agent whose
+        caller switches language: each sentence is spoken in the caller's current one, with the
+        same voice; implements ``providers.base.MultilingualTTS``).
+        """
+        return self.synthesize(text, language=language)
+
+    async def synthesize(self, text: str, *, language: str | None = None) -> AsyncIterator[AudioFrame]:
         """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
         characters); frame sizes follow the server's chunks (odd bytes carried over).
+        ``language``: this request's Lightning ``language`` (default: the TTS's own).
 
         Whitespace-only text yields nothing. Closing the iterator early (barge-in) leaves the
         socket usable: the rest of that request's audio is read and discarded in the background
@@ -219,14 +230,14 @@ class LightningTTS:
                 rid = f"va_{uuid.uuid4().hex[:16]}"
                 state: dict[str, Any] = {"done": False, "ws": None, "audio": False}
                 try:
-                    async for frame in self._one_request(piece, rid, state):
+                    async for frame in self._one_request(piece, rid, state, language):
                         yield frame
                 except (ProviderError, OSError) as ws_exc:
                     refused = isinstance(ws_exc, ProviderError) and ws_exc.status in (400, 401, 403)
                     if state["audio"] or refused or not self.http_fallback:
                         raise  # heard in part, or HTTP would be refused the same way (key, voice)
                     state["done"] = True  # nothing of it is left on the socket
-                    async for frame in self._http_instead(piece, ws_exc):
+                    async for frame in self._http_instead(piece, ws_exc, language):
                         yield frame
                 finally:
                     if not state["done"] and state["ws"] is not None:
@@ -237,14 +248,16 @@ class LightningTTS:
             if not handed_over:
                 self._lock.release()
 
-    async def _http_instead(self, piece: str, ws_exc: BaseException) -> AsyncIterator[AudioFrame]:
+    async def _http_instead(
+        self, piece: str, ws_exc: BaseException, language: str | None = None
+    ) -> AsyncIterator[AudioFrame]:
         """``piece`` through ``POST /tts`` after the WebSocket failed (``ws_exc``), in 100 ms frames.
 
         Raises:
             ProviderError: the HTTP request failed too (both reasons in the message).
         """
         try:
-            frame = await self.synthesize_http(piece, output_format="pcm")
+            frame = await self.synthesize_http(piece, output_format="pcm", language=language)
         except (ProviderError, OSError) as http_exc:
             raise ProviderError(
                 f"{SERVICE}: WebSocket and HTTP both failed: {ws_exc}; HTTP: {http_exc}", retryable=True
@@ -256,10 +269,12 @@ class LightningTTS:
         for i in range(0, len(frame.pcm), step):
             yield AudioFrame(frame.pcm[i : i + step], self.sample_rate)
 
-    async def _one_request(self, text: str, rid: str, state: dict[str, Any]) -> AsyncIterator[AudioFrame]:
+    async def _one_request(
+        self, text: str, rid: str, state: dict[str, Any], language: str | None = None
+    ) -> AsyncIterator[AudioFrame]:
         from websockets.exceptions import ConnectionClosed
 
-        payload = json.dumps({**self.request_body(text), "request_id": rid})
+        payload = json.dumps({**self.request_body(text, language), "request_id": rid})
         for attempt in range(2):
             ws = await self._socket()
             got_audio = False
@@ -337,10 +352,13 @@ class LightningTTS:
             self._lock.release()
 
     # ------------------------------------------------------------------ HTTP
-    async def synthesize_http(self, text: str, *, output_format: str = "wav") -> AudioFrame:
+    async def synthesize_http(
+        self, text: str, *, output_format: str = "wav", language: str | None = None
+    ) -> AudioFrame:
         """One-shot ``POST /tts`` (``Accept: audio/wav``): the whole audio for ``text`` as one
         frame. ``output_format`` is ``wav`` (decoded with :mod:`wave`) or ``pcm`` (raw PCM16 at
-        ``sample_rate``). Whitespace-only text gives an empty frame without a request.
+        ``sample_rate``). Whitespace-only text gives an empty frame without a request. ``language``:
+        as for :meth:`request_body`.
 
         Raises:
             ProviderError: HTTP errors with the server's message (both 400 body shapes),
@@ -353,7 +371,7 @@ class LightningTTS:
             return AudioFrame(b"", self.sample_rate)
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._http_timeout_s)
-        body = {**self.request_body(text.strip()), "output_format": output_format}
+        body = {**self.request_body(text.strip(), language), "output_format": output_format}
         headers = {**auth_headers(self._api_key), "Accept": "audio/wav"}
         try:
             resp = await self._http.post(f"{self.base_url}/tts", json=body, headers=headers)
