@@ -287,7 +287,11 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
 
     Reported: an unknown model; a language outside the Lightning enum; a Pro voice on
     ``lightning_v3.1`` or a standard-only voice on ``lightning_v3.1_pro`` (the server does not
-    reject these but produces wrong audio, §4.1); a Hindi agent whose voice is not Hindi-capable.
+    reject these but produces wrong audio, §4.1); a Hindi agent whose voice is not Hindi-capable;
+    a known voice of another language for a language with its own voice roster on that model
+    (a Tamil voice for a Telugu agent). Source: the Lightning model cards in Smallest's public docs,
+    https://github.com/smallest-inc/smallest-ai-documentation (``fern/products/waves/pages/
+    text-to-speech/model-cards/lightning-v-3-1.mdx`` and ``lightning-v-3-1-pro.mdx``).
     """
     problems: list[str] = []
     voice_l = voice.lower()
@@ -309,5 +313,11 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
     if lang == "hi" and voice_l not in HINDI_CAPABLE_VOICES:
         problems.append(
             f"voice {voice!r} cannot speak Hindi; use a Hindi-capable voice such as {default_voice(model, 'hi')!r}"
+        )
+    roster = (STANDARD_INDIC_VOICES if model == DEFAULT_TTS_MODEL else PRO_LANGUAGE_VOICES).get(lang)
+    if roster is not None and voice_l in STANDARD_VOICES | PRO_VOICES and voice_l not in roster:
+        problems.append(
+            f"voice {voice!r} cannot speak {language!r}: {model}'s {lang} voices are "
+            f"{', '.join(sorted(roster))}; use one of them"
         )
     return problems
