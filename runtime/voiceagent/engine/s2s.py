@@ -1,0 +1,567 @@
+"""The speech-to-speech session loop: one call on a realtime model instead of STT -> LLM -> TTS.
+
+The model (a :class:`~voiceagent.providers.realtime.RealtimeS2S`, e.g. Smallest Hydra) hears the
+caller, detects turns, answers with audio and cancels its own answer when the caller barges in.
+The runtime keeps everything else of the agent:
+
+* instructions = the rendered prompt + the current state's instructions (the compiler's system
+  prompt); the state's functions (tools, ``verify_caller``, ``go_to_<state>``) are the model's
+  tools; with a greeting the model opens the call with it;
+* caller audio goes to the model continuously (silence included; after the caller hung up,
+  silence keeps flowing until the last answer is done), agent audio to the transport as it comes;
+* a tool call runs through the cascaded loop's :class:`~voiceagent.engine.dispatch.Dispatcher`
+  (argument validation, ``requires_level`` refusals, ``verify_caller`` by the guard, redaction,
+  timeouts, the flow's transitions); its result goes back as the tool output. A transition sends
+  the new state's tools (a realtime session's instructions cannot change: ``s2s.update`` says so);
+* barge-in: queued agent audio is cleared at once on ``speech_started`` or a new response before
+  the previous one's audio was done; ``agent.interrupted`` + ``agent.text(interrupted=True)``;
+* ``transcripts: stt``: the agent's STT hears the same audio (``user.transcript``, ``when`` guards);
+* a dropped socket opens a new session whose instructions carry a short summary of the call
+  (``s2s.reconnect``); ``server_full`` is retried with backoff.
+
+All model and internal events go through one queue handled in order, so the handlers never race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from voiceagent import templating
+from voiceagent.audio import AudioFrame, silence
+from voiceagent.engine.compiler import CompiledAgent
+from voiceagent.engine.dispatch import Dispatcher
+from voiceagent.engine.events import EventLog
+from voiceagent.engine.flow import Flow
+from voiceagent.engine.inputs import CallerInput
+from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.s2s_parts import (
+    Entry,
+    S2STurn,
+    TeeTransport,
+    opening_instructions,
+    reconnect_summary,
+    tool_entry,
+)
+from voiceagent.engine.state import SessionState, caller_facts, template_context
+from voiceagent.engine.tools import ToolContext
+from voiceagent.providers import realtime as rt
+from voiceagent.providers.base import STT, ProviderError, ToolCallRequest
+from voiceagent.transports.base import Transport
+
+__all__ = ["SpeechToSpeechSession"]
+
+CONNECT_BACKOFF_S = (0.25, 1.0, 2.0)
+"""Waits before the retries of a refused or failed connect (``server_full``: try again later)."""
+NARRATION_WAIT_MS = 8000.0
+"""Longest wait for the model to speak after a tool output before the turn is closed."""
+SETTLE_MS = 600.0
+"""After the caller hung up: how long the model must stay quiet before the call ends."""
+HANGUP_WAIT_MS = 20000.0
+"""After the caller hung up: longest wait for the model's last answer."""
+TICK_S = 0.05
+PLAYED_SLACK_MS = 30.0
+"""A turn counts as played out when at most this much of its audio is still unplayed."""
+PLAYOUT_GRACE_MS = 2000.0
+"""A turn whose audio the transport never reports as played ends this long after it would have."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    gen: int
+    event: rt.RealtimeEvent
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolDone:
+    gen: int
+    turn: S2STurn
+    call_id: str
+    name: str
+    content: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Transcript:
+    text: str
+
+
+class _Tick:
+    pass
+
+
+async def _no_filler(_text: str) -> None:
+    """Realtime models speak their own words around a tool call: no filler is needed."""
+
+
+class SpeechToSpeechSession:
+    """Drives one call on a realtime speech-to-speech model (see the module docstring).
+
+    Build it with :func:`voiceagent.engine.call.build_call`.
+
+    Args:
+        compiled: the compiled agent (with a ``speech_to_speech`` block for the voice).
+        realtime: opens the model's sessions.
+        transport: an audio transport.
+        events: the call's event log.
+        stt: transcribes the caller in parallel (``transcripts: stt``); None: no transcripts.
+        tools, guard, variables, caller: as for :class:`voiceagent.engine.session.Session`.
+    """
+
+    def __init__(
+        self,
+        compiled: CompiledAgent,
+        *,
+        realtime: rt.RealtimeS2S,
+        transport: Transport,
+        events: EventLog,
+        stt: STT | None = None,
+        tools: ToolRunnerPort | None = None,
+        guard: Guard | None = None,
+        variables: Mapping[str, object] | None = None,
+        caller: Mapping[str, object] | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.agent = compiled.agent
+        self.realtime = realtime
+        self.transport = transport
+        self.events = events
+        self.stt = stt
+        self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
+        self.caller = caller_facts(caller if caller is not None else transport.caller)
+        self.flow = Flow(compiled, events, language=self.agent.language, context=self._context)
+        self.dispatcher = Dispatcher(
+            compiled, self.flow, events, say=_no_filler, tool_context=self.tool_context, tools=tools, guard=guard
+        )
+        self.end_reason: str | None = None
+        self.reconnects = 0
+        self._started = datetime.now(UTC)
+        self._inbox: asyncio.Queue[_Model | _ToolDone | _Transcript | _Tick] = asyncio.Queue()
+        self._session: rt.RealtimeSession | None = None
+        self._gen = 0
+        self._tools_state = self.flow.name
+        self._turn: S2STurn | None = None
+        self._eou_ms: float | None = None
+        self._live: str | None = None  # response whose audio is still arriving
+        self._stale: set[str] = set()  # responses whose audio is dropped (barge-in)
+        self._entries: list[Entry] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._caller_gone_ms: float | None = None
+        self._last_activity_ms = 0.0
+        self._stop: str | None = None
+        self._greeting_text: str | None = None
+        self._tee = TeeTransport(transport) if stt is not None else None
+        self._input: CallerInput | None = None
+
+    @property
+    def state(self) -> SessionState:
+        """The call's session state (held by the flow)."""
+        return self.flow.state
+
+    def tool_context(self) -> ToolContext:
+        """The ``ctx`` handed to tools and the guard."""
+        return ToolContext(caller=self.caller, session=self.state.as_template(), variables=self.variables)
+
+    def _context(self) -> dict[str, Any]:
+        return template_context(self.state, self.variables, self.caller, self._started)
+
+    def _system_prompt(self) -> str:
+        return self.compiled.system_prompt(self.flow.name, self._context())
+
+    # ------------------------------------------------------------------ the call
+
+    async def run(self) -> str:
+        """Run the call to its end; returns the end reason (as the cascaded session's).
+
+        Raises:
+            ValueError: a text transport (speech-to-speech needs audio).
+            providers.base.ProviderError: no session could be opened (logged first).
+        """
+        if self.transport.kind != "audio":
+            raise ValueError("speech-to-speech needs an audio transport (run --text uses the llm block)")
+        if not self.events.events:
+            self.events.restart_clock()
+        cfg = self.agent.speech_to_speech
+        self.events.emit(
+            "session.start",
+            agent=self.agent.name,
+            language=self.agent.language,
+            transport=self.transport.kind,
+            mode="speech_to_speech",
+            s2s=self.realtime.name,
+            model=self.realtime.model,
+            voice=cfg.voice if cfg else None,
+            stt=self.stt.name if self.stt is not None else None,
+            transcripts="stt" if self.stt is not None else "none",
+        )
+        self.events.emit("state.enter", state=self.flow.name, previous=None, via="initial")
+        try:
+            greeting = self._greeting()
+            try:
+                await self._open(opening_instructions(self._system_prompt(), greeting), greet=bool(greeting))
+            except (ProviderError, templating.TemplateError) as exc:
+                self.events.emit("error", where="s2s", message=str(exc))
+                self.events.emit("session.end", reason="s2s_error", turns=0, state=self.flow.name)
+                raise
+            if greeting:
+                self._turn, self._greeting_text = S2STurn(0), greeting
+            await self._start_inputs()
+            self._tasks.append(asyncio.create_task(self._pump(), name="s2s-pump"))
+            self._tasks.append(asyncio.create_task(self._ticker(), name="s2s-tick"))
+            while self._stop is None:
+                await self._handle(await self._inbox.get())
+            self.end_reason = self._stop if self._stop != "done" else None
+        finally:
+            await self._shutdown()
+        ending = self.flow.ending
+        if ending is not None and self.end_reason is None:
+            transfer = ending.kind == "transfer"
+            self.end_reason = "transfer" if transfer else str(ending.info.get("reason") or "end_call")
+            self.events.emit("call.transfer" if transfer else "call.end", **ending.info)
+        else:
+            self.end_reason = self.end_reason or "caller_ended"
+            self.events.emit("call.end", reason=self.end_reason)
+        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name)
+        return self.end_reason
+
+    def _greeting(self) -> str | None:
+        try:
+            return self.compiled.greeting(self._context())
+        except templating.TemplateError as exc:
+            self.events.emit("error", where="greeting", message=str(exc))
+            return None
+
+    async def _open(self, instructions: str, *, greet: bool) -> None:
+        """Open a session (retrying with :data:`CONNECT_BACKOFF_S`) and forward its events."""
+        cfg = self.agent.speech_to_speech
+        config = rt.RealtimeConfig(
+            instructions=instructions,
+            voice=cfg.voice if cfg else None,
+            tools=self.flow.current.llm_tools(),
+            generate_initial_response=greet,
+        )
+        for attempt, wait_s in enumerate((*CONNECT_BACKOFF_S, None)):
+            try:
+                session = await self.realtime.connect(config)
+                break
+            except ProviderError as exc:
+                if not exc.retryable or wait_s is None:
+                    raise
+                self.events.emit(
+                    "error", where="s2s", message=str(exc), retry_in_ms=round(wait_s * 1000), attempt=attempt
+                )
+                await asyncio.sleep(wait_s)
+        self._gen += 1
+        self._session, self._tools_state = session, self.flow.name
+        self._tasks.append(asyncio.create_task(self._forward(session, self._gen), name=f"s2s-events-{self._gen}"))
+
+    async def _forward(self, session: rt.RealtimeSession, gen: int) -> None:
+        async for event in session.events():
+            self._inbox.put_nowait(_Model(gen, event))
+
+    async def _start_inputs(self) -> None:
+        if self._tee is None or self.stt is None:
+            return
+        self._input = CallerInput(
+            self._tee, self.stt, language=self.agent.language, clock_ms=self.events.now_ms, on_error=self._stt_error
+        )
+        try:
+            await self._input.start()
+        except Exception as exc:  # noqa: BLE001 - transcripts are optional: the call goes on without them
+            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}; no caller transcripts")
+            self._tee, self._input = None, None
+            return
+        self._tasks.append(asyncio.create_task(self._read_transcripts(), name="s2s-stt"))
+
+    def _stt_error(self, where: str, exc: BaseException, fatal: bool) -> None:
+        self.events.emit("error", where=where, message=f"{type(exc).__name__}: {exc}", fatal=fatal)
+
+    async def _read_transcripts(self) -> None:
+        assert self._input is not None
+        while (item := await self._input.get()).kind != "end":
+            if item.kind == "final":
+                self._inbox.put_nowait(_Transcript(item.text))
+
+    async def _pump(self) -> None:
+        """Caller audio -> the model (and the STT); after hang-up, silence until the call ends."""
+        quiet = silence(20, 16000)
+        try:
+            async for frame in self.transport.caller_audio():
+                quiet = AudioFrame(bytes(len(frame.pcm)), frame.sample_rate)
+                if self._tee is not None:
+                    self._tee.feed(frame)
+                await self._send(frame)
+        except Exception as exc:  # noqa: BLE001 - a broken transport is a hang-up, never a crash
+            self.events.emit("error", where="transport", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._tee is not None:
+                self._tee.feed(None)
+            self._caller_gone_ms = self.events.now_ms()
+        while True:  # the model's turn detection and idle timer need a continuous stream
+            await asyncio.sleep(quiet.duration_ms / 1000.0)
+            await self._send(quiet)
+
+    async def _send(self, frame: AudioFrame) -> None:
+        session = self._session
+        if session is None:
+            return  # reconnecting: this audio is lost
+        try:
+            await session.send_audio(frame)
+        except Exception as exc:  # noqa: BLE001 - the reader sees the closed socket and reconnects
+            self.events.emit("error", where="s2s", message=f"sending audio failed: {type(exc).__name__}")
+            self._session = None if self._session is session else self._session
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self._inbox.put_nowait(_Tick())
+
+    # ------------------------------------------------------------------ handling
+
+    async def _handle(self, item: _Model | _ToolDone | _Transcript | _Tick) -> None:
+        if isinstance(item, _Tick):
+            await self._on_tick()
+        elif isinstance(item, _Transcript):
+            self.events.emit("user.transcript", text=item.text, turn=self.state.turns, source="stt")
+            self._entries.append(("caller", item.text))
+            if self.flow.apply_guards():
+                await self._sync_tools()
+        elif isinstance(item, _ToolDone):
+            await self._tool_done(item)
+        elif item.gen == self._gen:
+            self._last_activity_ms = self.events.now_ms()
+            await self._on_model(item.event)
+
+    async def _on_model(self, ev: rt.RealtimeEvent) -> None:
+        now = self.events.now_ms()
+        turn = self._turn
+        if isinstance(ev, rt.SpeechStarted):
+            if turn is not None and not turn.ended and self.agent.behaviour.barge_in:
+                await self._interrupt(turn, "speech_started")
+        elif isinstance(ev, rt.SpeechStopped):
+            self._eou_ms = now
+        elif isinstance(ev, rt.ItemDone):
+            if ev.role == "user" and ev.status == "incomplete":
+                self._eou_ms = None
+                self.events.emit("s2s.noise", note="the model rejected the caller audio as noise (no turn)")
+            elif ev.role == "assistant" and ev.text and turn is not None:
+                turn.texts.append(ev.text)
+        elif isinstance(ev, rt.ResponseStarted):
+            if self._live is not None and self._live != ev.response_id:
+                self._stale.add(self._live)  # a new answer before the previous one's audio was done
+                if turn is not None and not turn.ended:
+                    await self._interrupt(turn, "new_response")
+                else:
+                    await self.transport.clear()
+            self._live = ev.response_id
+            turn = self._turn_for_response(now)
+            turn.responses += 1
+            turn.awaiting_since_ms = None
+            turn.response_ms = turn.response_ms if turn.response_ms is not None else now
+        elif isinstance(ev, rt.ResponseAudio):
+            if ev.response_id in self._stale or turn is None or turn.ended:
+                return
+            if turn.first_audio_ms is None:
+                turn.first_audio_ms, turn.played_at_first_ms = now, self.transport.played_ms()
+            turn.audio_ms += ev.frame.duration_ms
+            await self.transport.play(ev.frame)
+        elif isinstance(ev, rt.ResponseAudioDone):
+            if self._live == ev.response_id:
+                self._live = None
+        elif isinstance(ev, rt.ToolCall):
+            self._start_tool(ev)
+        elif isinstance(ev, rt.ResponseDone):
+            if self._live == ev.response_id:
+                self._live = None
+            if turn is not None and not turn.ended and turn.pending == 0 and turn.awaiting_since_ms is None:
+                if ev.status == "cancelled" and ev.reason == "interrupted":
+                    await self._interrupt(turn, "model_cancelled")
+                else:  # ends once its audio has been played (a barge-in until then still cuts it)
+                    turn.finished_ms, turn.status = now, ev.status
+        elif isinstance(ev, rt.RealtimeError):
+            self.events.emit("error", where="s2s", code=ev.code, message=ev.message)
+            if ev.code == "tool_response_timeout" and turn is not None and not turn.ended:
+                turn.pending = 0
+                await self._end_turn(turn, status="abandoned")  # the model gave up on the tool result
+        elif isinstance(ev, rt.RealtimeClosed):
+            await self._on_closed(ev)
+
+    def _turn_for_response(self, now: float) -> S2STurn:
+        """The turn a new response belongs to: the open one, else a new caller turn (or an
+        unprompted one when the model spoke without a caller utterance).
+        """
+        open_turn = self._turn
+        if open_turn is not None and not open_turn.ended:
+            if open_turn.finished_ms is None or self._eou_ms is None:
+                return open_turn
+            self._close_now(open_turn)  # still playing its last audio, but the caller spoke again
+        if self._eou_ms is not None:
+            self.state.turns += 1
+        self._turn = S2STurn(self.state.turns, eou_ms=self._eou_ms)
+        self._eou_ms = None
+        return self._turn
+
+    def _close_now(self, turn: S2STurn) -> None:
+        self._tasks.append(asyncio.create_task(self._end_turn(turn, status=turn.status or "completed")))
+
+    # ------------------------------------------------------------------ tools
+
+    def _start_tool(self, ev: rt.ToolCall) -> None:
+        turn = (
+            self._turn
+            if self._turn is not None and not self._turn.ended
+            else self._turn_for_response(self.events.now_ms())
+        )
+        turn.tool_calls += 1
+        turn.pending += 1
+        gen = self._gen
+
+        async def run() -> None:
+            call = ToolCallRequest(ev.call_id, ev.name, ev.arguments)
+            try:
+                outcome = (await self.dispatcher.run_calls([call], spoke=True))[0]
+                content: Any = outcome.content
+            except Exception as exc:  # noqa: BLE001 - the dispatcher should not raise; never crash the call
+                self.events.emit("error", where="tool", message=f"{type(exc).__name__}: {exc}")
+                content = {"error": "the tool failed"}
+            self.flow.apply_guards()
+            self._inbox.put_nowait(_ToolDone(gen, turn, ev.call_id, ev.name, content))
+
+        self._tasks.append(asyncio.create_task(run(), name=f"s2s-tool-{ev.name}"))
+
+    async def _tool_done(self, done: _ToolDone) -> None:
+        self._entries.append(tool_entry(done.name, done.content))
+        turn = done.turn
+        if turn.pending > 0 and not turn.ended:
+            turn.pending -= 1
+            if turn.pending == 0:
+                turn.awaiting_since_ms = self.events.now_ms()
+        await self._sync_tools()
+        if done.gen == self._gen and self._session is not None:
+            output = done.content if isinstance(done.content, str) else json.dumps(done.content, default=str)
+            await self._session.send_tool_output(done.call_id, output)
+        else:
+            self.events.emit("s2s.tool_output_dropped", name=done.name, note="the session that asked was replaced")
+
+    async def _sync_tools(self) -> None:
+        """After a transition: the new state's tools to the model (``session.update``)."""
+        if self.flow.name == self._tools_state or self._session is None:
+            return
+        self._tools_state = self.flow.name
+        tools = self.flow.current.llm_tools()
+        await self._session.update_tools(tools)
+        self.events.emit(
+            "s2s.update",
+            state=self.flow.name,
+            tools=[t["function"]["name"] for t in tools],
+            instructions="unchanged: a realtime session's instructions cannot change; "
+            "the new state's instructions apply from the next session",
+        )
+
+    # ------------------------------------------------------------------ turns
+
+    async def _interrupt(self, turn: S2STurn, cause: str) -> None:
+        """Barge-in: drop queued agent audio now; log what the caller heard."""
+        await self.transport.clear()
+        if self._live is not None:
+            self._stale.add(self._live)
+            self._live = None
+        heard = turn.heard_ms(self.transport.played_ms())
+        if turn.first_audio_ms is None and turn.pending == 0 and not turn.texts:
+            turn.ended = True  # nothing was said yet: not an interruption of speech
+            if turn.is_caller_turn:
+                self.events.emit("turn.metrics", **turn.metrics(interrupted=True))
+            return
+        self.events.emit("agent.interrupted", turn=turn.index, cause=cause, played_ms=round(heard, 1))
+        await self._end_turn(turn, status="interrupted", interrupted=True, heard_ms=heard)
+
+    async def _end_turn(
+        self, turn: S2STurn, *, status: str, interrupted: bool = False, heard_ms: float | None = None
+    ) -> None:
+        if turn.ended:
+            return
+        turn.ended = True
+        text = " ".join(turn.texts) or None
+        source = "model" if text else "audio_only"
+        if text is None and turn.index == 0 and self._greeting_text:
+            text, source = self._greeting_text, "greeting_instruction"
+        fields: dict[str, Any] = {"text_source": source, "audio_ms": round(turn.audio_ms, 1)}
+        if heard_ms is not None:
+            fields["heard_ms"] = round(heard_ms, 1)
+        self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index, **fields)
+        spoken = text or f"(answered in audio, {turn.audio_ms / 1000:.1f} s)"
+        self._entries.append(("agent", spoken + (" (interrupted)" if interrupted else "")))
+        if turn.is_caller_turn:
+            self.events.emit("turn.metrics", **turn.metrics(interrupted=interrupted, status=status))
+        if self.flow.ending is None and self.flow.apply_guards():
+            await self._sync_tools()
+        if self.flow.ending is None:
+            self.flow.end_if_final()
+
+    async def _on_tick(self) -> None:
+        now = self.events.now_ms()
+        turn = self._turn
+        if turn is not None and not turn.ended:
+            if turn.awaiting_since_ms is not None and now - turn.awaiting_since_ms > NARRATION_WAIT_MS:
+                await self._end_turn(turn, status="no_narration")
+            elif turn.finished_ms is not None:
+                played_out = turn.heard_ms(self.transport.played_ms()) >= turn.audio_ms - PLAYED_SLACK_MS
+                if played_out or now - turn.finished_ms > turn.audio_ms + PLAYOUT_GRACE_MS:
+                    await self._end_turn(turn, status=turn.status or "completed")
+        busy = turn is not None and not turn.ended
+        if self.flow.ending is not None and not busy:
+            await self.transport.wait_played()  # the last words are heard before the call ends
+            self._stop = "done"
+        elif self._caller_gone_ms is not None:
+            quiet = now - max(self._last_activity_ms, self._caller_gone_ms) >= SETTLE_MS
+            if (not busy and quiet) or now - self._caller_gone_ms > HANGUP_WAIT_MS:
+                await self.transport.wait_played()
+                self._stop = "done"
+
+    async def _on_closed(self, ev: rt.RealtimeClosed) -> None:
+        if ev.by_client or self._stop is not None:
+            return
+        if self._caller_gone_ms is not None and (self._turn is None or self._turn.ended):
+            self._stop = "done"  # the caller hung up and nothing was pending
+            return
+        turn = self._turn
+        if turn is not None and not turn.ended:
+            await self._interrupt(turn, "connection_lost")
+        self._session = None
+        self.reconnects += 1
+        prompt = self._system_prompt()
+        instructions = reconnect_summary(
+            prompt, self._entries, state=self.flow.name, level=self.flow.verification_level
+        )
+        self.events.emit(
+            "s2s.reconnect",
+            code=ev.code,
+            reason=ev.reason,
+            attempt=self.reconnects,
+            summary_entries=min(len(self._entries), 12),
+            note="a new session (no resume): its instructions summarise the conversation so far",
+        )
+        try:
+            await self._open(instructions, greet=False)
+        except ProviderError as exc:
+            self.events.emit("error", where="s2s", message=f"could not reconnect: {exc}")
+            self._stop = "s2s_error"
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._input is not None:
+            await self._input.aclose()
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.aclose()
+            self._session = None
