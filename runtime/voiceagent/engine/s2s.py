@@ -25,50 +25,39 @@ All model and internal events go through one queue handled in order, so the hand
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from voiceagent import templating
-from voiceagent.audio import AudioFrame, silence
 from voiceagent.engine.compiler import CompiledAgent
-from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.flow import Flow
-from voiceagent.engine.inputs import CallerInput
 from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.s2s_link import RealtimeLink
 from voiceagent.engine.s2s_parts import (
+    HANGUP_WAIT_MS,
+    NARRATION_WAIT_MS,
+    PLAYED_SLACK_MS,
+    PLAYOUT_GRACE_MS,
+    SETTLE_MS,
+    TICK_S,
     Entry,
     S2STurn,
-    TeeTransport,
     opening_instructions,
     reconnect_summary,
     tool_entry,
 )
+from voiceagent.engine.s2s_tools import S2STools, ToolDone
+from voiceagent.engine.s2s_transcripts import ParallelTranscripts
 from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.providers import realtime as rt
-from voiceagent.providers.base import STT, ProviderError, ToolCallRequest
+from voiceagent.providers.base import STT, ProviderError
 from voiceagent.transports.base import Transport
 
 __all__ = ["SpeechToSpeechSession"]
-
-CONNECT_BACKOFF_S = (0.25, 1.0, 2.0)
-"""Waits before the retries of a refused or failed connect (``server_full``: try again later)."""
-NARRATION_WAIT_MS = 8000.0
-"""Longest wait for the model to speak after a tool output before the turn is closed."""
-SETTLE_MS = 600.0
-"""After the caller hung up: how long the model must stay quiet before the call ends."""
-HANGUP_WAIT_MS = 20000.0
-"""After the caller hung up: longest wait for the model's last answer."""
-TICK_S = 0.05
-PLAYED_SLACK_MS = 30.0
-"""A turn counts as played out when at most this much of its audio is still unplayed."""
-PLAYOUT_GRACE_MS = 2000.0
-"""A turn whose audio the transport never reports as played ends this long after it would have."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,25 +67,12 @@ class _Model:
 
 
 @dataclass(frozen=True, slots=True)
-class _ToolDone:
-    gen: int
-    turn: S2STurn
-    call_id: str
-    name: str
-    content: Any
-
-
-@dataclass(frozen=True, slots=True)
 class _Transcript:
     text: str
 
 
 class _Tick:
     pass
-
-
-async def _no_filler(_text: str) -> None:
-    """Realtime models speak their own words around a tool call: no filler is needed."""
 
 
 class SpeechToSpeechSession:
@@ -135,28 +111,31 @@ class SpeechToSpeechSession:
         self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
         self.caller = caller_facts(caller if caller is not None else transport.caller)
         self.flow = Flow(compiled, events, language=self.agent.language, context=self._context)
-        self.dispatcher = Dispatcher(
-            compiled, self.flow, events, say=_no_filler, tool_context=self.tool_context, tools=tools, guard=guard
-        )
         self.end_reason: str | None = None
         self.reconnects = 0
         self._started = datetime.now(UTC)
-        self._inbox: asyncio.Queue[_Model | _ToolDone | _Transcript | _Tick] = asyncio.Queue()
-        self._session: rt.RealtimeSession | None = None
-        self._gen = 0
-        self._tools_state = self.flow.name
+        self._inbox: asyncio.Queue[_Model | ToolDone | _Transcript | _Tick] = asyncio.Queue()
+        self.link = RealtimeLink(realtime, events, lambda gen, ev: self._inbox.put_nowait(_Model(gen, ev)))
+        self.tools = S2STools(
+            compiled,
+            self.flow,
+            events,
+            self.link,
+            tool_context=self.tool_context,
+            tools=tools,
+            guard=guard,
+            deliver=self._inbox.put_nowait,
+        )
         self._turn: S2STurn | None = None
         self._eou_ms: float | None = None
         self._live: str | None = None  # response whose audio is still arriving
         self._stale: set[str] = set()  # responses whose audio is dropped (barge-in)
         self._entries: list[Entry] = []
         self._tasks: list[asyncio.Task[Any]] = []
-        self._caller_gone_ms: float | None = None
         self._last_activity_ms = 0.0
         self._stop: str | None = None
         self._greeting_text: str | None = None
-        self._tee = TeeTransport(transport) if stt is not None else None
-        self._input: CallerInput | None = None
+        self._transcripts: ParallelTranscripts | None = None
 
     @property
     def state(self) -> SessionState:
@@ -211,7 +190,7 @@ class SpeechToSpeechSession:
             if greeting:
                 self._turn, self._greeting_text = S2STurn(0), greeting
             await self._start_inputs()
-            self._tasks.append(asyncio.create_task(self._pump(), name="s2s-pump"))
+            self.link.start_audio(self.transport, self._transcripts.tee if self._transcripts is not None else None)
             self._tasks.append(asyncio.create_task(self._ticker(), name="s2s-tick"))
             while self._stop is None:
                 await self._handle(await self._inbox.get())
@@ -237,84 +216,25 @@ class SpeechToSpeechSession:
             return None
 
     async def _open(self, instructions: str, *, greet: bool) -> None:
-        """Open a session (retrying with :data:`CONNECT_BACKOFF_S`) and forward its events."""
         cfg = self.agent.speech_to_speech
-        config = rt.RealtimeConfig(
-            instructions=instructions,
-            voice=cfg.voice if cfg else None,
-            tools=self.flow.current.llm_tools(),
-            generate_initial_response=greet,
-        )
-        for attempt, wait_s in enumerate((*CONNECT_BACKOFF_S, None)):
-            try:
-                session = await self.realtime.connect(config)
-                break
-            except ProviderError as exc:
-                if not exc.retryable or wait_s is None:
-                    raise
-                self.events.emit(
-                    "error", where="s2s", message=str(exc), retry_in_ms=round(wait_s * 1000), attempt=attempt
-                )
-                await asyncio.sleep(wait_s)
-        self._gen += 1
-        self._session, self._tools_state = session, self.flow.name
-        self._tasks.append(asyncio.create_task(self._forward(session, self._gen), name=f"s2s-events-{self._gen}"))
-
-    async def _forward(self, session: rt.RealtimeSession, gen: int) -> None:
-        async for event in session.events():
-            self._inbox.put_nowait(_Model(gen, event))
+        tools = self.flow.current.llm_tools()
+        voice = cfg.voice if cfg else None
+        await self.link.open(rt.RealtimeConfig(instructions, voice, tools, generate_initial_response=greet))
+        self.tools.tools_state = self.flow.name
 
     async def _start_inputs(self) -> None:
-        if self._tee is None or self.stt is None:
+        if self.stt is None:
             return
-        self._input = CallerInput(
-            self._tee, self.stt, language=self.agent.language, clock_ms=self.events.now_ms, on_error=self._stt_error
+        deliver = self._inbox.put_nowait
+        stt = ParallelTranscripts(
+            self.transport,
+            self.stt,
+            self.events,
+            language=self.agent.language,
+            deliver=lambda t: deliver(_Transcript(t)),
         )
-        try:
-            await self._input.start()
-        except Exception as exc:  # noqa: BLE001 - transcripts are optional: the call goes on without them
-            self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}; no caller transcripts")
-            self._tee, self._input = None, None
-            return
-        self._tasks.append(asyncio.create_task(self._read_transcripts(), name="s2s-stt"))
-
-    def _stt_error(self, where: str, exc: BaseException, fatal: bool) -> None:
-        self.events.emit("error", where=where, message=f"{type(exc).__name__}: {exc}", fatal=fatal)
-
-    async def _read_transcripts(self) -> None:
-        assert self._input is not None
-        while (item := await self._input.get()).kind != "end":
-            if item.kind == "final":
-                self._inbox.put_nowait(_Transcript(item.text))
-
-    async def _pump(self) -> None:
-        """Caller audio -> the model (and the STT); after hang-up, silence until the call ends."""
-        quiet = silence(20, 16000)
-        try:
-            async for frame in self.transport.caller_audio():
-                quiet = AudioFrame(bytes(len(frame.pcm)), frame.sample_rate)
-                if self._tee is not None:
-                    self._tee.feed(frame)
-                await self._send(frame)
-        except Exception as exc:  # noqa: BLE001 - a broken transport is a hang-up, never a crash
-            self.events.emit("error", where="transport", message=f"{type(exc).__name__}: {exc}")
-        finally:
-            if self._tee is not None:
-                self._tee.feed(None)
-            self._caller_gone_ms = self.events.now_ms()
-        while True:  # the model's turn detection and idle timer need a continuous stream
-            await asyncio.sleep(quiet.duration_ms / 1000.0)
-            await self._send(quiet)
-
-    async def _send(self, frame: AudioFrame) -> None:
-        session = self._session
-        if session is None:
-            return  # reconnecting: this audio is lost
-        try:
-            await session.send_audio(frame)
-        except Exception as exc:  # noqa: BLE001 - the reader sees the closed socket and reconnects
-            self.events.emit("error", where="s2s", message=f"sending audio failed: {type(exc).__name__}")
-            self._session = None if self._session is session else self._session
+        if await stt.start():
+            self._transcripts = stt
 
     async def _ticker(self) -> None:
         while True:
@@ -323,17 +243,17 @@ class SpeechToSpeechSession:
 
     # ------------------------------------------------------------------ handling
 
-    async def _handle(self, item: _Model | _ToolDone | _Transcript | _Tick) -> None:
+    async def _handle(self, item: _Model | ToolDone | _Transcript | _Tick) -> None:
         if isinstance(item, _Tick):
             await self._on_tick()
         elif isinstance(item, _Transcript):
             self.events.emit("user.transcript", text=item.text, turn=self.state.turns, source="stt")
             self._entries.append(("caller", item.text))
             if self.flow.apply_guards():
-                await self._sync_tools()
-        elif isinstance(item, _ToolDone):
+                await self.tools.sync_tools()
+        elif isinstance(item, ToolDone):
             await self._tool_done(item)
-        elif item.gen == self._gen:
+        elif item.gen == self.link.gen:
             self._last_activity_ms = self.events.now_ms()
             await self._on_model(item.event)
 
@@ -374,7 +294,8 @@ class SpeechToSpeechSession:
             if self._live == ev.response_id:
                 self._live = None
         elif isinstance(ev, rt.ToolCall):
-            self._start_tool(ev)
+            turn = turn if turn is not None and not turn.ended else self._turn_for_response(now)
+            self.tools.start(ev, turn)
         elif isinstance(ev, rt.ResponseDone):
             if self._live == ev.response_id:
                 self._live = None
@@ -411,57 +332,14 @@ class SpeechToSpeechSession:
 
     # ------------------------------------------------------------------ tools
 
-    def _start_tool(self, ev: rt.ToolCall) -> None:
-        turn = (
-            self._turn
-            if self._turn is not None and not self._turn.ended
-            else self._turn_for_response(self.events.now_ms())
-        )
-        turn.tool_calls += 1
-        turn.pending += 1
-        gen = self._gen
-
-        async def run() -> None:
-            call = ToolCallRequest(ev.call_id, ev.name, ev.arguments)
-            try:
-                outcome = (await self.dispatcher.run_calls([call], spoke=True))[0]
-                content: Any = outcome.content
-            except Exception as exc:  # noqa: BLE001 - the dispatcher should not raise; never crash the call
-                self.events.emit("error", where="tool", message=f"{type(exc).__name__}: {exc}")
-                content = {"error": "the tool failed"}
-            self.flow.apply_guards()
-            self._inbox.put_nowait(_ToolDone(gen, turn, ev.call_id, ev.name, content))
-
-        self._tasks.append(asyncio.create_task(run(), name=f"s2s-tool-{ev.name}"))
-
-    async def _tool_done(self, done: _ToolDone) -> None:
+    async def _tool_done(self, done: ToolDone) -> None:
         self._entries.append(tool_entry(done.name, done.content))
         turn = done.turn
         if turn.pending > 0 and not turn.ended:
             turn.pending -= 1
             if turn.pending == 0:
                 turn.awaiting_since_ms = self.events.now_ms()
-        await self._sync_tools()
-        if done.gen == self._gen and self._session is not None:
-            output = done.content if isinstance(done.content, str) else json.dumps(done.content, default=str)
-            await self._session.send_tool_output(done.call_id, output)
-        else:
-            self.events.emit("s2s.tool_output_dropped", name=done.name, note="the session that asked was replaced")
-
-    async def _sync_tools(self) -> None:
-        """After a transition: the new state's tools to the model (``session.update``)."""
-        if self.flow.name == self._tools_state or self._session is None:
-            return
-        self._tools_state = self.flow.name
-        tools = self.flow.current.llm_tools()
-        await self._session.update_tools(tools)
-        self.events.emit(
-            "s2s.update",
-            state=self.flow.name,
-            tools=[t["function"]["name"] for t in tools],
-            instructions="unchanged: a realtime session's instructions cannot change; "
-            "the new state's instructions apply from the next session",
-        )
+        await self.tools.answer(done)
 
     # ------------------------------------------------------------------ turns
 
@@ -499,7 +377,7 @@ class SpeechToSpeechSession:
         if turn.is_caller_turn:
             self.events.emit("turn.metrics", **turn.metrics(interrupted=interrupted, status=status))
         if self.flow.ending is None and self.flow.apply_guards():
-            await self._sync_tools()
+            await self.tools.sync_tools()
         if self.flow.ending is None:
             self.flow.end_if_final()
 
@@ -517,22 +395,22 @@ class SpeechToSpeechSession:
         if self.flow.ending is not None and not busy:
             await self.transport.wait_played()  # the last words are heard before the call ends
             self._stop = "done"
-        elif self._caller_gone_ms is not None:
-            quiet = now - max(self._last_activity_ms, self._caller_gone_ms) >= SETTLE_MS
-            if (not busy and quiet) or now - self._caller_gone_ms > HANGUP_WAIT_MS:
+        elif self.link.caller_gone_ms is not None:
+            quiet = now - max(self._last_activity_ms, self.link.caller_gone_ms) >= SETTLE_MS
+            if (not busy and quiet) or now - self.link.caller_gone_ms > HANGUP_WAIT_MS:
                 await self.transport.wait_played()
                 self._stop = "done"
 
     async def _on_closed(self, ev: rt.RealtimeClosed) -> None:
         if ev.by_client or self._stop is not None:
             return
-        if self._caller_gone_ms is not None and (self._turn is None or self._turn.ended):
+        if self.link.caller_gone_ms is not None and (self._turn is None or self._turn.ended):
             self._stop = "done"  # the caller hung up and nothing was pending
             return
         turn = self._turn
         if turn is not None and not turn.ended:
             await self._interrupt(turn, "connection_lost")
-        self._session = None
+        self.link.drop()
         self.reconnects += 1
         prompt = self._system_prompt()
         instructions = reconnect_summary(
@@ -555,13 +433,11 @@ class SpeechToSpeechSession:
     # ------------------------------------------------------------------ shutdown
 
     async def _shutdown(self) -> None:
+        await self.tools.aclose()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._input is not None:
-            await self._input.aclose()
-        if self._session is not None:
-            with contextlib.suppress(Exception):
-                await self._session.aclose()
-            self._session = None
+        if self._transcripts is not None:
+            await self._transcripts.aclose()
+        await self.link.aclose()

@@ -6,22 +6,41 @@
 * :func:`opening_instructions` / :func:`reconnect_summary`: what goes into the model's
   instructions (the greeting to open with; after a dropped socket, the conversation so far,
   since a realtime session cannot be resumed).
-* :class:`TeeTransport`: the caller audio the session already reads, handed again to the
-  agent's STT (``transcripts: stt``), so one microphone feeds both.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from voiceagent.audio import AudioFrame
-from voiceagent.transports.base import Transport
+__all__ = [
+    "HANGUP_WAIT_MS",
+    "NARRATION_WAIT_MS",
+    "PLAYED_SLACK_MS",
+    "PLAYOUT_GRACE_MS",
+    "SETTLE_MS",
+    "TICK_S",
+    "Entry",
+    "S2STurn",
+    "opening_instructions",
+    "reconnect_summary",
+    "tool_entry",
+]
 
-__all__ = ["Entry", "S2STurn", "TeeTransport", "opening_instructions", "reconnect_summary", "tool_entry"]
+NARRATION_WAIT_MS = 8000.0
+"""Longest wait for the model to speak after a tool output before the turn is closed."""
+SETTLE_MS = 600.0
+"""After the caller hung up: how long the model must stay quiet before the call ends."""
+HANGUP_WAIT_MS = 20000.0
+"""After the caller hung up: longest wait for the model's last answer."""
+TICK_S = 0.05
+"""How often (s) the loop checks its timers (narration wait, playout, hang-up)."""
+PLAYED_SLACK_MS = 30.0
+"""A turn counts as played out when at most this much of its audio is still unplayed."""
+PLAYOUT_GRACE_MS = 2000.0
+"""A turn whose audio the transport never reports as played ends this long after it would have."""
+
 
 SUMMARY_ENTRIES = 12
 """Most recent conversation entries kept in a reconnect summary."""
@@ -126,69 +145,3 @@ def tool_entry(name: str, content: Any) -> Entry:
     """A summary entry for a tool result (what the model was told)."""
     text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
     return ("tool", f"{name} returned {text}")
-
-
-class TeeTransport:
-    """``transport`` with its caller audio replaced by the frames :meth:`feed` receives.
-
-    The speech-to-speech loop reads the real transport's caller audio once and feeds every
-    frame here too, so :class:`~voiceagent.engine.inputs.CallerInput` can run the agent's STT
-    on the same audio. Everything else is the wrapped transport's.
-    """
-
-    kind: Literal["audio"] = "audio"
-
-    def __init__(self, transport: Transport) -> None:
-        self._inner = transport
-        self._frames: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
-
-    def feed(self, frame: AudioFrame | None) -> None:
-        """One caller frame; None: the caller hung up (the STT stream is finished)."""
-        self._frames.put_nowait(frame)
-
-    @property
-    def caller(self) -> dict[str, Any]:
-        """The wrapped transport's caller facts."""
-        return self._inner.caller
-
-    @property
-    def plays_audio(self) -> bool:
-        """Whether the wrapped transport plays audio."""
-        return self._inner.plays_audio
-
-    async def caller_audio(self) -> AsyncIterator[AudioFrame]:
-        """The frames fed, until None."""
-        while (frame := await self._frames.get()) is not None:
-            yield frame
-
-    def caller_text(self) -> AsyncIterator[str]:
-        """Not available (an audio call).
-
-        Raises:
-            RuntimeError: always.
-        """
-        raise RuntimeError("a speech-to-speech call carries audio")
-
-    async def play(self, frame: AudioFrame) -> None:
-        """Delegated."""
-        await self._inner.play(frame)
-
-    async def clear(self) -> None:
-        """Delegated."""
-        await self._inner.clear()
-
-    async def wait_played(self) -> None:
-        """Delegated."""
-        await self._inner.wait_played()
-
-    def played_ms(self) -> float:
-        """Delegated."""
-        return self._inner.played_ms()
-
-    async def show(self, role: Literal["agent", "caller", "system"], text: str) -> None:
-        """Delegated (a terminal shows the caller's transcript)."""
-        await self._inner.show(role, text)
-
-    async def aclose(self) -> None:
-        """Ends the fed audio; the wrapped transport belongs to its owner."""
-        self.feed(None)
