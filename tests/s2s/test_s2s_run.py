@@ -43,7 +43,8 @@ def loud_ms(path: Path, threshold: int = 1000) -> float:
 
 async def test_recorded_account_question_is_answered_through_hydra_with_the_runtime_running_the_tool(tmp_path):
     out, events_path = tmp_path / "out.wav", tmp_path / "e.jsonl"
-    async with FakeSmallest(hydra=HydraOptions(turns=[ACCOUNT_TURN]), pulse=PulseOptions(transcripts=[QUESTION])) as fake:
+    fakes = {"hydra": HydraOptions(turns=[ACCOUNT_TURN]), "pulse": PulseOptions(transcripts=[QUESTION])}
+    async with FakeSmallest(**fakes) as fake:
         env = env_for(tmp_path, SMALLEST_API_KEY=fake.api_key, SMALLEST_BASE_URL=fake.base_url)
         args = [str(AGENT), "--input", str(SAMPLE), "--output", str(out), "--events", str(events_path)]
         code, stdout, err = await run_cli(args, env, "", timeout=90)
