@@ -232,3 +232,37 @@ async def test_audio_keeps_flowing_as_silence_after_the_caller_hung_up():
         await asyncio.wait_for(task, 5)
     assert during > 3 + 5  # 20 ms of silence at a time while waiting for the answer
     assert call.events.of_type("agent.text")[0]["turn"] == 1
+
+
+async def test_an_idle_close_by_the_server_reconnects_with_a_summary_and_repeated_drops_end_the_call():
+    import voiceagent.engine.s2s as s2s_module
+
+    model, transport = ScriptedRealtime(), CountingTransport()
+    async with build_call(agent(), Providers(llm=UnusedLLM(), realtime=model), transport, env={}) as call:
+        task = asyncio.create_task(call.run())
+        s = await started(model)
+        for ev in (
+            rt.SpeechStopped(300),
+            rt.ResponseStarted("r1"),
+            rt.ItemDone("a1", "message", "assistant", "completed", "We open at nine."),
+            rt.ResponseDone("r1", "completed", None),
+        ):
+            s.queue.put_nowait(ev)
+        await settle()
+        s.queue.put_nowait(rt.RealtimeClosed(1000, "idle timeout", by_client=False))
+        for n in range(2, s2s_module.MAX_RECONNECTS + 3):
+            async with asyncio.timeout(5):
+                while len(model.sessions) < n and not task.done():
+                    await asyncio.sleep(0.01)
+            if task.done():
+                break
+            model.sessions[-1].queue.put_nowait(rt.RealtimeClosed(None, "connection lost", by_client=False))
+        reason = await asyncio.wait_for(task, 5)
+    assert reason == "s2s_error"
+    reconnects = call.events.of_type("s2s.reconnect")
+    assert reconnects[0]["code"] == 1000 and reconnects[0]["reason"] == "idle timeout"
+    assert len(reconnects) == s2s_module.MAX_RECONNECTS and len(model.sessions) == s2s_module.MAX_RECONNECTS + 1
+    second = model.configs[1]
+    assert "- agent: We open at nine." in second.instructions and second.generate_initial_response is False
+    assert "dropped" in call.events.of_type("error")[-1]["message"]
+    assert call.events.of_type("session.end")[0]["reason"] == "s2s_error"

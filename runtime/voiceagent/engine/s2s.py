@@ -38,10 +38,12 @@ from voiceagent.engine.ports import Guard, ToolRunnerPort
 from voiceagent.engine.s2s_link import RealtimeLink
 from voiceagent.engine.s2s_parts import (
     HANGUP_WAIT_MS,
+    MAX_RECONNECTS,
     NARRATION_WAIT_MS,
     PLAYED_SLACK_MS,
     PLAYOUT_GRACE_MS,
     SETTLE_MS,
+    SUMMARY_ENTRIES,
     TICK_S,
     Entry,
     S2STurn,
@@ -279,7 +281,7 @@ class SpeechToSpeechSession:
                 else:
                     await self.transport.clear()
             self._live = ev.response_id
-            turn = self._turn_for_response(now)
+            turn = await self._turn_for_response()
             turn.responses += 1
             turn.awaiting_since_ms = None
             turn.response_ms = turn.response_ms if turn.response_ms is not None else now
@@ -294,7 +296,7 @@ class SpeechToSpeechSession:
             if self._live == ev.response_id:
                 self._live = None
         elif isinstance(ev, rt.ToolCall):
-            turn = turn if turn is not None and not turn.ended else self._turn_for_response(now)
+            turn = turn if turn is not None and not turn.ended else await self._turn_for_response()
             self.tools.start(ev, turn)
         elif isinstance(ev, rt.ResponseDone):
             if self._live == ev.response_id:
@@ -312,7 +314,7 @@ class SpeechToSpeechSession:
         elif isinstance(ev, rt.RealtimeClosed):
             await self._on_closed(ev)
 
-    def _turn_for_response(self, now: float) -> S2STurn:
+    async def _turn_for_response(self) -> S2STurn:
         """The turn a new response belongs to: the open one, else a new caller turn (or an
         unprompted one when the model spoke without a caller utterance).
         """
@@ -320,15 +322,12 @@ class SpeechToSpeechSession:
         if open_turn is not None and not open_turn.ended:
             if open_turn.finished_ms is None or self._eou_ms is None:
                 return open_turn
-            self._close_now(open_turn)  # still playing its last audio, but the caller spoke again
+            await self._end_turn(open_turn, status=open_turn.status or "completed")  # the caller spoke again
         if self._eou_ms is not None:
             self.state.turns += 1
         self._turn = S2STurn(self.state.turns, eou_ms=self._eou_ms)
         self._eou_ms = None
         return self._turn
-
-    def _close_now(self, turn: S2STurn) -> None:
-        self._tasks.append(asyncio.create_task(self._end_turn(turn, status=turn.status or "completed")))
 
     # ------------------------------------------------------------------ tools
 
@@ -411,6 +410,10 @@ class SpeechToSpeechSession:
         if turn is not None and not turn.ended:
             await self._interrupt(turn, "connection_lost")
         self.link.drop()
+        if self.reconnects >= MAX_RECONNECTS:
+            self.events.emit("error", where="s2s", message=f"the connection dropped {MAX_RECONNECTS + 1} times; ending")
+            self._stop = "s2s_error"
+            return
         self.reconnects += 1
         prompt = self._system_prompt()
         instructions = reconnect_summary(
@@ -421,7 +424,7 @@ class SpeechToSpeechSession:
             code=ev.code,
             reason=ev.reason,
             attempt=self.reconnects,
-            summary_entries=min(len(self._entries), 12),
+            summary_entries=min(len(self._entries), SUMMARY_ENTRIES),
             note="a new session (no resume): its instructions summarise the conversation so far",
         )
         try:

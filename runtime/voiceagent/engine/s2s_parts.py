@@ -16,10 +16,12 @@ from typing import Any, Literal
 
 __all__ = [
     "HANGUP_WAIT_MS",
+    "MAX_RECONNECTS",
     "NARRATION_WAIT_MS",
     "PLAYED_SLACK_MS",
     "PLAYOUT_GRACE_MS",
     "SETTLE_MS",
+    "SUMMARY_ENTRIES",
     "TICK_S",
     "Entry",
     "S2STurn",
@@ -42,6 +44,8 @@ PLAYOUT_GRACE_MS = 2000.0
 """A turn whose audio the transport never reports as played ends this long after it would have."""
 
 
+MAX_RECONNECTS = 5
+"""New sessions opened after drops in one call before the call ends (``s2s_error``)."""
 SUMMARY_ENTRIES = 12
 """Most recent conversation entries kept in a reconnect summary."""
 SUMMARY_ENTRY_CHARS = 240
