@@ -16,7 +16,7 @@ from voiceagent.templating import evaluate, render
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 FILES = sorted(AGENTS.glob("*.yaml"))
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
-#: Lightning v3.1 Pro voices that speak Hindi (the Indian Pro voices; smallest-protocols.md §4.1).
+#: Lightning v3.1 Pro voices that speak Hindi (the Indian Pro voices of the Lightning v3.1 Pro model card).
 HINDI_PRO_VOICES = {
     "rhea",
     "zariya",

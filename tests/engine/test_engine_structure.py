@@ -125,3 +125,13 @@ def test_real_llms_declare_their_optional_features(module, cls, expected):
         assert klass.capabilities == expected
     else:
         assert klass(name="electron", model="m", api_key="k", base_url="http://127.0.0.1:9").capabilities == expected
+
+
+def test_the_session_constructor_has_no_any():
+    import inspect
+
+    from voiceagent.engine.session import Session
+
+    annotations = [str(p.annotation) for p in inspect.signature(Session.__init__).parameters.values()]
+    assert annotations and not [a for a in annotations if "Any" in a], annotations
+    assert {"LLM", "Transport", "STT | None", "TTS | None", "ToolRunnerPort | None", "Guard | None"} <= set(annotations)

@@ -1,4 +1,4 @@
-"""Pydantic models of the agent definition format (../shared/spec/agent-format.md).
+"""Pydantic models of the agent definition format (documented in docs/agent-reference.md).
 
 Attribute names equal the YAML keys, except ``HttpTool.json_body`` (YAML ``json``). The JSON
 Schema published in ``schemas/agent.schema.json`` is generated from these models.
@@ -6,11 +6,12 @@ Schema published in ``schemas/agent.schema.json`` is generated from these models
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
 from voiceagent.providers.smallest.models import DEFAULT_HYDRA_MODEL, HydraModels, check_hydra_voice
 
 
@@ -194,7 +195,7 @@ class HttpTool(StrictModel):
     method: HTTP_METHODS = Field("POST", description="HTTP method: GET, POST, PUT, PATCH or DELETE.", examples=["POST"])
     url: str = Field(
         repr=False,
-        description="Web address to call; may contain {{ args.NAME }} placeholders.",
+        description="Web address to call; {{ args.NAME }} placeholders only in the path and query (encoded).",
         examples=["https://api.acme.example/tickets"],
     )
     headers: dict[str, str] = Field(
@@ -226,9 +227,36 @@ class HttpTool(StrictModel):
         4000,
         ge=100,
         le=120000,
-        description="How long to wait for the answer, in milliseconds, before giving up.",
+        description="Total time for the request, in milliseconds: connecting, sending and reading the whole answer.",
         examples=[4000],
     )
+    allowed_hosts: list[Annotated[str, Field(pattern=ALLOWED_HOST_PATTERN)]] | None = Field(
+        None,
+        description="Hosts this tool may reach (api.acme.example, *.acme.example, host:port, [::1]); no others.",
+        examples=[["api.acme.example"]],
+    )
+    follow_redirects: bool = Field(
+        False,
+        description="Follow redirects on the same host; to a host in allowed_hosts only, without credentials.",
+        examples=[False],
+    )
+    max_response_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=67_108_864,
+        description="Read at most this many bytes of the answer (after decompression); the rest is cut.",
+        examples=[1_048_576],
+    )
+    max_result_chars: int = Field(
+        4000,
+        ge=200,
+        le=1_000_000,
+        description="At most this many characters of the answer reach the model and the log; a note says it was cut.",
+        examples=[4000],
+    )
+    # Values substituted from the environment (${VAR}) into this tool when the agent was loaded;
+    # the runtime treats each as a secret (set by voiceagent.config.envsubst.attach_tool_secrets).
+    _env_values: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
 
 class Tool(StrictModel):
@@ -357,6 +385,26 @@ class Verification(StrictModel):
     )
 
 
+class RedactPatterns(StrictModel):
+    """What is hidden in the caller's words before their values are known (only when redact names a field)."""
+
+    dates: bool = Field(
+        True,
+        description="Hide every date the caller says: 12/04/1985, 12th of April 1985, April 1985, बारह अप्रैल.",
+        examples=[True],
+    )
+    digit_runs: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description=(
+            "Hide every run of at least this many digits the caller says, written or spoken "
+            "(4111 1111, seven seven eight eight, double seven); 0 turns it off."
+        ),
+        examples=[4],
+    )
+
+
 class Guardrails(StrictModel):
     """Safety rules the runtime enforces whatever the model says."""
 
@@ -369,6 +417,13 @@ class Guardrails(StrictModel):
         default_factory=list,
         description="Names of facts (e.g. dob) whose values are hidden in logs and transcripts.",
         examples=[["dob"]],
+    )
+    redact_patterns: RedactPatterns = Field(
+        RedactPatterns(dates=True, digit_runs=4),  # frozen: one shared default is safe
+        description=(
+            "With redact set: dates and digit runs hidden in what the caller says, even before their values are known."
+        ),
+        examples=[{"dates": True, "digit_runs": 4}],
     )
 
 
@@ -444,12 +499,18 @@ class SpeechToSpeech(StrictModel):
     )
     voice: str | None = Field(
         None,
-        description="A voice of that model (hydra-v1.1: zoe, maya, elena, ivy, grace, alex, aria, leo, sam, kai); empty lets the service choose.",
+        description=(
+            "A voice of that model (hydra-v1.1: zoe, maya, elena, ivy, grace, alex, aria, leo, sam, kai); "
+            "empty lets the service choose."
+        ),
         examples=["zoe"],
     )
     transcripts: Literal["stt", "none"] = Field(
         "stt",
-        description="stt: the stt settings also transcribe the caller in parallel, so transcripts, hiding of values and 'when' conditions work; none: no caller transcripts.",
+        description=(
+            "stt: the stt settings also transcribe the caller in parallel, so transcripts, hiding of values "
+            "and 'when' conditions work; none: no caller transcripts."
+        ),
         examples=["stt"],
     )
 
@@ -520,7 +581,10 @@ class Agent(StrictModel):
     )
     speech_to_speech: SpeechToSpeech | None = Field(
         None,
-        description="Optional: answer with one realtime speech-to-speech model instead of stt -> llm -> tts (English only; the llm settings are still used in text mode).",
+        description=(
+            "Optional: answer with one realtime speech-to-speech model instead of stt -> llm -> tts "
+            "(English only; the llm settings are still used in text mode)."
+        ),
         examples=[{"provider": "smallest", "model": "hydra-v1.1", "voice": "zoe", "transcripts": "stt"}],
     )
     tools: list[Tool] = Field(

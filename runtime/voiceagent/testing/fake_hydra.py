@@ -5,7 +5,7 @@ Built from Smallest's public Hydra docs (https://github.com/smallest-inc/smalles
 ``/waves/v1/s2s?model=..&api_key=..``; HTTP 401 at the handshake for a bad key; a ``warning``
 frame before ``session.created`` for the deprecated ``model=hydra``; audio dropped until
 ``session.configure`` -> ``session.configured``; base64 PCM16 16 kHz in (``invalid_audio`` for
-frames under 320 bytes), base64 PCM16 48 kHz out; ``session.update`` (tools only); the §6.5 turn
+frames under 320 bytes), base64 PCM16 48 kHz out; ``session.update`` (tools only); the documented turn
 sequence; barge-in cancels the response in flight (``response.done`` ``cancelled`` /
 ``interrupted``), ``response.cancel`` -> ``client_cancelled``; tool calls answered by
 ``conversation.item.create`` + ``response.create``; ``tool_response_timeout``; ``server_full``

@@ -36,12 +36,14 @@ Mounting the Electron fake on the same port::
             FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
         ...  # fake.base_url serves /stt/live, /tts/live, /tts and /chat/completions
 
-Protocol source: /work/shared/spec/smallest-protocols.md §2, §4, §8.
+Protocol sources: Smallest's API reference (https://github.com/smallest-inc/smallest-ai-documentation,
+``fern/apis/waves/asyncapi/stt-live-ws.yaml``, ``tts-ws.yaml``, ``openapi/tts-openapi.yaml``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -137,10 +139,8 @@ class FakeSmallest:
         await self._front.aclose()
         if self._ws_server is not None:
             self._ws_server.close()
-            try:
+            with contextlib.suppress(Exception):  # teardown
                 await asyncio.wait_for(self._ws_server.wait_closed(), 2.0)
-            except Exception:  # noqa: BLE001 - teardown
-                pass
 
     async def __aenter__(self) -> FakeSmallest:
         return await self.start()
@@ -215,10 +215,8 @@ class FakeSmallest:
             except (ConnectionError, asyncio.CancelledError):
                 pass
             finally:
-                try:
+                with contextlib.suppress(Exception):  # the other side is already gone
                     dst.close()
-                except Exception:  # noqa: BLE001
-                    pass
 
         tasks = [asyncio.create_task(pump(reader, up_writer)), asyncio.create_task(pump(up_reader, writer))]
         try:

@@ -1,7 +1,8 @@
 """Smallest AI providers: Pulse streaming STT, Lightning TTS (WebSocket + HTTP), Electron LLM,
 Hydra speech-to-speech.
 
-Wire protocols: Smallest's public docs (https://docs.smallest.ai). Configuration comes from keyword
+Wire protocols: Smallest's API reference (https://github.com/smallest-inc/smallest-ai-documentation,
+``fern/apis/waves/``); each module cites its page. Configuration comes from keyword
 arguments, else ``SMALLEST_API_KEY`` / ``SMALLEST_BASE_URL`` (default
 ``https://api.smallest.ai/waves/v1``). The Electron LLM lives in :mod:`.llm`, Hydra in :mod:`.hydra`.
 
