@@ -1,13 +1,16 @@
 """Which STT, LLM and TTS serve an agent, and why: the one place that knows provider names.
 
-Rules (``shared/spec/agent-format.md``, ``stt/llm/tts.provider``):
+Rules (the agent format's ``stt/llm/tts.provider`` keys, docs/agent-reference.md):
 
 - ``auto``: Smallest AI when ``SMALLEST_API_KEY`` is set, else the embedded local stack;
 - ``smallest``: needs ``SMALLEST_API_KEY`` (:class:`ProviderSetupError` names it when missing);
 - ``openai`` (LLM only): any OpenAI-compatible endpoint; ``llm.base_url`` or ``$OPENAI_BASE_URL``,
   key from ``$<llm.api_key_env>`` or ``$OPENAI_API_KEY`` (optional when a base URL is given: local
   servers such as llama.cpp accept any key);
-- ``local``: faster-whisper tiny.en (English only), llama.cpp, Piper / espeak-ng.
+- ``local``: faster-whisper tiny.en (English only), llama.cpp, Piper / espeak-ng;
+- ``speech_to_speech`` (audio calls): Smallest Hydra instead of llm + tts, plus the ``stt`` for
+  parallel transcripts with ``transcripts: stt`` (:mod:`voiceagent.providers.s2s_choice`,
+  docs/speech-to-speech.md); text calls run the cascaded llm.
 
 When the local stack cannot serve the agent (a Hindi agent and an English-only recognizer) the
 registry says so plainly instead of silently falling back to English. Provider modules are
