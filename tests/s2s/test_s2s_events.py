@@ -266,3 +266,17 @@ async def test_an_idle_close_by_the_server_reconnects_with_a_summary_and_repeate
     assert "- agent: We open at nine." in second.instructions and second.generate_initial_response is False
     assert "dropped" in call.events.of_type("error")[-1]["message"]
     assert call.events.of_type("session.end")[0]["reason"] == "s2s_error"
+
+
+async def test_providers_without_a_realtime_attribute_still_build_a_cascaded_call():
+    from types import SimpleNamespace
+
+    from voiceagent.engine.call import RealtimeProviders, realtime_of
+    from voiceagent.engine.session import Session
+
+    plain = SimpleNamespace(llm=UnusedLLM(), stt=None, tts=None)
+    assert realtime_of(plain) is None and not isinstance(plain, RealtimeProviders)
+    model = ScriptedRealtime()
+    assert realtime_of(Providers(llm=UnusedLLM(), realtime=model)) is model
+    async with build_call(agent(), plain, MemoryTransport("audio"), env={}) as call:
+        assert isinstance(call.session, Session)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from voiceagent.engine.compiler import CompiledAgent, compile_agent
 from voiceagent.engine.events import EventLog
@@ -36,13 +36,13 @@ if TYPE_CHECKING:
     from voiceagent.config.load import LoadedAgent
     from voiceagent.transports.base import Transport
 
-__all__ = ["Call", "CallProviders", "CallSession", "Providers", "build_call"]
+__all__ = ["Call", "CallProviders", "CallSession", "Providers", "RealtimeProviders", "build_call", "realtime_of"]
 
 
 class CallProviders(Protocol):
     """The providers of one call, as :func:`voiceagent.providers.registry.resolve_providers`
-    returns them: ``stt`` is None for a text transport, ``tts`` None when nothing is spoken,
-    ``realtime`` the speech-to-speech model of an agent with ``speech_to_speech`` (else None).
+    returns them: ``stt`` is None for a text transport, ``tts`` None when nothing is spoken.
+    Providers that may also carry a speech-to-speech model are :class:`RealtimeProviders`.
     """
 
     @property
@@ -54,8 +54,21 @@ class CallProviders(Protocol):
     @property
     def tts(self) -> TTS | None: ...  # noqa: D102
 
+
+@runtime_checkable
+class RealtimeProviders(CallProviders, Protocol):
+    """:class:`CallProviders` that also say whether the call runs on a realtime speech-to-speech
+    model (``realtime``: set for an agent with ``speech_to_speech`` on an audio call, else None),
+    as ``ResolvedProviders`` and :class:`Providers` do.
+    """
+
     @property
     def realtime(self) -> RealtimeS2S | None: ...  # noqa: D102
+
+
+def realtime_of(providers: CallProviders) -> RealtimeS2S | None:
+    """The speech-to-speech model ``providers`` carry (a :class:`RealtimeProviders`), else None."""
+    return providers.realtime if isinstance(providers, RealtimeProviders) else None
 
 
 class CallSession(Protocol):
@@ -139,7 +152,7 @@ def build_call(
     """Assemble one call of ``loaded`` on ``providers`` through ``transport``.
 
     The session is speech-to-speech (:class:`~voiceagent.engine.s2s.SpeechToSpeechSession`) when
-    ``providers.realtime`` is set and the transport carries audio, else the cascaded
+    ``providers`` carry a realtime model (:func:`realtime_of`) and the transport carries audio, else the cascaded
     :class:`~voiceagent.engine.session.Session` (``max_tool_rounds`` applies to it only).
 
     Args:
@@ -177,12 +190,13 @@ def build_call(
         compiled = compiled or compile_agent(loaded)
         guard = VerificationGuard(agent.guardrails.verification, tools, redactor)
         session: CallSession
-        if providers.realtime is not None and transport.kind == "audio":
+        realtime = realtime_of(providers)
+        if realtime is not None and transport.kind == "audio":
             from voiceagent.engine.s2s import SpeechToSpeechSession
 
             session = SpeechToSpeechSession(
                 compiled,
-                realtime=providers.realtime,
+                realtime=realtime,
                 transport=transport,
                 events=events,
                 stt=providers.stt,
