@@ -1,25 +1,17 @@
 """The speech-to-speech session loop: one call on a realtime model instead of STT -> LLM -> TTS.
 
 The model (a :class:`~voiceagent.providers.realtime.RealtimeS2S`, e.g. Smallest Hydra) hears the
-caller, detects turns, answers with audio and cancels its own answer when the caller barges in.
-The runtime keeps everything else of the agent:
-
-* instructions = the rendered prompt + the current state's instructions (the compiler's system
-  prompt); the state's functions (tools, ``verify_caller``, ``go_to_<state>``) are the model's
-  tools; with a greeting the model opens the call with it;
-* caller audio goes to the model continuously (silence included; after the caller hung up,
-  silence keeps flowing until the last answer is done), agent audio to the transport as it comes;
-* a tool call runs through the cascaded loop's :class:`~voiceagent.engine.dispatch.Dispatcher`
-  (argument validation, ``requires_level`` refusals, ``verify_caller`` by the guard, redaction,
-  timeouts, the flow's transitions); its result goes back as the tool output. A transition sends
-  the new state's tools (a realtime session's instructions cannot change: ``s2s.update`` says so);
-* barge-in: queued agent audio is cleared at once on ``speech_started`` or a new response before
-  the previous one's audio was done; ``agent.interrupted`` + ``agent.text(interrupted=True)``;
-* ``transcripts: stt``: the agent's STT hears the same audio (``user.transcript``, ``when`` guards);
-* a dropped socket opens a new session whose instructions carry a short summary of the call
-  (``s2s.reconnect``); ``server_full`` is retried with backoff.
-
-All model and internal events go through one queue handled in order, so the handlers never race.
+caller, detects turns, answers with audio and cancels its own answer on barge-in; the runtime keeps
+the rest of the agent (user docs: docs/speech-to-speech.md). The parts, one concept each:
+:mod:`.s2s_link` (the session, reconnects, continuous caller audio), :mod:`.s2s_tools` (tool calls
+through the cascaded :class:`~voiceagent.engine.dispatch.Dispatcher`, ``session.update`` after a
+transition), :mod:`.s2s_transcripts` (the agent's STT in parallel), :mod:`.s2s_turns` (turns, barge-in,
+``agent.text`` / ``turn.metrics``), :mod:`.s2s_parts` (turn data, instructions, reconnect
+summary). This module: instructions (the compiler's system prompt; the greeting to open with),
+what each model event means (barge-in on ``speech_started`` or on a new response before the
+previous one's audio was done), errors and reconnects (``s2s.reconnect``), and the call's end
+(after the last words of a transfer / end_call; after the caller hung up, once the model is quiet).
+Model and internal events go through one queue handled in order, so the handlers never race.
 """
 
 from __future__ import annotations
@@ -39,20 +31,16 @@ from voiceagent.engine.s2s_link import RealtimeLink
 from voiceagent.engine.s2s_parts import (
     HANGUP_WAIT_MS,
     MAX_RECONNECTS,
-    NARRATION_WAIT_MS,
-    PLAYED_SLACK_MS,
-    PLAYOUT_GRACE_MS,
     SETTLE_MS,
     SUMMARY_ENTRIES,
     TICK_S,
-    Entry,
-    S2STurn,
     opening_instructions,
     reconnect_summary,
     tool_entry,
 )
 from voiceagent.engine.s2s_tools import S2STools, ToolDone
 from voiceagent.engine.s2s_transcripts import ParallelTranscripts
+from voiceagent.engine.s2s_turns import TurnKeeper
 from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.providers import realtime as rt
@@ -128,15 +116,10 @@ class SpeechToSpeechSession:
             guard=guard,
             deliver=self._inbox.put_nowait,
         )
-        self._turn: S2STurn | None = None
-        self._eou_ms: float | None = None
-        self._live: str | None = None  # response whose audio is still arriving
-        self._stale: set[str] = set()  # responses whose audio is dropped (barge-in)
-        self._entries: list[Entry] = []
+        self.turns = TurnKeeper(events, transport, self.flow, sync_tools=self.tools.sync_tools)
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_activity_ms = 0.0
         self._stop: str | None = None
-        self._greeting_text: str | None = None
         self._transcripts: ParallelTranscripts | None = None
 
     @property
@@ -190,7 +173,7 @@ class SpeechToSpeechSession:
                 self.events.emit("session.end", reason="s2s_error", turns=0, state=self.flow.name)
                 raise
             if greeting:
-                self._turn, self._greeting_text = S2STurn(0), greeting
+                self.turns.greet(greeting)
             await self._start_inputs()
             self.link.start_audio(self.transport, self._transcripts.tee if self._transcripts is not None else None)
             self._tasks.append(asyncio.create_task(self._ticker(), name="s2s-tick"))
@@ -250,7 +233,7 @@ class SpeechToSpeechSession:
             await self._on_tick()
         elif isinstance(item, _Transcript):
             self.events.emit("user.transcript", text=item.text, turn=self.state.turns, source="stt")
-            self._entries.append(("caller", item.text))
+            self.turns.entries.append(("caller", item.text))
             if self.flow.apply_guards():
                 await self.tools.sync_tools()
         elif isinstance(item, ToolDone):
@@ -260,79 +243,63 @@ class SpeechToSpeechSession:
             await self._on_model(item.event)
 
     async def _on_model(self, ev: rt.RealtimeEvent) -> None:
-        now = self.events.now_ms()
-        turn = self._turn
+        now, turns = self.events.now_ms(), self.turns
+        turn = turns.open_turn()
         if isinstance(ev, rt.SpeechStarted):
-            if turn is not None and not turn.ended and self.agent.behaviour.barge_in:
-                await self._interrupt(turn, "speech_started")
+            if turn is not None and self.agent.behaviour.barge_in:
+                await turns.interrupt(turn, "speech_started")
         elif isinstance(ev, rt.SpeechStopped):
-            self._eou_ms = now
+            turns.eou_ms = now
         elif isinstance(ev, rt.ItemDone):
             if ev.role == "user" and ev.status == "incomplete":
-                self._eou_ms = None
+                turns.eou_ms = None
                 self.events.emit("s2s.noise", note="the model rejected the caller audio as noise (no turn)")
-            elif ev.role == "assistant" and ev.text and turn is not None:
-                turn.texts.append(ev.text)
+            elif ev.role == "assistant" and ev.text and turns.current is not None:
+                turns.current.texts.append(ev.text)
         elif isinstance(ev, rt.ResponseStarted):
-            if self._live is not None and self._live != ev.response_id:
-                self._stale.add(self._live)  # a new answer before the previous one's audio was done
-                if turn is not None and not turn.ended:
-                    await self._interrupt(turn, "new_response")
+            if turns.live is not None and turns.live != ev.response_id:
+                turns.stale.add(turns.live)  # a new answer before the previous one's audio was done
+                if turn is not None:
+                    await turns.interrupt(turn, "new_response")
                 else:
                     await self.transport.clear()
-            self._live = ev.response_id
-            turn = await self._turn_for_response()
+            turns.live = ev.response_id
+            turn = await turns.for_response()
             turn.responses += 1
             turn.awaiting_since_ms = None
             turn.response_ms = turn.response_ms if turn.response_ms is not None else now
         elif isinstance(ev, rt.ResponseAudio):
-            if ev.response_id in self._stale or turn is None or turn.ended:
+            if ev.response_id in turns.stale or turn is None:
                 return
             if turn.first_audio_ms is None:
                 turn.first_audio_ms, turn.played_at_first_ms = now, self.transport.played_ms()
             turn.audio_ms += ev.frame.duration_ms
             await self.transport.play(ev.frame)
         elif isinstance(ev, rt.ResponseAudioDone):
-            if self._live == ev.response_id:
-                self._live = None
+            if turns.live == ev.response_id:
+                turns.live = None
         elif isinstance(ev, rt.ToolCall):
-            turn = turn if turn is not None and not turn.ended else await self._turn_for_response()
-            self.tools.start(ev, turn)
+            self.tools.start(ev, turn if turn is not None else await turns.for_response())
         elif isinstance(ev, rt.ResponseDone):
-            if self._live == ev.response_id:
-                self._live = None
-            if turn is not None and not turn.ended and turn.pending == 0 and turn.awaiting_since_ms is None:
+            if turns.live == ev.response_id:
+                turns.live = None
+            if turn is not None and turn.pending == 0 and turn.awaiting_since_ms is None:
                 if ev.status == "cancelled" and ev.reason == "interrupted":
-                    await self._interrupt(turn, "model_cancelled")
+                    await turns.interrupt(turn, "model_cancelled")
                 else:  # ends once its audio has been played (a barge-in until then still cuts it)
                     turn.finished_ms, turn.status = now, ev.status
         elif isinstance(ev, rt.RealtimeError):
             self.events.emit("error", where="s2s", code=ev.code, message=ev.message)
-            if ev.code == "tool_response_timeout" and turn is not None and not turn.ended:
+            if ev.code == "tool_response_timeout" and turn is not None:
                 turn.pending = 0
-                await self._end_turn(turn, status="abandoned")  # the model gave up on the tool result
+                await turns.end(turn, status="abandoned")  # the model gave up on the tool result
         elif isinstance(ev, rt.RealtimeClosed):
             await self._on_closed(ev)
-
-    async def _turn_for_response(self) -> S2STurn:
-        """The turn a new response belongs to: the open one, else a new caller turn (or an
-        unprompted one when the model spoke without a caller utterance).
-        """
-        open_turn = self._turn
-        if open_turn is not None and not open_turn.ended:
-            if open_turn.finished_ms is None or self._eou_ms is None:
-                return open_turn
-            await self._end_turn(open_turn, status=open_turn.status or "completed")  # the caller spoke again
-        if self._eou_ms is not None:
-            self.state.turns += 1
-        self._turn = S2STurn(self.state.turns, eou_ms=self._eou_ms)
-        self._eou_ms = None
-        return self._turn
 
     # ------------------------------------------------------------------ tools
 
     async def _tool_done(self, done: ToolDone) -> None:
-        self._entries.append(tool_entry(done.name, done.content))
+        self.turns.entries.append(tool_entry(done.name, done.content))
         turn = done.turn
         if turn.pending > 0 and not turn.ended:
             turn.pending -= 1
@@ -340,57 +307,10 @@ class SpeechToSpeechSession:
                 turn.awaiting_since_ms = self.events.now_ms()
         await self.tools.answer(done)
 
-    # ------------------------------------------------------------------ turns
-
-    async def _interrupt(self, turn: S2STurn, cause: str) -> None:
-        """Barge-in: drop queued agent audio now; log what the caller heard."""
-        await self.transport.clear()
-        if self._live is not None:
-            self._stale.add(self._live)
-            self._live = None
-        heard = turn.heard_ms(self.transport.played_ms())
-        if turn.first_audio_ms is None and turn.pending == 0 and not turn.texts:
-            turn.ended = True  # nothing was said yet: not an interruption of speech
-            if turn.is_caller_turn:
-                self.events.emit("turn.metrics", **turn.metrics(interrupted=True))
-            return
-        self.events.emit("agent.interrupted", turn=turn.index, cause=cause, played_ms=round(heard, 1))
-        await self._end_turn(turn, status="interrupted", interrupted=True, heard_ms=heard)
-
-    async def _end_turn(
-        self, turn: S2STurn, *, status: str, interrupted: bool = False, heard_ms: float | None = None
-    ) -> None:
-        if turn.ended:
-            return
-        turn.ended = True
-        text = " ".join(turn.texts) or None
-        source = "model" if text else "audio_only"
-        if text is None and turn.index == 0 and self._greeting_text:
-            text, source = self._greeting_text, "greeting_instruction"
-        fields: dict[str, Any] = {"text_source": source, "audio_ms": round(turn.audio_ms, 1)}
-        if heard_ms is not None:
-            fields["heard_ms"] = round(heard_ms, 1)
-        self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index, **fields)
-        spoken = text or f"(answered in audio, {turn.audio_ms / 1000:.1f} s)"
-        self._entries.append(("agent", spoken + (" (interrupted)" if interrupted else "")))
-        if turn.is_caller_turn:
-            self.events.emit("turn.metrics", **turn.metrics(interrupted=interrupted, status=status))
-        if self.flow.ending is None and self.flow.apply_guards():
-            await self.tools.sync_tools()
-        if self.flow.ending is None:
-            self.flow.end_if_final()
-
     async def _on_tick(self) -> None:
         now = self.events.now_ms()
-        turn = self._turn
-        if turn is not None and not turn.ended:
-            if turn.awaiting_since_ms is not None and now - turn.awaiting_since_ms > NARRATION_WAIT_MS:
-                await self._end_turn(turn, status="no_narration")
-            elif turn.finished_ms is not None:
-                played_out = turn.heard_ms(self.transport.played_ms()) >= turn.audio_ms - PLAYED_SLACK_MS
-                if played_out or now - turn.finished_ms > turn.audio_ms + PLAYOUT_GRACE_MS:
-                    await self._end_turn(turn, status=turn.status or "completed")
-        busy = turn is not None and not turn.ended
+        await self.turns.check_timers(now)
+        busy = self.turns.busy
         if self.flow.ending is not None and not busy:
             await self.transport.wait_played()  # the last words are heard before the call ends
             self._stop = "done"
@@ -403,12 +323,12 @@ class SpeechToSpeechSession:
     async def _on_closed(self, ev: rt.RealtimeClosed) -> None:
         if ev.by_client or self._stop is not None:
             return
-        if self.link.caller_gone_ms is not None and (self._turn is None or self._turn.ended):
+        if self.link.caller_gone_ms is not None and not self.turns.busy:
             self._stop = "done"  # the caller hung up and nothing was pending
             return
-        turn = self._turn
-        if turn is not None and not turn.ended:
-            await self._interrupt(turn, "connection_lost")
+        turn = self.turns.open_turn()
+        if turn is not None:
+            await self.turns.interrupt(turn, "connection_lost")
         self.link.drop()
         if self.reconnects >= MAX_RECONNECTS:
             self.events.emit("error", where="s2s", message=f"the connection dropped {MAX_RECONNECTS + 1} times; ending")
@@ -417,14 +337,14 @@ class SpeechToSpeechSession:
         self.reconnects += 1
         prompt = self._system_prompt()
         instructions = reconnect_summary(
-            prompt, self._entries, state=self.flow.name, level=self.flow.verification_level
+            prompt, self.turns.entries, state=self.flow.name, level=self.flow.verification_level
         )
         self.events.emit(
             "s2s.reconnect",
             code=ev.code,
             reason=ev.reason,
             attempt=self.reconnects,
-            summary_entries=min(len(self._entries), SUMMARY_ENTRIES),
+            summary_entries=min(len(self.turns.entries), SUMMARY_ENTRIES),
             note="a new session (no resume): its instructions summarise the conversation so far",
         )
         try:
