@@ -228,7 +228,7 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
             if choice is None:
                 continue
             try:
-                built[slot] = _function(spec_for(choice.slot, choice.provider).build)(choice, agent, env)
+                built[slot] = _function(spec_for(slot, choice.provider).build)(choice, agent, env)
             except (ProviderError, ImportError, ValueError, OSError) as exc:
                 if slot == "tts" and not audio:  # text mode: speech is optional
                     notes = [n for n in notes if not n.startswith("tts:")] + [f"tts: off — {exc}"]
