@@ -96,6 +96,12 @@ class TurnKeeper:
             self.stale.add(self.live)
             self.live = None
         heard = turn.heard_ms(self.transport.played_ms())
+        due = turn.first_audio_ms + turn.audio_ms + PLAYED_SLACK_MS if turn.first_audio_ms is not None else None
+        if turn.finished_ms is not None and due is not None and self.events.now_ms() >= due:
+            # all of it was due to be heard by now: a transport whose count lags (telephony marks)
+            # must not turn a finished answer into an interrupted one
+            await self.end(turn, status=turn.status or "completed")
+            return
         if turn.first_audio_ms is None and turn.pending == 0 and not turn.texts:
             turn.ended = True  # nothing was said yet: not an interruption of speech
             if turn.is_caller_turn:
