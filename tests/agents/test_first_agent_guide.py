@@ -93,3 +93,13 @@ def test_the_guides_second_caller_matches_the_bank_data(monkeypatch, tmp_path):
         f"{record['debit_card_last_four']})"
     ) in text
     assert record["dob"] == "1990-11-03"
+
+
+def test_the_guides_hinglish_variant_validates_and_lists_both_languages(guide_agents):
+    agents, _ = guide_agents
+    block = next(b for b in _blocks("yaml") if "extends: bakery.hi.yaml" in b)
+    (agents / "bakery.hinglish.yaml").write_text(block, encoding="utf-8")
+    assert validate_paths([agents / "bakery.hinglish.yaml"]) == []
+    agent = load_agent(agents / "bakery.hinglish.yaml", env={}).agent
+    assert agent.language == "hi" and agent.languages == ["hi", "en"] and agent.voice.id == "meher"
+    assert "हमेशा हिंदी में" not in agent.prompt  # the prompt allows both languages

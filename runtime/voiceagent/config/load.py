@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
 from voiceagent.config.envsubst import ONLY_VAR_RE, attach_tool_secrets, substitute_nodes
+from voiceagent.config.language_checks import language_checks
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from, node_at, suggestion_budget
@@ -88,6 +89,7 @@ def _check(
     if agent is not None and env is not None:
         attach_tool_secrets(agent, root, env)  # every value from the environment in a tool is a secret
     diags += semantic_checks(root, real.resolve().parent if check_tools else None, tree)
+    diags += language_checks(root)  # languages vs the STT and the voice
     if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret
         diags = [replace(d, message=hide_values(d.message, hidden)) for d in diags]
     diags = sort_diagnostics(diags)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
@@ -595,6 +604,15 @@ class Agent(StrictModel):
         ),
         examples=["en", "hi"],
     )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] | None = Field(
+        None,
+        min_length=1,
+        description="Every language the caller may speak, for callers who switch mid-call (Hinglish: [hi, en]); "
+        "must include language. Speech recognition hears all of them, session.language follows the caller, and "
+        "the agent answers in the caller's current language with a voice that speaks each one. "
+        "Leave out for a one-language agent.",
+        examples=[["hi", "en"]],
+    )
     voice: Voice | None = Field(
         None, description="The voice the agent speaks with.", examples=[{"id": "meher", "speed": 1.0}]
     )
@@ -668,6 +686,10 @@ class Agent(StrictModel):
         ),
         examples=["support.yaml"],
     )
+
+    def spoken_languages(self) -> list[str]:
+        """The languages callers may speak: ``languages``, or just ``language`` when unset."""
+        return list(self.languages) if self.languages else [self.language]
 
     def tool(self, name: str) -> Tool | None:
         """The tool called ``name``, or None."""

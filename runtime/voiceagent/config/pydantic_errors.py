@@ -63,6 +63,7 @@ _PATTERN_HINTS = {
     "name": "use lowercase letters, digits and dashes, e.g. acme-support",
     "tool_name": "use lowercase letters, digits and underscores, starting with a letter, e.g. get_account_info",
     "language": "use a language code such as en, en-IN, hi or ta",
+    "languages": "use language codes such as en, en-IN, hi or ta",
     "python": "write module:function, e.g. tools.acme:get_account_info",
     "allowed_hosts": "write a host name (api.acme.example), *.acme.example, host:port or [::1]",
 }

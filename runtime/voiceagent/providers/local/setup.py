@@ -27,9 +27,10 @@ def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
         ProviderSetupError: the agent speaks another language.
     """
     languages = spec_for("stt", "local").languages or frozenset()
-    if primary_language(agent) not in languages:
+    spoken = agent.spoken_languages()  # every language of `languages` must be understood too
+    if primary_language(agent) not in languages or any(c.lower().split("-")[0] not in languages for c in spoken):
         raise ProviderSetupError(
-            f"this agent speaks {agent.language!r}, but the local speech recognizer (Whisper "
+            f"this agent speaks {' and '.join(map(repr, spoken))}, but the local speech recognizer (Whisper "
             f"tiny.en) understands English only and {_reason(agent, 'stt')}: set {_KEY} to use "
             f"Smallest Pulse, or run with --text to type instead of speaking"
         )

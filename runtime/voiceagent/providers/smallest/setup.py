@@ -19,10 +19,11 @@ LIGHTNING_RATES = (8000, 16000, 24000, 44100)
 
 
 def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
-    """Smallest Pulse, when it has a streaming recognizer for the agent's language.
+    """Smallest Pulse, when it has a streaming recognizer for the agent's language (and one code
+    recognising every one of ``languages``: :func:`~voiceagent.providers.smallest.models.pulse_language_for`).
 
     Raises:
-        ProviderSetupError: the language is not served.
+        ProviderSetupError: the language (or the combination) is not served.
     """
     from voiceagent.providers.smallest.models import STT_LANGUAGES
 
@@ -32,6 +33,16 @@ def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
             f"Smallest Pulse has no streaming recognizer for language {agent.language!r}; "
             f"run with --text to type instead"
         )
+    if len(agent.spoken_languages()) > 1:  # callers who switch: the one code that hears them all
+        from voiceagent.providers.smallest.models import pulse_language_for
+
+        code = pulse_language_for(agent.spoken_languages())
+        if code is None:
+            raise ProviderSetupError(
+                f"Smallest Pulse cannot recognise {', '.join(agent.spoken_languages())} on one stream; "
+                f"run with --text to type instead"
+            )
+        return Choice("stt", "smallest", f"smallest {agent.stt.model or 'pulse'} language={code}", why)
     return Choice("stt", "smallest", f"smallest {agent.stt.model or 'pulse'}", why)
 
 
@@ -44,6 +55,7 @@ def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
         base_url=clean(agent.stt.base_url) or clean(env.get(BASE_URL)),
         model=agent.stt.model or "pulse",
         eou_timeout_ms=agent.stt.eou_timeout_ms,
+        languages=agent.languages if agent.languages and len(agent.languages) > 1 else None,
     )
 
 
@@ -67,13 +79,14 @@ def plan_tts(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
     """Smallest Lightning with the agent's voice (or the model's default for its language).
 
     Raises:
-        ProviderSetupError: the voice cannot speak the language (never a silent English voice).
+        ProviderSetupError: the voice cannot speak the language, or one of ``languages`` (never a
+            silent English voice).
     """
     from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL, check_voice, default_voice
 
     model = agent.tts.model or DEFAULT_TTS_MODEL
     voice = agent.voice.id if agent.voice else default_voice(model, primary_language(agent))
-    problems = check_voice(model, voice, agent.language)
+    problems = list(dict.fromkeys(p for code in agent.spoken_languages() for p in check_voice(model, voice, code)))
     if any("cannot speak" in p or "not supported" in p for p in problems):
         raise ProviderSetupError(f"tts: {'; '.join(problems)}")
     warn = "".join(f"; warning: {p}" for p in problems)
