@@ -146,6 +146,7 @@ def test_text_mode_runs_the_cascaded_llm_and_says_why():
     [
         ({}, {}, "speech_to_speech.provider is smallest but SMALLEST_API_KEY is not set"),
         ({"language": "hi"}, KEY, "Hydra speaks English only, but this agent speaks 'hi'"),
+        ({"languages": ["en", "hi"]}, KEY, "Hydra speaks English only, but this agent speaks 'hi'"),
     ],
 )
 def test_an_agent_hydra_cannot_serve_is_refused_before_the_call(fields, env, message):

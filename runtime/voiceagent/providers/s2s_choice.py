@@ -30,9 +30,11 @@ def s2s_problem(agent: Agent, env: Mapping[str, str]) -> str | None:
         return None
     from voiceagent.providers.smallest.models import HYDRA_LANGUAGES, base_language, check_hydra_voice
 
-    if base_language(agent.language) not in HYDRA_LANGUAGES:
+    spoken = [agent.language, *(agent.languages or [])]
+    other = next((lang for lang in spoken if base_language(lang) not in HYDRA_LANGUAGES), None)
+    if other is not None:
         return (
-            f"speech_to_speech: Hydra speaks English only, but this agent speaks {agent.language!r}: "
+            f"speech_to_speech: Hydra speaks English only, but this agent speaks {other!r}: "
             "remove the speech_to_speech block (the stt/llm/tts pipeline speaks it) or run with --text"
         )
     if not env.get(SMALLEST_KEY):
