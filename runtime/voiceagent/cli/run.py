@@ -151,6 +151,9 @@ def run(
         _say(fallback_note)
     for note in providers.notes:
         _say(note)
+    if fast and providers.realtime is not None:  # the realtime model's turn detection runs on wall time
+        fast = False
+        _say("--fast: off — a speech-to-speech model listens in real time")
 
     import asyncio
 
