@@ -191,7 +191,7 @@ async def test_unknown_functions_are_answered_with_an_error_not_run():
         transport.hang_up()
         await asyncio.wait_for(task, 5)
     assert [c for c, _ in s.outputs] == ["c1", "c2"]
-    assert "unknown function" in s.outputs[0][1] and "invalid JSON" in s.outputs[1][1]
+    assert "unknown function" in s.outputs[0][1] and "not valid JSON" in s.outputs[1][1]
     assert [r["ok"] for r in call.events.of_type("tool.result")] == [False, False]
     (metrics,) = call.events.of_type("turn.metrics")
     assert metrics["tool_calls"] == 2 and metrics["responses"] == 2 and metrics["status"] == "completed"

@@ -80,6 +80,11 @@ class CallSession(Protocol):
         """Run the call to its end; returns the end reason."""
         ...
 
+    @property
+    def end_error(self) -> str | None:
+        """What failed, when a failure (not the caller or the agent) ended the call; else None."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Providers:

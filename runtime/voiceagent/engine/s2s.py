@@ -102,6 +102,7 @@ class SpeechToSpeechSession:
         self.caller = caller_facts(caller if caller is not None else transport.caller)
         self.flow = Flow(compiled, events, language=self.agent.language, context=self._context)
         self.end_reason: str | None = None
+        self.end_error: str | None = None  # what failed, when a failure ended the call
         self.reconnects = 0
         self._started = datetime.now(UTC)
         self._inbox: asyncio.Queue[_Model | ToolDone | _Transcript | _Tick] = asyncio.Queue()
@@ -331,7 +332,8 @@ class SpeechToSpeechSession:
             await self.turns.interrupt(turn, "connection_lost")
         self.link.drop()
         if self.reconnects >= MAX_RECONNECTS:
-            self.events.emit("error", where="s2s", message=f"the connection dropped {MAX_RECONNECTS + 1} times; ending")
+            self.end_error = f"the connection dropped {MAX_RECONNECTS + 1} times"
+            self.events.emit("error", where="s2s", message=f"{self.end_error}; ending")
             self._stop = "s2s_error"
             return
         self.reconnects += 1
@@ -350,7 +352,8 @@ class SpeechToSpeechSession:
         try:
             await self._open(instructions, greet=False)
         except ProviderError as exc:
-            self.events.emit("error", where="s2s", message=f"could not reconnect: {exc}")
+            self.end_error = f"could not reconnect: {exc}"
+            self.events.emit("error", where="s2s", message=self.end_error)
             self._stop = "s2s_error"
 
     # ------------------------------------------------------------------ shutdown
