@@ -211,18 +211,19 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_reference() -> str:
-    """The Markdown reference, deterministic (same models -> same text)."""
-    schema = agent_json_schema()
+def render_tables(schema: dict[str, Any], sections: list[tuple[str, str]]) -> list[str]:
+    """Markdown lines: one ``## location`` section with a key table per model of ``sections``.
+
+    Args:
+        schema: a JSON Schema with its models under ``$defs`` (the agent's or the test files').
+        sections: ``(model name, YAML location)`` pairs in reading order ("" = the top level).
+    """
     defs = schema["$defs"]
-    sections = _sections(schema)
-    where_of = {name: (f"`{loc}`" if loc else "Top level") for name, loc in sections}
-    where_of = {k: v.strip("`") for k, v in where_of.items()}
-    out = [INTRO]
+    where_of = {name: (loc or "Top level") for name, loc in sections}
+    out: list[str] = []
     for name, loc in sections:
         model = defs[name]
-        title = loc if loc else "Top level"
-        out.append(f"## {title}\n")
+        out.append(f"## {loc or 'Top level'}\n")
         if model.get("description"):
             out.append(_cell(model["description"]) + "\n")
         out.append("| Key | What it means | Value | Default | Example |")
@@ -242,5 +243,10 @@ def render_reference() -> str:
             example = _inline(prop["examples"][0]) if prop.get("examples") else ""
             out.append(f"| `{key}` | {_cell(prop.get('description', ''))} | {value} | {default} | {example} |")
         out.append("")
-    out.append(HOOK)
-    return "\n".join(out)
+    return out
+
+
+def render_reference() -> str:
+    """The Markdown reference, deterministic (same models -> same text)."""
+    schema = agent_json_schema()
+    return "\n".join([INTRO, *render_tables(schema, _sections(schema)), HOOK])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voiceagent.config.reference import _cell, _inline, _limits, _ref_name, _type
+from voiceagent.config.reference import _ref_name, render_tables
 from voiceagent.convtest.schema import test_json_schema
 
 INTRO = """\
@@ -74,30 +74,4 @@ def _sections(schema: dict[str, Any]) -> list[tuple[str, str]]:
 def render_reference() -> str:
     """The Markdown reference, deterministic (same models -> same text)."""
     schema = test_json_schema()
-    defs = schema["$defs"]
-    sections = _sections(schema)
-    where_of = {name: (loc or "Top level") for name, loc in sections}
-    out = [INTRO]
-    for name, loc in sections:
-        model = defs[name]
-        out.append(f"## {loc or 'Top level'}\n")
-        if model.get("description"):
-            out.append(_cell(model["description"]) + "\n")
-        out.append("| Key | What it means | Value | Default | Example |")
-        out.append("|---|---|---|---|---|")
-        required = set(model.get("required", []))
-        for key, prop in model.get("properties", {}).items():
-            value = _type(prop, where_of)
-            limits = _limits(prop)
-            if limits:
-                value += f" ({limits})"
-            if key in required:
-                default = "*required*"
-            elif "default" in prop:
-                default = _inline(prop["default"]) if prop["default"] not in (None, [], {}) else "empty"
-            else:
-                default = "empty"
-            example = _inline(prop["examples"][0]) if prop.get("examples") else ""
-            out.append(f"| `{key}` | {_cell(prop.get('description', ''))} | {value} | {default} | {example} |")
-        out.append("")
-    return "\n".join(out)
+    return "\n".join([INTRO, *render_tables(schema, _sections(schema))])
