@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerate docs/agent-reference.md and schemas/agent.schema.json from the pydantic models.
+"""Regenerate docs/agent-reference.md, schemas/agent.schema.json, docs/test-reference.md and
+schemas/agent-test.schema.json from the pydantic models.
 
 Usage: python scripts/gen_reference.py [--check]
   --check  exit 1 (and change nothing) when either file is out of date.
@@ -15,8 +16,15 @@ sys.path.insert(0, str(ROOT / "runtime"))
 
 from voiceagent.config.reference import render_reference  # noqa: E402
 from voiceagent.config.schema import schema_text  # noqa: E402
+from voiceagent.convtest.reference import render_reference as render_test_reference  # noqa: E402
+from voiceagent.convtest.schema import schema_text as test_schema_text  # noqa: E402
 
-TARGETS = {ROOT / "docs" / "agent-reference.md": render_reference, ROOT / "schemas" / "agent.schema.json": schema_text}
+TARGETS = {
+    ROOT / "docs" / "agent-reference.md": render_reference,
+    ROOT / "schemas" / "agent.schema.json": schema_text,
+    ROOT / "docs" / "test-reference.md": render_test_reference,
+    ROOT / "schemas" / "agent-test.schema.json": test_schema_text,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,7 @@
 """Python tools of the example agents (``python: tools.acme:get_account_info`` in agents/*.yaml).
 
 The runtime imports ``tools.<module>`` with the agent file's folder first on the import path
-(spec: /work/shared/spec/agent-format.md, "tools"). Every tool is a plain function that takes the
+(docs/agent-reference.md, "tools"). Every tool is a plain function that takes the
 LLM's arguments as keyword arguments and may accept an optional keyword ``ctx`` (an object or a
 mapping with ``caller``, ``session`` and ``variables``); it returns JSON-serialisable data or
 raises an exception whose message the runtime reports to the LLM as the tool error.

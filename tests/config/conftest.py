@@ -1,4 +1,8 @@
-"""Fixtures for the agent-config tests: write small YAML agents into tmp_path."""
+"""Fixtures for the agent-config tests: write small YAML agents into tmp_path.
+
+Plain helpers (``errors``, ``where``) live in ``config_helpers.py``: importing from a module named
+``conftest`` is ambiguous once another test folder has one too.
+"""
 
 from __future__ import annotations
 
@@ -37,12 +41,3 @@ def check(write: Callable[..., Path]) -> Callable[..., list[Diagnostic]]:
         return validate_paths([write(name, text)])
 
     return _check
-
-
-def errors(diags: list[Diagnostic]) -> list[Diagnostic]:
-    return [d for d in diags if d.severity == "error"]
-
-
-def where(diags: list[Diagnostic]) -> list[tuple[int, int, str]]:
-    """(line, column, message) of every diagnostic, for compact assertions."""
-    return [(d.line, d.column, d.message) for d in diags]

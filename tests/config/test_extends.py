@@ -26,7 +26,7 @@ flow:
 """
 
 
-def test_mappings_merge_lists_and_scalars_replace(write):
+def test_mappings_merge_lists_and_scalars_replace_tools_merge_by_name(write):
     write("support.yaml", PARENT)
     child = write(
         "support.hi.yaml",
@@ -47,7 +47,7 @@ def test_mappings_merge_lists_and_scalars_replace(write):
     assert agent.name == "support" and agent.language == "hi" and agent.prompt == "Parent prompt."
     assert (agent.voice.id, agent.voice.speed) == ("arvind", 1.2)
     assert agent.variables == {"company": "Acme", "city": "Delhi"}
-    assert [(t.name, t.description) for t in agent.tools] == [("a", "other")]
+    assert [(t.name, t.description) for t in agent.tools] == [("a", "other"), ("b", "d")]
     start = agent.flow.states["start"]
     assert start.tools == ["a"] and start.instructions == "Start here." and start.transitions[0].to == "done"
     assert agent.extends is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import where
+from config_helpers import where
 
 
 def test_unknown_top_level_key_did_you_mean(check):
@@ -106,7 +106,8 @@ def test_reference_in_typed_field_is_fine_without_env(check):
 
 def test_all_problems_at_once(check):
     diags = check(
-        "name: demo\nprompt: hi\nvoice: {id: a, sped: 1}\nllm: {max_tokens: 0}\nflow:\n  initial: nowhere\n  states:\n    a: {}\n"
+        "name: demo\nprompt: hi\nvoice: {id: a, sped: 1}\nllm: {max_tokens: 0}\n"
+        "flow:\n  initial: nowhere\n  states:\n    a: {}\n"
     )
     assert [d.line for d in diags if d.severity == "error"] == [3, 4, 6]
 

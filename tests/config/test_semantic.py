@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from conftest import errors, where
+from config_helpers import errors, where
 
 HEAD = "name: demo\nprompt: hi\n"
 
@@ -105,8 +105,8 @@ def test_tool_kind_exactly_one(check):
 
 def test_required_only_declared_params_and_duplicates(check):
     diags = check(
-        HEAD
-        + "tools:\n  - name: a\n    description: d\n    builtin: end_call\n    parameters: {account_id: {type: string}}\n"
+        HEAD + "tools:\n  - name: a\n    description: d\n    builtin: end_call\n"
+        "    parameters: {account_id: {type: string}}\n"
         "    required: [acount_id]\n  - {name: a, description: d, builtin: end_call}\n"
     )
     assert where(errors(diags)) == [

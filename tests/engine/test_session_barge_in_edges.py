@@ -3,6 +3,7 @@ played, or while the turn is finishing on its own. Exactly one ``agent.text`` pe
 fully played utterance is never "interrupted"."""
 
 import asyncio
+import contextlib
 
 from engine_helpers import make_agent, run_session
 from voiceagent.engine.events import EventLog
@@ -29,10 +30,8 @@ class SwallowingTransport(FakeTransport):
 
     async def wait_played(self) -> None:
         self.waiting.set()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # lost: the turn goes on to emit its agent.text
             await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass  # the cancellation is lost: the turn goes on to emit its own agent.text
 
 
 class NeverDoneTransport(FakeTransport):

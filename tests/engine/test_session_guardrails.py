@@ -104,7 +104,7 @@ async def test_a_locked_out_caller_stays_refused(tmp_path):
     assert session.state.verification_level == 0
     assert [e["level"] for e in events.of_type("verification")] == [0, 0]
     assert all(e["locked_out"] for e in events.of_type("verification"))
-    balance = [e for e in events.of_type("tool.result") if e["name"] == "balance"][0]
+    balance = next(e for e in events.of_type("tool.result") if e["name"] == "balance")
     assert balance["refused"] is True and "locked" in balance["error"]
 
 

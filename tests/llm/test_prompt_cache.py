@@ -49,9 +49,9 @@ def test_a_corrupt_state_is_a_miss_not_an_error(tmp_path):
     next(tmp_path.glob("*.state")).write_bytes(b"garbage")
     hit = cache[[1, 2, 3]]  # found by its token ids; the bytes are read only when restored
     with pytest.raises(KeyError):  # Llama.load_state reads scores first: nothing changed yet
-        hit.scores
+        _ = hit.scores
     with pytest.raises(KeyError):
-        hit.llama_state
+        _ = hit.llama_state
 
 
 def test_a_state_that_cannot_be_saved_is_skipped(tmp_path, capsys):
@@ -60,6 +60,7 @@ def test_a_state_that_cannot_be_saved_is_skipped(tmp_path, capsys):
     assert [1] not in cache and "not saved" in capsys.readouterr().err
 
 
+@pytest.mark.needs_local("llama_cpp")  # launch() checks that llama_cpp.server imports
 def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, monkeypatch):
     """The argv and environment LlamaServer starts llama.cpp with (Popen captured, not run)."""
     import subprocess

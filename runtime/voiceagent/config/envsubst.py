@@ -1,4 +1,4 @@
-"""``${NAME}`` / ``${NAME:-default}`` references in agent strings (spec section "Strings").
+"""``${NAME}`` / ``${NAME:-default}`` references in agent strings (docs/agent-reference.md, "Environment variables").
 
 ``$${`` writes a literal ``${``. Substitution happens on the node tree before validation, so
 typed fields (``temperature: ${TEMP:-0.3}``) may come from the environment too: an unquoted
@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
 from voiceagent.config.secrets import looks_like_secret, sensitive_name
 from voiceagent.config.yamlnodes import Node, plain_scalar
+
+if TYPE_CHECKING:
+    from voiceagent.config.models import Agent
 
 # $${...} is an escape; ${NAME} or ${NAME:-default} (default: anything but '}').
 VAR_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -46,7 +50,7 @@ def substitute_text(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return VAR_RE.sub(repl, text), missing
 
 
-def iter_strings(node: Node, path: tuple = ()) -> Iterator[tuple[Node, tuple]]:
+def iter_strings(node: Node, path: tuple[str | int, ...] = ()) -> Iterator[tuple[Node, tuple[str | int, ...]]]:
     """Every string scalar node under ``node`` with its path (mapping keys as ``str``)."""
     if node.is_map:
         for key, child in node.value.items():
@@ -69,7 +73,8 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] 
     Each substituted node keeps its text as written in ``Node.written``. With ``sensitive``
     given, the values that must never be shown are added to it: those of variables whose name
     says credential (:func:`~voiceagent.config.secrets.sensitive_name`), that look like a
-    secret, or that land under a sensitive key (``headers: {Authorization: ...}``).
+    secret, that land under a sensitive key (``headers: {Authorization: ...}``), or that land
+    in an HTTP tool's url, headers, query, json or body (:data:`HTTP_SECRET_FIELDS`).
     """
     problems: list[Diagnostic] = []
     for node, path in iter_strings(root):
@@ -79,10 +84,11 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] 
         node.written = node.value
         if sensitive is not None:
             key = path[-1] if path and isinstance(path[-1], str) else ""
+            in_http = _in_http_tool(path)
             for name in references(node.value):
                 value = env.get(name, "")
                 if len(value) >= MIN_HIDDEN_LEN and (
-                    sensitive_name(name) or sensitive_name(key) or looks_like_secret(value)
+                    in_http or sensitive_name(name) or sensitive_name(key) or looks_like_secret(value)
                 ):
                     sensitive.add(value)
         node.value, missing = substitute_text(node.value, env)
@@ -101,3 +107,51 @@ def substitute_nodes(root: Node, env: Mapping[str, str], *, sensitive: set[str] 
                 )
             )
     return problems
+
+
+HTTP_SECRET_FIELDS = ("url", "headers", "query", "json", "body")
+"""The parts of an HTTP tool whose ``${VAR}`` values are secrets (``timeout_ms: ${T}`` is not)."""
+
+
+def _in_http_tool(path: tuple[str | int, ...]) -> bool:
+    return len(path) >= 4 and path[0] == "tools" and path[2] == "http" and path[3] in HTTP_SECRET_FIELDS
+
+
+def tool_env_values(root: Node, env: Mapping[str, str]) -> dict[int, frozenset[str]]:
+    """For each tool index, the values :func:`substitute_nodes` put into the url, headers,
+    query, json or body of its ``http`` block from ``env`` (or from a ``${NAME:-default}``'s
+    default). Call after substitution.
+    """
+    out: dict[int, frozenset[str]] = {}
+    tools = root.get("tools") if root.is_map else None
+    if tools is None or not tools.is_seq:
+        return out
+    for i, tool in enumerate(tools.value):
+        http = tool.get("http") if tool.is_map else None
+        if http is None:
+            continue
+        values: set[str] = set()
+        for node, path in iter_strings(http, ("tools", i, "http")):
+            if not _in_http_tool(path):
+                continue
+            for m in VAR_RE.finditer(node.written or ""):
+                if m.group(1):
+                    continue
+                value = env.get(m.group(2), m.group(3))
+                if value:
+                    values.add(value)
+        if values:
+            out[i] = frozenset(values)
+    return out
+
+
+def attach_tool_secrets(agent: Agent, root: Node, env: Mapping[str, str]) -> None:
+    """Record on each HTTP tool of ``agent`` the values substituted into it from ``env``
+    (``HttpTool._env_values``): the runtime masks every one of them wherever it could appear
+    (tool results, the event log, error messages).
+    """
+    for i, values in tool_env_values(root, env).items():
+        if i < len(agent.tools):
+            http = agent.tools[i].http
+            if http is not None:
+                http._env_values = values

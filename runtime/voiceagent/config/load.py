@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
-from voiceagent.config.envsubst import ONLY_VAR_RE, substitute_nodes
+from voiceagent.config.envsubst import ONLY_VAR_RE, attach_tool_secrets, substitute_nodes
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
 from voiceagent.config.pydantic_errors import diagnostics_from, node_at
@@ -61,6 +61,8 @@ def check_file(
         diags += substitute_nodes(root, env, sensitive=hidden)
     agent, found = _validate(root, references_ok=env is None)
     diags += found
+    if agent is not None and env is not None:
+        attach_tool_secrets(agent, root, env)  # every value from the environment in a tool is a secret
     dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
     diags += semantic_checks(root, dirs)
     if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret

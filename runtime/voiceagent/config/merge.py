@@ -1,9 +1,13 @@
 """``extends``: locale variants and other derived agents (spec section "Locale variants").
 
 Merge rule: mappings merge key by key, recursively; lists and scalars replace; an explicit
-``null`` in the child removes the inherited key. Chains are allowed; a missing parent or a
-cycle is an error at the child's ``extends`` value. Every node keeps the file and line it came
-from, so later errors point at the file that contributed the value.
+``null`` in the child removes the inherited key. The top-level ``tools`` list merges by ``name``:
+a child tool whose name is inherited merges into that tool key by key (a Hindi variant sets only
+``{name: get_account_info, filler: "..."}``), a new name is appended after the inherited tools,
+and ``{name: X, remove: true}`` drops an inherited tool. Chains are allowed; a missing parent or
+a cycle is an error at the child's ``extends`` value. Every node keeps the file and line it came
+from, so later errors point at the file that contributed the value (the variant's own line for
+an overridden field).
 """
 
 from __future__ import annotations
@@ -17,21 +21,87 @@ from voiceagent.config.yamlnodes import Node, YamlError, load_nodes
 MAX_CHAIN = 16
 
 
-def merge_nodes(parent: Node, child: Node) -> Node:
-    """Merge ``child`` over ``parent`` (both mapping nodes) by the rule above; returns a new
-    node, the inputs are not modified. The result keeps the child's position.
+def merge_nodes(parent: Node, child: Node, problems: list[Diagnostic] | None = None, *, top: bool = True) -> Node:
+    """Merge ``child`` over ``parent`` (both mapping nodes) by the rule above.
+
+    Args:
+        parent: the inherited agent (or part of it).
+        child: the variant's own node.
+        problems: receives a diagnostic for each ``remove: true`` that names no inherited tool.
+        top: whether these are agent roots (only the root's ``tools`` merges by name).
+
+    Returns:
+        A new node (the inputs are not modified) at the child's position.
     """
     if not (parent.is_map and child.is_map):
         return child
-    merged: dict = dict(parent.value)
+    merged: dict[object, Node] = dict(parent.value)
     for key, value in child.value.items():
         if value.value is None and (value.tag == "" or value.tag.endswith(":null")):
             merged.pop(key, None)
+        elif top and key == "tools" and key in merged and merged[key].is_seq and value.is_seq:
+            merged[key] = _merge_tools(merged[key], value, problems if problems is not None else [])
         elif key in merged and merged[key].is_map and value.is_map:
-            merged[key] = merge_nodes(merged[key], value)
+            merged[key] = merge_nodes(merged[key], value, problems, top=False)
         else:
             merged[key] = value
     return Node(merged, child.file, child.line, child.col, child.key_line, child.key_col, tag=child.tag)
+
+
+def _tool_name(item: Node) -> str | None:
+    name = item.get("name") if item.is_map else None
+    return name.value if name is not None and isinstance(name.value, str) else None
+
+
+def _merge_tools(parent: Node, child: Node, problems: list[Diagnostic]) -> Node:
+    """``tools`` by name: override key by key, append new names, ``remove: true`` drops one.
+
+    An item without a usable ``name`` is appended as written, so the schema check reports it
+    at its own line.
+    """
+    tools: list[Node] = list(parent.value)
+    index = {name: i for i, item in enumerate(tools) if (name := _tool_name(item)) is not None}
+    removed: set[int] = set()
+    for item in child.value:
+        name = _tool_name(item)
+        if name is None:
+            tools.append(item)
+            continue
+        remove = item.get("remove")
+        if remove is not None and remove.value is True:
+            if name in index and index[name] not in removed:
+                removed.add(index[name])
+            else:
+                problems.append(
+                    Diagnostic(
+                        item.file,
+                        remove.key_line,
+                        remove.key_col,
+                        "error",
+                        f"remove: no inherited tool is named '{name}' (inherited: "
+                        f"{', '.join(sorted(index)) or 'none'}); check the name or delete this entry",
+                        "tools",
+                    )
+                )
+            continue
+        override = item
+        if remove is not None:  # `remove: false` keeps the tool; the key itself is not a tool field
+            override = Node(
+                {k: v for k, v in item.value.items() if k != "remove"},
+                item.file,
+                item.line,
+                item.col,
+                item.key_line,
+                item.key_col,
+                tag=item.tag,
+            )
+        if name in index and index[name] not in removed:
+            tools[index[name]] = merge_nodes(tools[index[name]], override, problems, top=False)
+        else:
+            index[name] = len(tools)
+            tools.append(override)
+    kept = [item for i, item in enumerate(tools) if i not in removed]
+    return Node(kept, child.file, child.line, child.col, child.key_line, child.key_col, tag=child.tag)
 
 
 def resolve_extends(
@@ -108,4 +178,4 @@ def resolve_extends(
     if parent is None:  # its own errors say why
         return None, problems, files
     root.value.pop("extends")
-    return merge_nodes(parent, root), problems, files
+    return merge_nodes(parent, root, problems), problems, files

@@ -1,4 +1,4 @@
-"""Pydantic models of the agent definition format (../shared/spec/agent-format.md).
+"""Pydantic models of the agent definition format (documented in docs/agent-reference.md).
 
 Attribute names equal the YAML keys, except ``HttpTool.json_body`` (YAML ``json``). The JSON
 Schema published in ``schemas/agent.schema.json`` is generated from these models.
@@ -6,9 +6,11 @@ Schema published in ``schemas/agent.schema.json`` is generated from these models
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
 
 
 class StrictModel(BaseModel):
@@ -191,7 +193,7 @@ class HttpTool(StrictModel):
     method: HTTP_METHODS = Field("POST", description="HTTP method: GET, POST, PUT, PATCH or DELETE.", examples=["POST"])
     url: str = Field(
         repr=False,
-        description="Web address to call; may contain {{ args.NAME }} placeholders.",
+        description="Web address to call; {{ args.NAME }} placeholders only in the path and query (encoded).",
         examples=["https://api.acme.example/tickets"],
     )
     headers: dict[str, str] = Field(
@@ -223,9 +225,36 @@ class HttpTool(StrictModel):
         4000,
         ge=100,
         le=120000,
-        description="How long to wait for the answer, in milliseconds, before giving up.",
+        description="Total time for the request, in milliseconds: connecting, sending and reading the whole answer.",
         examples=[4000],
     )
+    allowed_hosts: list[Annotated[str, Field(pattern=ALLOWED_HOST_PATTERN)]] | None = Field(
+        None,
+        description="Hosts this tool may reach (api.acme.example, *.acme.example, host:port, [::1]); no others.",
+        examples=[["api.acme.example"]],
+    )
+    follow_redirects: bool = Field(
+        False,
+        description="Follow redirects on the same host; to a host in allowed_hosts only, without credentials.",
+        examples=[False],
+    )
+    max_response_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=67_108_864,
+        description="Read at most this many bytes of the answer (after decompression); the rest is cut.",
+        examples=[1_048_576],
+    )
+    max_result_chars: int = Field(
+        4000,
+        ge=200,
+        le=1_000_000,
+        description="At most this many characters of the answer reach the model and the log; a note says it was cut.",
+        examples=[4000],
+    )
+    # Values substituted from the environment (${VAR}) into this tool when the agent was loaded;
+    # the runtime treats each as a secret (set by voiceagent.config.envsubst.attach_tool_secrets).
+    _env_values: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
 
 class Tool(StrictModel):

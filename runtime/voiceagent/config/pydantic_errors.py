@@ -61,6 +61,7 @@ _PATTERN_HINTS = {
     "tool_name": "use lowercase letters, digits and underscores, starting with a letter, e.g. get_account_info",
     "language": "use a language code such as en, en-IN, hi or ta",
     "python": "write module:function, e.g. tools.acme:get_account_info",
+    "allowed_hosts": "write a host name (api.acme.example), *.acme.example, host:port or [::1]",
 }
 
 
@@ -193,6 +194,7 @@ def diagnostics_from(
         elif kind == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern", "")
             field = "tool_name" if loc[-1] == "name" and len(loc) > 1 else str(loc[-1])
+            field = str(loc[-2]) if isinstance(loc[-1], int) and len(loc) > 1 else field  # a list item
             hint = _PATTERN_HINTS.get(field, f"it must match the pattern {pattern}")
             msg = f"{where}: {_show(value)} is not allowed here; {hint}"
         elif kind in ("too_short", "too_long"):

@@ -49,9 +49,16 @@ Good to know:
   Secrets never go in the file: write `${ACME_TOKEN}` and set the variable when running.
   `$${` writes a literal `${`. Validation warns about anything that looks like a pasted key.
   Inside `{ ... }` on one line, put quotes around it: `headers: {Authorization: "Bearer ${TOKEN}"}`.
+- **HTTP tools**: write the url's scheme and host out (or take them from `${VAR}`); placeholders
+  such as `{{ args.id }}` go only in the path and the query, where each value is percent-encoded
+  (`/`, `?`, `&` in an argument stay data). Redirects are not followed unless
+  `follow_redirects: true`; answers are cut at `max_response_bytes` and `max_result_chars`, and
+  every `${VAR}` value in the tool is masked wherever it could show. See docs/security.md.
 - **Variants** (for example a Hindi version) start with `extends: support.yaml` and list only
-  what differs. Mappings merge key by key, lists (such as `tools`) replace the parent's list
-  whole, and `null` removes an inherited value.
+  what differs. Mappings merge key by key, `tools` merges by `name` (a variant's
+  `{name: get_account_info, filler: ...}` changes only that tool's filler, a new name is added,
+  `{name: X, remove: true}` drops one), other lists replace the parent's list whole, and `null`
+  removes an inherited value.
 - **Numbers and yes/no**: only `true` and `false` are yes/no values; `yes`, `no` and `on` are
   ordinary text. A number written where text is expected (`to: +15550100`, `id: 12345`) is kept
   exactly as written. Under `variables`, quote numbers whose leading zeros matter: `pin: '0042'`.

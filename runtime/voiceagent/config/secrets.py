@@ -4,7 +4,10 @@ Agent files live in git; keys belong in the environment (``${NAME}``). A literal
 like a credential is a validation *warning* and is masked when the agent is printed.
 Heuristics: well-known key prefixes (``sk-``/``sk_``, ``ghp_``, ``xoxb-``, ``AKIA``, ``AIza``,
 JWTs), ``Bearer <literal>``, and long high-entropy tokens (>= 32 characters, letters and
-digits mixed, Shannon entropy >= 3.5 bits per character).
+digits mixed, Shannon entropy >= 3.5 bits per character). When printed, passwords in URLs
+(``https://user:PASSWORD@host``), credential-named query values (``?api_key=...``,
+``&token=...``) and the defaults of credential-named references (``${ACME_TOKEN:-...}``) are
+masked too.
 """
 
 from __future__ import annotations
@@ -26,8 +29,36 @@ _PREFIXED = re.compile(
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=\-]{8,})", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9_\-+=]{32,}")
 SENSITIVE_KEY = re.compile(r"(?i)(authorization|api[-_]?key|token|secret|password|passwd|credential|cookie)")
-_SENSITIVE_WORD = re.compile(r"(?i)(?:^|[-_])(?:key|pin|pass|pwd|auth)(?:[-_]|$)")
+_SENSITIVE_WORD = re.compile(r"(?i)(?:^|[-_])(?:key|pin|pass|pwd|auth|sig|signature|sk)(?:[-_]|$)")
 MASK = "****"
+
+
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^/?#@\s:]*:)([^/?#@\s]+)(?=@)")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;][a-z0-9_.\-]*(?:key|token|secret|password|passwd|pwd|auth|sig|signature|credential)[a-z0-9_.\-]*=)"
+    r"([^&#\s]+)"
+)
+_DEFAULT = re.compile(r"(\$\{([A-Za-z_][A-Za-z0-9_]*):-)([^}]*)(\})")
+
+
+def _literal(value: str) -> bool:
+    return "${" not in value and "{{" not in value and "{%" not in value
+
+
+def _mask_url_parts(text: str) -> str:
+    """URL passwords and credential-named query values written out in ``text`` -> ``****``."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m[1] + MASK if _literal(m[2]) else m[0], text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda m: m[1] + MASK if _literal(m[2]) else m[0], text)
+    return text
+
+
+def _mask_default(m: re.Match[str]) -> str:
+    name, default = m[2], m[3]
+    if default and (sensitive_name(name) or looks_like_secret(default)):
+        return m[1] + MASK + m[4]
+    return m[1] + _mask_url_parts(default) + m[4]
 
 
 def _entropy(s: str) -> float:
@@ -64,7 +95,8 @@ def looks_like_secret(text: str) -> bool:
 
 def sensitive_name(name: str) -> bool:
     """Whether a variable or key name says it holds a credential: ``ACME_API_KEY``,
-    ``ACME_TOKEN``, ``DB_PASSWORD``, ``Authorization``, ``X-Api-Key``, ``ACME_KEY``, ``PIN``...
+    ``ACME_TOKEN``, ``DB_PASSWORD``, ``Authorization``, ``X-Api-Key``, ``ACME_KEY``, ``PIN``,
+    ``sig``, ``STRIPE_SK``...
     """
     return bool(SENSITIVE_KEY.search(name) or _SENSITIVE_WORD.search(name))
 
@@ -80,7 +112,12 @@ def hide_values(text: str, values: set[str]) -> str:
 
 
 def mask_text(text: str) -> str:
-    """``text`` with every secret-looking part replaced by ``****``."""
+    """``text`` with every secret-looking part replaced by ``****``: credential shapes, URL
+    passwords, credential-named query values, secret defaults of ``${NAME:-default}``.
+    """
+    if "${" in text:
+        text = _DEFAULT.sub(_mask_default, text)
+    text = _mask_url_parts(text)
     spans = _secret_spans(text)
     if not spans:
         return text
@@ -93,19 +130,24 @@ def mask_text(text: str) -> str:
     return "".join(out) + text[last:]
 
 
-def mask_value(value: Any, key: str | None = None) -> Any:
+def mask_value(value: Any, key: str | None = None, *, in_http: bool = False) -> Any:
     """Mask secrets in nested data (for ``voiceagent show``).
 
     A string under a sensitive key (``Authorization``, ``api_key``, ``token``, ...) is masked
     whole unless it only uses ``${VAR}`` references; any other string has its secret-looking
-    parts masked. ``${VAR}`` references are always kept as written.
+    parts masked (:func:`mask_text`). ``${VAR}`` references are kept as written; inside an
+    ``http`` block (``in_http``, set for everything under a key ``http``) the default of every
+    reference is masked too (``${ACME_URL:-****}``): every value the environment puts into an
+    HTTP tool is treated as a secret.
     """
     if isinstance(value, dict):
-        return {k: mask_value(v, str(k)) for k, v in value.items()}
+        return {k: mask_value(v, str(k), in_http=in_http or k == "http") for k, v in value.items()}
     if isinstance(value, list):
-        return [mask_value(v, key) for v in value]
+        return [mask_value(v, key, in_http=in_http) for v in value]
+    if isinstance(value, str) and in_http and "${" in value:
+        value = _DEFAULT.sub(lambda m: m[1] + MASK + m[4] if m[3] else m[0], value)
     if isinstance(value, str):
-        if key and SENSITIVE_KEY.search(key) and key != "api_key_env" and value:
+        if key and sensitive_name(key) and key != "api_key_env" and value:
             literal = _REF.sub("", value).strip()
             scheme = re.fullmatch(r"(?i)(bearer|basic|token)", literal)
             if literal and not scheme:

@@ -17,7 +17,12 @@ def validate_paths(paths: Iterable[str | Path], *, import_tools: bool = True) ->
     from voiceagent.config.pytools import clear_cache
 
     clear_cache()
+    from voiceagent.convtest.load import check_test_file, is_test_file
+
     out: list[Diagnostic] = []
     for path in paths:
+        if is_test_file(path):  # conversation tests (voiceagent test) have their own schema
+            out.extend(check_test_file(path, import_tools=False)[1])
+            continue
         out.extend(check_file(Path(path) if not isinstance(path, Path) else path, import_tools=import_tools)[2])
     return list(dict.fromkeys(out))

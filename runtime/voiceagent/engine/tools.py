@@ -6,7 +6,7 @@ non-2xx HTTP answers all become ``ToolResult(ok=False, error=...)`` with a short
 for the LLM (scrubbed by the :class:`~voiceagent.engine.redaction.Redactor`: no secrets, no
 registered sensitive values).
 
-Format: ../shared/spec/agent-format.md ("tools"); contracts: docs/architecture.md.
+Format: docs/agent-reference.md ("tools"); contracts: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class ToolContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def template_context(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The Jinja2 context of agent-format.md "Strings": variables (also top-level by name),
+        """The Jinja2 context of agent files (docs/agent-reference.md): variables (also top-level by name),
         ``caller``, ``session``, ``args``, ``now``. Reserved names win over variables of the same name.
         """
         ctx: dict[str, Any] = dict(self.variables)
@@ -148,7 +148,7 @@ class ToolRunner:
         self.redactor = redactor
         self._tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self._python = PythonToolLoader(self.base_dir)
-        self._http = HttpToolCaller(http_client)
+        self._http = HttpToolCaller(http_client, redactor=redactor, tools=agent.tools)  # registers tool secrets
 
     def tool(self, name: str) -> Tool | None:
         """The declared tool called ``name``, or None."""

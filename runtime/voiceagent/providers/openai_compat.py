@@ -3,7 +3,8 @@
 Wire format: OpenAI chat completions with ``stream=True`` and ``stream_options.include_usage``
 (https://platform.openai.com/docs/api-reference/chat/streaming); Electron's variant (filler
 ``content`` before ``tool_calls`` deltas, ``X-Request-Id`` header, error envelope, 429/502/503
-retry guidance) is in /work/shared/spec/smallest-protocols.md §5.
+retry guidance) is in Smallest's Electron API reference:
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/electron-openapi.yaml
 """
 
 from __future__ import annotations
@@ -231,7 +232,7 @@ class OpenAICompatLLM:
         ``post()`` return the response (headers + ``parse()`` into an ``AsyncStream`` of
         ``ChatCompletionChunk``). The JSON on the wire is the same (tests/llm/test_openai_compat_wire.py).
         """
-        options: dict[str, Any] = {
+        options: openai.RequestOptions = {
             "headers": {_RAW_RESPONSE_HEADER: "true"},
             "timeout": timeout,
             "security": {"bearer_auth": True},
@@ -245,7 +246,7 @@ class OpenAICompatLLM:
             stream=True,
             stream_cls=openai.AsyncStream[ChatCompletionChunk],
             options=options,
-        )  # type: ignore[arg-type]  # a plain dict of RequestOptions keys
+        )
 
     async def _open(self, body: dict[str, Any], deadline_s: float) -> Any:
         """Start the streamed request, retrying within the deadline. Returns the raw response."""
@@ -257,7 +258,7 @@ class OpenAICompatLLM:
             hinted = _retry_after_s(exc) if exc else None
             if hinted is not None:
                 return hinted
-            return min(4.0, 0.25 * 2 ** (rs.attempt_number - 1)) * (0.5 + random.random() / 2)
+            return min(4.0, 0.25 * 2.0 ** (rs.attempt_number - 1)) * (0.5 + random.random() / 2)
 
         def stop(rs: RetryCallState) -> bool:
             return rs.attempt_number > self.max_retries or time.monotonic() + rs.upcoming_sleep >= end
@@ -353,8 +354,8 @@ class OpenAICompatLLM:
                 id=call.id or f"call_{uuid.uuid4().hex[:16]}", name=call.name, arguments=call.arguments or "{}"
             )
         if text_filter is not None:
-            for call in text_filter.calls:
-                yield call
+            for text_call in text_filter.calls:
+                yield text_call
         yield usage or Usage(request_id=request_id)
 
     async def warm_up(self, request: ChatRequest | None = None) -> float:

@@ -1,4 +1,4 @@
-"""Tool calls that small models write as text, pulled out of a streaming reply.
+r"""Tool calls that small models write as text, pulled out of a streaming reply.
 
 Small local models (Qwen2.5-0.5B through llama.cpp) do not emit OpenAI ``tool_calls``; they write
 the call into their text, in one of these shapes (Qwen2.5 chat template, GGUF
@@ -9,7 +9,7 @@ the call into their text, in one of these shapes (Qwen2.5 chat template, GGUF
     ```json
     {"name": "get_weather", "arguments": {"city": "Mumbai"}}
     ```
-    {"name": "get_weather", "arguments": "{\\"city\\": \\"Mumbai\\"}"}
+    {"name": "get_weather", "arguments": "{\"city\": \"Mumbai\"}"}
     [{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]
 
 :class:`TextToolCallFilter` passes ordinary text through as it streams, holds back anything that
@@ -181,7 +181,8 @@ class TextToolCallFilter:
 
     def _next_trigger(self, s: str) -> tuple[int, str | None]:
         best, which = len(s), None
-        for trig in _TRIGGERS:
+        for candidate in _TRIGGERS:
+            trig = candidate
             i = s.find(trig)
             if trig in "{[":
                 while i != -1:
@@ -270,8 +271,8 @@ class TextToolCallFilter:
             self._buf = body + s[stop:]
             return ""
         # bare JSON
-        end = _scan_json_end(s, 0)
-        if end is None:
+        json_end = _scan_json_end(s, 0)
+        if json_end is None:
             if not (final or len(s) > _MAX_HOLD):
                 return None
             if self._parse_json_text(_repair(s), quiet=True):
@@ -281,9 +282,9 @@ class TextToolCallFilter:
                     self.rejected.append(f"unterminated call-like JSON: {s[:80]!r}")
                 return self._take(len(s))
             return self._take(1, s[:1])
-        candidate = s[:end]
+        candidate = s[:json_end]
         if self._parse_json_text(candidate, quiet=True):
-            return self._take(end)
+            return self._take(json_end)
         try:
             _loads(candidate)
             parsed_ok = True
@@ -293,7 +294,7 @@ class TextToolCallFilter:
             # JSON (or call-shaped garbage) that is not a valid call: never speak it
             if parsed_ok or not self._salvage(candidate):
                 self.rejected.append(f"not a valid tool call: {candidate[:80]!r}")
-            return self._take(end)
+            return self._take(json_end)
         return self._take(1, s[:1])
 
     # ------------------------------------------------------------------ parsing

@@ -7,6 +7,7 @@
   127.0.0.1 port (behaviour in :mod:`.fake_pulse` and :mod:`.fake_lightning`).
 * :mod:`.fakes`: in-process ``FakeLLM`` / ``FakeTTS`` / ``FakeSTT`` / ``FakeTransport``.
 
-The servers speak the real wire protocols (/work/shared/spec/smallest-protocols.md), so the real
-clients run against them unchanged. Import from the submodules; this package imports nothing.
+The servers speak the real wire protocols (Smallest's API reference,
+https://github.com/smallest-inc/smallest-ai-documentation, and OpenAI's chat-completions API), so the
+real clients run against them unchanged. Import from the submodules; this package imports nothing.
 """

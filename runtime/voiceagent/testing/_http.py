@@ -9,6 +9,7 @@ listener whose connection tasks are cancelled on close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -175,10 +176,8 @@ class LocalServer:
             pass
         finally:
             self._tasks.discard(task)
-            try:
+            with contextlib.suppress(Exception):  # transport already gone
                 writer.close()
-            except Exception:  # noqa: BLE001 - transport already gone
-                pass
 
     async def aclose(self) -> None:
         """Stop listening, cancel and await the connection handlers (waits at most 2 s for the
@@ -190,13 +189,9 @@ class LocalServer:
             task.cancel()
         await asyncio.sleep(0)
         for task in list(self._tasks):
-            try:
+            with contextlib.suppress(BaseException):  # teardown
                 await task
-            except BaseException:  # noqa: BLE001 - teardown
-                pass
         if self._server is not None:
-            try:
+            with contextlib.suppress(Exception):  # teardown
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except Exception:  # noqa: BLE001 - teardown
-                pass
             self._server = None

@@ -1,6 +1,9 @@
 """The Lightning TTS side of :class:`voiceagent.testing.fake_smallest.FakeSmallest`.
 
-Built from /work/shared/spec/smallest-protocols.md §4 only:
+Built from Smallest's Lightning references only:
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/tts-ws.yaml and
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/tts-openapi.yaml
+
 
 * WebSocket ``/waves/v1/tts/live``: JSON requests (text buffered while ``continue: true``,
   synthesised on a message without ``continue`` or with ``flush: true``; an empty flush yields no
@@ -50,7 +53,7 @@ def tone_pcm(text: str, sample_rate: int, ms_per_char: float = 40.0) -> bytes:
     """The fake's audio for ``text``: a sine (220–659 Hz, picked by CRC-32 of the text) lasting
     ``len(text) * ms_per_char`` ms, PCM16 mono LE at ``sample_rate`` Hz.
     """
-    n = int(round(len(text) * ms_per_char / 1000.0 * sample_rate))
+    n = round(len(text) * ms_per_char / 1000.0 * sample_rate)
     freq = 220 + zlib.crc32(text.encode()) % 440
     t = np.arange(n, dtype=np.float64) / sample_rate
     return np.round(8000.0 * np.sin(2 * math.pi * freq * t)).astype("<i2").tobytes()
@@ -63,7 +66,7 @@ class LightningOptions:
     first_audio_delay_ms: pause before the first chunk of each request.
     chunk_ms: audio per ``chunk`` frame; chunk_interval_ms: pause between chunks.
     ms_per_char: audio length per character of text.
-    close_after_complete: close the socket after each ``complete`` (the docs' reading, §7.1).
+    close_after_complete: close the socket after each ``complete`` (the docs' reading).
     idle_timeout_s: overrides ``?timeout=`` (default 60 s) for the idle close.
     error_when_text_contains: requests whose text contains this get an error frame (WS) or a
         500 (HTTP) instead of audio; error_shape: ``nested`` (spec) or ``flat`` (top-level message).
@@ -115,7 +118,7 @@ class FakeLightning:
 
     # ------------------------------------------------------------------ WebSocket
     def process_request(self, request: Request) -> Response | None:
-        """401 before the upgrade for a missing/invalid key (§4.4, presumed like HTTP)."""
+        """401 before the upgrade for a missing/invalid key (presumed like HTTP)."""
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return json_response(401, {"error": "Unauthorized", "message": "Bearer token is missing or invalid."})
         return None
@@ -178,7 +181,7 @@ class FakeLightning:
             return
         text, state["buffer"] = state["buffer"], ""
         if not text.strip():
-            return  # an empty segment produces no complete (§4.4)
+            return  # an empty segment produces no complete
         jobs.put_nowait({**msg, "text": text})
 
     def _validate(self, msg: dict[str, Any]) -> tuple[str, str] | None:
@@ -233,7 +236,7 @@ class FakeLightning:
         self, method: str, headers: dict[str, str], body: bytes, *, sse: bool = False
     ) -> tuple[int, dict[str, str], bytes]:
         """Answer ``POST /waves/v1/tts`` (or, with ``sse``, ``POST /waves/v1/tts/live`` as
-        server-sent events, §4.3): ``(status, headers, body)``.
+        server-sent events): ``(status, headers, body)``.
         """
 
         def js(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:

@@ -5,11 +5,12 @@ and :class:`voiceagent.providers.openai_compat.OpenAICompatLLM` run against it u
 
 Wire format follows the OpenAI chat-completions API
 (https://platform.openai.com/docs/api-reference/chat/streaming) as Smallest Electron serves it
-(/work/shared/spec/smallest-protocols.md §5): ``data: {chat.completion.chunk}`` lines, the first
-chunk carrying ``delta.role``, filler ``content`` before streamed ``tool_calls`` deltas, a final
-chunk with ``finish_reason``, a usage chunk with ``"choices": []`` when
-``stream_options.include_usage`` is set, then ``data: [DONE]``. Every response carries an
-``X-Request-Id`` header; errors use the OpenAI envelope ``{"error": {"message", "type", ...}}``.
+(https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/electron-openapi.yaml
+): ``data: {chat.completion.chunk}`` lines, the first chunk carrying ``delta.role``, filler
+``content`` before streamed ``tool_calls`` deltas, a final chunk with ``finish_reason``, a usage
+chunk with ``"choices": []`` when ``stream_options.include_usage`` is set, then ``data: [DONE]``.
+Every response carries an ``X-Request-Id`` header; errors use the OpenAI envelope
+``{"error": {"message", "type", ...}}``.
 
 Routes: ``POST /v1/chat/completions`` and ``POST /waves/v1/chat/completions`` (Electron's path),
 ``GET /v1/models``. Anything else is a 404 envelope.
@@ -243,9 +244,8 @@ class FakeOpenAI:
     async def _next_reply(self, rec: RecordedRequest) -> TextReply | ToolCallReply | ErrorReply:
         item = self._queue.pop(0) if self._queue else self.default
         if callable(item) and not isinstance(item, (TextReply, ToolCallReply, ErrorReply)):
-            item = item(rec)
-            if inspect.isawaitable(item):
-                item = await item
+            made = item(rec)
+            item = await made if inspect.isawaitable(made) else made
         if isinstance(item, str):
             item = TextReply(item)
         if not isinstance(item, (TextReply, ToolCallReply, ErrorReply)):

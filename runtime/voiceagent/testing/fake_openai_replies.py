@@ -1,7 +1,7 @@
 """Scripted replies and recorded requests of :class:`voiceagent.testing.fake_openai.FakeOpenAI`.
 
-Shapes follow the OpenAI chat-completions API and Smallest Electron's variant
-(/work/shared/spec/smallest-protocols.md §5). Import them from ``voiceagent.testing.fake_openai``.
+Import them from ``voiceagent.testing.fake_openai``. Shapes follow the OpenAI chat-completions API
+and Smallest Electron's variant: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/electron-openapi.yaml
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from voiceagent.testing._http import STATUS_TEXT  # noqa: F401 - re-exported for old imports
 
@@ -65,7 +65,7 @@ class ToolCall:
 @dataclass
 class ToolCallReply:
     """Optional filler content, then one or several (parallel) tool calls, ``finish_reason:
-    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (spec §5 order).
+    "tool_calls"``. Each call's arguments stream in ``argument_pieces`` parts (Electron's order).
     """
 
     calls: list[ToolCall]
@@ -93,7 +93,7 @@ class ErrorReply:
     headers_delay_s: float = 0.0
 
 
-Reply = Union[TextReply, ToolCallReply, ErrorReply, str]
+Reply = TextReply | ToolCallReply | ErrorReply | str
 ReplyFactory = Callable[["RecordedRequest"], Reply | Awaitable[Reply]]
 
 

@@ -1,10 +1,11 @@
 """The Pulse streaming STT side of :class:`voiceagent.testing.fake_smallest.FakeSmallest`.
 
-Built from /work/shared/spec/smallest-protocols.md §2 only: ``/waves/v1/stt/live`` (and the legacy
-``/waves/v1/pulse/get_text``), 401 before the upgrade for a bad key, 400 before the upgrade without
-``model=pulse``; binary PCM16 in; ``transcription`` frames out (``transcript`` and
-``transcription``, ``is_final``/``is_last``, ``language``/``languages`` on finals only);
-``speech_started``/``speech_ended`` with ``vad_events`` (or ``vad``); finals on
+Built from Smallest's Pulse reference only (source:
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+): ``/waves/v1/stt/live`` (and the legacy ``/waves/v1/pulse/get_text``), 401 before the upgrade
+for a bad key, 400 before the upgrade without ``model=pulse``; binary PCM16 in; ``transcription``
+frames out (``transcript`` and ``transcription``, ``is_final``/``is_last``, ``language``/``languages``
+on finals only); ``speech_started``/``speech_ended`` with ``vad_events`` (or ``vad``); finals on
 ``{"type": "finalize"}`` and on endpointing (trailing silence in the received PCM); a terminal
 ``is_last`` on ``{"type": "close_stream"}`` (also the legacy ``{"type": "end"}`` and
 ``{"flag": "END"}``) followed by a close; close 1008 for the concurrency limit.
@@ -16,6 +17,7 @@ entry of :attr:`PulseOptions.transcripts`; interims reveal it word by word.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -144,7 +146,7 @@ class FakePulse:
         return self._transcripts.pop(0) if self._transcripts else self.options.default_transcript
 
     def process_request(self, request: Request) -> Response | None:
-        """Pre-upgrade checks: 401 bad key, 400 bad/missing model or language (§2.1, §2.6)."""
+        """Pre-upgrade checks: 401 bad key, 400 bad/missing model or language."""
         parts = urlsplit(request.path)
         params = dict(parse_qsl(parts.query))
         auth = request.headers.get("Authorization")
@@ -380,8 +382,6 @@ class _PulseSession:
                 self.fake._transcripts.insert(0, self.text)
                 self.text = None
             if not sender.done():
-                try:
+                with contextlib.suppress(Exception):  # timed out, or the client's socket closed
                     await asyncio.wait_for(asyncio.shield(sender), 0.05 if not self.closing else 5)
-                except (TimeoutError, ConnectionClosed, Exception):  # noqa: BLE001
-                    pass
                 sender.cancel()

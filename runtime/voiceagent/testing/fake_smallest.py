@@ -6,6 +6,7 @@ Everything is served on ONE ephemeral port under :attr:`FakeSmallest.base_url`
 * ``ws://…/waves/v1/stt/live`` (and legacy ``/pulse/get_text``) — :mod:`.fake_pulse`;
 * ``ws://…/waves/v1/tts/live``, ``POST …/waves/v1/tts`` and SSE ``POST …/waves/v1/tts/live`` —
   :mod:`.fake_lightning`;
+* ``ws://…/waves/v1/s2s`` (Hydra speech-to-speech) — :mod:`.fake_hydra`;
 * any other path prefix given in ``mounts`` is passed through to another local server, e.g. the
   Electron fake (``FakeOpenAI``) for ``/waves/v1/chat/completions``.
 
@@ -35,12 +36,14 @@ Mounting the Electron fake on the same port::
             FakeSmallest(mounts={"/waves/v1/chat": llm.port}) as fake:
         ...  # fake.base_url serves /stt/live, /tts/live, /tts and /chat/completions
 
-Protocol source: /work/shared/spec/smallest-protocols.md §2, §4, §8.
+Protocol sources: Smallest's API reference (https://github.com/smallest-inc/smallest-ai-documentation,
+``fern/apis/waves/asyncapi/stt-live-ws.yaml``, ``tts-ws.yaml``, ``openapi/tts-openapi.yaml``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +51,7 @@ from websockets.asyncio.server import serve
 from websockets.http11 import Request, Response
 
 from voiceagent.testing._http import LocalServer, RequestHead, read_body, read_head, response_head
+from voiceagent.testing.fake_hydra import FakeHydra, HydraOptions, HydraTurn
 from voiceagent.testing.fake_lightning import (
     TTS_HTTP_PATH,
     TTS_WS_PATH,
@@ -58,7 +62,16 @@ from voiceagent.testing.fake_lightning import (
 )
 from voiceagent.testing.fake_pulse import FakePulse, PulseConnection, PulseOptions, json_response
 
-__all__ = ["FakeSmallest", "LightningOptions", "PulseConnection", "PulseOptions", "TTSRecord", "tone_pcm"]
+__all__ = [
+    "FakeSmallest",
+    "HydraOptions",
+    "HydraTurn",
+    "LightningOptions",
+    "PulseConnection",
+    "PulseOptions",
+    "TTSRecord",
+    "tone_pcm",
+]
 
 
 class FakeSmallest:
@@ -66,7 +79,8 @@ class FakeSmallest:
 
     Args (keyword-only):
         api_key: the only accepted Bearer key (``sk_test_fake`` by default).
-        pulse / lightning: behaviour switches (:class:`PulseOptions`, :class:`LightningOptions`).
+        pulse / lightning / hydra: behaviour switches (:class:`PulseOptions`,
+            :class:`LightningOptions`, :class:`HydraOptions`).
         mounts: ``{path_prefix: port}`` of other 127.0.0.1 HTTP servers to forward to.
 
     Attributes: ``base_url``, ``ws_base_url``, ``port``; ``pulse`` (:class:`FakePulse`: its
@@ -81,11 +95,13 @@ class FakeSmallest:
         api_key: str = "sk_test_fake",
         pulse: PulseOptions | None = None,
         lightning: LightningOptions | None = None,
+        hydra: HydraOptions | None = None,
         mounts: dict[str, int] | None = None,
     ) -> None:
         self.api_key = api_key
         self.pulse = FakePulse(pulse or PulseOptions(), api_key)
         self.lightning = FakeLightning(lightning or LightningOptions(), api_key)
+        self.hydra = FakeHydra(hydra or HydraOptions(), api_key)
         self.mounts = dict(mounts or {})
         self.port = 0
         self._ws_port = 0
@@ -123,10 +139,8 @@ class FakeSmallest:
         await self._front.aclose()
         if self._ws_server is not None:
             self._ws_server.close()
-            try:
+            with contextlib.suppress(Exception):  # teardown
                 await asyncio.wait_for(self._ws_server.wait_closed(), 2.0)
-            except Exception:  # noqa: BLE001 - teardown
-                pass
 
     async def __aenter__(self) -> FakeSmallest:
         return await self.start()
@@ -141,6 +155,8 @@ class FakeSmallest:
             return self.pulse.process_request(request)
         if path == TTS_WS_PATH:
             return self.lightning.process_request(request)
+        if self.hydra.handles(path):
+            return self.hydra.process_request(request)
         return json_response(404, {"error": f"No WebSocket route {path}"})
 
     async def _ws_handler(self, ws: Any) -> None:
@@ -149,6 +165,8 @@ class FakeSmallest:
             await self.pulse.handle(ws)
         elif path == TTS_WS_PATH:
             await self.lightning.handle(ws)
+        elif self.hydra.handles(path):
+            await self.hydra.handle(ws)
 
     # ------------------------------------------------------------------ front end
     async def _front_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -197,10 +215,8 @@ class FakeSmallest:
             except (ConnectionError, asyncio.CancelledError):
                 pass
             finally:
-                try:
+                with contextlib.suppress(Exception):  # the other side is already gone
                     dst.close()
-                except Exception:  # noqa: BLE001
-                    pass
 
         tasks = [asyncio.create_task(pump(reader, up_writer)), asyncio.create_task(pump(up_reader, writer))]
         try:

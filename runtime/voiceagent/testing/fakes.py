@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import (
@@ -42,8 +42,8 @@ class Delay:
     seconds: float
 
 
-Step = Union[str, ToolCallRequest, Delay, BaseException, Usage]
-Reply = Union[list[Step], Callable[[ChatRequest], list[Step]]]
+Step = str | ToolCallRequest | Delay | BaseException | Usage
+Reply = list[Step] | Callable[[ChatRequest], list[Step]]
 
 
 def tool_call(name: str, arguments: str = "{}", id: str | None = None) -> ToolCallRequest:
@@ -176,7 +176,7 @@ class FakeTTS:
 
     def pcm_for(self, text: str) -> bytes:
         """The full PCM16 audio this TTS produces for ``text``."""
-        per_char = int(round(self.sample_rate * self.ms_per_char / 1000.0))
+        per_char = round(self.sample_rate * self.ms_per_char / 1000.0)
         out = bytearray()
         for ch in text:
             out += (ord(ch) % 1000 * 8).to_bytes(2, "little", signed=True) * per_char

@@ -1,4 +1,4 @@
-"""LightningTTS against the local fake Lightning server (real WebSocket + HTTP wire protocol, §4)."""
+"""LightningTTS against the local fake Lightning server (real WebSocket + HTTP wire protocol)."""
 
 from __future__ import annotations
 

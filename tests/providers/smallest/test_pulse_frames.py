@@ -1,4 +1,4 @@
-"""Every documented Pulse frame variant is understood (§2.4, §7.5)."""
+"""Every documented Pulse frame variant is understood."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PulseSTT against the local fake Pulse server (real WebSocket wire protocol, §2)."""
+"""PulseSTT against the local fake Pulse server (real WebSocket wire protocol)."""
 
 from __future__ import annotations
 
@@ -231,7 +231,7 @@ async def test_reconnect_fails_cleanly_when_server_is_gone() -> None:
     stream = await stt_for(fake, max_reconnects=2).open(language="en")
     await fake.aclose()
     await push(stream, speech(300))
-    with pytest.raises(ProviderError, match="reconnect failed|could not be re-established"):
+    with pytest.raises(ProviderError, match=r"reconnect failed|could not be re-established"):
         await collect(stream)
     await stream.aclose()
 

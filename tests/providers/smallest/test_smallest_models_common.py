@@ -154,3 +154,23 @@ async def test_fake_mounts_another_http_server_on_the_same_port() -> None:
     assert r.status_code == 200
     assert r.json()["choices"][0]["message"]["content"] == "hi there."
     assert tts.status_code == 200 and tts.headers["content-type"] == "audio/wav"
+
+
+def test_indic_language_with_a_known_voice_of_another_language_cannot_speak():
+    problems = check_voice("lightning_v3.1", "rajeshwari", "te")  # a Tamil voice for Telugu
+    assert any("cannot speak 'te'" in p and "padmaja" in p for p in problems)
+    assert any("cannot speak" in p for p in check_voice("lightning_v3.1", "sophia", "ta"))
+    assert any("cannot speak" in p for p in check_voice("lightning_v3.1_pro", "nila", "mr"))
+
+
+def test_indic_language_with_its_own_voice_is_fine_and_unknown_voices_pass():
+    for model, voice, lang in [
+        ("lightning_v3.1", "rajeshwari", "ta"),
+        ("lightning_v3.1", "padmaja", "te"),
+        ("lightning_v3.1", "deepashri", "kn"),
+        ("lightning_v3.1", "rupali", "mr"),
+        ("lightning_v3.1", "niharika", "gu"),
+        ("lightning_v3.1_pro", "rajib", "bn"),
+        ("lightning_v3.1", "some-new-voice", "ta"),  # the roster is partial: unknown ids are not judged
+    ]:
+        assert check_voice(model, voice, lang) == [], (model, voice, lang)

@@ -120,11 +120,11 @@ def candidate_values(text: str, schema: dict[str, Any]) -> list[Any]:
     """
     kind = schema.get("type")
     if "enum" in schema:
-        out = []
+        options: list[Any] = []
         for option in schema["enum"]:
             if re.search(rf"(?<!\w){re.escape(str(option))}(?!\w)", text, re.IGNORECASE):
-                out.append(option)
-        return out
+                options.append(option)
+        return options
     pattern = schema.get("pattern")
     if kind == "integer" and pattern is None and not {"minimum", "maximum"} <= schema.keys():
         return []
@@ -134,8 +134,8 @@ def candidate_values(text: str, schema: dict[str, Any]) -> list[Any]:
     pieces = re.findall(r"[\w.@+-]+", spoken)
     pieces += [re.sub(r"[\s.,-]", "", run) for run in re.findall(r"\d(?:[\s.,-]{0,2}\d)+", spoken)]
     out: list[Any] = []
-    for piece in pieces:
-        piece = piece.strip(".,-")
+    for raw in pieces:
+        piece = raw.strip(".,-")
         value: Any = piece
         if kind == "integer":
             if not piece.isdigit():
@@ -232,9 +232,9 @@ def grounded(call: ToolCallRequest, tools: list[dict[str, Any]], messages: list[
             and schema.get("pattern")
             and schema.get("type") == "string"
             and "enum" not in schema
+            and value not in candidate_values(said, schema)
         ):
-            if value not in candidate_values(said, schema):
-                return False
+            return False
     return True
 
 
@@ -266,6 +266,7 @@ class ToolNameGate:
         return sentence
 
     def feed(self, text: str) -> str:
+        """Take the next piece of the reply; return the whole sentences in it that may be spoken."""
         self._buf += text
         ends = [m.end() for m in self._END.finditer(self._buf)]
         out, start = [], 0
@@ -276,11 +277,12 @@ class ToolNameGate:
         return "".join(out)
 
     def finish(self) -> str:
+        """End of the reply: return the unfinished last sentence if it may be spoken."""
         rest, self._buf = self._buf, ""
         return self._keep(rest) if rest.strip() else rest
 
 
-def render_tool_result(content: Any) -> str:
+def render_tool_result(content: Any) -> Any:
     """A tool message's content as a small model reads it best: a JSON object becomes
     ``key: value`` lines (nested values stay JSON); anything else is returned unchanged.
     """
@@ -295,10 +297,12 @@ def render_tool_result(content: Any) -> str:
     lines = []
     for key, item in value.items():
         if isinstance(item, (dict, list)):
-            item = json.dumps(item, ensure_ascii=False)
+            shown = json.dumps(item, ensure_ascii=False)
         elif isinstance(item, bool):
-            item = "yes" if item else "no"
-        lines.append(f"{key}: {item}")
+            shown = "yes" if item else "no"
+        else:
+            shown = item
+        lines.append(f"{key}: {shown}")
     return "\n".join(lines)
 
 

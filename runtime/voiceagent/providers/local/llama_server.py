@@ -63,17 +63,16 @@ def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Linux: have the kernel send SIGTERM to the server if this process dies (PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
+    import ctypes
 
+    with contextlib.suppress(OSError, AttributeError):  # no glibc or no prctl: nothing to arm
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except Exception:
-        pass
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
@@ -187,7 +186,9 @@ class LlamaServer:
             stdout=fd,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # PR_SET_PDEATHSIG can only be set in the child, between fork and exec; without it a
+            # crashed parent leaves the server running.
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
         os.close(fd)
         self._atexit = functools.partial(_terminate, self.proc)

@@ -22,6 +22,7 @@ deterministic help (measurements there).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -59,10 +60,10 @@ _DEFAULT_SYSTEM = "You are a helpful voice assistant. Answer briefly."
 
 
 def render_history(messages: list[dict[str, Any]], *, call_text: bool = True) -> list[dict[str, Any]]:
-    """Messages as the Qwen2.5 template expects them, without changing what the model sees.
+    r"""Messages as the Qwen2.5 template expects them, without changing what the model sees.
 
     An assistant message's ``tool_calls`` become text in the template's own format
-    (``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``; the template would
+    (``<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>``; the template would
     otherwise JSON-quote the OpenAI ``arguments`` string a second time); ``None`` content becomes
     ``""`` (the template concatenates strings); a tool result that is a JSON object becomes
     ``key: value`` lines (:func:`~voiceagent.providers.local.guidance.render_tool_result`: the
@@ -82,10 +83,8 @@ def render_history(messages: list[dict[str, Any]], *, call_text: bool = True) ->
                 fn = call.get("function", call)
                 args: Any = fn.get("arguments") or "{}"
                 if isinstance(args, str):
-                    try:
+                    with contextlib.suppress(ValueError):
                         args = json.loads(args)
-                    except ValueError:
-                        pass
                 parts.append(
                     "<tool_call>\n"
                     + json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False)
@@ -121,7 +120,7 @@ def required_call_grammar(tools: list[dict[str, Any]]) -> str:
             }
         )
     schema = options[0] if len(options) == 1 else {"anyOf": options}
-    gbnf = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    gbnf: str = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
     gbnf = gbnf.replace("root ::=", "call ::=", 1)
     return 'root ::= "<tool_call>\\n" call "\\n</tool_call>"\n' + gbnf
 
@@ -214,10 +213,8 @@ class LocalLLM:
         reported by the first :meth:`start` / :meth:`stream`.
         """
         if self.server is not None:
-            try:
+            with contextlib.suppress(Exception):  # reported again by start()
                 self.server.launch()
-            except Exception:  # noqa: BLE001 - reported again by start()
-                pass
 
     async def start(self) -> None:
         """Start (or connect to) the server and wait until it answers. Idempotent."""
@@ -315,8 +312,8 @@ class LocalLLM:
                 if tail:
                     yield TextDelta(tail)
                 kept = 0
-                for call in calls:
-                    call = await self._repaired(call, request, deadline_s)
+                for written in calls:
+                    call = await self._repaired(written, request, deadline_s)
                     if self.guided and not grounded(call, request.tools, request.messages):
                         self.dropped_calls += 1
                         continue
@@ -350,12 +347,10 @@ class LocalLLM:
         forced.tool_choice = {"type": "function", "function": {"name": call.name}}
         forced.max_tokens = max(64, request.max_tokens)
         assert self._client is not None
-        try:
+        with contextlib.suppress(ProviderError):
             async for event in self._client.stream(self._prepare(forced)[0], deadline_s=deadline_s):
                 if isinstance(event, ToolCallRequest) and event.name == call.name and _valid(event.arguments, schema):
                     return ToolCallRequest(id=call.id, name=call.name, arguments=event.arguments)
-        except ProviderError:
-            pass
         return call
 
     async def warm_up(
@@ -425,7 +420,7 @@ def _valid(arguments: str, schema: dict[str, Any]) -> bool:
         return False
     try:
         validator = jsonschema.validators.validator_for(schema)
-        return validator(schema).is_valid(value)
+        return bool(validator(schema).is_valid(value))
     except jsonschema.exceptions.SchemaError:
         return True  # a schema we cannot check is not a reason to call again
 

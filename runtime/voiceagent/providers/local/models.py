@@ -20,6 +20,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from voiceagent.providers.base import ProviderError
@@ -37,7 +38,7 @@ PIPER_SAMPLE_RATE = 22050
 log = logging.getLogger(__name__)
 
 
-def _import(module: str, package: str):
+def _import(module: str, package: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -77,7 +78,7 @@ def silero_vad_path() -> Path:
         ProviderError: when faster-whisper is not installed or the asset is missing.
     """
     fw = _import("faster_whisper", "faster-whisper")
-    path = Path(fw.__file__).parent / "assets" / "silero_vad_v6.onnx"
+    path = Path(fw.__file__ or "").parent / "assets" / "silero_vad_v6.onnx"
     if not path.is_file():
         raise ProviderError(f"Silero VAD model not found at {path} (faster-whisper >= 1.2 ships it)")
     return path
@@ -119,7 +120,7 @@ def warm_in_background(load: Callable[..., Any], *args: Any, **kwargs: Any) -> t
     def run() -> None:
         try:
             load(*args, **kwargs)
-        except Exception as exc:  # reported again by the real call
+        except Exception as exc:  # noqa: BLE001 - any failure is raised again by the real call
             log.debug("background model load failed: %s", exc)
 
     thread = threading.Thread(target=run, name=f"warm-{getattr(load, '__name__', 'model')}", daemon=True)

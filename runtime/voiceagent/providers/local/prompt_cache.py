@@ -25,7 +25,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ _ROOM = 1 << 15
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -85,7 +85,8 @@ class _LazyState:
 
     @property
     def llama_state(self) -> bytes:
-        return self._load()["llama_state"]
+        state: bytes = self._load()["llama_state"]
+        return state
 
     @property
     def llama_state_size(self) -> int:
@@ -93,7 +94,8 @@ class _LazyState:
 
     @property
     def seed(self) -> int:
-        return self._load()["seed"]
+        seed: int = self._load()["seed"]
+        return seed
 
 
 class PromptStateCache:
@@ -214,10 +216,13 @@ def main() -> None:  # pragma: no cover - runs as the server process
         def __init__(self, capacity_bytes: int = 256 << 20, **_: Any) -> None:
             super().__init__(directory, capacity_bytes=capacity_bytes)
 
-    llama_cpp.LlamaDiskCache = _ServerCache  # type: ignore[misc, assignment]
-    llama_cpp.Llama.save_state = _lean_save_state  # type: ignore[method-assign]
-    from llama_cpp.server.__main__ import main as serve
+    # llama_cpp.server looks the cache class up on the package (``llama_cpp.LlamaDiskCache``),
+    # which the package's types do not declare.
+    setattr(llama_cpp, "LlamaDiskCache", _ServerCache)  # noqa: B010
+    setattr(llama_cpp.Llama, "save_state", _lean_save_state)  # noqa: B010
+    from llama_cpp.server.__main__ import main as untyped_main
 
+    serve: Callable[[], object] = untyped_main  # the server's entry point is not annotated
     serve()
 
 

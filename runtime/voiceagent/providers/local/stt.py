@@ -8,7 +8,8 @@ How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voic
    so far starts in a worker thread. Whisper pads every input to a 30 s window, so one pass costs
    nearly the same whatever the audio length (measured median 404 ms for 1 s of audio, 425 ms for
    4 s, 545 ms for 8 s on 2 shared cores): transcribing only the tail since the last partial would
-   save ~100 ms and risk cutting words, starting early saves the whole pass. When speech resumes, that result is sent as ``interim``.
+   save ~100 ms and risk cutting words, starting early saves the whole pass. When speech
+   resumes, that result is sent as ``interim``.
 3. On ``end`` (``eou_timeout_ms`` of silence, default 600 ms) the ``final`` event carries the text of
    the speculative pass when it covered all of the speech (it is then ready, or nearly so), or of
    a fresh pass over the whole utterance otherwise.
@@ -33,9 +34,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -45,6 +47,7 @@ from voiceagent.providers.local.models import WHISPER_MODEL_NAME, warm_in_backgr
 from voiceagent.providers.local.vad import SAMPLE_RATE, StreamingVAD, VADEvent, load_silero
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 PREROLL_MS = 700
 """Audio kept before the VAD's speech start (its decision lags and short words like "Hi" fall
@@ -204,7 +207,7 @@ class _Utterance:
     speech_end: int | None = None
     passes: list[tuple[int, str]] = field(default_factory=list)  # (audio end sample, text)
     inflight_end: int | None = None
-    inflight: asyncio.Task | None = None
+    inflight: asyncio.Task[str] | None = None
     rerun: bool = False  # a pause arrived while a pass was running
     last_pass_ms: float = 0.0
 
@@ -229,8 +232,8 @@ class LocalSTTStream:
         self._buf_start = 0  # stream sample index of self._buf[0]
         self._resampler: Resampler | None = None
         self._utt: _Utterance | None = None
-        self._finals: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._finals: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._push_lock = asyncio.Lock()
         self._closed = False
         self._preroll = SAMPLE_RATE * PREROLL_MS // 1000
@@ -340,7 +343,7 @@ class LocalSTTStream:
         utt.inflight_end, utt.last_pass_ms = end, _now_ms()
         utt.inflight = self._spawn(self._pass(utt, audio, end))
 
-    def _spawn(self, coro) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -370,7 +373,9 @@ class LocalSTTStream:
                 self._emit("interim", text)
         return text
 
-    async def _finish(self, utt: _Utterance, audio: np.ndarray, previous: asyncio.Task | None, eou_ms: float) -> None:
+    async def _finish(
+        self, utt: _Utterance, audio: np.ndarray, previous: asyncio.Task[None] | None, eou_ms: float
+    ) -> None:
         assert utt.speech_end is not None
         need = utt.speech_end + SAMPLE_RATE * COVER_MS // 1000
         text: str | None = None

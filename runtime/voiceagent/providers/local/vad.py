@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,11 +39,11 @@ WINDOW = 512
 CONTEXT = 64
 """Samples of the previous window prepended to each window (Silero v5/v6 framing)."""
 
-_sessions: dict[str, object] = {}
+_sessions: dict[str, Any] = {}  # onnxruntime.InferenceSession (onnxruntime has no types)
 _sessions_lock = threading.Lock()
 
 
-def load_silero(path: Path | None = None):
+def load_silero(path: Path | None = None) -> Any:
     """The ONNX Runtime session of the Silero model, loaded once per process and shared.
 
     Raises:

@@ -1,6 +1,7 @@
 """Smallest AI providers: Pulse streaming STT, Lightning TTS (WebSocket + HTTP), Electron LLM.
 
-Wire protocols: /work/shared/spec/smallest-protocols.md. Configuration comes from keyword
+Wire protocols: Smallest's API reference (https://github.com/smallest-inc/smallest-ai-documentation,
+``fern/apis/waves/``); each module cites its page. Configuration comes from keyword
 arguments, else ``SMALLEST_API_KEY`` / ``SMALLEST_BASE_URL`` (default
 ``https://api.smallest.ai/waves/v1``). The Electron LLM lives in :mod:`.llm` (import it from there).
 """

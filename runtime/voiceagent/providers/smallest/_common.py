@@ -1,7 +1,12 @@
 """Shared plumbing for the Smallest AI clients: base URL, API key, auth header, error bodies.
 
-Source: /work/shared/spec/smallest-protocols.md §1 (hosts, ``Authorization: Bearer``), §3.3/§4.2/
-§7.3 (error-body shapes). The API key is never logged and never put into an error message.
+The API key is never logged and never put into an error message.
+
+Sources (Smallest's API documentation):
+
+- hosts and ``Authorization: Bearer``: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/api-references/authentication.mdx
+- error-body shapes: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/stt-openapi.yaml
+  and https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/tts-openapi.yaml
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ DEFAULT_BASE_URL = "https://api.smallest.ai/waves/v1"
 BASE_URL_ENV = "SMALLEST_BASE_URL"
 API_KEY_ENV = "SMALLEST_API_KEY"
 MAX_TTS_CHARS = 250
-"""Longest text sent in one Lightning request (§4.4 limits: max chunk 250 chars)."""
+"""Longest text sent in one Lightning request (Lightning WebSocket limit: max chunk 250 chars)."""
 
 
 def resolve_base_url(base_url: str | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -59,7 +64,7 @@ def resolve_api_key(api_key: str | None = None, env: Mapping[str, str] | None = 
 
 
 def auth_headers(api_key: str) -> dict[str, str]:
-    """``{"Authorization": "Bearer <key>"}`` (§1)."""
+    """``{"Authorization": "Bearer <key>"}``."""
     return {"Authorization": f"Bearer {api_key}"}
 
 
@@ -80,7 +85,7 @@ def error_text(payload: Any) -> str:
     """A readable message from any documented Smallest error shape.
 
     Handles ``{"error": "InvalidRequest", "message": "..."}`` (Lightning spec),
-    ``{"error": [{"path": [...], "message": "..."}]}`` (zod issues, live probe §4.2),
+    ``{"error": [{"path": [...], "message": "..."}]}`` (zod issues),
     ``{"status": "error", "error": {"message", "code"}}`` (WS spec), ``{"message": "..."}``
     (timeout frame, 401 bodies), ``{"errors": "...", "message": "..."}`` (legacy Pulse),
     ``{"error_code": ..., "message": ...}`` (region error) and plain strings.
@@ -88,10 +93,11 @@ def error_text(payload: Any) -> str:
     if isinstance(payload, (bytes, bytearray)):
         payload = payload.decode("utf-8", "replace")
     if isinstance(payload, str):
+        text = payload
         try:
-            payload = json.loads(payload)
+            payload = json.loads(text)
         except ValueError:
-            return payload.strip()[:500]
+            return text.strip()[:500]
     if not isinstance(payload, dict):
         return str(payload)[:500]
     err = payload.get("error")
@@ -144,7 +150,7 @@ def http_error(
 
 def split_text(text: str, limit: int = MAX_TTS_CHARS) -> list[str]:
     """``text`` cut into pieces of at most ``limit`` characters, preferring sentence ends, then
-    spaces. Whitespace-only text gives ``[]`` (Lightning sends no ``complete`` for it, §4.4).
+    spaces. Whitespace-only text gives ``[]`` (Lightning sends no ``complete`` for it).
     """
     text = text.strip()
     pieces: list[str] = []

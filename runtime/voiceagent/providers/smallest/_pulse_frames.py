@@ -1,4 +1,10 @@
-"""Reading Pulse server frames in every documented variant (smallest-protocols.md §2.4, §7.5).
+"""Reading Pulse server frames in every documented variant.
+
+Sources: the LiveKit and Pipecat Smallest plugins and the Pulse WebSocket reference
+(current and legacy endpoint):
+
+- https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+- https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/pulse-stt-ws.yaml
 
 Accepted: ``{"type": "transcription", "transcript": ..., "transcription": ...}`` (unified; both
 text fields), legacy frames without ``type`` (LiveKit/Pipecat read ``transcript``/``is_final``

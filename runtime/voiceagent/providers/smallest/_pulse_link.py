@@ -1,16 +1,23 @@
 """The connection side of a Pulse stream: one logical socket that survives drops.
 
 Used by :class:`voiceagent.providers.smallest.stt.PulseStream`, which owns the stream API and
-turns frames into events. Here: connect with ``Authorization: Bearer`` (§1), read text frames,
-WebSocket pings plus 100 ms of silence after a quiet spell (§2.6: the server closes idle
-sockets), close 1008 = concurrency limit (§2.6, §7.5), and on any other unexpected close a
-reconnect with backoff that resends the audio since the last final (:mod:`._resend`), a pending
-``finalize`` and, while closing, ``close_stream``. Source: /work/shared/spec/smallest-protocols.md.
+turns frames into events. Here: connect with ``Authorization: Bearer``, read text frames,
+WebSocket pings plus 100 ms of silence after a quiet spell (the server closes idle sockets),
+close 1008 = concurrency limit, and on any other unexpected close a reconnect with backoff that
+resends the audio since the last final (:mod:`._resend`), a pending ``finalize`` and, while
+closing, ``close_stream``.
+
+Sources (Smallest's API documentation):
+
+- https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+- https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/api-references/authentication.mdx
+- https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/api-references/concurrency-and-limits.mdx
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -112,18 +119,14 @@ class PulseLink:
             if task is not asyncio.current_task():
                 task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(BaseException):  # cancelled reader/keepalive
                 await task
-            except BaseException:  # noqa: BLE001 - cancelled reader/keepalive
-                pass
         await self._close_ws()
 
     async def _close_ws(self) -> None:
         if self._ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken socket is closed all the same
                 await self._ws.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     # ------------------------------------------------------------------ sending
     async def _send(self, data: bytes | str) -> None:
@@ -146,12 +149,12 @@ class PulseLink:
         await self._send(chunk)
 
     async def send_finalize(self) -> None:
-        """Send ``{"type": "finalize"}`` (§2.3); resent after a reconnect until its final."""
+        """Send ``{"type": "finalize"}``; resent after a reconnect until its final."""
         self._resend.mark_finalize()
         await self._send(FINALIZE_MSG)
 
     async def send_close_stream(self) -> None:
-        """Send ``{"type": "close_stream"}`` (§2.3) and mark the link as closing."""
+        """Send ``{"type": "close_stream"}`` and mark the link as closing."""
         self.closing = True
         await self._send(CLOSE_STREAM_MSG)
 

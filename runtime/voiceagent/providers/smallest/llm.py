@@ -1,8 +1,8 @@
 """Smallest AI Electron: the OpenAI-compatible chat LLM at ``/waves/v1/chat/completions``.
 
-Source: /work/shared/spec/smallest-protocols.md §5 (OpenAI SDK ``base_url`` is
-``https://api.smallest.ai/waves/v1``, not ``/v1``; ``Authorization: Bearer <SMALLEST_API_KEY>``;
-``model: "electron"``; 429/502/503 are retryable; ``X-Request-Id`` on every response).
+OpenAI SDK ``base_url`` is ``https://api.smallest.ai/waves/v1``, not ``/v1``; ``Authorization:
+Bearer <SMALLEST_API_KEY>``; ``model: "electron"``; 429/502/503 are retryable; ``X-Request-Id`` on
+every response. Source: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/electron-openapi.yaml
 """
 
 from __future__ import annotations

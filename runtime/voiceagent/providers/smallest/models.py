@@ -1,11 +1,13 @@
 """Smallest AI model ids, languages and voice rosters, with voice/model/language checks.
 
-Source: /work/shared/spec/smallest-protocols.md §2.2/§2.7 (Pulse streaming languages) and §4.1
-(Lightning models, voices, languages), compiled from docs.smallest.ai model cards
-(``pages/text-to-speech/model-cards/lightning-v-3-1{,-pro}.mdx``, ``model-cards/pulse.mdx``).
+Sources (Smallest's model cards):
 
-The voice rosters are partial: the v3.1 card lists 217 voices and only those quoted in the spec are
-here. :func:`check_voice` therefore only reports *known* mismatches (a Pro voice on the standard
+- Pulse streaming languages: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/speech-to-text/model-cards/pulse.mdx
+- Lightning models, voices, languages: https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/text-to-speech/model-cards/lightning-v-3-1.mdx
+  and https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/text-to-speech/model-cards/lightning-v-3-1-pro.mdx
+
+The voice rosters are partial: the v3.1 card lists 217 voices and only those the
+cards quote are here. :func:`check_voice` therefore only reports *known* mismatches (a Pro voice on the standard
 model, a standard voice on Pro, a voice that cannot speak Hindi for a Hindi agent); an unknown voice
 id is not an error by itself (the server answers ``Invalid Voice ID`` when it really is unknown).
 """
@@ -17,7 +19,7 @@ from typing import Literal, get_args
 # --------------------------------------------------------------------------- STT (Pulse)
 
 STTModels = Literal["pulse"]
-"""Only ``pulse`` streams; ``pulse-pro`` is batch-only (HTTP 400 before upgrade, §2.1)."""
+"""Only ``pulse`` streams; ``pulse-pro`` is batch-only (HTTP 400 before upgrade)."""
 
 STTLanguages = Literal[
     "en",
@@ -45,7 +47,7 @@ STTLanguages = Literal[
     "multi-asian",
     "multi-south-indic",
 ]
-"""Pulse streaming ``language`` values (§2.2, §2.7): 21 codes plus 3 aggregators."""
+"""Pulse streaming ``language`` values: 21 codes plus 3 aggregators."""
 
 STT_LANGUAGES: frozenset[str] = frozenset(get_args(STTLanguages))
 STT_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
@@ -55,7 +57,7 @@ INDIA_ONLY_STT_LANGUAGES: frozenset[str] = frozenset({"ta", "te", "kn", "ml", "m
 # --------------------------------------------------------------------------- TTS (Lightning)
 
 TTSModels = Literal["lightning_v3.1", "lightning_v3.1_pro"]
-"""Body ``model`` values (underscore form, §4.1)."""
+"""Body ``model`` values (underscore form)."""
 
 TTS_MODELS: frozenset[str] = frozenset(get_args(TTSModels))
 DEFAULT_TTS_MODEL: str = "lightning_v3.1"
@@ -95,12 +97,12 @@ TTSLanguages = Literal[
     "tr",
     "vi",
 ]
-"""Lightning ``language`` enum shared by HTTP and WebSocket (§4.1)."""
+"""Lightning ``language`` enum shared by HTTP and WebSocket."""
 
 TTS_LANGUAGES: frozenset[str] = frozenset(get_args(TTSLanguages))
 TTS_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 44100)
 
-# Standard lightning_v3.1 voices quoted in §4.1.
+# Standard lightning_v3.1 voices named in the v3.1 model card.
 STANDARD_ENGLISH_VOICES: frozenset[str] = frozenset(
     {
         "sophia",
@@ -176,7 +178,7 @@ STANDARD_VOICES: frozenset[str] = (
     | frozenset().union(*STANDARD_INDIC_VOICES.values())
 )
 
-# Pro (lightning_v3.1_pro) voices quoted in §4.1.
+# Pro (lightning_v3.1_pro) voices named in the v3.1 Pro model card.
 PRO_INDIAN_VOICES: frozenset[str] = frozenset(
     {
         "rhea",
@@ -274,7 +276,7 @@ def default_voice(model: str, language: str | None) -> str:
 
     Pro: ``meher`` (the LiveKit/Pipecat Pro default, Hindi-capable) unless the language has its own
     Pro roster (ta, mr, bn). Standard: ``sophia`` (LiveKit/Pipecat default) for English and unknown
-    languages; a Hindi/Indic/Spanish voice from §4.1 otherwise.
+    languages; a Hindi/Indic/Spanish voice of the model cards otherwise.
     """
     lang = base_language(language)
     if model == PRO_MODEL:
@@ -287,7 +289,9 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
 
     Reported: an unknown model; a language outside the Lightning enum; a Pro voice on
     ``lightning_v3.1`` or a standard-only voice on ``lightning_v3.1_pro`` (the server does not
-    reject these but produces wrong audio, §4.1); a Hindi agent whose voice is not Hindi-capable.
+    reject these but produces wrong audio); a Hindi agent whose voice is not Hindi-capable;
+    a known voice of another language for a language with its own voice roster on that model
+    (a Tamil voice for a Telugu agent). Source: the Lightning model cards (module docstring).
     """
     problems: list[str] = []
     voice_l = voice.lower()
@@ -309,5 +313,11 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
     if lang == "hi" and voice_l not in HINDI_CAPABLE_VOICES:
         problems.append(
             f"voice {voice!r} cannot speak Hindi; use a Hindi-capable voice such as {default_voice(model, 'hi')!r}"
+        )
+    roster = (STANDARD_INDIC_VOICES if model == DEFAULT_TTS_MODEL else PRO_LANGUAGE_VOICES).get(lang)
+    if roster is not None and voice_l in STANDARD_VOICES | PRO_VOICES and voice_l not in roster:
+        problems.append(
+            f"voice {voice!r} cannot speak {language!r}: {model}'s {lang} voices are "
+            f"{', '.join(sorted(roster))}; use one of them"
         )
     return problems

@@ -1,7 +1,9 @@
 """Pulse streaming STT over WebSocket (``wss://api.smallest.ai/waves/v1/stt/live``).
 
-Protocol: /work/shared/spec/smallest-protocols.md §2 (docs.smallest.ai
-``asyncapi/stt-live-ws.yaml``, ``pages/speech-to-text/realtime/*``):
+Protocol (Smallest's Pulse WebSocket reference and realtime guides):
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+https://github.com/smallest-inc/smallest-ai-documentation/tree/main/fern/products/waves/pages/speech-to-text/realtime
+
 
 * connect ``/stt/live?model=pulse&language=..&sample_rate=..&encoding=linear16&eou_timeout_ms=..
   &vad_events=true`` with ``Authorization: Bearer``; 401/400 come back before the upgrade;
@@ -12,7 +14,7 @@ Protocol: /work/shared/spec/smallest-protocols.md §2 (docs.smallest.ai
   limit.
 
 Keep-alive: WebSocket pings every ``keepalive_interval_s`` and 100 ms of silence after
-``idle_silence_s`` without audio (§2.6). On an unexpected disconnect the stream reconnects with
+``idle_silence_s`` without audio. On an unexpected disconnect the stream reconnects with
 backoff and resends the audio sent since the last final (kept in a bounded buffer), so nothing the
 caller said is lost.
 """
@@ -20,6 +22,7 @@ caller said is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -40,7 +43,7 @@ from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES
 __all__ = ["PulseSTT", "PulseStream"]
 
 MIN_CHUNK_MS = 20
-"""Smallest and largest binary audio frame sent to Pulse, in ms (protocol §2.3)."""
+"""Smallest and largest binary audio frame sent to Pulse, in ms."""
 MAX_CHUNK_MS = 100
 
 
@@ -57,7 +60,7 @@ class PulseSTT:
             the WebSocket URL is derived (https -> wss, http -> ws).
         sample_rate: Hz sent to Pulse (8000, 16000, 22050, 24000, 44100, 48000); input audio at
             other rates is resampled.
-        eou_timeout_ms: end-of-utterance silence ceiling, 100–10000 ms (0 breaks the socket, §2.2).
+        eou_timeout_ms: end-of-utterance silence ceiling, 100–10000 ms (0 breaks the socket).
         model: ``pulse`` (the only streaming model).
         vad_events: ask for ``speech_started`` VAD frames (barge-in).
         extra_params: more query parameters (``keywords``, ``endpointing``, ``punctuate``...);
@@ -71,7 +74,7 @@ class PulseSTT:
             ``sample_rate`` × 2 bytes: 15 s (the default) is 480 KB at 16 kHz, 240 KB at 8 kHz
             (60 s, the old default, held 1.9 MB per call whenever the caller stayed silent for a
             minute; a resend only needs the current utterance; docs/performance.md, Profile §5).
-        min_chunk_ms: smallest binary audio frame sent, 20-100 ms (§2.3: 20-100 ms frames).
+        min_chunk_ms: smallest binary audio frame sent, 20-100 ms (Pulse takes 20-100 ms frames).
             20 (the default) sends each 20 ms frame at once. 40 halves the WebSocket messages of
             the caller's upload, the largest per-call CPU cost (−57 % CPU per call-minute at
             50 calls, measured), but Pulse gets the audio that completes the end-of-utterance
@@ -128,7 +131,7 @@ class PulseSTT:
         return f"PulseSTT(base_url={self.base_url!r}, sample_rate={self.sample_rate})"
 
     def url(self, language: str) -> str:
-        """The ``/stt/live`` WebSocket URL for ``language`` (a Pulse code, §2.7)."""
+        """The ``/stt/live`` WebSocket URL for ``language`` (a Pulse code)."""
         params: dict[str, Any] = {
             "model": self.model,
             "language": language,
@@ -216,7 +219,7 @@ class PulseStream:
 
     # ------------------------------------------------------------------ receiving
     def _handle(self, raw: str) -> None:
-        """One text frame (§2.4) -> events on the queue."""
+        """One text frame -> events on the queue."""
         now = time.monotonic() * 1000.0
         frame = parse_frame(raw)
         if frame is None:
@@ -252,7 +255,7 @@ class PulseStream:
 
     async def push_audio(self, frame: AudioFrame) -> None:
         """Send PCM16 mono LE audio at any rate (resampled to the stream rate), re-chunked into
-        20–100 ms binary frames (§2.3), at least ``min_chunk_ms`` each (the tail at close may be
+        20–100 ms binary frames, at least ``min_chunk_ms`` each (the tail at close may be
         shorter).
 
         Raises:
@@ -285,7 +288,7 @@ class PulseStream:
 
     async def finalize(self) -> None:
         """Flush buffered audio and send ``{"type": "finalize"}``: Pulse answers with one
-        ``is_final`` transcript and keeps the socket open (§2.3, §2.5).
+        ``is_final`` transcript and keeps the socket open.
 
         Raises:
             ProviderError: the stream failed or is closed.
@@ -299,10 +302,8 @@ class PulseStream:
         ``is_last`` transcript, then close. Idempotent; never raises for a failed stream.
         """
         if not self._closing and not self._finished.is_set():
-            try:
+            with contextlib.suppress(Exception):  # closing anyway
                 await self._flush()
-            except Exception:  # noqa: BLE001 - closing anyway
-                pass
             self._closing = True
             await self._link.send_close_stream()
             try:  # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a cancellation

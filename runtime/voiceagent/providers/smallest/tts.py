@@ -1,23 +1,27 @@
 """Lightning TTS: streaming over WebSocket (``/tts/live``) and one-shot over HTTP (``POST /tts``).
 
-Protocol: /work/shared/spec/smallest-protocols.md §4 (docs.smallest.ai ``asyncapi/tts-ws.yaml``,
-``openapi/tts-openapi.yaml``, ``pages/text-to-speech/stream-tts.mdx``):
+Protocol (Smallest's Lightning references):
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/tts-ws.yaml
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/openapi/tts-openapi.yaml
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/text-to-speech/stream-tts.mdx
+
 
 * WebSocket: one JSON request per sentence ``{"voice_id", "text", "language", "sample_rate",
-  "speed", "model", "request_id"}`` without ``continue``/``flush`` (one-shot pattern, §4.4); the
+  "speed", "model", "request_id"}`` without ``continue``/``flush`` (one-shot pattern); the
   server answers ``{"status": "chunk", "data": {"audio": <base64 PCM16>}}`` frames then
   ``{"status": "complete"}``. The socket is kept for the next request (every integration reuses
-  it, §4.4 / §7.1) and reopened transparently when the server closed it (after ``complete``, or
+  it) and reopened transparently when the server closed it (after ``complete``, or
   the idle timeout frame ``{"status": "error", "message": "Connection timed out ..."}``).
-* Error frames come as a top-level ``message`` or nested ``error{message, code}`` (§7.2).
+* Error frames come as a top-level ``message`` or nested ``error{message, code}``.
 * HTTP: ``POST /tts`` with ``Accept: audio/wav`` returns raw PCM16 (``output_format: pcm``) or a
-  RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays (§7.3).
+  RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import uuid
@@ -143,7 +147,7 @@ class LightningTTS:
     # ------------------------------------------------------------------ request body
     def request_body(self, text: str) -> dict[str, Any]:
         """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
-        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it, §4.2/§4.4).
+        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it).
         """
         body: dict[str, Any] = {
             "voice_id": self.voice_id,
@@ -178,14 +182,12 @@ class LightningTTS:
     async def _drop_socket(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken socket is dropped all the same
                 await ws.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
         """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
-        characters, §4.4); frame sizes follow the server's chunks (odd bytes carried over).
+        characters); frame sizes follow the server's chunks (odd bytes carried over).
 
         Whitespace-only text yields nothing. Closing the iterator early (barge-in) leaves the
         socket usable: the rest of that request's audio is read and discarded in the background
@@ -272,7 +274,7 @@ class LightningTTS:
 
     @staticmethod
     def _mine(msg: dict[str, Any], rid: str) -> bool:
-        """Frames echo our ``request_id`` as ``external_request_id`` (§4.4); frames of an older
+        """Frames echo our ``request_id`` as ``external_request_id``; frames of an older
         (cancelled) request are skipped. Frames without the echo are taken as ours.
         """
         ext = msg.get("external_request_id")
@@ -303,7 +305,7 @@ class LightningTTS:
         ``sample_rate``). Whitespace-only text gives an empty frame without a request.
 
         Raises:
-            ProviderError: HTTP errors with the server's message (both 400 body shapes, §7.3),
+            ProviderError: HTTP errors with the server's message (both 400 body shapes),
                 401 naming ``SMALLEST_API_KEY``, unreachable host.
             ValueError: ``output_format`` is neither ``wav`` nor ``pcm``.
         """
@@ -333,10 +335,8 @@ class LightningTTS:
         """Close the WebSocket and the HTTP client."""
         if self._drain_task is not None and not self._drain_task.done():
             self._drain_task.cancel()
-            try:
+            with contextlib.suppress(BaseException):  # the cancelled drain
                 await self._drain_task
-            except BaseException:  # noqa: BLE001
-                pass
         await self._drop_socket()
         if self._http is not None:
             await self._http.aclose()
