@@ -160,7 +160,19 @@ class Session:
             tool_choice=tool_choice if state.functions else "none",
             temperature=llm_cfg.temperature,
             max_tokens=llm_cfg.max_tokens,
+            instructions=self._instructions(),
         )
+
+    def _instructions(self) -> str | None:
+        """The current state's rendered instructions (None when it has none or they fail to render)."""
+        template = self.flow.current.instructions
+        if not template:
+            return None
+        ctx = template_context(self.state, self.variables, self.caller, self._started)
+        try:
+            return templating.render(template, ctx).strip() or None
+        except templating.TemplateError:
+            return None  # the system prompt reports it
 
     def _guard_context(self) -> dict[str, Any]:
         return template_context(self.state, self.variables, self.caller)

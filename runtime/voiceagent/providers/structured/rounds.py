@@ -1,0 +1,252 @@
+"""Structured turns: each LLM round is one constrained decision (say / call / goto / verify).
+
+:class:`StructuredRounds` turns a session :class:`~voiceagent.providers.base.ChatRequest` into a
+request without tools whose output is constrained to :func:`~.decision.decision_schema` (a
+llama.cpp GBNF ``grammar`` for the embedded server, or ``response_format`` ``json_schema`` for
+an OpenAI-compatible service, https://platform.openai.com/docs/guides/structured-outputs), with
+the prompt of :mod:`~.prompt`; it streams the ``say`` words as :class:`TextDelta` while they
+decode and turns a ``call`` / ``goto`` / ``verify`` into one
+:class:`~voiceagent.providers.base.ToolCallRequest` (``go_to_<state>`` / ``verify_caller``), so
+the session runs it as any tool call (schema checks, verification and flow rules unchanged).
+
+Rules for the rounds of one turn, so a small model cannot loop:
+
+- after the result of an ordinary tool the next round may only ``say`` (the answer from the
+  facts); after ``goto`` (a new state) or ``verify`` every choice is open again;
+- ``tool_choice="none"`` allows only ``say``, ``"required"`` everything but ``say``;
+- a ``call`` whose pattern-checked argument the caller never said is not run
+  (:func:`voiceagent.providers.local.guidance.grounded`): the round is asked again for words;
+- a sentence of a ``say`` that an earlier reply of the call already said (a greeting the caller
+  cut off, copied by the model) is not spoken; when all are repeats only the last is kept;
+- in a state offering ``verify_caller`` the caller's latest words first go through a verify-only
+  round whose facts are kept only when the caller said them (:mod:`~.facts`);
+- "the caller" in a ``say`` is spoken as "you" (:class:`~.prompt.SecondPerson`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
+from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
+from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
+from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
+from voiceagent.providers.structured.facts import grounded_facts
+from voiceagent.providers.structured.prompt import SecondPerson, render_decisions, small_model_prompt
+
+__all__ = ["PROP_ORDER", "Send", "StructuredRounds", "constraint_body", "structured_request"]
+
+PROP_ORDER = ["say", "call", "arguments", "goto", "verify"]
+"""Key order of a decision object in the grammar (the name of the choice first)."""
+
+Constraint = Literal["grammar", "json_schema"]
+Send = Callable[[ChatRequest, dict[str, Any]], AsyncIterator[LLMEvent]]
+"""Sends a request with extra body fields to the server and streams its events."""
+
+
+def _last_call_kind(messages: list[dict[str, Any]]) -> str | None:
+    """Which decision the tool results at the end of ``messages`` answer (None: no results)."""
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    for msg in reversed(messages):
+        if msg.get("role") == "assistant" and msg.get("tool_calls"):
+            names = [str(c.get("function", c).get("name") or "") for c in msg["tool_calls"]]
+            if any(n == VERIFY_FUNCTION or n.startswith(TRANSITION_PREFIX) for n in names):
+                return "flow"
+            return "tool"
+    return "tool"
+
+
+def structured_request(request: ChatRequest, *, hint: str | None = None) -> tuple[ChatRequest, DecisionSpec]:
+    """The tool-less request of one structured round, and the decisions it allows.
+
+    Args:
+        request: the session's request (system prompt first, history, the state's functions).
+        hint: one more system message at the end (a retry's reason).
+    """
+    after = _last_call_kind(request.messages)
+    spec = DecisionSpec.from_functions(
+        request.tools,
+        say=request.tool_choice != "required",
+        act=request.tool_choice != "none" and after != "tool",
+    )
+    system = ""
+    if request.messages and request.messages[0].get("role") == "system":
+        system = str(request.messages[0].get("content") or "")
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": small_model_prompt(system, request.instructions, spec)},
+        *render_decisions(request.messages),
+    ]
+    if after == "tool":
+        messages.append({"role": "system", "content": AFTER_TOOL_HINT})
+    if hint:
+        messages.append({"role": "system", "content": hint})
+    req = copy.copy(request)
+    req.temperature = 0.0  # one decision, decoded greedily: the same words give the same choice
+    req.messages = messages
+    req.tools = []
+    req.tool_choice = "none"
+    return req, spec
+
+
+def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any]:
+    """The request-body fields that constrain the output to ``spec``'s decisions.
+
+    ``"grammar"``: llama.cpp's ``grammar`` field (GBNF from llama-cpp-python's
+    ``json_schema_to_gbnf``; the bundled server's ``response_format`` only knows ``json_object``).
+    ``"json_schema"``: OpenAI's ``response_format: {"type": "json_schema", ...}``.
+    """
+    schema = decision_schema(spec)
+    if constraint == "grammar":
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        return {"grammar": json_schema_to_gbnf(json.dumps(schema), prop_order=PROP_ORDER)}
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": "decision", "schema": schema}}}
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class _RepeatGate:
+    """Drops sentences an earlier reply of the call already said (a greeting the caller cut off,
+    copied by the model); when every sentence is a repeat, only the last one is kept (usually the
+    question, "How can I help?"). Works a sentence at a time, as the session speaks.
+    """
+
+    def __init__(self, earlier: list[str]) -> None:
+        self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
+        self.pending = ""
+        self.spoke = False
+        self.last_repeat = ""
+        self.dropped = 0
+
+    def _pass(self, sentence: str) -> str:
+        if _norm(sentence) and _norm(sentence) in self.earlier:
+            self.dropped += 1
+            self.last_repeat = sentence
+            return ""
+        self.spoke = self.spoke or bool(sentence.strip())
+        return sentence
+
+    def feed(self, text: str) -> str:
+        self.pending += text
+        parts = _SENTENCE_END.split(self.pending)
+        self.pending = parts.pop()
+        return "".join(self._pass(p) + " " for p in parts if p).lstrip() if parts else ""
+
+    def finish(self) -> str:
+        out = self._pass(self.pending) if self.pending else ""
+        self.pending = ""
+        if not self.spoke and self.last_repeat:
+            out = self.last_repeat
+        return out
+
+
+def _earlier_says(messages: list[dict[str, Any]]) -> list[str]:
+    return [
+        str(m.get("content"))
+        for m in messages
+        if m.get("role") == "assistant" and m.get("content") and not m.get("tool_calls")
+    ]
+
+
+class StructuredRounds:
+    """Runs structured rounds over a :data:`Send` (see the module docstring).
+
+    Args:
+        send: streams a request (with extra body fields) from the server.
+        constraint: how the decision is constrained (:func:`constraint_body`).
+        guided: drop ``call`` decisions with identifiers the caller never said
+            (:func:`~voiceagent.providers.local.guidance.grounded`).
+    """
+
+    def __init__(self, send: Send, *, constraint: Constraint, guided: bool = True) -> None:
+        self.send = send
+        self.constraint = constraint
+        self.guided = guided
+        self.repeats = 0
+        """How many ``say`` decisions had sentences dropped for repeating an earlier reply."""
+        self.dropped_calls = 0
+        """How many ``call`` decisions were not run: an identifier the caller never said."""
+        self.verify_calls = 0
+        """How many ``verify_caller`` calls came from the facts round (:meth:`_facts`)."""
+        self.invalid = 0
+        """How many outputs were not a decision the round allowed (words only, asked again)."""
+
+    async def _facts(self, req: ChatRequest, spec: DecisionSpec) -> dict[str, str]:
+        """The verification factors of the caller's latest words, copied by the model under a
+        verify-only constraint, kept when grounded (:func:`~.facts.grounded_facts`).
+        """
+        assert spec.verify is not None
+        only = DecisionSpec(verify=spec.verify, say=False)
+        text = ""
+        async for event in self.send(req, constraint_body(only, self.constraint)):
+            if isinstance(event, TextDelta):
+                text += event.text
+        decision = parse_decision(text, only)
+        if decision is None or decision.call is None:
+            return {}
+        said = str(req.messages[-1].get("content") or "")
+        return grounded_facts(json.loads(decision.call.arguments), said, spec.verify)
+
+    async def stream(self, request: ChatRequest, *, retry: bool = True) -> AsyncIterator[LLMEvent]:
+        """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``."""
+        req, spec = structured_request(request)
+        if spec.verify is not None and retry and request.messages and request.messages[-1].get("role") == "user":
+            facts = await self._facts(req, spec)
+            if facts:
+                self.verify_calls += 1
+                yield ToolCallRequest(
+                    id=f"call_{uuid.uuid4().hex[:16]}", name=VERIFY_FUNCTION, arguments=json.dumps(facts)
+                )
+                yield Usage()
+                return
+        body = constraint_body(spec, self.constraint)
+        say = SayStream()
+        person = SecondPerson()
+        gate = _RepeatGate(_earlier_says(request.messages))
+        usage = Usage()
+        async for event in self.send(req, body):
+            if isinstance(event, TextDelta):
+                words = gate.feed(person.feed(say.feed(event.text)))
+                if words:
+                    yield TextDelta(words)
+            elif isinstance(event, Usage):
+                usage = event
+        tail = gate.feed(person.finish())
+        decision = parse_decision(say.text, spec)
+        if decision is None and say.started:  # words already spoken (cut by max_tokens): keep them
+            decision = Decision("say", say=say.text)
+        if decision is not None and decision.kind == "say":
+            rest = tail + gate.finish()
+            self.repeats += 1 if gate.dropped else 0
+            if rest:
+                yield TextDelta(rest)
+            yield usage
+            return
+        call = decision.call if decision is not None else None
+        if call is not None and self.guided and not grounded(call, request.tools, request.messages):
+            self.dropped_calls += 1
+            call = None
+        if call is None:
+            if decision is None:
+                self.invalid += 1
+            if retry and spec.say:
+                words_only = copy.copy(request)
+                words_only.tool_choice = "none"
+                async for event in self.stream(words_only, retry=False):
+                    yield event
+                return
+            yield usage
+            return
+        yield call
+        yield usage
