@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from voiceagent.config.models import Agent
 from voiceagent.providers.base import LLM, STT, TTS, ProviderError
@@ -251,23 +251,38 @@ def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
         from voiceagent.providers.openai_compat import OpenAICompatLLM
 
         key_env = cfg.api_key_env or OPENAI_KEY
-        return OpenAICompatLLM(
-            base_url=_clean(cfg.base_url) or _clean(env.get(OPENAI_BASE_URL)),
-            api_key=env.get(key_env) or "not-needed",
-            model=cfg.model or DEFAULT_OPENAI_MODEL,
-            name="openai",
+        return _structured(
+            OpenAICompatLLM(
+                base_url=_clean(cfg.base_url) or _clean(env.get(OPENAI_BASE_URL)),
+                api_key=env.get(key_env) or "not-needed",
+                model=cfg.model or DEFAULT_OPENAI_MODEL,
+                name="openai",
+            ),
+            cfg.structured,
         )
     if choice.provider == "smallest":
         from voiceagent.providers.smallest.llm import electron_llm
 
-        return electron_llm(
-            api_key=env[SMALLEST_KEY],
-            base_url=_clean(cfg.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
-            model=cfg.model or "electron",
+        return _structured(
+            electron_llm(
+                api_key=env[SMALLEST_KEY],
+                base_url=_clean(cfg.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
+                model=cfg.model or "electron",
+            ),
+            cfg.structured,
         )
     from voiceagent.providers.local.llm import LocalLLM
 
-    return LocalLLM(base_url=_clean(cfg.base_url))
+    return LocalLLM(base_url=_clean(cfg.base_url), structured=cfg.structured is not False)
+
+
+def _structured(llm: Any, structured: bool | None) -> LLM:
+    """``llm`` in structured turns (``llm.structured: true``), else unchanged."""
+    if not structured:
+        return cast(LLM, llm)
+    from voiceagent.providers.structured.llm import StructuredLLM
+
+    return StructuredLLM(llm)
 
 
 def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:

@@ -60,13 +60,13 @@ def tokens(text: str) -> list[str]:
             out.append(word.lstrip("0") or "0")
             digits.append(word)
             continue
-        if len(digits) > 1:
+        if len(digits) > 1 and all(len(d) == 1 for d in digits):
             out.append("".join(digits))
         digits = []
         out.append(word)
         if word in _MONTHS:
             out.append(_MONTHS[word])
-    if len(digits) > 1:
+    if len(digits) > 1 and all(len(d) == 1 for d in digits):
         out.append("".join(digits))
     return out
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from voiceagent.config.builtin_functions import VERIFY_FUNCTION
@@ -54,11 +55,11 @@ def second_person(text: str) -> str:
         verb = {"needs": "need", "wants": "want"}.get(verb, verb)
         return _case_like(match.group(0), f"you {verb}")
 
+    def fixed(replacement: str) -> Callable[[re.Match[str]], str]:
+        return lambda match: _case_like(match.group(0), replacement)
+
     for pattern, replacement in _THIRD:
-        if replacement is None:
-            text = pattern.sub(verb_form, text)
-        else:
-            text = pattern.sub(lambda m, r=replacement: _case_like(m.group(0), r), text)
+        text = pattern.sub(verb_form if replacement is None else fixed(replacement), text)
     return text
 
 
@@ -177,7 +178,7 @@ def small_model_prompt(system: str, instructions: str | None, spec: DecisionSpec
         Instructions, the rest of the prompt, then the choices with examples, the caller
         addressed as "you".
     """
-    rest = system
+    rest = system.strip()
     if instructions and instructions.strip():
         rest = system.replace(instructions.strip(), "").strip()
     parts = [instructions.strip()] if instructions and instructions.strip() else []
