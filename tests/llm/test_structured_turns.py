@@ -241,7 +241,7 @@ async def test_after_a_tool_result_only_words_are_allowed():
         "role": "assistant",
         "content": '{"call": "get_account_info", "arguments": {"account_id": "12345"}}',
     } in rendered
-    assert any(m["role"] == "tool" and "plan: Basic" in m["content"] for m in rendered)
+    assert any(m["role"] == "tool" and m["tool_call_id"] == "c1" and "plan: Basic" in m["content"] for m in rendered)
 
 
 async def test_a_repeated_greeting_is_not_said_again():

@@ -227,7 +227,13 @@ def render_decisions(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 content = _json({"say": str(msg.get("content") or "")})
             out.append({"role": "assistant", "content": content})
         elif role == "tool":
-            out.append({"role": "tool", "content": str(render_tool_result(msg.get("content")) or "")})
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": str(msg.get("tool_call_id") or "call"),
+                    "content": str(render_tool_result(msg.get("content")) or ""),
+                }
+            )
         else:
             out.append({"role": role, "content": str(msg.get("content") or "")})
     return out

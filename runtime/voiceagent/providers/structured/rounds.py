@@ -12,13 +12,15 @@ the session runs it as any tool call (schema checks, verification and flow rules
 Rules for the rounds of one turn, so a small model cannot loop:
 
 - after the result of an ordinary tool the next round may only ``say`` (the answer from the
-  facts); after ``goto`` (a new state) or ``verify`` every choice is open again;
+  facts); after ``goto`` (a new state) every choice but another ``goto``; after ``verify``
+  every choice;
 - ``tool_choice="none"`` allows only ``say``, ``"required"`` everything but ``say``;
 - a ``call`` whose pattern-checked argument the caller never said is not run
   (:func:`voiceagent.providers.local.guidance.grounded`): the round is asked again for words;
 - a sentence of a ``say`` that an earlier reply of the call already said (a greeting the caller
   cut off, copied by the model) is not spoken; when all are repeats only the last is kept;
-- in a state offering ``verify_caller`` the caller's latest words first go through a verify-only
+- in a state offering ``verify_caller`` the caller's latest words (also right after a ``goto``
+  into that state) first go through a verify-only
   round whose facts are kept only when the caller said them (:mod:`~.facts`);
 - "the caller" in a ``say`` is spoken as "you" (:class:`~.prompt.SecondPerson`).
 """
@@ -37,29 +39,75 @@ from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCall
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts
-from voiceagent.providers.structured.prompt import SecondPerson, render_decisions, small_model_prompt
+from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
-__all__ = ["PROP_ORDER", "Send", "StructuredRounds", "constraint_body", "structured_request"]
+__all__ = ["PROP_ORDER", "Send", "StructuredRounds", "constraint_body", "pending_words", "structured_request"]
 
 PROP_ORDER = ["say", "call", "arguments", "goto", "verify"]
 """Key order of a decision object in the grammar (the name of the choice first)."""
+
+FLOW_HINT = "Reply to the caller's last request now, following: {instructions}"
+"""The last system message after a ``goto`` or ``verify`` result ({instructions}: the state's)."""
+
+REPEAT_HINT = "Do not greet or repeat yourself. Answer the caller's last words."
+"""The last system message when a reply only repeated earlier ones and is asked for again."""
 
 Constraint = Literal["grammar", "json_schema"]
 Send = Callable[[ChatRequest, dict[str, Any]], AsyncIterator[LLMEvent]]
 """Sends a request with extra body fields to the server and streams its events."""
 
 
+def _call_names(msg: dict[str, Any]) -> list[str]:
+    return [str(c.get("function", c).get("name") or "") for c in msg.get("tool_calls") or []]
+
+
 def _last_call_kind(messages: list[dict[str, Any]]) -> str | None:
-    """Which decision the tool results at the end of ``messages`` answer (None: no results)."""
+    """Which decision the tool results at the end of ``messages`` answer: ``"goto"``,
+    ``"verify"``, ``"tool"``, or None when the history does not end with tool results."""
     if not messages or messages[-1].get("role") != "tool":
         return None
     for msg in reversed(messages):
         if msg.get("role") == "assistant" and msg.get("tool_calls"):
-            names = [str(c.get("function", c).get("name") or "") for c in msg["tool_calls"]]
-            if any(n == VERIFY_FUNCTION or n.startswith(TRANSITION_PREFIX) for n in names):
-                return "flow"
+            names = _call_names(msg)
+            if any(n == VERIFY_FUNCTION for n in names):
+                return "verify"
+            if all(n.startswith(TRANSITION_PREFIX) for n in names):
+                return "goto"
             return "tool"
     return "tool"
+
+
+def _copied_example(call: ToolCallRequest, spec: DecisionSpec) -> bool:
+    """Whether a string argument of ``call`` is the example value the prompt showed for it."""
+    params = spec.tools.get(call.name) or {}
+    example = example_arguments(params)
+    try:
+        args = json.loads(call.arguments)
+    except ValueError:
+        return False
+    return any(
+        isinstance(v, str) and args.get(k) == v and not params.get("properties", {}).get(k, {}).get("pattern")
+        for k, v in example.items()
+    )
+
+
+def pending_words(messages: list[dict[str, Any]]) -> str | None:
+    """The caller's latest words when nothing but state moves (``go_to_<state>``) followed them,
+    i.e. the words no facts round has read yet in this state; else None."""
+    for msg in reversed(messages):
+        role = msg.get("role")
+        if role == "user":
+            return str(msg.get("content") or "")
+        if role == "tool":
+            continue
+        if (
+            role == "assistant"
+            and msg.get("tool_calls")
+            and all(n.startswith(TRANSITION_PREFIX) for n in _call_names(msg))
+        ):
+            continue
+        return None
+    return None
 
 
 def structured_request(request: ChatRequest, *, hint: str | None = None) -> tuple[ChatRequest, DecisionSpec]:
@@ -70,8 +118,16 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
         hint: one more system message at the end (a retry's reason).
     """
     after = _last_call_kind(request.messages)
+    tools = request.tools
+    if after in ("goto", "verify"):  # the state just changed: no second move in the same breath
+        tools = [
+            t
+            for t in tools
+            if not str(t.get("function", t).get("name") or "").startswith(TRANSITION_PREFIX)
+            and (after == "goto" or t.get("function", t).get("name") != VERIFY_FUNCTION)
+        ]
     spec = DecisionSpec.from_functions(
-        request.tools,
+        tools,
         say=request.tool_choice != "required",
         act=request.tool_choice != "none" and after != "tool",
     )
@@ -84,10 +140,16 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
     ]
     if after == "tool":
         messages.append({"role": "system", "content": AFTER_TOOL_HINT})
+    elif after in ("goto", "verify") and FLOW_HINT:
+        messages.append(
+            {"role": "system", "content": FLOW_HINT.format(instructions=request.instructions or "").strip()}
+        )
     if hint:
         messages.append({"role": "system", "content": hint})
     req = copy.copy(request)
-    req.temperature = 0.0  # one decision, decoded greedily: the same words give the same choice
+    # one decision, decoded greedily (the same words give the same choice); a retry with a hint
+    # keeps the request's temperature so it can differ
+    req.temperature = 0.0 if hint is None else request.temperature
     req.messages = messages
     req.tools = []
     req.tool_choice = "none"
@@ -182,7 +244,7 @@ class StructuredRounds:
         self.invalid = 0
         """How many outputs were not a decision the round allowed (words only, asked again)."""
 
-    async def _facts(self, req: ChatRequest, spec: DecisionSpec) -> dict[str, str]:
+    async def _facts(self, req: ChatRequest, spec: DecisionSpec, said: str) -> dict[str, str]:
         """The verification factors of the caller's latest words, copied by the model under a
         verify-only constraint, kept when grounded (:func:`~.facts.grounded_facts`).
         """
@@ -195,14 +257,16 @@ class StructuredRounds:
         decision = parse_decision(text, only)
         if decision is None or decision.call is None:
             return {}
-        said = str(req.messages[-1].get("content") or "")
         return grounded_facts(json.loads(decision.call.arguments), said, spec.verify)
 
-    async def stream(self, request: ChatRequest, *, retry: bool = True) -> AsyncIterator[LLMEvent]:
+    async def stream(
+        self, request: ChatRequest, *, retry: bool = True, hint: str | None = None
+    ) -> AsyncIterator[LLMEvent]:
         """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``."""
-        req, spec = structured_request(request)
-        if spec.verify is not None and retry and request.messages and request.messages[-1].get("role") == "user":
-            facts = await self._facts(req, spec)
+        req, spec = structured_request(request, hint=hint)
+        said = pending_words(request.messages) if spec.verify is not None and retry else None
+        if said is not None and spec.verify is not None:
+            facts = await self._facts(req, spec, said)
             if facts:
                 self.verify_calls += 1
                 yield ToolCallRequest(
@@ -227,8 +291,14 @@ class StructuredRounds:
         if decision is None and say.started:  # words already spoken (cut by max_tokens): keep them
             decision = Decision("say", say=say.text)
         if decision is not None and decision.kind == "say":
-            rest = tail + gate.finish()
             self.repeats += 1 if gate.dropped else 0
+            if retry and not gate.spoke and gate.last_repeat and not (tail + gate.pending).strip():
+                again = copy.copy(request)  # only an earlier reply said again: ask once more
+                again.temperature = max(0.7, request.temperature)
+                async for event in self.stream(again, retry=False, hint=REPEAT_HINT):
+                    yield event
+                return
+            rest = tail + gate.finish()
             if rest:
                 yield TextDelta(rest)
             yield usage
@@ -237,6 +307,17 @@ class StructuredRounds:
         if call is not None and self.guided and not grounded(call, request.tools, request.messages):
             self.dropped_calls += 1
             call = None
+        if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
+            self.dropped_calls += 1  # the prompt's own example value, not the caller's words
+            call = None
+        if call is not None and decision is not None and decision.kind == "verify" and spec.verify is not None:
+            said = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") == "user")
+            facts = grounded_facts(json.loads(call.arguments), said, spec.verify)
+            if facts:
+                call = ToolCallRequest(id=call.id, name=call.name, arguments=json.dumps(facts))
+            else:  # placeholders or facts nobody said
+                self.dropped_calls += 1
+                call = None
         if call is None:
             if decision is None:
                 self.invalid += 1
