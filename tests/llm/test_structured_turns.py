@@ -249,14 +249,31 @@ async def test_a_repeated_greeting_is_not_said_again():
     async with FakeOpenAI() as srv:
         srv.script(
             TextReply('{"say": "Hi, this is Acme Corp support. How can I help?"}'),
-            TextReply('{"say": "Hi, this is Acme Corp support. Your balance is due on Friday."}'),
+            TextReply('{"say": "Hi, this is Acme Corp support. How can I help?"}'),  # asked again: same
+            TextReply('{"say": "Hi, this is Acme Corp support. Your bill is due on Friday."}'),
         )
         llm = LocalLLM(base_url=srv.base_url)
         first, _, _ = await collect(llm, request("support.yaml", None, greeting, user("Hello.")))
         second, _, _ = await collect(llm, request("support.yaml", None, greeting, user("When is my bill due?")))
         await llm.aclose()
     assert text_of(first).strip() == "How can I help?"
-    assert text_of(second).strip() == "Your balance is due on Friday."
+    assert "repeat" in srv.requests[1].body["messages"][-1]["content"]
+    assert text_of(second).strip() == "Your bill is due on Friday."
+    assert len(srv.requests) == 3
+
+
+async def test_numbers_nobody_gave_are_not_spoken_and_the_round_is_asked_again():
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"say": "Your balance is rupees 10,000."}'),
+            TextReply('{"say": "What is your account number? You said 4471, right?"}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("support.yaml", None, user("My count number is 4,471. Balance?")))
+        await llm.aclose()
+    assert text_of(events).strip() == "What is your account number? You said 4471, right?"
+    assert "Never guess numbers" in srv.requests[1].body["messages"][-1]["content"]
+    assert llm.rounds.invented == 1
 
 
 async def test_structured_true_over_an_openai_compatible_service_sends_a_json_schema():

@@ -18,7 +18,9 @@ Rules for the rounds of one turn, so a small model cannot loop:
 - a ``call`` whose pattern-checked argument the caller never said is not run
   (:func:`voiceagent.providers.local.guidance.grounded`): the round is asked again for words;
 - a sentence of a ``say`` that an earlier reply of the call already said (a greeting the caller
-  cut off, copied by the model) is not spoken; when all are repeats only the last is kept;
+  cut off, copied by the model), or with a number nobody gave, is not spoken
+  (:mod:`~.gates`); when nothing is left the round is asked again once with a hint (then a
+  repeated question, "How can I help?", is kept);
 - in a state offering ``verify_caller`` the caller's latest words (also right after a ``goto``
   into that state) first go through a verify-only
   round whose facts are kept only when the caller said them (:mod:`~.facts`);
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCall
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts
+from voiceagent.providers.structured.gates import SentenceGate, known_numbers
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
 __all__ = ["PROP_ORDER", "Send", "StructuredRounds", "constraint_body", "pending_words", "structured_request"]
@@ -48,6 +50,9 @@ PROP_ORDER = ["say", "call", "arguments", "goto", "verify"]
 
 FLOW_HINT = "Reply to the caller's last request now, following: {instructions}"
 """The last system message after a ``goto`` or ``verify`` result ({instructions}: the state's)."""
+
+NUMBER_HINT = "Never guess numbers: only say numbers the caller or a tool gave. Ask the caller or use a tool."
+"""The last system message when a reply's numbers came from nowhere and it is asked for again."""
 
 REPEAT_HINT = "Do not greet or repeat yourself. Answer the caller's last words."
 """The last system message when a reply only repeated earlier ones and is asked for again."""
@@ -63,7 +68,8 @@ def _call_names(msg: dict[str, Any]) -> list[str]:
 
 def _last_call_kind(messages: list[dict[str, Any]]) -> str | None:
     """Which decision the tool results at the end of ``messages`` answer: ``"goto"``,
-    ``"verify"``, ``"tool"``, or None when the history does not end with tool results."""
+    ``"verify"``, ``"tool"``, or None when the history does not end with tool results.
+    """
     if not messages or messages[-1].get("role") != "tool":
         return None
     for msg in reversed(messages):
@@ -93,7 +99,8 @@ def _copied_example(call: ToolCallRequest, spec: DecisionSpec) -> bool:
 
 def pending_words(messages: list[dict[str, Any]]) -> str | None:
     """The caller's latest words when nothing but state moves (``go_to_<state>``) followed them,
-    i.e. the words no facts round has read yet in this state; else None."""
+    i.e. the words no facts round has read yet in this state; else None.
+    """
     for msg in reversed(messages):
         role = msg.get("role")
         if role == "user":
@@ -171,48 +178,6 @@ def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "decision", "schema": schema}}}
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-class _RepeatGate:
-    """Drops sentences an earlier reply of the call already said (a greeting the caller cut off,
-    copied by the model); when every sentence is a repeat, only the last one is kept (usually the
-    question, "How can I help?"). Works a sentence at a time, as the session speaks.
-    """
-
-    def __init__(self, earlier: list[str]) -> None:
-        self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
-        self.pending = ""
-        self.spoke = False
-        self.last_repeat = ""
-        self.dropped = 0
-
-    def _pass(self, sentence: str) -> str:
-        if _norm(sentence) and _norm(sentence) in self.earlier:
-            self.dropped += 1
-            self.last_repeat = sentence
-            return ""
-        self.spoke = self.spoke or bool(sentence.strip())
-        return sentence
-
-    def feed(self, text: str) -> str:
-        self.pending += text
-        parts = _SENTENCE_END.split(self.pending)
-        self.pending = parts.pop()
-        return "".join(self._pass(p) + " " for p in parts if p).lstrip() if parts else ""
-
-    def finish(self) -> str:
-        out = self._pass(self.pending) if self.pending else ""
-        self.pending = ""
-        if not self.spoke and self.last_repeat:
-            out = self.last_repeat
-        return out
-
-
 def _earlier_says(messages: list[dict[str, Any]]) -> list[str]:
     return [
         str(m.get("content"))
@@ -241,6 +206,8 @@ class StructuredRounds:
         """How many ``call`` decisions were not run: an identifier the caller never said."""
         self.verify_calls = 0
         """How many ``verify_caller`` calls came from the facts round (:meth:`_facts`)."""
+        self.invented = 0
+        """How many ``say`` decisions had sentences dropped for numbers nobody gave."""
         self.invalid = 0
         """How many outputs were not a decision the round allowed (words only, asked again)."""
 
@@ -277,7 +244,7 @@ class StructuredRounds:
         body = constraint_body(spec, self.constraint)
         say = SayStream()
         person = SecondPerson()
-        gate = _RepeatGate(_earlier_says(request.messages))
+        gate = SentenceGate(_earlier_says(request.messages), known_numbers(request.messages))
         usage = Usage()
         async for event in self.send(req, body):
             if isinstance(event, TextDelta):
@@ -291,14 +258,16 @@ class StructuredRounds:
         if decision is None and say.started:  # words already spoken (cut by max_tokens): keep them
             decision = Decision("say", say=say.text)
         if decision is not None and decision.kind == "say":
-            self.repeats += 1 if gate.dropped else 0
-            if retry and not gate.spoke and gate.last_repeat and not (tail + gate.pending).strip():
-                again = copy.copy(request)  # only an earlier reply said again: ask once more
+            rest = tail + gate.finish(keep_repeat=not retry)
+            self.repeats += 1 if gate.repeats else 0
+            self.invented += 1 if gate.invented else 0
+            if retry and not gate.spoke:  # only repeats or invented numbers: ask once more
+                again = copy.copy(request)
                 again.temperature = max(0.7, request.temperature)
-                async for event in self.stream(again, retry=False, hint=REPEAT_HINT):
+                hint = NUMBER_HINT if gate.invented else REPEAT_HINT
+                async for event in self.stream(again, retry=False, hint=hint):
                     yield event
                 return
-            rest = tail + gate.finish()
             if rest:
                 yield TextDelta(rest)
             yield usage
