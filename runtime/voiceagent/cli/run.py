@@ -13,6 +13,7 @@ stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -276,6 +277,7 @@ async def _call(
     """Build everything for one call, run it, and close everything (also on Ctrl-C). Returns the
     exit code: 0 when the call ended normally, 1 when it failed.
     """
+    from voiceagent.demo_tickets import demo_ticket_service
     from voiceagent.engine.call import build_call
     from voiceagent.engine.redaction import Redactor
 
@@ -284,7 +286,11 @@ async def _call(
     scrub = Redactor(agent.guardrails.redact, env=env).scrub  # errors raised before the call exists
     transport = None
     call = None
+    demo = contextlib.ExitStack()
     try:
+        tickets = demo.enter_context(demo_ticket_service(agent, env))
+        if tickets is not None:
+            _say(f"tickets: demo service on {tickets.url} (stored in {tickets.db_path})")
         transport = _make_transport(
             mode,
             input_wav=input_wav,
@@ -318,6 +324,7 @@ async def _call(
         await providers.aclose()
         if call is not None:
             await call.aclose()
+        demo.close()
         if mode == "wav" and output_wav:
             _say(f"agent audio: {output_wav}" + (f"; call recording: {recording}" if recording else ""))
         elif replies:
