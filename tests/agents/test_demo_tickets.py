@@ -89,11 +89,11 @@ def test_it_starts_only_for_the_demo_address_and_a_free_port(tmp_path):
     bank = load_agent(AGENTS / "bank.yaml", env={}).agent
     with demo_ticket_service(bank, env) as svc:
         assert svc is None
-    blocker = DemoTicketService(tmp_path / "other.db")  # something already on 8787
-    started = blocker.start()
+    blocker = DemoTicketService(tmp_path / "other.db")  # something already listens on 8787
+    blocker.start()  # (or something else already does)
     try:
         with demo_ticket_service(default, env) as svc:
-            assert (svc is None) == started
+            assert svc is None
     finally:
         blocker.close()
 

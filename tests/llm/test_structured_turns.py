@@ -23,9 +23,7 @@ from voiceagent.providers.structured.llm import StructuredLLM
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, second_person, small_model_prompt
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
 
-pytest.importorskip(
-    "llama_cpp", reason="structured turns on the embedded model build llama.cpp grammars: pip install -e '.[local]'"
-)
+pytestmark = pytest.mark.needs_local("llama_cpp")  # the grammars come from llama-cpp-python
 
 ROOT = Path(__file__).resolve().parents[2]
 
