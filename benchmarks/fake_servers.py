@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -169,10 +170,8 @@ class FakeProcess:
     def stop(self) -> None:
         """Close the child's stdin (it exits), wait briefly, kill it if needed."""
         if self.proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:

@@ -86,3 +86,11 @@ def test_hot_paths_small_with_patches(tmp_path):
     assert set(data["llm_ms_per_request"]) == {"5_messages", "21_messages", "41_messages"}
     assert data["tts_chunks"] > 0 and data["pulse_push_us_per_frame"] > 0
     assert set(data["resample_us_per_frame"]) == {"8k_to_16k", "24k_to_8k", "one_shot_24k_to_8k"}
+
+
+def test_session_cpu_runs_every_turn_and_writes_json(tmp_path):
+    out = tmp_path / "session_cpu.json"
+    proc = run("session_cpu.py", "--turns", "6", "--runs", "1", "--out", str(out), timeout=120)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["turns"] == 6 and len(data["cpu_ms_per_turn"]) == 1
+    assert data["cpu_ms_per_turn"][0] > 0 and "CPU per caller turn" in proc.stdout

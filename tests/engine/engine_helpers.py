@@ -46,7 +46,8 @@ class RecordingRunner:
 
 
 def loaded_agent(agent: Agent, base_dir: Path) -> LoadedAgent:
-    """``agent`` as ``load_agent`` would return it from ``base_dir/agent.yaml`` (python tools import from ``base_dir``)."""
+    """``agent`` as ``load_agent`` would return it from ``base_dir/agent.yaml`` (python tools
+    import from ``base_dir``)."""
     return LoadedAgent(agent=agent, path=base_dir / "agent.yaml", base_dir=base_dir)
 
 

@@ -19,8 +19,10 @@ def test_redaction_by_field_and_late_registered_values_rewrite_the_file(tmp_path
     path = tmp_path / "e.jsonl"
     log = EventLog(path, redactor=redactor)
     log.emit("user.transcript", text="I am Ann Lee, born 1990-01-02")
-    log.emit("tool.call", name="create_ticket", arguments={"name": "Ann Lee", "summary": "card"})
-    assert "1990-01-02" in path.read_text()  # not known to be sensitive yet
+    log.emit("tool.call", name="create_ticket", arguments={"name": "Ann Lee", "summary": "card 1990-01-02"})
+    # not known to be sensitive yet: only the caller's words get the date / digit-run patterns
+    assert "I am Ann Lee, born [redacted]" in path.read_text()
+    assert "card 1990-01-02" in path.read_text()
     redactor.add("1990-01-02")
     redactor.add("Ann Lee")
     log.emit("verification", level=1, factors_matched=["name", "dob"])

@@ -162,9 +162,17 @@ async def test_requires_level_refusal_then_verification_unlocks_the_tool():
         },
     )
 
-    class Guard:
+    class Guard:  # a stand-in for engine.ports.Guard
+        lockout_action = None
+
         def __init__(self):
             self.level = 0
+
+        async def prefetch(self, ctx):
+            return False
+
+        async def run_lockout(self, ctx):
+            return None
 
         def refusal_for(self, tool, level):
             return f"verification needed for {tool.name}" if (tool.requires_level or 0) > level else None

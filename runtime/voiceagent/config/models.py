@@ -388,6 +388,26 @@ class Verification(StrictModel):
     )
 
 
+class RedactPatterns(StrictModel):
+    """What is hidden in the caller's words before their values are known (only when redact names a field)."""
+
+    dates: bool = Field(
+        True,
+        description="Hide every date the caller says: 12/04/1985, 12th of April 1985, April 1985, बारह अप्रैल.",
+        examples=[True],
+    )
+    digit_runs: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description=(
+            "Hide every run of at least this many digits the caller says, written or spoken "
+            "(4111 1111, seven seven eight eight, double seven); 0 turns it off."
+        ),
+        examples=[4],
+    )
+
+
 class Guardrails(StrictModel):
     """Safety rules the runtime enforces whatever the model says."""
 
@@ -400,6 +420,13 @@ class Guardrails(StrictModel):
         default_factory=list,
         description="Names of facts (e.g. dob) whose values are hidden in logs and transcripts.",
         examples=[["dob"]],
+    )
+    redact_patterns: RedactPatterns = Field(
+        RedactPatterns(dates=True, digit_runs=4),  # frozen: one shared default is safe
+        description=(
+            "With redact set: dates and digit runs hidden in what the caller says, even before their values are known."
+        ),
+        examples=[{"dates": True, "digit_runs": 4}],
     )
 
 

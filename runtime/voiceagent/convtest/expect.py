@@ -14,6 +14,7 @@ import re
 import unicodedata
 from typing import Any
 
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION
 from voiceagent.convtest.models import Expect, ExpectedCall, compile_pattern
 from voiceagent.convtest.record import ToolCallRecord, TurnRecord
 
@@ -221,7 +222,7 @@ def check_turn(rec: TurnRecord, expect: Expect) -> list[str]:
         moves = f" (entered {' -> '.join(rec.states_entered)} in this turn)" if rec.states_entered else ""
         out.append(f"expected the call to be in state '{expect.state}'; it is in '{rec.state}'{moves}")
     if expect.verification_level is not None and rec.verification_level != expect.verification_level:
-        verifies = [c for c in rec.calls if c.name == "verify_caller"]
+        verifies = [c for c in rec.calls if c.name == VERIFY_FUNCTION]
         how = (
             f"verify_caller was called {len(verifies)} time(s) in this turn"
             if verifies

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
 from voiceagent.config.diagnostics import Diagnostic, has_errors
 from voiceagent.config.load import check_file, sort_diagnostics
 from voiceagent.config.models import Agent
@@ -26,8 +27,6 @@ from voiceagent.config.yamlnodes import Node, YamlError, load_nodes
 from voiceagent.convtest.models import AgentTests, compile_pattern
 
 TEST_SUFFIX = ".test.yaml"
-VERIFY_FUNCTION = "verify_caller"
-TRANSITION_PREFIX = "go_to_"
 
 
 def is_test_file(path: str | Path) -> bool:

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 
 from voiceagent.convtest.models import Round
 from voiceagent.engine.compiler import transition_function_name
-from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
+from voiceagent.providers.base import (
+    NO_CAPABILITIES,
+    ChatRequest,
+    LLMCapabilities,
+    LLMEvent,
+    TextDelta,
+    ToolCallRequest,
+    Usage,
+)
 
 
 @dataclass
@@ -31,6 +39,7 @@ class ScriptedLLM:
 
     name: str = "scripted"
     model: str = "scripted"
+    capabilities: LLMCapabilities = NO_CAPABILITIES
     requests: list[ChatRequest] = field(default_factory=list)
     rounds_used: int = 0
     _rounds: list[Round] = field(default_factory=list)

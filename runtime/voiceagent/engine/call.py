@@ -145,7 +145,9 @@ def build_call(
     if events is not None and events_path is not None:
         raise ValueError("give events or events_path, not both")
     agent = loaded.agent
-    redactor = Redactor(agent.guardrails.redact, env=os.environ if env is None else env)
+    redactor = Redactor(
+        agent.guardrails.redact, env=os.environ if env is None else env, patterns=agent.guardrails.redact_patterns
+    )
     if events is None:
         events = EventLog(events_path, redactor=redactor)
     else:

@@ -1,6 +1,7 @@
-"""The session event log: one JSON object a line, each with ``type`` and ``t_ms``.
+"""The session event log: one JSON object a line (JSON Lines, https://jsonlines.org/), each with
+``type`` and ``t_ms``.
 
-Normative fields: shared spec ``agent-format.md``, "The session event log". ``t_ms`` is
+``t_ms`` is
 milliseconds since the session started, on the monotonic clock, and never decreases. Every
 event passes through the redactor (``redactor.scrub(obj) -> obj``) before it is kept or
 written, so values named in ``guardrails.redact`` never reach the log.
@@ -20,6 +21,10 @@ class Scrubber(Protocol):
 
     def scrub(self, obj: Any) -> Any:
         """A copy of ``obj`` with registered values and secrets masked."""
+        ...
+
+    def scrub_caller_text(self, text: str) -> str:
+        """``text`` the caller said, masked (registered values, secrets, spoken dates and digit runs)."""
         ...
 
     @property
@@ -87,8 +92,13 @@ class EventLog:
         if self.redactor is None:
             return event
         keys = [k for k in event if k not in ("type", "t_ms")]
-        values = self.redactor.scrub([event[k] for k in keys])  # one pass; a list has no keys to mask
-        return {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        # The caller's words get Redactor.scrub_caller_text (also dates and digit runs not yet known).
+        caller = event["type"] == "user.transcript" and isinstance(event.get("text"), str)
+        values = self.redactor.scrub([None if caller and k == "text" else event[k] for k in keys])
+        out = {"type": event["type"], "t_ms": event["t_ms"], **dict(zip(keys, values, strict=True))}
+        if caller:
+            out["text"] = self.redactor.scrub_caller_text(event["text"])
+        return out
 
     def _rescrub(self) -> None:
         """Apply the redactor again to every stored event and rewrite the file."""

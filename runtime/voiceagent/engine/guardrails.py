@@ -1,6 +1,6 @@
 """Knowledge-based caller verification, enforced by the runtime, never by the LLM.
 
-agent-format.md "guardrails": with ``guardrails.verification`` configured the LLM is offered a
+``guardrails.verification`` of the agent file (docs/agent-reference.md): when it is set the LLM is offered a
 builtin ``verify_caller`` function whose optional string parameters are the factors. The guard
 calls the ``lookup`` tool through the :class:`~voiceagent.engine.tools.ToolRunner`, compares each
 stated factor with the record itself (:func:`~voiceagent.engine.guardrails_normalise.factor_matches`),
@@ -264,6 +264,34 @@ class VerificationGuard:
                 left = self.attempts_left
                 parts.append(f"{left} attempt{'s' if left != 1 else ''} left.")
         return self._outcome(" ".join(parts), failed=failed, newly_locked=newly_locked)
+
+    async def prefetch(self, ctx: ToolContext) -> bool:
+        """Run ``lookup`` at session start and register the record's redacted values, so that
+        they are masked from the caller's first words on (the session awaits this before it logs
+        the first ``user.transcript``).
+
+        Only when the lookup needs no factor the caller must say (its required parameters are
+        not factors; e.g. it finds the record by ``ctx.caller.phone``); otherwise the record is
+        fetched at the first ``verify_caller`` and until then ``Redactor.scrub_caller_text``'s
+        patterns protect the transcript. The record is not used for verification (that looks
+        it up again) and is never shown to the LLM. Never raises for lookup failures.
+
+        Returns:
+            True when a record was fetched and registered.
+        """
+        v = self.verification
+        lookup = self.runner.tool(v.lookup) if v is not None else None
+        if v is None or lookup is None:
+            return False
+        required = lookup.required if lookup.required is not None else list(lookup.parameters)
+        if any(k in v.factors for k in required):
+            return False
+        res = await self.runner.run(v.lookup, {}, ctx)
+        if not res.ok:
+            return False
+        record = _record(res.result)
+        self._register_record(record)
+        return bool(record)
 
     async def run_lockout(self, ctx: ToolContext) -> ToolResult | None:
         """Run ``on_lockout``: the named tool through the runner (with ``reason``), or, for

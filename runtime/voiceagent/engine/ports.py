@@ -59,6 +59,12 @@ class Guard(Protocol):
         """Check the stated factors; never raises for bad input or lookup failures."""
         ...
 
+    async def prefetch(self, ctx: ToolContext) -> bool:
+        """Look the caller's record up at session start when no factor is needed to find it, so
+        its redacted values are masked from the first transcript on; True when it did. Never raises.
+        """
+        ...
+
     async def run_lockout(self, ctx: ToolContext) -> ToolResult | None:
         """Run the ``on_lockout`` action; None when none is configured."""
         ...

@@ -1,11 +1,25 @@
 """Masking of sensitive values in events, logs, transcripts and tool errors.
 
-``guardrails.redact`` (agent-format.md "guardrails") names fields whose values must never
-appear in the event log; the verification guard registers every value a caller states and
-every record value of such a field. API keys and bearer tokens are masked as well.
+``guardrails.redact`` names fields whose values must never appear in the event log (what is
+masked, in which forms, and what is not: docs/security.md, "Redaction"). The verification guard
+registers every value a caller states and every record value of such a field. API keys and
+bearer tokens are masked as well.
 
-One compiled regex covers every registered value; it is rebuilt only when values are added,
-so :meth:`Redactor.scrub` is cheap on the per-event path.
+Three passes over every string:
+
+1. spoken forms of registered values (:mod:`.spoken_spans`): digits said as words ("seven seven
+   eight eight", "double seven", "saat saat", "सात सात"), dates said in any order and language
+   ("twelfth of April nineteen eighty five", "बारह अप्रैल 1985");
+2. registered values as written (one regex; digits also across separators, ``1 2 3 4``);
+3. known secret shapes (bearer tokens, API keys, JWTs).
+
+In the caller's words (:meth:`Redactor.scrub_caller_text`, used for ``user.transcript``), with
+``redact`` fields configured, every date and every run of ``digit_runs`` digits is masked too,
+before any value is known (:class:`CallerPatterns`).
+
+The regex and the span scanner are rebuilt only when values are added; results for short strings
+(dictionary keys, enum values) are cached per build, so :meth:`Redactor.scrub` stays cheap on the
+per-event path.
 """
 
 from __future__ import annotations
@@ -15,20 +29,15 @@ import logging
 import os
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from voiceagent.engine.guardrails_normalise import parse_date
+from voiceagent.engine.redaction_values import MASK, CompiledValues, dates_of, mask_spans, variants
+from voiceagent.engine.spoken_spans import SpokenScanner
 
-__all__ = ["MASK", "RedactingFilter", "Redactor"]
-
-MASK = "[redacted]"
-
-# Shortest value registered: shorter ones ("a", "12") would mask ordinary words and numbers.
-MIN_VALUE_LEN = 3
+__all__ = ["MASK", "CallerPatterns", "PatternSettings", "RedactingFilter", "Redactor"]
 
 # Known secret shapes (masked whether or not they were registered): (kept prefix, secret).
 _SECRET_PATTERNS = [
@@ -70,7 +79,34 @@ _SECRET_KEY_RE = re.compile(
 # Environment variables whose values are registered as secrets.
 _SECRET_ENV_RE = re.compile(r"(?i)(API_KEY|_KEY|TOKEN|SECRET|PASSWORD)$")
 
-_DIGIT_SEP = r"[\s.\-/]?"
+
+class PatternSettings(Protocol):
+    """What :class:`Redactor` reads from ``guardrails.redact_patterns`` (``config.models.RedactPatterns``)."""
+
+    @property
+    def dates(self) -> bool: ...  # noqa: D102 - see CallerPatterns
+
+    @property
+    def digit_runs(self) -> int: ...  # noqa: D102
+
+
+@dataclasses.dataclass(frozen=True)
+class CallerPatterns:
+    """Masking of the caller's words before their values are known (the defaults of
+    ``guardrails.redact_patterns``).
+
+    Attributes:
+        dates: mask every date the caller says (numeric, month names in English / Hindi, spoken).
+        digit_runs: mask every run of at least this many digits, written or spoken ("4111 1111",
+            "seven seven eight eight", "double seven double eight"); 0 turns it off. Cardinals
+            with hundred / thousand / lakh ("two thousand rupees") are amounts, not runs.
+    """
+
+    dates: bool = True
+    digit_runs: int = 4
+
+
+_DEFAULT_PATTERNS = CallerPatterns()
 
 
 @lru_cache(maxsize=4096)
@@ -93,17 +129,34 @@ class Redactor:
         env: environment whose secret-looking variables (names ending in ``_KEY``, ``API_KEY``,
             ``TOKEN``, ``SECRET``, ``PASSWORD``; values of 8+ characters) are registered.
             Defaults to ``os.environ``; pass ``{}`` to register none.
+        patterns: what :meth:`scrub_caller_text` masks in the caller's words without knowing
+            the values (``guardrails.redact_patterns``; default :class:`CallerPatterns`: dates
+            and runs of 4+ digits). Applies only when ``names`` is not empty; None turns it off.
 
     Thread-safe. Matching is case-insensitive; text values match across any run of whitespace,
-    digit values also across single separators (``1234`` masks ``1 2 3 4`` and ``12-34``).
+    digit values also across single separators (``1234`` masks ``1 2 3 4`` and ``12-34``) and
+    in spoken form (``seven seven eight eight`` ...); dates in every spelling of
+    :mod:`~voiceagent.engine.spoken_spans`.
     """
 
-    def __init__(self, names: Iterable[str] = (), *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        names: Iterable[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        patterns: PatternSettings | None = _DEFAULT_PATTERNS,
+    ) -> None:
         self.names = frozenset(_norm_key(n) for n in names)
         self._values: set[str] = set()
+        self._digit_values: set[str] = set()
+        self._dates: set[date] = set()
         self._lock = threading.Lock()
-        self._regex: _Matcher | None = None
+        self._regex: CompiledValues | None = None
         self._dirty = False
+        on = patterns is not None and bool(self.names)
+        self.caller_dates = bool(on and patterns is not None and patterns.dates)
+        self.caller_digit_runs = int(patterns.digit_runs) if on and patterns is not None else 0
+        self._caller_scanner = SpokenScanner()
         for key, value in (os.environ if env is None else env).items():
             if _SECRET_ENV_RE.search(key) and value and len(value) >= 8:
                 self.add(value)
@@ -117,11 +170,14 @@ class Redactor:
         whitespace-normalised form and, for dates, common spellings (1990-05-17, 17/05/1990,
         05/17/1990, 17 May 1990, May 17 1990). Values shorter than 3 characters are ignored.
         """
-        variants = set(_variants(value))
+        spellings = set(variants(value))
+        dates = set(dates_of(value))
         with self._lock:
-            new = variants - self._values
-            if new:
+            new = spellings - self._values
+            if new or not dates <= self._dates:
                 self._values |= new
+                self._digit_values |= {v for v in new if v.isdigit() and v.isascii()}
+                self._dates |= dates
                 self._dirty = True
 
     def add_all(self, values: Iterable[Any]) -> None:
@@ -134,24 +190,40 @@ class Redactor:
         """How many value spellings are registered (for tests and diagnostics)."""
         return len(self._values)
 
-    def _pattern(self) -> _Matcher | None:
+    def _pattern(self) -> CompiledValues | None:
         if self._dirty:
             with self._lock:
                 if self._dirty:
                     ordered = sorted(self._values, key=len, reverse=True)
-                    self._regex = _Matcher(ordered) if ordered else None
+                    self._regex = CompiledValues(ordered, self._digit_values, self._dates) if ordered else None
                     self._dirty = False
         return self._regex
 
     # -- scrubbing ------------------------------------------------------------------------
 
     def scrub_text(self, text: str) -> str:
-        """``text`` with every registered value and known secret shape replaced by ``[redacted]``."""
+        """``text`` with every registered value (as written or spoken) and known secret shape
+        replaced by ``[redacted]``.
+        """
         if not text:
             return text
         rx = self._pattern()
         if rx is not None:
             text = rx.sub(text)
+        return _scrub_secrets(text)
+
+    def scrub_caller_text(self, text: str) -> str:
+        """What the caller said, scrubbed: :meth:`scrub_text`, and (see ``patterns``) every date
+        and every run of ``caller_digit_runs`` digits masked whether or not its value is known.
+        """
+        if not text:
+            return text
+        rx = self._pattern()
+        scanner = rx.scanner if rx is not None else self._caller_scanner
+        if self.caller_dates or self.caller_digit_runs or scanner.active:  # one scan: values and patterns
+            text = mask_spans(text, scanner.spans(text, digit_runs=self.caller_digit_runs, any_date=self.caller_dates))
+        if rx is not None:
+            text = rx.literal.sub(text)
         return _scrub_secrets(text)
 
     def scrub(self, obj: Any) -> Any:
@@ -166,7 +238,7 @@ class Redactor:
         """
         return self._scrub(obj, self._pattern())
 
-    def _scrub(self, obj: Any, rx: _Matcher | None) -> Any:
+    def _scrub(self, obj: Any, rx: CompiledValues | None) -> Any:
         if isinstance(obj, str):
             if rx is not None:
                 obj = rx.sub(obj)
@@ -197,7 +269,7 @@ class Redactor:
             try:
                 return self._scrub(dump(mode="json"), rx)
             except Exception:  # noqa: BLE001 - fall back to str()
-                pass
+                return self._scrub(str(obj), rx)
         return self._scrub(str(obj), rx)
 
     def logging_filter(self) -> RedactingFilter:
@@ -217,6 +289,7 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub ``record`` in place; always True (the record is kept)."""
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not lose the record
@@ -228,110 +301,3 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.redactor.scrub_text(text)
             record.exc_info = None
         return True
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-
-
-def _variants(value: Any) -> Iterable[str]:
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, Mapping):
-        for v in value.values():
-            yield from _variants(v)
-        return
-    if isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            yield from _variants(v)
-        return
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        yield from _date_variants(value)
-        return
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    if len(text) < MIN_VALUE_LEN:
-        return
-    yield text
-    collapsed = " ".join(text.split())
-    yield collapsed
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= MIN_VALUE_LEN and len(digits) >= len(re.sub(r"[\W_]", "", text)) * 0.6:
-        yield digits
-    # dates given as text: also register their other spellings
-    parsed = parse_date(text)
-    if parsed is not None:
-        yield from _date_variants(parsed)
-
-
-def _date_variants(d: date) -> Iterable[str]:
-    month = _MONTHS[d.month - 1]
-    yield d.isoformat()
-    yield f"{d.day:02d}/{d.month:02d}/{d.year}"
-    yield f"{d.day}/{d.month}/{d.year}"
-    yield f"{d.month:02d}/{d.day:02d}/{d.year}"
-    yield f"{d.day} {month} {d.year}"
-    yield f"{d.day} {month[:3]} {d.year}"
-    yield f"{month} {d.day} {d.year}"
-    yield f"{month} {d.day}, {d.year}"
-    yield f"{d.year}{d.month:02d}{d.day:02d}"
-    yield f"{d.day:02d}{d.month:02d}{d.year}"
-
-
-class _Matcher:
-    """Registered values as one regex. Matching runs on ``text.lower()`` without re.IGNORECASE
-    and every alternative starts with a literal character, which lets ``re`` skip ahead by
-    first character (about 10x faster than an IGNORECASE alternation of look-behinds). Text
-    whose lower-case form changes length (rare Unicode) uses the IGNORECASE pattern instead.
-    """
-
-    def __init__(self, values: list[str]) -> None:
-        self.fast = re.compile("|".join(_value_pattern(v.lower()) for v in values))
-        self.slow = re.compile("|".join(_value_pattern(v) for v in values), re.IGNORECASE)
-
-    def sub(self, text: str) -> str:
-        low = text.lower()
-        if len(low) != len(text):
-            return self.slow.sub(MASK, text)
-        out: list[str] = []
-        pos = 0
-        for m in self.fast.finditer(low):
-            out.append(text[pos : m.start()])
-            out.append(MASK)
-            pos = m.end()
-        if not out:
-            return text
-        out.append(text[pos:])
-        return "".join(out)
-
-    def fullmatch(self, text: str) -> bool:
-        return self.fast.fullmatch(text.lower()) is not None
-
-
-def _value_pattern(value: str) -> str:
-    """Regex for one value: digits may be split by single separators; text matches across
-    whitespace runs, as whole words. The first character is matched before the word-boundary
-    look-behind ``(?<!\\w.)`` so every alternative begins with a literal.
-    """
-    if value.isdigit():
-        return _DIGIT_SEP.join(value)
-    body = r"\s+".join(re.escape(p) for p in value.split())
-    first = re.escape(value[0])
-    left = r"(?<!\w.)" if value[0].isalnum() or value[0] == "_" else ""
-    right = r"(?!\w)" if value[-1].isalnum() or value[-1] == "_" else ""
-    return f"{first}{left}{body[len(first) :]}{right}"

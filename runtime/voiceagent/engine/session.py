@@ -24,17 +24,18 @@ from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.flow import Flow
-from voiceagent.engine.history import History, Message
+from voiceagent.engine.flow import Ending, Flow
+from voiceagent.engine.history import History
 from voiceagent.engine.inputs import CallerInput, InputItem
 from voiceagent.engine.metrics import TurnMetrics
 from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.prompt import Prompt
 from voiceagent.engine.speaker import Speaker
 from voiceagent.engine.state import SessionState, caller_facts, template_context
 from voiceagent.engine.tools import ToolContext
 from voiceagent.engine.turn import Turn, TurnRunner
 from voiceagent.engine.warmup import WarmUp
-from voiceagent.providers.base import LLM, STT, TTS, ChatRequest
+from voiceagent.providers.base import LLM, STT, TTS
 from voiceagent.transports.base import Transport
 
 __all__ = ["Session"]
@@ -91,6 +92,9 @@ class Session:
         self.caller = caller_facts(caller if caller is not None else transport.caller)
         self.flow = Flow(compiled, events, language=self.agent.language, context=self._guard_context)
         self.history = History()
+        self.prompt = Prompt(
+            compiled, self.flow, self.history, variables=self.variables, caller=self.caller, started=datetime.now(UTC)
+        )
         self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)
         self.dispatcher = Dispatcher(
             compiled,
@@ -108,12 +112,11 @@ class Session:
             self.speaker,
             self.dispatcher,
             events,
-            self.chat_request,
+            self.prompt.request,
             utterance_timeout_ms=self.agent.behaviour.utterance_timeout_ms,
             max_tool_rounds=max_tool_rounds,
         )
         self.end_reason: str | None = None
-        self._started = datetime.now(UTC)
         self._input = CallerInput(
             transport,
             stt,
@@ -123,9 +126,10 @@ class Session:
             one_at_a_time=not self.speaker.audio,
         )
         self._task: asyncio.Task[None] | None = None
+        self._prefetch: asyncio.Task[Any] | None = None  # guard.prefetch: redacted values before the first transcript
         self._turn: Turn | None = None
         self._item: InputItem | None = None
-        self.warm = WarmUp(llm, events, lambda: self.chat_request("auto"))
+        self.warm = WarmUp(llm, events, lambda: self.prompt.request("auto"))
 
     # ------------------------------------------------------------------ public helpers
 
@@ -134,45 +138,14 @@ class Session:
         """The call's session state (written by the flow and, for ``turns``, by the session)."""
         return self.flow.state
 
+    @property
+    def ending(self) -> Ending | None:
+        """How the call will end (a final state, ``end_call``, a transfer), or None while it goes on."""
+        return self.flow.ending
+
     def tool_context(self) -> ToolContext:
         """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
         return ToolContext(caller=self.caller, session=self.state.as_template(), variables=self.variables)
-
-    def build_messages(self) -> list[Message]:
-        """System prompt of the current state + the trimmed history, for a ``ChatRequest``.
-
-        ``now`` in the prompt is the call's start time, so the prompt prefix stays byte-identical
-        across turns of a state (prompt caching); the growing history goes after it.
-        """
-        ctx = template_context(self.state, self.variables, self.caller, self._started)
-        system = self.compiled.system_prompt(self.flow.name, ctx)
-        return [{"role": "system", "content": system}, *self.history.trimmed(self.agent.behaviour.max_history_turns)]
-
-    def chat_request(self, tool_choice: str) -> ChatRequest:
-        """The next LLM request: :meth:`build_messages`, the current state's functions, the
-        agent's ``llm`` settings; ``tool_choice`` becomes "none" in a state without functions.
-        """
-        state = self.flow.current
-        llm_cfg = self.agent.llm
-        return ChatRequest(
-            messages=self.build_messages(),
-            tools=state.llm_tools(),
-            tool_choice=tool_choice if state.functions else "none",
-            temperature=llm_cfg.temperature,
-            max_tokens=llm_cfg.max_tokens,
-            instructions=self._instructions(),
-        )
-
-    def _instructions(self) -> str | None:
-        """The current state's rendered instructions (None when it has none or they fail to render)."""
-        template = self.flow.current.instructions
-        if not template:
-            return None
-        ctx = template_context(self.state, self.variables, self.caller, self._started)
-        try:
-            return templating.render(template, ctx).strip() or None
-        except templating.TemplateError:
-            return None  # the system prompt reports it
 
     def _guard_context(self) -> dict[str, Any]:
         return template_context(self.state, self.variables, self.caller)
@@ -209,6 +182,8 @@ class Session:
                 self.events.emit("error", where="stt", message=f"{type(exc).__name__}: {exc}")
                 self.events.emit("session.end", reason="stt_error", turns=0, state=self.flow.name)
                 raise
+            if self.guard is not None:
+                self._prefetch = asyncio.create_task(self.guard.prefetch(self.tool_context()), name="lookup-prefetch")
             self._start_greeting()
             await self._loop()
         finally:
@@ -260,6 +235,9 @@ class Session:
                         if item.done is not None:
                             item.done.set()
                         return
+                if self._prefetch is not None:  # the record's values must be known before the transcript is logged
+                    await asyncio.wait({self._prefetch})
+                    self._prefetch = None
                 self._start_turn(item)
         finally:
             if getter is not None:
@@ -268,7 +246,7 @@ class Session:
     # ------------------------------------------------------------------ turns
 
     def _start_greeting(self) -> None:
-        ctx = template_context(self.state, self.variables, self.caller, self._started)
+        ctx = self.prompt.context()
         try:
             text = self.compiled.greeting(ctx)
         except templating.TemplateError as exc:
@@ -407,6 +385,9 @@ class Session:
             self.end_reason = f"{where}_error"
 
     async def _shutdown(self) -> None:
+        if self._prefetch is not None and not self._prefetch.done():
+            self._prefetch.cancel()
+            await asyncio.gather(self._prefetch, return_exceptions=True)
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -1,6 +1,7 @@
 """Tool parameter schemas: OpenAI function definitions and argument validation.
 
-The declared ``parameters`` of a tool (agent-format.md "tools") are JSON-Schema properties;
+The declared ``parameters`` of a tool (docs/agent-reference.md, ``tools[ ].parameters``) are
+JSON-Schema properties (https://json-schema.org/draft/2020-12/json-schema-validation);
 ``required`` defaults to every parameter. Builtins (transfer, end_call) always accept an
 optional string ``reason``. Validation uses ``jsonschema`` (Draft 2020-12, formats checked).
 OpenAI function-tool shape: https://platform.openai.com/docs/guides/function-calling
