@@ -15,8 +15,9 @@ llama.cpp keeps the KV cache of the previous prompt and reuses its longest commo
 system prompt (and tool list) that stays identical across turns is evaluated once:
 :meth:`LocalLLM.warm_up` pre-fills it before the caller speaks, and the server keeps that state
 on disk for the next run (:mod:`voiceagent.providers.local.llama_server`). The 0.5B model is weak
-at deciding and answering around tools; :mod:`voiceagent.providers.local.guidance` holds the
-deterministic help (measurements there).
+at deciding and answering around tools: by default (``structured=True``) every round with
+functions is one grammar-constrained decision (:mod:`voiceagent.providers.structured`), and
+:mod:`voiceagent.providers.local.guidance` holds the deterministic help (measurements there).
 """
 
 from __future__ import annotations
