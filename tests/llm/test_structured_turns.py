@@ -177,7 +177,7 @@ async def test_local_goto_after_a_facts_round_that_found_none():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('{"verify": {}}'), TextReply('{"goto": "verify"}'))
         llm = LocalLLM(base_url=srv.base_url)
-        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("What's my balance?")))
+        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("My name is Ravi, what's my balance?")))
         await llm.aclose()
     assert [c.name for c in calls] == ["go_to_verify"]
     facts_round, decision_round = (r.body for r in srv.requests)
@@ -302,3 +302,30 @@ def test_the_registry_turns_structured_on_for_local_and_on_request_for_others():
     assert isinstance(_build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {}), StructuredLLM)
     agent = Agent.model_validate({**raw, "llm": {**raw["llm"], "provider": "openai"}})
     assert isinstance(_build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {}), OpenAICompatLLM)
+
+
+@pytest.mark.parametrize(
+    "said, expected",
+    [
+        ("What's my balance?", False),
+        ("Show me my recent transactions.", False),
+        ("I'd rather talk to a person.", False),
+        ("Ravi Kumar, born 12 April 1985.", True),
+        ("John Smith from Delhi.", True),
+        ("my name is ravi kumar", True),
+        ("card ending seven seven eight eight", True),
+    ],
+)
+def test_a_facts_round_runs_only_for_words_that_may_hold_facts(said, expected):
+    from voiceagent.providers.structured.rounds import may_hold_facts
+
+    assert may_hold_facts(said) is expected
+
+
+async def test_no_facts_round_for_a_plain_question():
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('{"goto": "verify"}'))
+        llm = LocalLLM(base_url=srv.base_url)
+        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("What's my balance?")))
+        await llm.aclose()
+    assert [c.name for c in calls] == ["go_to_verify"] and len(srv.requests) == 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
@@ -43,7 +44,15 @@ from voiceagent.providers.structured.facts import grounded_facts
 from voiceagent.providers.structured.gates import SentenceGate, known_numbers
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
-__all__ = ["PROP_ORDER", "Send", "StructuredRounds", "constraint_body", "pending_words", "structured_request"]
+__all__ = [
+    "PROP_ORDER",
+    "Send",
+    "StructuredRounds",
+    "constraint_body",
+    "may_hold_facts",
+    "pending_words",
+    "structured_request",
+]
 
 PROP_ORDER = ["say", "call", "arguments", "goto", "verify"]
 """Key order of a decision object in the grammar (the name of the choice first)."""
@@ -95,6 +104,24 @@ def _copied_example(call: ToolCallRequest, spec: DecisionSpec) -> bool:
         isinstance(v, str) and args.get(k) == v and not params.get("properties", {}).get(k, {}).get("pattern")
         for k, v in example.items()
     )
+
+
+_FACT_HINTS = re.compile(
+    r"\d|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|\b(?:name|born|birth|live|from|city|card|ending|ends)\b",
+    re.IGNORECASE,
+)
+
+
+def may_hold_facts(said: str) -> bool:
+    """Whether the caller's words may hold identity facts worth a facts round: a digit, a spoken
+    number or month, a word such as "name", "born", "from", "card", or a capitalised word after
+    the first (a name). "What's my balance?" has none, so no extra round is decoded for it.
+    """
+    if _FACT_HINTS.search(said):
+        return True
+    words = re.findall(r"[A-Za-z][\w'-]*", said)
+    return any(w[0].isupper() and w != "I" for w in words[1:])
 
 
 def pending_words(messages: list[dict[str, Any]]) -> str | None:
@@ -232,7 +259,7 @@ class StructuredRounds:
         """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``."""
         req, spec = structured_request(request, hint=hint)
         said = pending_words(request.messages) if spec.verify is not None and retry else None
-        if said is not None and spec.verify is not None:
+        if said is not None and spec.verify is not None and may_hold_facts(said):
             facts = await self._facts(req, spec, said)
             if facts:
                 self.verify_calls += 1
@@ -246,10 +273,14 @@ class StructuredRounds:
         person = SecondPerson()
         gate = SentenceGate(_earlier_says(request.messages), known_numbers(request.messages))
         usage = Usage()
+        alive = False
         async for event in self.send(req, body):
             if isinstance(event, TextDelta):
                 words = gate.feed(person.feed(say.feed(event.text)))
-                if words:
+                if words or (say.started and not alive):
+                    # the first decoded word is yielded at once (as "" while its sentence is
+                    # still checked): the session's round timeout counts until the model answers
+                    alive = True
                     yield TextDelta(words)
             elif isinstance(event, Usage):
                 usage = event
