@@ -329,3 +329,14 @@ async def test_no_facts_round_for_a_plain_question():
         _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("What's my balance?")))
         await llm.aclose()
     assert [c.name for c in calls] == ["go_to_verify"] and len(srv.requests) == 1
+
+
+async def test_a_sentence_naming_a_tool_is_not_spoken():
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"say": "Sure. When you are done, say goodbye and call end_call. What is your account number?"}')
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("support.yaml", None, user("I have a question.")))
+        await llm.aclose()
+    assert text_of(events).split() == ["Sure.", "What", "is", "your", "account", "number?"]

@@ -5,6 +5,8 @@ again) and invents figures ("Your balance is rupees 1000." before any look-up). 
 a sentence at a time, as the session speaks anyway, so a sentence that passes costs no delay:
 
 - a sentence an earlier reply of the call already said is not spoken;
+- a sentence naming one of the offered functions (the model read its prompt out: "... and
+  call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
   result contains is not spoken ("10,000" and "10000.0" are the same number).
 
@@ -14,6 +16,7 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["SentenceGate", "known_numbers", "numbers_in"]
@@ -51,11 +54,13 @@ class SentenceGate:
     Args:
         earlier: the call's earlier replies (assistant texts).
         numbers: numbers the reply may contain (:func:`known_numbers`).
+        tool_names: the offered function names (never spoken).
     """
 
-    def __init__(self, earlier: list[str], numbers: set[float]) -> None:
+    def __init__(self, earlier: list[str], numbers: set[float], tool_names: Iterable[str] = ()) -> None:
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
         self.numbers = numbers
+        self.tool_names = [n for n in tool_names if n]
         self.pending = ""
         self.spoke = False
         self.last_repeat = ""
@@ -67,6 +72,9 @@ class SentenceGate:
         if norm and norm in self.earlier:
             self.repeats += 1
             self.last_repeat = sentence
+            return ""
+        if any(name in sentence for name in self.tool_names):
+            self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
             return ""
         if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)):
             self.invented += 1

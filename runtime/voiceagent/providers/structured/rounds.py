@@ -271,7 +271,11 @@ class StructuredRounds:
         body = constraint_body(spec, self.constraint)
         say = SayStream()
         person = SecondPerson()
-        gate = SentenceGate(_earlier_says(request.messages), known_numbers(request.messages))
+        gate = SentenceGate(
+            _earlier_says(request.messages),
+            known_numbers(request.messages),
+            [str(t.get("function", t).get("name") or "") for t in request.tools],
+        )
         usage = Usage()
         alive = False
         async for event in self.send(req, body):
