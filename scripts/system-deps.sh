@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the runtime needs: espeak-ng (offline TTS for languages without a Piper voice,
 # e.g. Hindi, and the sample caller recordings), libportaudio2 (microphone/speaker through
-# sounddevice) and sox (inspecting audio). Installs only what is missing; needs root or sudo.
+# sounddevice), sox (inspecting audio), and chromium + chromium-driver (the browser call page's
+# tests in headless Chromium, tests/serve/test_browser_call.py). Installs only what is missing;
+# needs root or sudo.
 set -euo pipefail
-pkgs=(espeak-ng libportaudio2 sox)
+pkgs=(espeak-ng libportaudio2 sox chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

@@ -152,12 +152,12 @@ def test_bank_verification_levels_and_tool_requirements():
 
 
 def test_bank_lookup_tool_returns_every_factor(monkeypatch, tmp_path):
-    from voiceagent.config.pytools import import_isolated
+    from voiceagent.config.pytools import import_tool_module
 
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
     agent = load_agent(AGENTS / "bank.yaml", env={}).agent
     module, _, func = agent.tool(agent.guardrails.verification.lookup).python.partition(":")
-    record = getattr(import_isolated(module, AGENTS), func)()
+    record = getattr(import_tool_module(module, AGENTS), func)()
     assert record["found"] is True
     assert set(agent.guardrails.verification.factors) <= set(record)
 

@@ -46,10 +46,10 @@ def test_the_guides_agent_tool_and_variant_validate(guide_agents):
 
 
 def test_the_guides_tool_behaves_as_described(guide_agents):
-    from voiceagent.config.pytools import import_isolated
+    from voiceagent.config.pytools import import_tool_module
 
     agents, _ = guide_agents
-    module = import_isolated("tools.bakery", agents)
+    module = import_tool_module("tools.bakery", agents)
     assert module.get_order_status("1002") == {
         "found": True,
         "order_id": "1002",
@@ -70,10 +70,10 @@ def test_the_guides_sample_error_is_what_validate_prints(guide_agents):
 
 
 def test_the_guides_demo_caller_matches_the_bank_data(monkeypatch, tmp_path):
-    from voiceagent.config.pytools import import_isolated
+    from voiceagent.config.pytools import import_tool_module
 
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
-    record = import_isolated("tools.bank", GUIDE.parents[1] / "agents").lookup_customer()
+    record = import_tool_module("tools.bank", GUIDE.parents[1] / "agents").lookup_customer()
     text = " ".join(GUIDE.read_text(encoding="utf-8").split())
     assert f"demo customer {record['full_name']} (born 12 April 1985, lives in {record['city']}" in text
     assert record["dob"] == "1985-04-12"
@@ -81,10 +81,10 @@ def test_the_guides_demo_caller_matches_the_bank_data(monkeypatch, tmp_path):
 
 
 def test_the_guides_second_caller_matches_the_bank_data(monkeypatch, tmp_path):
-    from voiceagent.config.pytools import import_isolated
+    from voiceagent.config.pytools import import_tool_module
 
     monkeypatch.setenv("VOICEAGENT_BANK_DB", str(tmp_path / "bank.db"))
-    bank = import_isolated("tools.bank", GUIDE.parents[1] / "agents")
+    bank = import_tool_module("tools.bank", GUIDE.parents[1] / "agents")
     record = bank.lookup_customer(ctx={"caller": {"phone": "+15550199"}})
     text = " ".join(GUIDE.read_text(encoding="utf-8").split())
     assert (
@@ -93,3 +93,13 @@ def test_the_guides_second_caller_matches_the_bank_data(monkeypatch, tmp_path):
         f"{record['debit_card_last_four']})"
     ) in text
     assert record["dob"] == "1990-11-03"
+
+
+def test_the_guides_hinglish_variant_validates_and_lists_both_languages(guide_agents):
+    agents, _ = guide_agents
+    block = next(b for b in _blocks("yaml") if "extends: bakery.hi.yaml" in b)
+    (agents / "bakery.hinglish.yaml").write_text(block, encoding="utf-8")
+    assert validate_paths([agents / "bakery.hinglish.yaml"]) == []
+    agent = load_agent(agents / "bakery.hinglish.yaml", env={}).agent
+    assert agent.language == "hi" and agent.languages == ["hi", "en"] and agent.voice.id == "meher"
+    assert "हमेशा हिंदी में" not in agent.prompt  # the prompt allows both languages

@@ -25,7 +25,8 @@ SCRIPTS = {
     "kn": re.compile(r"[\u0C80-\u0CFF]"),  # Kannada
     "gu": re.compile(r"[\u0A80-\u0AFF]"),  # Gujarati
 }
-VARIANTS = sorted(AGENTS.glob("support.*.yaml"))
+VARIANTS = sorted(p for p in AGENTS.glob("support.*.yaml") if re.fullmatch(r"[a-z]{2,3}", p.name.split(".")[1]))
+"""One-language variants only (support.hinglish.yaml: tests/cli/test_hinglish_smallest.py)."""
 
 
 def test_at_least_four_indic_variants_besides_hindi():

@@ -290,18 +290,18 @@ async def test_structured_true_over_an_openai_compatible_service_sends_a_json_sc
 
 def test_the_registry_turns_structured_on_for_local_and_on_request_for_others():
     from voiceagent.config.models import Agent
-    from voiceagent.providers.registry import _build_llm, plan_providers
+    from voiceagent.providers.registry import resolve_providers
 
-    raw = {"version": 1, "name": "a", "prompt": "p", "llm": {"provider": "local", "base_url": "http://127.0.0.1:1/v1"}}
-    agent = Agent.model_validate(raw)
-    local = _build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {})
+    def llm_of(llm_cfg: dict):
+        agent = Agent.model_validate({"version": 1, "name": "a", "prompt": "p", "llm": llm_cfg})
+        return resolve_providers(agent, env={}, audio=False, speech=False).llm
+
+    url = "http://127.0.0.1:1/v1"
+    local = llm_of({"provider": "local", "base_url": url})
     assert isinstance(local, LocalLLM) and local.structured
-    agent = Agent.model_validate({**raw, "llm": {**raw["llm"], "structured": False}})
-    assert not _build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {}).structured
-    agent = Agent.model_validate({**raw, "llm": {**raw["llm"], "provider": "openai", "structured": True}})
-    assert isinstance(_build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {}), StructuredLLM)
-    agent = Agent.model_validate({**raw, "llm": {**raw["llm"], "provider": "openai"}})
-    assert isinstance(_build_llm(plan_providers(agent, env={}, audio=False).llm, agent, {}), OpenAICompatLLM)
+    assert not llm_of({"provider": "local", "base_url": url, "structured": False}).structured
+    assert isinstance(llm_of({"provider": "openai", "base_url": url, "structured": True}), StructuredLLM)
+    assert isinstance(llm_of({"provider": "openai", "base_url": url}), OpenAICompatLLM)
 
 
 @pytest.mark.parametrize(

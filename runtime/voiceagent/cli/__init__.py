@@ -1,4 +1,4 @@
-"""The ``voiceagent`` command line: ``validate``, ``schema``, ``show`` (authoring), ``run`` and ``test``."""
+"""The ``voiceagent`` command line: ``validate``, ``schema``, ``show`` (authoring), ``run``, ``test`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -12,4 +12,4 @@ def main() -> None:
 
 
 # Sub-command modules register themselves on ``main``.
-from voiceagent.cli import authoring, convtest, run  # noqa: E402,F401
+from voiceagent.cli import authoring, convtest, run, serve  # noqa: E402,F401

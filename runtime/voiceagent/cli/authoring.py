@@ -42,7 +42,12 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="text: FILE:LINE:COL: error: MESSAGE lines; json: a list of {file, line, column, severity, message, path}.",
 )
-@click.option("--no-import", is_flag=True, help="Do not import python tool modules (skips their signature check).")
+@click.option(
+    "--no-import",
+    is_flag=True,
+    help="Skip the python tool check. (validate never imports or runs tool modules either way: they are "
+    "read and parsed.)",
+)
 def validate(files: tuple[str, ...], fmt: str, no_import: bool) -> None:
     """Check agent FILE(s): YAML, schema, references, templates and tools.
 
@@ -52,7 +57,7 @@ def validate(files: tuple[str, ...], fmt: str, no_import: bool) -> None:
     from voiceagent.config.diagnostics import has_errors
     from voiceagent.config.validate import validate_paths
 
-    diags = validate_paths(_expand(files), import_tools=not no_import)
+    diags = validate_paths(_expand(files), check_tools=not no_import)
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in diags], indent=2, ensure_ascii=False))
     else:
@@ -86,7 +91,7 @@ def show(file: str, as_json: bool) -> None:
     from voiceagent.config.load import check_file
     from voiceagent.config.secrets import mask_value
 
-    agent, _, diags = check_file(file, import_tools=False)
+    agent, _, diags = check_file(file, check_tools=False)
     if agent is None or has_errors(diags):
         for d in diags:
             click.echo(d.format(), err=True)

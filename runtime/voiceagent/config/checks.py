@@ -2,7 +2,8 @@
 fields fail schema validation, and every problem points at its line).
 
 Checks: tool kinds (exactly one of python / http / builtin), unique tool names, ``required``
-only names declared parameters, python tools import and accept their parameters, Jinja2
+only names declared parameters, python tools exist and accept their parameters (checked from
+the source, never imported), Jinja2
 templates parse, guard expressions compile, flow targets and state tools exist, every
 transition has exactly one trigger, ``requires_level`` / ``lookup`` / ``on_lockout`` refer to
 things that exist, inline secrets (warning).
@@ -10,35 +11,52 @@ things that exist, inline secrets (warning).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 # Function names the runtime itself offers the LLM; a tool of the same name would be shadowed.
 from voiceagent.config.builtin_functions import TRANSITION_PREFIX as RESERVED_PREFIX
 from voiceagent.config.builtin_functions import VERIFY_FUNCTION as RESERVED_TOOL
-from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.diagnostics import Diagnostic, Severity, format_path
 from voiceagent.config.envsubst import iter_strings
+from voiceagent.config.flow_checks import check_flow
 from voiceagent.config.http_url import http_url_checks
 from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
-from voiceagent.templating import TemplateError, check_expression, check_template
+from voiceagent.templating import TemplateError, check_template
 
+Loc = tuple[Any, ...]
+"""A place in the agent: keys and list indexes, e.g. ``("tools", 0, "python")``."""
 TOOL_KINDS = ("python", "http", "builtin")
-TRIGGERS = ("description", "when", "on_tool")
+MAX_TEMPLATES = 1000
+"""Distinct templates and guards ``validate`` checks per agent file."""
+MAX_TEMPLATE_TEXT = 200_000
+"""Characters of template text ``validate`` checks per agent file."""
+MAX_TEMPLATE_TAGS = 5_000
+"""``{{ }}`` and ``{% %}`` tags ``validate`` checks per agent file (each costs a parse)."""
 
 
 class _Checker:
-    def __init__(self, root: Node, dirs: dict[str, Path] | None) -> None:
+    def __init__(self, root: Node, tools_dir: Path | None, root_dir: Path | None) -> None:
         self.root = root
-        self.dirs = dirs
+        self.tools_dir = tools_dir
+        self.root_dir = root_dir
         self.out: list[Diagnostic] = []
+        self.seen_templates: set[str] = set()
+        self.template_text = 0
+        self.template_tags = 0
+        self.over_budget = False
 
-    def add(self, node: Node, message: str, path: tuple, *, key: bool = False, severity: str = "error") -> None:
-        line, col = (node.key_line, node.key_col) if key else (node.line, node.col)
-        self.out.append(Diagnostic(node.file, line, col, severity, message, format_path(path)))  # type: ignore[arg-type]
+    def add(
+        self, node: Node | None, message: str, path: Loc, *, key: bool = False, severity: Severity = "error"
+    ) -> None:
+        at = node if node is not None else self.root
+        line, col = (at.key_line, at.key_col) if key else (at.line, at.col)
+        self.out.append(Diagnostic(at.file, line, col, severity, message, format_path(path)))
 
     # -- helpers ---------------------------------------------------------------------------
     def items(self, node: Node | None) -> Iterator[tuple[Any, Node]]:
@@ -51,9 +69,43 @@ class _Checker:
     def text(self, node: Node | None) -> str | None:
         return node.value if node is not None and isinstance(node.value, str) else None
 
-    def template(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
+    def is_text(self, node: Node | None) -> TypeGuard[Node]:
+        return node is not None and isinstance(node.value, str)
+
+    def budget(self, node: Node, source: str, path: Loc) -> bool:
+        """Whether ``source`` may still be checked: at most :data:`MAX_TEMPLATES` distinct
+        templates and :data:`MAX_TEMPLATE_TEXT` characters of them per file (one error when
+        the budget runs out, so a hostile file cannot make validate slow).
+        """
+        if source in self.seen_templates:
+            return True
+        if self.over_budget:
+            return False
+        self.seen_templates.add(source)
+        self.template_text += len(source)
+        self.template_tags += source.count("{{") + source.count("{%")
+        if (
+            len(self.seen_templates) > MAX_TEMPLATES
+            or self.template_text > MAX_TEMPLATE_TEXT
+            or self.template_tags > MAX_TEMPLATE_TAGS
+        ):
+            self.over_budget = True
+            self.add(
+                node,
+                f"{format_path(path)}: this agent has more template text than validate checks (at most "
+                f"{MAX_TEMPLATES} templates, {MAX_TEMPLATE_TAGS} {{{{ }}}}/{{% %}} tags or {MAX_TEMPLATE_TEXT} "
+                "characters of templates per file); "
+                "templates from here on are not checked: split the agent or move long text out of templates",
+                path,
+            )
+            return False
+        return True
+
+    def template(self, node: Node | None, path: Loc, params: list[str] | None = None) -> None:
         src = self.text(node)
         if node is None or src is None or ("{{" not in src and "{%" not in src and "{#" not in src):
+            return
+        if not self.budget(node, src, path):
             return
         try:
             check_template(src)
@@ -67,7 +119,7 @@ class _Checker:
         for message in name_problems(src, self.variables, params):
             self.add(node, f"{format_path(path)}: {message}", path, severity="warning")
 
-    def templates_deep(self, node: Node | None, path: tuple, params: list[str] | None = None) -> None:
+    def templates_deep(self, node: Node | None, path: Loc, params: list[str] | None = None) -> None:
         if node is None:
             return
         for sub, sub_path in iter_strings(node, path):
@@ -85,7 +137,7 @@ class _Checker:
         tools = self.check_tools()
         levels = self.check_guardrails(tools)
         self.check_levels(tools, levels)
-        self.check_flow(tools)
+        check_flow(self, tools)
         for node, path in iter_strings(root):
             key = path[-1] if path and isinstance(path[-1], str) else ""
             text = node.value if node.written is None else node.written  # as written in the file
@@ -101,8 +153,8 @@ class _Checker:
                 )
         return self.out
 
-    def check_tools(self) -> dict[str, tuple[Node, tuple]]:
-        tools: dict[str, tuple[Node, tuple]] = {}
+    def check_tools(self) -> dict[str, tuple[Node, Loc]]:
+        tools: dict[str, tuple[Node, Loc]] = {}
         for i, tool in enumerate(self.seq(self.root.get("tools"))):
             path = ("tools", i)
             if not tool.is_map:
@@ -126,7 +178,7 @@ class _Checker:
                     )
                 else:
                     tools[name] = (tool, path)
-            kinds = [k for k in TOOL_KINDS if tool.get(k) is not None and tool.get(k).value is not None]
+            kinds = [k for k in TOOL_KINDS if (n := tool.get(k)) is not None and n.value is not None]
             if len(kinds) != 1:
                 what = "none" if not kinds else " and ".join(kinds)
                 self.add(
@@ -181,37 +233,46 @@ class _Checker:
                 self.check_python(python, path + ("python",), label, declared, tool)
         return tools
 
-    def check_python(self, node: Node, path: tuple, label: str, declared: list[str], tool: Node) -> None:
-        if self.dirs is None or node.file not in self.dirs:
+    def check_python(self, node: Node, path: Loc, label: str, declared: list[str], tool: Node) -> None:
+        if self.tools_dir is None:
             return
-        from voiceagent.config.pytools import resolve, signature_problems
+        from voiceagent.config.pytools import check_tool, signature_problems
 
-        resolved = resolve(node.value, self.dirs[node.file])
+        resolved = check_tool(node.value, self.tools_dir, root=self.root_dir)
         if resolved.error:
             self.add(node, f"{label}: {resolved.error}", path)
             return
+        if resolved.warning:
+            self.add(node, f"{label}: {resolved.warning}", path, severity="warning")
         if resolved.signature is None:
             return
         req_node = tool.get("required")
         required = declared if req_node is None or not req_node.is_seq else [str(r.value) for r in req_node.value]
         for severity, message in signature_problems(resolved.signature, declared, required):
-            self.add(node, f"{label}: {message} ({node.value})", path, severity=severity)
+            fix = (
+                "; add it to the tool's parameters or give it a default in the function"
+                if "requires parameter" in message
+                else "; add it to the function (or **kwargs) or remove it from the tool's parameters"
+                if "does not accept" in message
+                else "; give the function parameter a default or list it under required"
+            )
+            self.add(node, f"{label}: {message} ({node.value}){fix}", path, severity=severity)
 
-    def check_guardrails(self, tools: dict[str, tuple[Node, tuple]]) -> set[int]:
+    def check_guardrails(self, tools: dict[str, tuple[Node, Loc]]) -> set[int]:
         g = self.root.get("guardrails")
         v = g.get("verification") if g else None
         if v is None or not v.is_map:
             return set()
         base = ("guardrails", "verification")
         lookup = v.get("lookup")
-        if self.text(lookup) is not None and lookup.value not in tools:
+        if self.is_text(lookup) and lookup.value not in tools:
             self.add(
                 lookup,
                 f"verification lookup '{lookup.value}' is not a defined tool{did_you_mean(lookup.value, tools)}",
                 base + ("lookup",),
             )
         lockout = v.get("on_lockout")
-        if self.text(lockout) is not None and lockout.value != "end_call" and lockout.value not in tools:
+        if self.is_text(lockout) and lockout.value != "end_call" and lockout.value not in tools:
             self.add(
                 lockout,
                 f"on_lockout '{lockout.value}' is neither a defined tool nor end_call"
@@ -220,13 +281,11 @@ class _Checker:
             )
         levels: set[int] = set()
         for key, _ in self.items(v.get("levels")):
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 levels.add(int(key))
-            except (TypeError, ValueError):
-                pass
         return levels
 
-    def check_levels(self, tools: dict[str, tuple[Node, tuple]], levels: set[int]) -> None:
+    def check_levels(self, tools: dict[str, tuple[Node, Loc]], levels: set[int]) -> None:
         for name, (tool, path) in tools.items():
             lvl = tool.get("requires_level")
             if lvl is None or not isinstance(lvl.value, int) or isinstance(lvl.value, bool) or lvl.value <= 0:
@@ -240,106 +299,15 @@ class _Checker:
                     path + ("requires_level",),
                 )
 
-    def check_flow(self, tools: dict[str, tuple[Node, tuple]]) -> None:
-        flow = self.root.get("flow")
-        if flow is None or not flow.is_map:
-            return
-        states = dict(self.items(flow.get("states")))
-        names = [str(s) for s in states]
-        initial = flow.get("initial")
-        if self.text(initial) is not None and initial.value not in names and names:
-            self.add(
-                initial,
-                f"initial state '{initial.value}' is not defined{did_you_mean(initial.value, names)}",
-                ("flow", "initial"),
-            )
-        edges: dict[str, list[str]] = {n: [] for n in names}
-        for sname, state in states.items():
-            spath = ("flow", "states", str(sname))
-            if not state.is_map:
-                continue
-            self.template(state.get("instructions"), spath + ("instructions",))
-            for j, t in enumerate(self.seq(state.get("tools"))):
-                if isinstance(t.value, str) and t.value not in tools:
-                    self.add(
-                        t,
-                        f"state '{sname}' uses tool '{t.value}', which is not defined{did_you_mean(t.value, tools)}",
-                        spath + ("tools", j),
-                    )
-            state_tools = [t.value for t in self.seq(state.get("tools"))]
-            for j, tr in enumerate(self.seq(state.get("transitions"))):
-                self.check_transition(tr, spath + ("transitions", j), str(sname), names, tools, edges, state_tools)
-        self.check_reachable(flow, states, edges)
 
-    def check_transition(
-        self, tr: Node, path: tuple, sname: str, names: list[str], tools: dict, edges: dict, state_tools: list[str]
-    ) -> None:
-        if not tr.is_map:
-            return
-        to = tr.get("to")
-        if self.text(to) is not None:
-            if to.value not in names:
-                self.add(
-                    to,
-                    f"transition from '{sname}' goes to undefined state '{to.value}'{did_you_mean(to.value, names)}",
-                    path + ("to",),
-                )
-            else:
-                edges[sname].append(to.value)
-        triggers = [k for k in TRIGGERS if tr.get(k) is not None and tr.get(k).value is not None]
-        if len(triggers) != 1:
-            what = "none" if not triggers else " and ".join(triggers)
-            self.add(
-                to or tr, f"a transition needs exactly one of description, when or on_tool (has {what})", path, key=True
-            )
-        when = tr.get("when")
-        if self.text(when) is not None:
-            try:
-                check_expression(when.value)
-            except TemplateError as exc:
-                self.add(when, f"guard '{when.value}' does not compile: {exc}", path + ("when",))
-        on_tool = tr.get("on_tool")
-        if self.text(on_tool) is not None and on_tool.value not in tools:
-            self.add(
-                on_tool,
-                f"on_tool '{on_tool.value}' is not a defined tool{did_you_mean(on_tool.value, tools)}",
-                path + ("on_tool",),
-            )
-        elif self.text(on_tool) is not None and on_tool.value not in state_tools:
-            self.add(
-                on_tool,
-                f"on_tool '{on_tool.value}' is not among the tools of state '{sname}', so this "
-                "transition can never be taken",
-                path + ("on_tool",),
-                severity="warning",
-            )
-
-    def check_reachable(self, flow: Node, states: dict, edges: dict[str, list[str]]) -> None:
-        initial = self.text(flow.get("initial"))
-        if initial not in edges:
-            return
-        seen, todo = {initial}, [initial]
-        while todo:
-            for nxt in edges[todo.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        for sname, state in states.items():
-            if str(sname) not in seen:
-                self.add(
-                    state,
-                    f"state '{sname}' cannot be reached from the initial state '{initial}'",
-                    ("flow", "states", str(sname)),
-                    key=True,
-                    severity="warning",
-                )
-
-
-def semantic_checks(root: Node, dirs: dict[str, Path] | None) -> list[Diagnostic]:
+def semantic_checks(root: Node, tools_dir: Path | None, root_dir: Path | None = None) -> list[Diagnostic]:
     """Every semantic problem of the merged agent ``root``.
 
-    ``dirs`` maps each file's display name to its folder and enables the python-tool import
-    check (None skips it): a tool's module is resolved from the folder of the file that
-    defined its ``python`` value.
+    Args:
+        root: the merged node tree.
+        tools_dir: the agent file's folder, where ``python: module:function`` tools are found
+            (as ``run`` finds them); None skips the python-tool check. Tools are checked
+            statically (:func:`voiceagent.config.pytools.check_tool`): nothing is imported.
+        root_dir: the agent's source tree; tool modules outside it are not read.
     """
-    return _Checker(root, dirs).run() + http_url_checks(root)
+    return _Checker(root, tools_dir, root_dir).run() + http_url_checks(root)

@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from voiceagent.config.checks import semantic_checks
 from voiceagent.config.diagnostics import ConfigError, Diagnostic, has_errors
 from voiceagent.config.envsubst import ONLY_VAR_RE, attach_tool_secrets, substitute_nodes
+from voiceagent.config.language_checks import language_checks
 from voiceagent.config.merge import resolve_extends
 from voiceagent.config.models import Agent
-from voiceagent.config.pydantic_errors import diagnostics_from, node_at
+from voiceagent.config.pydantic_errors import diagnostics_from, node_at, suggestion_budget
+from voiceagent.config.safe_files import source_root
 from voiceagent.config.secrets import hide_values
 from voiceagent.config.yamlnodes import Node, plain_scalar
 
@@ -43,17 +46,39 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def check_file(
-    path: str | Path, *, env: Mapping[str, str] | None = None, import_tools: bool = True
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_tools: bool = True,
+    import_tools: bool | None = None,
 ) -> tuple[Agent | None, Node | None, list[Diagnostic]]:
-    """Run the whole pipeline on one file; never raises for problems in the file.
+    """Run the whole pipeline on one file; never raises for problems in the file, never
+    imports or executes agent code.
 
     Returns (agent or None when there are errors, merged node tree or None, diagnostics).
-    ``import_tools=False`` skips importing python tool modules. With ``env``, values of
-    credential-like variables never appear in a diagnostic (shown as ``****``).
+    ``check_tools=False`` skips the (static) python tool check. With ``env``, values of
+    credential-like variables never appear in a diagnostic (shown as ``****``). Files are read
+    only from the agent's source tree (:func:`voiceagent.config.safe_files.source_root`).
+    ``import_tools`` is the old name of ``check_tools`` (nothing is imported either way).
     """
+    if import_tools is not None:
+        check_tools = import_tools
     display = str(path)
     real = Path(path)
-    root, diags, files = resolve_extends(real, display)
+    tree = source_root(real)
+    with suggestion_budget():
+        try:
+            return _check(real, display, tree, env, check_tools)
+        except (RecursionError, MemoryError) as exc:  # a last line of defence: one file, one error
+            what = "nested too deeply" if isinstance(exc, RecursionError) else "too large"
+            message = f"this agent file is {what} to check; simplify it (split long or deeply nested values)"
+            return None, None, [Diagnostic(display, 1, 1, "error", message, "")]
+
+
+def _check(
+    real: Path, display: str, tree: Path, env: Mapping[str, str] | None, check_tools: bool
+) -> tuple[Agent | None, Node | None, list[Diagnostic]]:
+    root, diags, _ = resolve_extends(real, display, root=tree)
     if root is None:
         return None, None, sort_diagnostics(diags)
     hidden: set[str] = set()
@@ -63,8 +88,8 @@ def check_file(
     diags += found
     if agent is not None and env is not None:
         attach_tool_secrets(agent, root, env)  # every value from the environment in a tool is a secret
-    dirs = {name: p.resolve().parent for name, p in files.items()} if import_tools else None
-    diags += semantic_checks(root, dirs)
+    diags += semantic_checks(root, real.resolve().parent if check_tools else None, tree)
+    diags += language_checks(root)  # languages vs the STT and the voice
     if hidden:  # a message quoting a value (e.g. "got '...'") never shows a substituted secret
         diags = [replace(d, message=hide_values(d.message, hidden)) for d in diags]
     diags = sort_diagnostics(diags)
@@ -88,7 +113,7 @@ def _validate(root: Node, *, references_ok: bool) -> tuple[Agent | None, list[Di
             exc = error
             if not _use_written_text(data, exc, root):
                 break
-    skipped: list[tuple] = []
+    skipped: list[tuple[Any, ...]] = []
     found = diagnostics_from(exc, root, Agent, references_ok=references_ok, skipped=skipped)
     if skipped and not found:
         agent = _validate_with_defaults(data, skipped)
@@ -98,7 +123,7 @@ def _validate(root: Node, *, references_ok: bool) -> tuple[Agent | None, list[Di
     return None, found
 
 
-def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
+def _use_written_text(data: dict[str, Any], exc: ValidationError, root: Node) -> bool:
     changed = False
     for err in exc.errors(include_url=False):
         if err["type"] != "string_type":
@@ -106,7 +131,7 @@ def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
         loc = tuple(err["loc"])
         node = node_at(root, loc)[1]
         if node is not None and node.raw is not None and not isinstance(node.value, str) and node.value is not None:
-            holder = data
+            holder: Any = data
             try:
                 for part in loc[:-1]:
                     holder = holder[part]
@@ -117,7 +142,7 @@ def _use_written_text(data: dict, exc: ValidationError, root: Node) -> bool:
     return changed
 
 
-def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
+def _validate_with_defaults(data: dict[str, Any], locs: list[tuple[Any, ...]]) -> Agent | None:
     """Without an environment, a typed field written as ``${VAR:-default}`` is validated with
     its default (or the field's own default for ``${VAR}``), so the agent can be shown.
     """
@@ -136,7 +161,13 @@ def _validate_with_defaults(data: dict, locs: list[tuple]) -> Agent | None:
         return None
 
 
-def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, import_tools: bool = True) -> LoadedAgent:
+def load_agent(
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    check_tools: bool = True,
+    import_tools: bool | None = None,
+) -> LoadedAgent:
     """Load, merge, substitute and validate the agent file at ``path``.
 
     Args:
@@ -144,8 +175,10 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, import
         env: when given (e.g. ``os.environ``), ``${NAME}`` / ``${NAME:-default}`` in every
             string are replaced from it and each missing variable is an error naming it.
             Without it, references stay as written.
-        import_tools: import python tool modules (in isolation) to check that they exist and
-            accept the declared parameters.
+        check_tools: check (statically, from their source; nothing is imported) that python
+            tool modules exist and their functions accept the declared parameters. ``run``
+            imports the modules later, when a tool is first called.
+        import_tools: old name of ``check_tools``.
 
     Raises:
         ConfigError: with ``.diagnostics`` (every error and warning) when any error is found.
@@ -153,7 +186,7 @@ def load_agent(path: str | Path, *, env: Mapping[str, str] | None = None, import
     from voiceagent.config.pytools import clear_cache
 
     clear_cache()
-    agent, _, diags = check_file(path, env=env, import_tools=import_tools)
+    agent, _, diags = check_file(path, env=env, check_tools=check_tools if import_tools is None else import_tools)
     if agent is None:
         raise ConfigError(diags)
     real = Path(path).resolve()

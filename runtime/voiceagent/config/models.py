@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
+from voiceagent.providers.table import Slot, provider_description, provider_names
+
+
+def _provider_value(slot: Slot) -> AfterValidator:
+    """Accept only the ``<slot>.provider`` names of the provider table (reported like a Literal)."""
+    names = provider_names(slot)
+
+    def check(value: str) -> str:
+        if value not in names:
+            expected = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
+    return AfterValidator(check)
 
 
 class StrictModel(BaseModel):
@@ -38,24 +53,29 @@ class Voice(StrictModel):
 class STTConfig(StrictModel):
     """Speech-to-text: the service that turns what the caller says into text."""
 
-    provider: Literal["auto", "smallest", "local"] = Field(
+    provider: Annotated[str, _provider_value("stt")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise the offline model on this machine), smallest, or local.",
+        description=provider_description("stt"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("stt"))},
     )
     model: str | None = Field(
         None, description="Model name at that service; empty means the provider's default.", examples=["pulse"]
     )
     base_url: str | None = Field(
         None,
-        description="Different web address for the service (for proxies or self-hosted servers); empty means the standard one.",
+        description=(
+            "Different web address for the service (for proxies or self-hosted servers); empty means the standard one."
+        ),
         examples=["https://api.smallest.ai/waves/v1"],
     )
     eou_timeout_ms: int = Field(
         600,
         ge=100,
         le=10000,
-        description="How long the caller must be silent, in milliseconds, before the agent treats their sentence as finished.",
+        description=(
+            "How long the caller must be silent, in milliseconds, before the agent treats their sentence as finished."
+        ),
         examples=[600],
     )
 
@@ -63,22 +83,28 @@ class STTConfig(StrictModel):
 class LLMConfig(StrictModel):
     """The language model: the "brain" that decides what the agent says and which tools it uses."""
 
-    provider: Literal["auto", "smallest", "openai", "local"] = Field(
+    provider: Annotated[str, _provider_value("llm")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise a model on this machine), smallest, openai (any OpenAI-compatible service) or local.",
+        description=provider_description("llm"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("llm"))},
     )
     model: str | None = Field(
         None, description="Model name at that service; empty means the provider's default.", examples=["electron"]
     )
     base_url: str | None = Field(
         None,
-        description="Different web address for the service, for any provider (e.g. a local server); empty means the standard one.",
+        description=(
+            "Different web address for the service, for any provider (e.g. a local server); empty means the standard "
+            "one."
+        ),
         examples=["http://127.0.0.1:8080/v1"],
     )
     api_key_env: str | None = Field(
         None,
-        description="Name of the environment variable that holds the API key (for provider openai); never the key itself.",
+        description=(
+            "Name of the environment variable that holds the API key (for provider openai); never the key itself."
+        ),
         examples=["OPENAI_API_KEY"],
     )
     temperature: float = Field(
@@ -105,10 +131,11 @@ class LLMConfig(StrictModel):
 class TTSConfig(StrictModel):
     """Text-to-speech: the service that turns the agent's replies into audio."""
 
-    provider: Literal["auto", "smallest", "local"] = Field(
+    provider: Annotated[str, _provider_value("tts")] = Field(
         "auto",
-        description="Which service: auto (Smallest AI when SMALLEST_API_KEY is set, otherwise an offline voice on this machine), smallest, or local.",
+        description=provider_description("tts"),
         examples=["auto"],
+        json_schema_extra={"enum": list(provider_names("tts"))},
     )
     model: str | None = Field(
         None,
@@ -122,7 +149,10 @@ class TTSConfig(StrictModel):
     )
     sample_rate: Literal[8000, 16000, 22050, 24000, 44100, 48000] = Field(
         24000,
-        description="Audio quality of the agent's voice, in samples per second (Hz); 8000 is telephone quality, 24000 is clear speech.",
+        description=(
+            "Audio quality of the agent's voice, in samples per second (Hz); 8000 is telephone quality, 24000 is clear "
+            "speech."
+        ),
         examples=[24000],
     )
 
@@ -134,7 +164,10 @@ class Behaviour(StrictModel):
         10000,
         ge=500,
         le=120000,
-        description="Longest time, in milliseconds, the agent may take to hear, think and start answering; after that it says the fallback.",
+        description=(
+            "Longest time, in milliseconds, the agent may take to hear, think and start answering; after that it says "
+            "the fallback."
+        ),
         examples=[10000],
     )
     fallback: str = Field(
@@ -144,7 +177,10 @@ class Behaviour(StrictModel):
     )
     filler: str | None = Field(
         "One moment while I check that.",
-        description="What the agent says while a tool is working, unless the tool or the model gives its own words; empty for silence.",
+        description=(
+            "What the agent says while a tool is working, unless the tool or the model gives its own words; empty for "
+            "silence."
+        ),
         examples=["One moment while I check that."],
     )
     barge_in: bool = Field(
@@ -166,7 +202,9 @@ class Parameter(StrictModel):
 
     type: Literal["string", "number", "integer", "boolean", "array", "object"] = Field(
         "string",
-        description="Kind of value: string (text), number, integer (whole number), boolean (yes/no), array (list) or object.",
+        description=(
+            "Kind of value: string (text), number, integer (whole number), boolean (yes/no), array (list) or object."
+        ),
         examples=["string"],
     )
     description: str | None = Field(
@@ -193,7 +231,7 @@ HTTP_METHODS = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class HttpTool(StrictModel):
-    """A tool that calls a web API. Text in url, headers, query, json and body may use {{ args.NAME }} and ${ENV_VAR}."""
+    """A tool that calls a web API. Text in url, headers, query, json and body may use {{ args.NAME }} and ${ENV_VAR}."""  # noqa: E501 - one line: it is the schema's description
 
     method: HTTP_METHODS = Field("POST", description="HTTP method: GET, POST, PUT, PATCH or DELETE.", examples=["POST"])
     url: str = Field(
@@ -204,7 +242,9 @@ class HttpTool(StrictModel):
     headers: dict[str, str] = Field(
         default_factory=dict,
         repr=False,
-        description="Extra request headers. Put keys in environment variables: Bearer ${ACME_TOKEN}, never the key itself.",
+        description=(
+            "Extra request headers. Put keys in environment variables: Bearer ${ACME_TOKEN}, never the key itself."
+        ),
         examples=[{"Authorization": "Bearer ${ACME_TOKEN}"}],
     )
     query: dict[str, Any] | None = Field(
@@ -274,7 +314,9 @@ class Tool(StrictModel):
 
     name: str = Field(
         pattern=r"^[a-z_][a-z0-9_]*$",
-        description="Short name of the tool: lowercase letters, digits and underscores, starting with a letter or underscore.",
+        description=(
+            "Short name of the tool: lowercase letters, digits and underscores, starting with a letter or underscore."
+        ),
         examples=["get_account_info"],
     )
     description: str | None = Field(
@@ -307,13 +349,18 @@ class Tool(StrictModel):
     requires_level: int | None = Field(
         None,
         ge=0,
-        description="The caller must be verified to at least this level (see guardrails.verification.levels) before the tool runs.",
+        description=(
+            "The caller must be verified to at least this level (see guardrails.verification.levels) before the tool "
+            "runs."
+        ),
         examples=[1],
     )
     python: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-        description="Python function to run, written module:function; the module is looked up next to the agent file first.",
+        description=(
+            "Python function to run, written module:function; the module is looked up next to the agent file first."
+        ),
         examples=["tools.acme:get_account_info"],
     )
     http: HttpTool | None = Field(
@@ -333,7 +380,9 @@ class Tool(StrictModel):
     )
     mode: Literal["cold", "warm"] = Field(
         "cold",
-        description="For transfer: cold (connect straight away) or warm (the person first hears the handoff_prompt summary).",
+        description=(
+            "For transfer: cold (connect straight away) or warm (the person first hears the handoff_prompt summary)."
+        ),
         examples=["warm"],
     )
     handoff_prompt: str | None = Field(
@@ -445,7 +494,10 @@ class Transition(StrictModel):
     )
     when: str | None = Field(
         None,
-        description="Move on automatically when this condition is true, e.g. session.verification_level >= 1 or session.turns > 30.",
+        description=(
+            "Move on automatically when this condition is true, e.g. session.verification_level >= 1 or session.turns >"
+            " 30."
+        ),
         examples=["session.verification_level >= 1"],
     )
     on_tool: str | None = Field(
@@ -502,19 +554,35 @@ class Agent(StrictModel):
     language: str = Field(
         "en",
         pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-        description="Language code (BCP-47) such as en, en-IN, hi or ta; speech recognition, prompt and voice all follow it.",
+        description=(
+            "Language code (BCP-47) such as en, en-IN, hi or ta; speech recognition, prompt and voice all follow it."
+        ),
         examples=["en", "hi"],
+    )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] | None = Field(
+        None,
+        min_length=1,
+        description="Every language the caller may speak, for callers who switch mid-call (Hinglish: [hi, en]); "
+        "must include language. Speech recognition hears all of them, session.language follows the caller, and "
+        "the agent answers in the caller's current language with a voice that speaks each one. "
+        "Leave out for a one-language agent.",
+        examples=[["hi", "en"]],
     )
     voice: Voice | None = Field(
         None, description="The voice the agent speaks with.", examples=[{"id": "meher", "speed": 1.0}]
     )
     greeting: str | None = Field(
         None,
-        description="What the agent says first when the call starts; may use {{ placeholders }}. Leave out to wait for the caller.",
+        description=(
+            "What the agent says first when the call starts; may use {{ placeholders }}. Leave out to wait for the "
+            "caller."
+        ),
         examples=["Hi, this is {{ company }} support."],
     )
     prompt: str = Field(
-        description="The main instructions for the agent (the system prompt); may use {{ placeholders }} such as {{ company }}.",
+        description=(
+            "The main instructions for the agent (the system prompt); may use {{ placeholders }} such as {{ company }}."
+        ),
         examples=["You are a friendly agent for {{ company }}."],
     )
     variables: dict[str, Any] = Field(
@@ -523,22 +591,22 @@ class Agent(StrictModel):
         examples=[{"company": "Acme Corp"}],
     )
     stt: STTConfig = Field(
-        default_factory=STTConfig,
+        default_factory=lambda: STTConfig.model_validate({}),
         description="Speech-to-text settings.",
         examples=[{"provider": "auto", "eou_timeout_ms": 600}],
     )
     llm: LLMConfig = Field(
-        default_factory=LLMConfig,
+        default_factory=lambda: LLMConfig.model_validate({}),
         description="Language model settings.",
         examples=[{"provider": "auto", "temperature": 0.3}],
     )
     tts: TTSConfig = Field(
-        default_factory=TTSConfig,
+        default_factory=lambda: TTSConfig.model_validate({}),
         description="Text-to-speech settings.",
         examples=[{"provider": "auto", "sample_rate": 24000}],
     )
     behaviour: Behaviour = Field(
-        default_factory=Behaviour,
+        default_factory=lambda: Behaviour.model_validate({}),
         description="Turn-taking settings.",
         examples=[{"barge_in": True, "fallback": "Sorry, could you repeat that?"}],
     )
@@ -548,7 +616,7 @@ class Agent(StrictModel):
         examples=[[{"name": "end_the_call", "builtin": "end_call"}]],
     )
     guardrails: Guardrails = Field(
-        default_factory=Guardrails,
+        default_factory=lambda: Guardrails.model_validate({}),
         description="Caller verification and hiding of sensitive values.",
         examples=[{"redact": ["dob"]}],
     )
@@ -559,9 +627,16 @@ class Agent(StrictModel):
     )
     extends: str | None = Field(
         None,
-        description="For variants (e.g. another language): the agent file this one builds on, relative to this file. Only the keys that differ need to be written.",
+        description=(
+            "For variants (e.g. another language): the agent file this one builds on, relative to this file. Only the "
+            "keys that differ need to be written."
+        ),
         examples=["support.yaml"],
     )
+
+    def spoken_languages(self) -> list[str]:
+        """The languages callers may speak: ``languages``, or just ``language`` when unset."""
+        return list(self.languages) if self.languages else [self.language]
 
     def tool(self, name: str) -> Tool | None:
         """The tool called ``name``, or None."""

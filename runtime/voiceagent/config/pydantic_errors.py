@@ -7,9 +7,12 @@ field names of the model at that place.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -60,14 +63,49 @@ _PATTERN_HINTS = {
     "name": "use lowercase letters, digits and dashes, e.g. acme-support",
     "tool_name": "use lowercase letters, digits and underscores, starting with a letter, e.g. get_account_info",
     "language": "use a language code such as en, en-IN, hi or ta",
+    "languages": "use language codes such as en, en-IN, hi or ta",
     "python": "write module:function, e.g. tools.acme:get_account_info",
     "allowed_hosts": "write a host name (api.acme.example), *.acme.example, host:port or [::1]",
 }
 
 
+MAX_SUGGESTION_WORK = 10_000
+"""Names compared for "did you mean" per checked file; past it, no more suggestions (a flow of
+thousands of misspelt states would otherwise take quadratic time)."""
+MAX_SUGGEST_LEN = 100
+"""Names longer than this (in characters) are neither suggested nor given suggestions."""
+
+_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("did_you_mean_budget", default=None)
+
+
+@contextlib.contextmanager
+def suggestion_budget(work: int = MAX_SUGGESTION_WORK) -> Iterator[None]:
+    """Within this block, :func:`did_you_mean` compares at most ``work`` names in all."""
+    token = _BUDGET.set([work])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """``; did you mean 'x'?`` for the closest of ``choices`` to ``word``, else ``""``.
+
+    Bounded: inside :func:`suggestion_budget` the names compared are counted and suggestions
+    stop when the budget is spent; names longer than :data:`MAX_SUGGEST_LEN` are skipped.
+    """
+    word = str(word)
+    if len(word) > MAX_SUGGEST_LEN:
+        return ""
+    pool = choices if isinstance(choices, typing.Sized) else list(choices)
+    budget = _BUDGET.get()
+    if budget is not None:
+        if budget[0] < len(pool):
+            budget[0] = 0
+            return ""
+        budget[0] -= len(pool)
+    near = [c for c in pool if isinstance(c, str) and len(c) <= MAX_SUGGEST_LEN]
+    close = difflib.get_close_matches(word, near, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -176,8 +214,9 @@ def diagnostics_from(
             known = set(field_names(holder)) if holder else set()
             strays = [str(k) for k in (node.value if node.is_map else {}) if str(k) not in known]
             close = difflib.get_close_matches(str(loc[-1]), strays, n=1, cutoff=0.6)
-            if close:
-                msg += f" ('{close[0]}' on line {node.get(close[0]).key_line} looks like a misspelling of it)"
+            stray = node.get(close[0]) if close else None
+            if stray is not None:
+                msg += f" ('{close[0]}' on line {stray.key_line} looks like a misspelling of it)"
             out.append(Diagnostic(node.file, node.key_line, node.key_col, "error", msg, where))
             continue
         node = exact or reached
@@ -200,7 +239,8 @@ def diagnostics_from(
         elif kind in ("too_short", "too_long"):
             ctx = err.get("ctx", {})
             bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-            msg = f"{where}: needs {'at least' if kind == 'too_short' else 'at most'} {bound} entr{'y' if bound == 1 else 'ies'}"
+            least = "at least" if kind == "too_short" else "at most"
+            msg = f"{where}: needs {least} {bound} entr{'y' if bound == 1 else 'ies'}"
         elif kind in _LIMITS:
             limit = next(iter(err.get("ctx", {}).values()), "")
             msg = f"{where}: must be {_LIMITS[kind]} {limit} (got {_show(value)})"

@@ -81,12 +81,12 @@ repos:
     hooks:
       - id: voiceagent-validate
         # files: ^(agents|bots)/.*\\.ya?ml$       # to check other folders
-        # args: [--no-import]                    # to skip importing python tools
+        # args: [--no-import]                    # to skip the python tool check
 ```
 
 Then `pre-commit install` once; `pre-commit run voiceagent-validate --all-files` checks every
-agent. Python tools are imported to check their parameters, so their own dependencies must be
-listed in `additional_dependencies:` of the hook, or use `args: [--no-import]`.
+agent. Python tools are read and parsed, never imported or run, so the hook needs none of their
+dependencies (and a stranger's tool module cannot run code in it).
 In CI without pre-commit, install this package (`pip install .` in a checkout) and run
 `voiceagent validate agents/` (exit status 1 when any file is invalid, 2 on usage errors;
 `--format json` prints a list of `{file, line, column, severity, message, path}` for machines).
@@ -98,10 +98,10 @@ _ENV = "#/$defs/EnvReference"
 
 def _ref_name(schema: dict[str, Any]) -> str | None:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     for branch in schema.get("anyOf", []):
         if "$ref" in branch and branch["$ref"] != _ENV:
-            return branch["$ref"].rsplit("/", 1)[-1]
+            return str(branch["$ref"]).rsplit("/", 1)[-1]
     items = schema.get("items") or schema.get("additionalProperties")
     if isinstance(items, dict):
         return _ref_name(items)

@@ -9,40 +9,39 @@ are warnings, never errors.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
-import jinja2
-from jinja2 import meta, nodes
+from jinja2 import nodes
 
 from voiceagent.config.pydantic_errors import did_you_mean
+from voiceagent.templating import TemplateError, parse, template_names
 
 #: Names every template may use (spec: variables, caller, session, args, now).
 RUNTIME_NAMES = frozenset({"variables", "caller", "session", "args", "now"})
 
-_PARSER = jinja2.Environment(autoescape=False)
 
-
-@lru_cache(maxsize=1024)
 def _parse(source: str) -> nodes.Template | None:
+    """The bounded sandbox's syntax tree (see :mod:`voiceagent.templating`), or None."""
     try:
-        return _PARSER.parse(source)
-    except jinja2.TemplateSyntaxError:
+        return parse(source)
+    except TemplateError:
         return None  # reported by the syntax check
 
 
-@lru_cache(maxsize=1024)
 def _undeclared(source: str) -> frozenset[str]:
-    """Names ``source`` reads from its context (jinja2.meta runs the code generator's tracker,
-    the costliest step of ``validate``: cached, since variants and copies share their texts).
+    """Names ``source`` reads from its context (Jinja2's code generator tracks them: the
+    costliest step of ``validate``, cached, since variants and copies share their texts).
     """
-    tree = _parse(source)
-    return frozenset() if tree is None else frozenset(meta.find_undeclared_variables(tree))
+    try:
+        return template_names(source)
+    except TemplateError:
+        return frozenset()
 
 
 def name_problems(source: str, variables: Iterable[str], params: Iterable[str] | None) -> list[str]:
     """Warning messages for unknown names in template ``source``.
 
     Args:
+        source: the template text.
         variables: names under ``variables:`` of the agent.
         params: declared parameter names when the template belongs to a tool (checks
             ``args.X``), else None.
@@ -60,13 +59,17 @@ def name_problems(source: str, variables: Iterable[str], params: Iterable[str] |
             )
     if params is not None:
         declared = set(params)
-        used = set()
+        used: set[str] = set()
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-            target = node.node
-            if isinstance(target, nodes.Name) and target.name == "args":
-                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-                if isinstance(key, str):
-                    used.add(key)
+            key: object
+            if isinstance(node, nodes.Getattr):
+                target, key = node.node, node.attr
+            elif isinstance(node, nodes.Getitem):
+                target, key = node.node, getattr(node.arg, "value", None)
+            else:  # pragma: no cover - find_all yields only the two
+                continue
+            if isinstance(target, nodes.Name) and target.name == "args" and isinstance(key, str):
+                used.add(key)
         for key in sorted(used - declared):
             out.append(f"args.{key} is not a declared parameter of this tool{did_you_mean(key, declared)}")
     return out

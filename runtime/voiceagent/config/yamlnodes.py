@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from voiceagent.config.diagnostics import Diagnostic, format_path
+from voiceagent.config.safe_files import UnsafeFile, read_regular
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -74,12 +75,13 @@ class Node:
         """Child node under ``key`` of a mapping (tries ``str``/``int`` forms), else None."""
         if not isinstance(self.value, dict):
             return None
-        if key in self.value:
-            return self.value[key]
-        if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in self.value:
-            return self.value[int(key)]
-        if isinstance(key, int) and str(key) in self.value:
-            return self.value[str(key)]
+        children: dict[Any, Node] = self.value
+        if key in children:
+            return children[key]
+        if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in children:
+            return children[int(key)]
+        if isinstance(key, int) and str(key) in children:
+            return children[str(key)]
         return None
 
     def plain(self) -> Any:
@@ -151,16 +153,17 @@ def load_nodes(path: Path, display: str) -> tuple[Node, list[Diagnostic]]:
     """Read ``path``; return its root :class:`Node` (positions labelled ``display``) and the
     non-fatal problems found (duplicate keys, refused tags: the value is dropped).
 
+    Only a regular file is read (a symlink to ``/dev/zero``, a FIFO or a device is refused
+    without reading it), at most :data:`MAX_FILE_BYTES` bytes.
+
     Raises:
-        YamlError: unreadable file, YAML syntax error, or a refused construct (see module doc).
+        YamlError: unreadable or non-regular file, YAML syntax error, or a refused construct
+            (see module doc).
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _err(display, 1, 1, f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _err(display, 1, 1, f"cannot read file: {exc.strerror or exc}") from None
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except UnsafeFile as exc:
+        raise _err(display, 1, 1, str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -292,9 +295,10 @@ class _Builder:
         self._attach(node, line, col, key_text=event.value if plain or quoted else None)
 
     def _alias(self, event: yaml.AliasEvent, line: int, col: int) -> None:
-        if event.anchor in self.open_anchors:
+        anchor = event.anchor or ""
+        if anchor in self.open_anchors:
             raise _err(self.file, line, col, "recursive YAML alias", self._path())
-        target = self.anchors.get(event.anchor)
+        target = self.anchors.get(anchor)
         if target is None:
             raise _err(self.file, line, col, f"unknown YAML alias '*{event.anchor}'", self._path())
         self.aliases += 1

@@ -291,13 +291,15 @@ class ScenarioRunner:
             return any(e["type"] == "turn.metrics" and e.get("turn") == max(heard) for e in since())
 
         finished = await log.wait_until(turn_done, timeout)
-        if finished and call.session.ending is not None:
+        if finished and call.session.flow.ending is not None:
             await log.wait_until(task.done, timeout)  # the call ends: wait for call.end / call.transfer
         rec = turn_record(number, _describe(turn), since())
         rec.state = call.session.state.state
         rec.verification_level = call.session.state.verification_level
         tts = call.session.tts
-        rec.tts_language = getattr(tts, "language", None) if tts is not None and call.session.speaker.audio else None
+        speaker = call.session.speaker
+        spoken_in = speaker.last_language or getattr(tts, "language", None)  # per sentence for `languages`
+        rec.tts_language = spoken_in if tts is not None and speaker.audio else None
         if not finished:
             what = "the speech recognizer heard nothing" if not rec.heard else "the agent did not finish its reply"
             return rec, f"{what} within {timeout:.0f} s (the agent said {rec.reply!r})"

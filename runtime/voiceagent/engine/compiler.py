@@ -29,6 +29,7 @@ from voiceagent.config.builtin_functions import (
     verify_function,
 )
 from voiceagent.config.models import Agent, Tool, Transition
+from voiceagent.engine.language import reply_instruction
 from voiceagent.engine.tool_schema import tool_definition
 
 __all__ = [
@@ -156,6 +157,9 @@ class CompiledAgent:
         within a state (``now`` fixed at the call start) so the prefix stays byte-identical
         across turns and a local LLM can reuse its prompt cache.
 
+        An agent with several ``languages`` gets one more line, in the caller's current language
+        (``session.language``), asking for the reply in it (:func:`engine.language.reply_instruction`).
+
         Raises:
             voiceagent.templating.TemplateError: a template fails to render.
         """
@@ -163,6 +167,10 @@ class CompiledAgent:
         instructions = self.states[state].instructions
         if instructions:
             parts.append(templating.render(instructions, context).strip())
+        if self.agent.languages and len(self.agent.languages) > 1:  # the caller may switch: say which one now
+            session = context.get("session")
+            current = session.get("language") if isinstance(session, Mapping) else None
+            parts.append(reply_instruction(str(current or self.agent.language)))
         return "\n\n".join(p for p in parts if p)
 
     def greeting(self, context: Mapping[str, Any]) -> str | None:

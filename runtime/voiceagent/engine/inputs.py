@@ -23,6 +23,7 @@ class InputItem:
     """One thing the caller did.
 
     kind: ``speech_started`` (barge-in), ``final`` (an utterance: ``text``), ``end`` (input over).
+    language: the language the STT detected on a ``final`` (None when it reported none, and for text).
     t_ms: when the session received it (session clock, ms): the EOU of a ``final``.
     done: set by the session when the turn this item started has finished (only in
         one-at-a-time mode, see :class:`CallerInput`).
@@ -32,6 +33,7 @@ class InputItem:
     text: str = ""
     t_ms: float = 0.0
     done: asyncio.Event | None = None
+    language: str | None = None
 
 
 class CallerInput:
@@ -100,8 +102,15 @@ class CallerInput:
             with contextlib.suppress(Exception):
                 await self._stream.aclose()
 
-    def _put(self, kind: Literal["speech_started", "final", "end"], text: str = "", *, wait: bool = False) -> InputItem:
-        item = InputItem(kind, text, self.clock_ms(), asyncio.Event() if wait else None)
+    def _put(
+        self,
+        kind: Literal["speech_started", "final", "end"],
+        text: str = "",
+        *,
+        wait: bool = False,
+        language: str | None = None,
+    ) -> InputItem:
+        item = InputItem(kind, text, self.clock_ms(), asyncio.Event() if wait else None, language)
         self._queue.put_nowait(item)
         return item
 
@@ -168,7 +177,7 @@ class CallerInput:
                 self._put("speech_started")
             elif ev.kind == "final" and ev.text.strip():
                 text = ev.text.strip()
-                self._put("final", text)
+                self._put("final", text, language=ev.language)
                 await self.transport.show("caller", text)
 
     async def _read_text(self) -> None:

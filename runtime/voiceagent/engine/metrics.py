@@ -26,7 +26,7 @@ class TurnMetrics:
     LLM's own words (after the tools in a tool turn). llm_request_ms: first LLM request sent. tts_request_ms /
     tts_first_frame_ms: first sentence sent to TTS / its first frame. warmup_wait_ms: time the turn
     waited for the LLM warm-up (``engine.warmup``) before its utterance timeout started (included
-    in the ``eou_to_*`` numbers).
+    in the ``eou_to_*`` numbers). language: the caller's language in this turn (``session.language``).
     """
 
     turn: int
@@ -44,6 +44,7 @@ class TurnMetrics:
     llm_rounds: int = 0
     tool_calls: int = 0
     warmup_wait_ms: float = 0.0
+    language: str | None = None
 
     def add_usage(self, usage: Usage) -> None:
         """Add a ``providers.base.Usage`` (tokens summed over the turn's LLM rounds)."""
@@ -70,5 +71,6 @@ class TurnMetrics:
             "llm_rounds": self.llm_rounds,
             "tool_calls": self.tool_calls,
             "warmup_wait_ms": self.warmup_wait_ms,
+            "language": self.language,
             **extra,
         }

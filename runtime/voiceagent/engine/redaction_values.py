@@ -199,7 +199,11 @@ def _value_pattern(value: str) -> str:
     look-behind ``(?<!\w.)`` so every alternative begins with a literal.
     """
     if value.isdigit():
-        return _DIGIT_SEP.join(value)
+        # Inside a longer number it is masked (a card's last four within the full number), but
+        # not inside a word: a request id such as ``req_f34471ed`` is no spoken form of 4471.
+        body = _DIGIT_SEP.join(value)
+        letter = r"[^\W\d_]"
+        return f"{body[0]}(?<!{letter}.){body[1:]}(?!{letter})"
     body = r"\s+".join(re.escape(p) for p in value.split())
     first = re.escape(value[0])
     left = r"(?<!\w.)" if value[0].isalnum() or value[0] == "_" else ""

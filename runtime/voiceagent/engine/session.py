@@ -27,6 +27,7 @@ from voiceagent.engine.events import EventLog
 from voiceagent.engine.flow import Ending, Flow
 from voiceagent.engine.history import History
 from voiceagent.engine.inputs import CallerInput, InputItem
+from voiceagent.engine.language import CallerLanguage, speech_language
 from voiceagent.engine.metrics import TurnMetrics
 from voiceagent.engine.ports import Guard, ToolRunnerPort
 from voiceagent.engine.prompt import Prompt
@@ -91,11 +92,19 @@ class Session:
         self.variables: dict[str, Any] = {**self.agent.variables, **(variables or {})}
         self.caller = caller_facts(caller if caller is not None else transport.caller)
         self.flow = Flow(compiled, events, language=self.agent.language, context=self._guard_context)
+        self.language = CallerLanguage(self.agent.languages or (), self.agent.language)
+        """Follows the caller's language when the agent lists several (``engine.language``)."""
         self.history = History()
         self.prompt = Prompt(
             compiled, self.flow, self.history, variables=self.variables, caller=self.caller, started=datetime.now(UTC)
         )
-        self.speaker = Speaker(transport, tts, clock_ms=events.now_ms, on_error=self._tts_error)
+        self.speaker = Speaker(
+            transport,
+            tts,
+            clock_ms=events.now_ms,
+            on_error=self._tts_error,
+            language=self._speech_language if self.language.multilingual else None,
+        )
         self.dispatcher = Dispatcher(
             compiled,
             self.flow,
@@ -147,6 +156,10 @@ class Session:
         """The ``ctx`` handed to tools and the guard (live session state, variables, caller, now)."""
         return ToolContext(caller=self.caller, session=self.state.as_template(), variables=self.variables)
 
+    def _speech_language(self, text: str) -> str:
+        """The language a sentence is spoken in (its own script, else the caller's language)."""
+        return speech_language(text, self.language.languages, self.state.language)
+
     def _guard_context(self) -> dict[str, Any]:
         return template_context(self.state, self.variables, self.caller)
 
@@ -169,6 +182,7 @@ class Session:
             "session.start",
             agent=self.agent.name,
             language=self.agent.language,
+            **({"languages": list(self.language.languages)} if self.language.multilingual else {}),
             transport=self.transport.kind,
             llm=self.llm.name,
             stt=self.stt.name if self.stt is not None else None,
@@ -270,7 +284,10 @@ class Session:
     def _start_turn(self, item: InputItem) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.agent.behaviour.utterance_timeout_ms / 1000.0
-        turn = Turn(self.state.turns + 1, item.text, TurnMetrics(turn=self.state.turns + 1, eou_ms=item.t_ms), deadline)
+        if self.language.multilingual:  # session.language follows the caller (templates, guards, prompt, voice)
+            self.state.language = self.language.follow(item.text, item.language)
+        metrics = TurnMetrics(turn=self.state.turns + 1, eou_ms=item.t_ms, language=self.state.language)
+        turn = Turn(self.state.turns + 1, item.text, metrics, deadline)
         self.warm.start()  # the greeting was cut before it began: the first turn waits for it instead
         self._begin(turn, item, self._run_turn(turn))
 
@@ -282,7 +299,7 @@ class Session:
     async def _run_turn(self, turn: Turn) -> None:
         self.state.turns += 1
         self.history.add_user(turn.user_text or "")
-        self.events.emit("user.transcript", text=turn.user_text, turn=turn.index)
+        self.events.emit("user.transcript", text=turn.user_text, turn=turn.index, language=turn.metrics.language)
         # A cold LLM still warming up cannot answer sooner: wait, then start the utterance timeout.
         turn.metrics.warmup_wait_ms = waited = await self.warm.wait()
         if turn.deadline is not None:

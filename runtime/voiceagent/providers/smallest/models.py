@@ -54,6 +54,40 @@ STT_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
 US_ONLY_STT_LANGUAGES: frozenset[str] = frozenset({"zh", "yue", "ja", "ko", "multi-asian"})
 INDIA_ONLY_STT_LANGUAGES: frozenset[str] = frozenset({"ta", "te", "kn", "ml", "multi-south-indic"})
 
+CODE_SWITCHING_STT_LANGUAGES: frozenset[str] = frozenset({"hi", "gu", "mr", "or", "bn", "ta", "te", "kn", "ml"})
+"""Indic single codes that also recognise English mixed in ("Indic single codes handle
+code-switching with English (``hi`` covers Hinglish)", Pulse model card)."""
+STT_AGGREGATES: dict[str, frozenset[str]] = {
+    "north_indic": frozenset({"en", "hi", "gu", "mr", "bn", "or"}),
+    "multi-south-indic": frozenset({"ta", "te", "kn", "ml", "en"}),
+    "multi-asian": frozenset({"zh", "yue", "ko", "ja", "en"}),
+}
+"""Pulse's multi-language streaming codes and the languages each recognises (Pulse model card)."""
+
+
+def pulse_language_for(languages: list[str] | tuple[str, ...]) -> str | None:
+    """The one Pulse streaming ``language`` that recognises every one of ``languages``.
+
+    One language: its own code. An Indic language plus English: that language's code, which
+    handles code-switching with English (``[hi, en]`` -> ``hi``, Hinglish). Otherwise the
+    smallest aggregator covering them all (``[hi, mr]`` -> ``north_indic``, ``[ta, te]`` ->
+    ``multi-south-indic``). None when no single code does (``[hi, ta]``, ``[en, es]``): Pulse
+    cannot stream them on one connection. The undocumented ``language=multi`` is never used.
+    Source: the Pulse model card (module docstring).
+    """
+    wanted = {base_language(lang) for lang in languages if base_language(lang)}
+    if not wanted:
+        return None
+    if len(wanted) == 1:
+        (only,) = wanted
+        return only if only in STT_LANGUAGES else None
+    indic = wanted - {"en"}
+    if len(indic) == 1 and "en" in wanted and next(iter(indic)) in CODE_SWITCHING_STT_LANGUAGES:
+        return next(iter(indic))
+    fits = [code for code, members in STT_AGGREGATES.items() if wanted <= members]
+    return min(fits, key=lambda code: len(STT_AGGREGATES[code])) if fits else None
+
+
 # --------------------------------------------------------------------------- TTS (Lightning)
 
 TTSModels = Literal["lightning_v3.1", "lightning_v3.1_pro"]
@@ -246,6 +280,12 @@ PRO_VOICES: frozenset[str] = (
 
 HINDI_CAPABLE_VOICES: frozenset[str] = STANDARD_HINDI_VOICES | PRO_INDIAN_VOICES
 """Voices that speak Hindi (and Hinglish): the standard Hindi/English set and the Indian Pro set."""
+ENGLISH_CAPABLE_VOICES: frozenset[str] = (
+    STANDARD_ENGLISH_VOICES | STANDARD_HINDI_VOICES | PRO_INDIAN_VOICES | PRO_BRITISH_VOICES | PRO_AMERICAN_VOICES
+)
+"""Voices the model cards list for English: the English ones, the standard Hindi/English set and
+every American, British and Indian Pro voice. The Spanish and single-Indic-language voices are
+listed for their own language only."""
 
 _DEFAULT_STANDARD: dict[str, str] = {
     "en": "sophia",
@@ -313,6 +353,11 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
     if lang == "hi" and voice_l not in HINDI_CAPABLE_VOICES:
         problems.append(
             f"voice {voice!r} cannot speak Hindi; use a Hindi-capable voice such as {default_voice(model, 'hi')!r}"
+        )
+    if lang == "en" and voice_l in STANDARD_VOICES | PRO_VOICES and voice_l not in ENGLISH_CAPABLE_VOICES:
+        problems.append(
+            f"voice {voice!r} cannot speak English (the model card lists it for another language only); "
+            f"use a voice that speaks English such as {default_voice(model, 'en')!r}"
         )
     roster = (STANDARD_INDIC_VOICES if model == DEFAULT_TTS_MODEL else PRO_LANGUAGE_VOICES).get(lang)
     if roster is not None and voice_l in STANDARD_VOICES | PRO_VOICES and voice_l not in roster:

