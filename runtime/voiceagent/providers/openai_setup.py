@@ -40,7 +40,8 @@ def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
 
 def build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
     """An :class:`~voiceagent.providers.openai_compat.OpenAICompatLLM` (in structured turns with
-    ``llm.structured: true``)."""
+    ``llm.structured: true``).
+    """
     from voiceagent.providers.openai_compat import OpenAICompatLLM
     from voiceagent.providers.structured.llm import structured_if
 
