@@ -15,6 +15,7 @@ from llm_helpers import collect, text_of
 from voiceagent.config.load import load_agent
 from voiceagent.engine.compiler import compile_agent
 from voiceagent.providers.base import ChatRequest
+from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, ANSWER_GRAMMAR
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.providers.structured.decision import DecisionSpec, SayStream, decision_schema, parse_decision
@@ -227,19 +228,25 @@ async def test_after_a_tool_result_only_words_are_allowed():
         {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"found": True, "plan": "Basic"})},
     ]
     async with FakeOpenAI() as srv:
-        srv.script(TextReply('{"say": "You are on the Basic plan."}'))
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("support.yaml", None, *turns))
-        await llm.aclose()
-    assert text_of(events) == "You are on the Basic plan."
+        srv.script(TextReply('{"say": "You are on the Basic plan."}'), TextReply("You are on the Basic plan."))
+        structured = StructuredLLM(OpenAICompatLLM(base_url=srv.base_url, api_key="k", model="m"))
+        events, calls, _ = await collect(structured, request("support.yaml", None, *turns))
+        local = LocalLLM(base_url=srv.base_url)  # the embedded model answers on the guided path
+        local_events, local_calls, _ = await collect(local, request("support.yaml", None, *turns))
+        await local.aclose()
+        await structured.aclose()
+    assert text_of(events) == "You are on the Basic plan." == text_of(local_events)
+    assert calls == [] == local_calls
     body = srv.requests[0].body
-    assert "get_account_info" not in body["grammar"]
+    assert body["response_format"]["json_schema"]["schema"]["required"] == ["say"]  # words only
     rendered = body["messages"]
     assert {
         "role": "assistant",
         "content": '{"call": "get_account_info", "arguments": {"account_id": "12345"}}',
     } in rendered
     assert any(m["role"] == "tool" and m["tool_call_id"] == "c1" and "plan: Basic" in m["content"] for m in rendered)
+    guided = srv.requests[1].body
+    assert guided["grammar"] == ANSWER_GRAMMAR and guided["messages"][-1]["content"] == AFTER_TOOL_HINT
 
 
 async def test_a_repeated_greeting_is_not_said_again():

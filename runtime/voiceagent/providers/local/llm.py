@@ -53,7 +53,7 @@ from voiceagent.providers.local.guidance import (
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
-from voiceagent.providers.structured.rounds import StructuredRounds
+from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
 __all__ = ["LOCAL_MODEL_NAME", "LocalLLM", "render_history", "required_call_grammar"]
 
@@ -144,7 +144,8 @@ class LocalLLM:
     structured: each round is one grammar-constrained decision
         (:mod:`voiceagent.providers.structured`: ``{"say"}``, ``{"call"}``, ``{"goto"}`` or
         ``{"verify"}`` from the state's own tools and transitions, prompt built for small models);
-        default on. Off: the model's own ``<tool_call>`` format with the guidance below.
+        default on. Off: the model's own ``<tool_call>`` format with the guidance below. The
+        answer after an ordinary tool's result always takes the guided words-only path.
     guided: small-model help from :mod:`voiceagent.providers.local.guidance` (default on): a
         tool call fully determined by the caller's words is made without asking the model, and
         after tool results (or with ``tool_choice="none"``) the model must answer in words
@@ -286,7 +287,10 @@ class LocalLLM:
                 yield call
                 yield Usage()
                 return
-        if self.structured and request.tools:
+        # The answer after an ordinary tool's result is words only either way; the guided path
+        # (key: value facts, the answer hint, greedy) answered from the facts where a say-only
+        # decision said "Goodbye, please have a nice day." after a look-up.
+        if self.structured and request.tools and last_call_kind(request.messages) != "tool":
             async for event in self.rounds.stream(request):
                 yield event
             return

@@ -75,7 +75,7 @@ def _call_names(msg: dict[str, Any]) -> list[str]:
     return [str(c.get("function", c).get("name") or "") for c in msg.get("tool_calls") or []]
 
 
-def _last_call_kind(messages: list[dict[str, Any]]) -> str | None:
+def last_call_kind(messages: list[dict[str, Any]]) -> str | None:
     """Which decision the tool results at the end of ``messages`` answer: ``"goto"``,
     ``"verify"``, ``"tool"``, or None when the history does not end with tool results.
     """
@@ -151,7 +151,7 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
         request: the session's request (system prompt first, history, the state's functions).
         hint: one more system message at the end (a retry's reason).
     """
-    after = _last_call_kind(request.messages)
+    after = last_call_kind(request.messages)
     tools = request.tools
     if after in ("goto", "verify"):  # the state just changed: no second move in the same breath
         tools = [
