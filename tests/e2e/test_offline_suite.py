@@ -2,8 +2,9 @@
 
 Runs ``voiceagent test agents/offline-tests -k "(ci)"`` with no API key, as a user would: the
 scenarios whose names end in "(ci)" (a transfer, a ticket through the demo ticket service, a
-wrong caller not verified, a caller with nothing to ask reaching the closing state) on the embedded model in structured turns. The whole suite
-is run by hand (docs/offline.md has its pass rate).
+wrong caller not verified, a caller with nothing to ask reaching the closing state) on the
+embedded model in structured turns. The whole suite is run by hand (docs/offline.md has its
+pass rate).
 """
 
 from __future__ import annotations
