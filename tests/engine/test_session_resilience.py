@@ -151,13 +151,19 @@ async def test_a_lightning_error_frame_loses_one_sentence_not_the_call():
     assert reason == "caller_ended"
     (error,) = events.of_type("error")
     assert error["where"] == "tts" and fake.api_key not in error["message"]
-    texts = [r.body["text"] for r in fake.lightning.requests]
-    assert texts == ["This sentence says kaboom.", "This one is fine.", "Still here."]
-    # the failed sentence produced no audio; the rest of the call was spoken
-    spoken_ms = 40 * (len("This one is fine.") + len("Still here."))
+    texts = [(r.transport, r.body["text"]) for r in fake.lightning.requests]
+    fallback = "Sorry, could you repeat that?"
+    assert texts == [
+        ("ws", "This sentence says kaboom."),
+        ("http", "This sentence says kaboom."),  # the other transport was tried (it failed too)
+        ("ws", fallback),  # so the caller heard the fallback phrase instead of silence
+        ("ws", "This one is fine."),
+        ("ws", "Still here."),
+    ]
+    spoken_ms = 40 * (len(fallback) + len("This one is fine.") + len("Still here."))
     assert abs(transport.audio_ms - spoken_ms) < 50
     assert [e["text"] for e in events.of_type("user.transcript")] == ["one", "two"]
-    assert events.of_type("agent.text")[-1]["text"] == "Still here."
+    assert [e["text"] for e in events.of_type("agent.text")] == [f"{fallback} This one is fine.", "Still here."]
 
 
 async def test_a_crashing_python_tool_goes_back_to_the_llm_and_the_call_goes_on(tmp_path):

@@ -1,11 +1,11 @@
-"""``voiceagent run``: one live call through a transport.
+r"""``voiceagent run``: one live call through a transport.
 
 Normative behaviour: ``shared/spec/agent-format.md`` "CLI". Problems that would stop the call
 (missing ``${VARS}``, missing API keys, a language the local stack cannot serve) are reported
 before it starts, one line each, and exit 1. Startup lines (which provider and why) go to
 stderr; in text mode the conversation goes to stdout, so it can be piped::
 
-    printf 'hello\\n' | voiceagent run agents/bank.yaml --text --events call.jsonl
+    printf 'hello\n' | voiceagent run agents/bank.yaml --text --events call.jsonl
 
 Heavy imports (engine, providers, numpy) happen inside the command so ``voiceagent validate``
 stays fast.
@@ -102,6 +102,7 @@ def run(
     if (fast or recording or output_rate) and not input_wav:
         raise click.UsageError("--fast, --recording and --output-rate need --input/--output")
     variables = _parse_vars(var_pairs)
+    _check_paths(file, input_wav, output_wav=output_wav, recording=recording, replies=replies, events=events_path)
 
     from voiceagent.config.diagnostics import ConfigError
     from voiceagent.config.load import load_agent
@@ -150,6 +151,9 @@ def run(
         _say(fallback_note)
     for note in providers.notes:
         _say(note)
+    if fast and providers.realtime is not None:  # the realtime model's turn detection runs on wall time
+        fast = False
+        _say("--fast: off — a speech-to-speech model listens in real time")
 
     import asyncio
 
@@ -177,6 +181,32 @@ def run(
     sys.exit(code)
 
 
+def _check_paths(
+    file: str,
+    input_wav: str | None,
+    *,
+    output_wav: str | None,
+    recording: str | None,
+    replies: str | None,
+    events: str | None,
+) -> None:
+    """Refuse outputs that overwrite an input (or each other) or cannot be written: one line, exit 2
+    for a misuse of the options, exit 1 for an unwritable place (:mod:`voiceagent.cli.paths`).
+    """
+    from voiceagent.cli.paths import PathProblem, check_outputs
+
+    try:
+        check_outputs(
+            {"FILE": file, "--input": input_wav},
+            {"--output": output_wav, "--recording": recording, "--replies": replies, "--events": events},
+        )
+    except PathProblem as exc:
+        if exc.usage:
+            raise click.UsageError(str(exc)) from None
+        _say(f"error: {exc}")
+        sys.exit(1)
+
+
 def _make_transport(
     mode: str,
     *,
@@ -194,6 +224,7 @@ def _make_transport(
     if mode == "wav":
         from voiceagent.transports.wav import WavTransport
 
+        assert input_wav is not None and output_wav is not None  # checked by the command
         # fast mode: the virtual clock waits for each reply once the STT must have seen the EOU
         return WavTransport(
             input_wav,
@@ -224,20 +255,19 @@ def _hang_up_on_ctrl_c(transport: Any) -> None:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     presses = 0
+    hang_ups: set[asyncio.Task[None]] = set()  # a reference, so the task is not collected mid-way
 
     def on_sigint() -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
             _say("hanging up... (Ctrl-C again to stop at once)")
-            loop.create_task(transport.aclose())
+            hang_ups.add(loop.create_task(transport.aclose()))
         elif main_task is not None:
             main_task.cancel()
 
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
         loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
-        pass
 
 
 def _freeze_start_up_objects() -> None:
@@ -282,10 +312,11 @@ async def _call(
     from voiceagent.engine.redaction import Redactor
 
     agent = loaded.agent
-    caller = {"phone": caller_phone, "id": None, "metadata": {}}
+    caller: dict[str, Any] = {"phone": caller_phone, "id": None, "metadata": {}}
     scrub = Redactor(agent.guardrails.redact, env=env).scrub  # errors raised before the call exists
     transport = None
     call = None
+    code = 1
     demo = contextlib.ExitStack()
     try:
         tickets = demo.enter_context(demo_ticket_service(agent, env))
@@ -309,11 +340,16 @@ async def _call(
         scrub = call.redactor.scrub
         _freeze_start_up_objects()
         reason = await call.run()
-        _say(f"call ended: {reason}")
-        return 0
+        failure = call.session.end_error
+        if failure:  # the runtime had to end the call (the caller heard last words): say why, exit 1
+            _say(f"error: the call failed ({reason}): {scrub(failure.removeprefix('ProviderError: '))}")
+            code = 1
+        else:
+            _say(f"call ended: {reason}")
+            code = 0
     except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback with secrets
-        _say(f"error: {scrub(str(exc)) or type(exc).__name__}")
-        return 1
+        _say(f"error: {_describe(exc, scrub)}")
+        code = 1
     finally:
         gc.unfreeze()  # back to normal collection for what follows (in-process callers, tests)
         if transport is not None:
@@ -321,9 +357,13 @@ async def _call(
                 await transport.aclose()
             except Exception as exc:  # noqa: BLE001
                 _say(f"error: could not finish the transport: {exc}")
-        await providers.aclose()
-        if call is not None:
-            await call.aclose()
+        try:
+            await providers.aclose()
+            if call is not None:
+                await call.aclose()  # closes the event log: a full disk shows here
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            _say(f"error: could not finish the call cleanly: {_describe(exc, scrub)}")
+            code = 1
         demo.close()
         if mode == "wav" and output_wav:
             _say(f"agent audio: {output_wav}" + (f"; call recording: {recording}" if recording else ""))
@@ -331,3 +371,16 @@ async def _call(
             _say(f"agent replies (synthesized): {replies}")
         if events_path:
             _say(f"events: {events_path}")
+    return code
+
+
+def _describe(exc: BaseException, scrub: Any) -> str:
+    """One line for ``exc``: an OSError as ``path: reason``, a MemoryError said in words, else
+    its (scrubbed) text or class name.
+    """
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return str(scrub(f"{where}{exc.strerror}"))
+    return str(scrub(str(exc))) or type(exc).__name__

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from voiceagent.config.http_url import ALLOWED_HOST_PATTERN
+from voiceagent.providers.smallest.models import DEFAULT_HYDRA_MODEL, HydraModels, check_hydra_voice
 from voiceagent.providers.table import Slot, provider_description, provider_names
 
 
@@ -539,6 +549,46 @@ class Flow(StrictModel):
     )
 
 
+class SpeechToSpeech(StrictModel):
+    """Speech-to-speech: one realtime model hears the caller and answers with audio, instead of
+    speech-to-text -> language model -> text-to-speech (docs/speech-to-speech.md). English only.
+    """
+
+    provider: Literal["smallest"] = Field(
+        "smallest", description="Which service: smallest (Smallest AI Hydra).", examples=["smallest"]
+    )
+    model: HydraModels = Field(
+        DEFAULT_HYDRA_MODEL,
+        description="Hydra model: hydra-v1.1 (current), hydra-v1.0, or hydra (deprecated). Each has its own voices.",
+        examples=["hydra-v1.1"],
+    )
+    voice: str | None = Field(
+        None,
+        description=(
+            "A voice of that model (hydra-v1.1: zoe, maya, elena, ivy, grace, alex, aria, leo, sam, kai); "
+            "empty lets the service choose."
+        ),
+        examples=["zoe"],
+    )
+    transcripts: Literal["stt", "none"] = Field(
+        "stt",
+        description=(
+            "stt: the stt settings also transcribe the caller in parallel, so transcripts, hiding of values "
+            "and 'when' conditions work; none: no caller transcripts."
+        ),
+        examples=["stt"],
+    )
+
+    @field_validator("voice")
+    @classmethod
+    def _voice_of_model(cls, voice: str | None, info: ValidationInfo) -> str | None:
+        model = info.data.get("model")
+        problem = check_hydra_voice(model, voice) if isinstance(model, str) else None
+        if problem:
+            raise PydanticCustomError("hydra_voice", problem)
+        return voice
+
+
 class Agent(StrictModel):
     """A voice agent: what it says, how it sounds and what it may do."""
 
@@ -609,6 +659,14 @@ class Agent(StrictModel):
         default_factory=lambda: Behaviour.model_validate({}),
         description="Turn-taking settings.",
         examples=[{"barge_in": True, "fallback": "Sorry, could you repeat that?"}],
+    )
+    speech_to_speech: SpeechToSpeech | None = Field(
+        None,
+        description=(
+            "Optional: answer with one realtime speech-to-speech model instead of stt -> llm -> tts "
+            "(English only; the llm settings are still used in text mode)."
+        ),
+        examples=[{"provider": "smallest", "model": "hydra-v1.1", "voice": "zoe", "transcripts": "stt"}],
     )
     tools: list[Tool] = Field(
         default_factory=list,

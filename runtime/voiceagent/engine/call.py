@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from voiceagent.engine.compiler import CompiledAgent, compile_agent
 from voiceagent.engine.events import EventLog
@@ -30,17 +30,19 @@ from voiceagent.engine.redaction import Redactor
 from voiceagent.engine.session import Session
 from voiceagent.engine.tools import ToolRunner
 from voiceagent.providers.base import LLM, STT, TTS
+from voiceagent.providers.realtime import RealtimeS2S
 
 if TYPE_CHECKING:
     from voiceagent.config.load import LoadedAgent
     from voiceagent.transports.base import Transport
 
-__all__ = ["Call", "CallProviders", "Providers", "build_call"]
+__all__ = ["Call", "CallProviders", "CallSession", "Providers", "RealtimeProviders", "build_call", "realtime_of"]
 
 
 class CallProviders(Protocol):
     """The providers of one call, as :func:`voiceagent.providers.registry.resolve_providers`
     returns them: ``stt`` is None for a text transport, ``tts`` None when nothing is spoken.
+    Providers that may also carry a speech-to-speech model are :class:`RealtimeProviders`.
     """
 
     @property
@@ -53,6 +55,37 @@ class CallProviders(Protocol):
     def tts(self) -> TTS | None: ...  # noqa: D102
 
 
+@runtime_checkable
+class RealtimeProviders(CallProviders, Protocol):
+    """:class:`CallProviders` that also say whether the call runs on a realtime speech-to-speech
+    model (``realtime``: set for an agent with ``speech_to_speech`` on an audio call, else None),
+    as ``ResolvedProviders`` and :class:`Providers` do.
+    """
+
+    @property
+    def realtime(self) -> RealtimeS2S | None: ...  # noqa: D102
+
+
+def realtime_of(providers: CallProviders) -> RealtimeS2S | None:
+    """The speech-to-speech model ``providers`` carry (a :class:`RealtimeProviders`), else None."""
+    return providers.realtime if isinstance(providers, RealtimeProviders) else None
+
+
+class CallSession(Protocol):
+    """The session loop of a call: :class:`~voiceagent.engine.session.Session` (STT -> LLM ->
+    TTS) or :class:`~voiceagent.engine.s2s.SpeechToSpeechSession` (one realtime model).
+    """
+
+    async def run(self) -> str:
+        """Run the call to its end; returns the end reason."""
+        ...
+
+    @property
+    def end_error(self) -> str | None:
+        """What failed, when a failure (not the caller or the agent) ended the call; else None."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Providers:
     """A plain :class:`CallProviders`: the providers an embedder, a test or a benchmark built.
@@ -63,6 +96,7 @@ class Providers:
     llm: LLM
     stt: STT | None = None
     tts: TTS | None = None
+    realtime: RealtimeS2S | None = None
 
 
 @dataclass
@@ -70,7 +104,7 @@ class Call:
     """One assembled call, ready to :meth:`run`.
 
     Attributes:
-        session: the session loop of this call.
+        session: the session loop of this call (cascaded or speech-to-speech).
         events: its event log (``events.events`` in memory; also written to ``events_path``).
         redactor: masks the agent's ``guardrails.redact`` values and the environment's secrets.
         tools: runs the agent's python / http / builtin tools.
@@ -79,7 +113,7 @@ class Call:
         transport: the transport passed in (not owned).
     """
 
-    session: Session
+    session: CallSession
     events: EventLog
     redactor: Redactor
     tools: ToolRunner
@@ -122,6 +156,10 @@ def build_call(
 ) -> Call:
     """Assemble one call of ``loaded`` on ``providers`` through ``transport``.
 
+    The session is speech-to-speech (:class:`~voiceagent.engine.s2s.SpeechToSpeechSession`) when
+    ``providers`` carry a realtime model (:func:`realtime_of`) and the transport carries audio, else the cascaded
+    :class:`~voiceagent.engine.session.Session` (``max_tool_rounds`` applies to it only).
+
     Args:
         loaded: the agent as :func:`voiceagent.config.load.load_agent` returned it.
         providers: ``stt`` / ``llm`` / ``tts`` (a ``ResolvedProviders`` or any object with them).
@@ -156,19 +194,36 @@ def build_call(
     try:
         compiled = compiled or compile_agent(loaded)
         guard = VerificationGuard(agent.guardrails.verification, tools, redactor)
-        session = Session(
-            compiled,
-            llm=providers.llm,
-            transport=transport,
-            events=events,
-            stt=providers.stt,
-            tts=providers.tts,
-            tools=tools,
-            guard=guard,
-            variables=dict(variables or {}),
-            caller=dict(caller) if caller is not None else None,
-            max_tool_rounds=max_tool_rounds,
-        )
+        session: CallSession
+        realtime = realtime_of(providers)
+        if realtime is not None and transport.kind == "audio":
+            from voiceagent.engine.s2s import SpeechToSpeechSession
+
+            session = SpeechToSpeechSession(
+                compiled,
+                realtime=realtime,
+                transport=transport,
+                events=events,
+                stt=providers.stt,
+                tools=tools,
+                guard=guard,
+                variables=dict(variables or {}),
+                caller=dict(caller) if caller is not None else None,
+            )
+        else:
+            session = Session(
+                compiled,
+                llm=providers.llm,
+                transport=transport,
+                events=events,
+                stt=providers.stt,
+                tts=providers.tts,
+                tools=tools,
+                guard=guard,
+                variables=dict(variables or {}),
+                caller=dict(caller) if caller is not None else None,
+                max_tool_rounds=max_tool_rounds,
+            )
     except BaseException:
         events.close()
         raise

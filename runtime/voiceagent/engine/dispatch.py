@@ -11,7 +11,6 @@ how the call ends are the flow's rules (:class:`~voiceagent.engine.flow.Flow`).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.events import EventLog
 from voiceagent.engine.flow import Flow, FunctionKind
 from voiceagent.engine.ports import Guard, ToolRunnerPort
+from voiceagent.engine.tool_schema import ArgumentError, loggable_arguments, parse_arguments
 from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, TransferAction
 from voiceagent.providers.base import ToolCallRequest
 
@@ -49,12 +49,13 @@ def _default_refusal(tool: Tool, level: int) -> str | None:
 
 
 def _parse_args(raw: str | None) -> tuple[dict[str, Any] | None, str | None]:
-    """The LLM's JSON arguments as ``(dict, None)``, or ``(None, why)`` when not a JSON object."""
+    """The LLM's JSON arguments as ``(dict, None)``, or ``(None, why)`` when not a JSON object or
+    over the size, depth or string-length limits (checked before parsing: ``tool_schema``).
+    """
     try:
-        args = json.loads(raw or "{}")
-    except ValueError as exc:
+        return parse_arguments(raw), None
+    except ArgumentError as exc:
         return None, str(exc)
-    return (args, None) if isinstance(args, dict) else (None, "arguments must be a JSON object")
 
 
 class Dispatcher:
@@ -131,9 +132,9 @@ class Dispatcher:
     async def _execute(self, call: ToolCallRequest, kind: FunctionKind) -> CallOutcome:
         args, error = _parse_args(call.arguments)
         if args is None:
-            self.events.emit("tool.call", name=call.name, arguments=call.arguments)
+            self.events.emit("tool.call", name=call.name, arguments=loggable_arguments(call.arguments))
             self.events.emit("tool.result", name=call.name, ok=False, error=f"invalid arguments: {error}")
-            return CallOutcome(call, kind, False, {"error": f"invalid JSON arguments: {error}"})
+            return CallOutcome(call, kind, False, {"error": f"invalid arguments: {error}"})
         if kind == "transition":
             return CallOutcome(call, kind, True, {"ok": True, "state": self.flow.llm_target(call.name)})
         if kind == "verify":
@@ -162,7 +163,9 @@ class Dispatcher:
             result = ToolResult(True, {"ok": True})
         else:
             result = ToolResult(False, None, "no tool runner is configured")
-        timing = {"duration_ms": round(result.duration_ms, 1)} if result.duration_ms else {}
+        timing: dict[str, Any] = {"duration_ms": round(result.duration_ms, 1)} if result.duration_ms else {}
+        if result.output:  # what the tool printed: to the log, never to stdout
+            timing["output"] = result.output
         if result.ok:
             self.events.emit("tool.result", name=tool.name, ok=True, result=result.result, **timing)
         else:

@@ -235,7 +235,8 @@ class VerificationGuard:
                 mismatched.append(f)
 
         st = self._state
-        st.matched.update(matched)
+        if not mismatched:  # a failed attempt credits nothing: matched_factors would tell which one was wrong
+            st.matched.update(matched)
         st.level = max(st.level, self._level_for(len(st.matched)))
         failed = bool(mismatched)
         newly_locked = False

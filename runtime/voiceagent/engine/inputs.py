@@ -2,8 +2,9 @@
 
 Audio transports: caller frames are pumped into an STT stream; its ``speech_started`` and
 ``final`` events become items (a non-empty ``interim`` counts as ``speech_started``). Text
-transports: each non-blank line is a ``final`` item. When the input ends (hang-up, EOF, STT
-closed or failed) an ``end`` item follows.
+transports: each non-blank line is a ``final`` item. When the input ends (hang-up, EOF, STT closed
+or failed) an ``end`` item follows; :attr:`CallerInput.failure` then says whether a failure ended
+it (the session says last words to the caller, ``engine.farewell``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class CallerInput:
         clock_ms: the session clock (ms).
         on_error: ``(where, exception, fatal)``; fatal errors end the input.
         max_reopens: how many times a failed STT stream is replaced by a new one before the input ends.
+        reopen_delays_s: pause (s) before each replacement (the last one repeats): a concurrency
+            limit (Pulse close 1008) or a server error often clears within seconds.
         one_at_a_time: text only: read the next line only after the previous line's turn is done
             (a text transport without audio answers instantly, so piped lines must not barge in).
     """
@@ -60,6 +63,7 @@ class CallerInput:
         on_error: Callable[[str, BaseException, bool], None],
         one_at_a_time: bool = False,
         max_reopens: int = 2,
+        reopen_delays_s: tuple[float, ...] = (0.5, 2.0),
     ) -> None:
         self.transport = transport
         self.stt = stt
@@ -68,6 +72,10 @@ class CallerInput:
         self.on_error = on_error
         self.one_at_a_time = one_at_a_time
         self.max_reopens = max_reopens
+        self.reopen_delays_s = reopen_delays_s or (0.0,)
+        self.failure: BaseException | None = None
+        self._changed = asyncio.Event()  # the STT stream was replaced, or the reader gave up
+        """The error that ended the input (STT gave up, input unreadable), or None."""
         self._queue: asyncio.Queue[InputItem] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stream: Any = None  # an STTStream once started (audio)
@@ -143,27 +151,39 @@ class CallerInput:
                     return
                 except Exception as exc:  # noqa: BLE001 - a dead STT never crashes the call
                     if reopens >= self.max_reopens:
-                        self.on_error("stt", exc, True)
+                        self._fatal("stt", exc)
                         return
-                    reopens += 1
                     self.on_error("stt", exc, False)
+                    await asyncio.sleep(self.reopen_delays_s[min(reopens, len(self.reopen_delays_s) - 1)])
+                    reopens += 1
                     old = self._stream
                     assert self.stt is not None  # audio input starts only with an STT
                     try:
                         self._stream = await self.stt.open(language=self.language)
                     except Exception as open_exc:  # noqa: BLE001
-                        self.on_error("stt", open_exc, True)
+                        self._fatal("stt", open_exc)
                         return
+                    self._changed.set()
                     with contextlib.suppress(Exception):
                         await old.aclose()
         finally:
             self._put("end")
 
+    def _fatal(self, where: str, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self._changed.set()
+        self.on_error(where, exc, True)
+
     async def _replaced(self, failed: Any, wait_s: float = 5.0) -> bool:
-        """Wait (at most ``wait_s``) for the reader to replace the ``failed`` stream; True if it did."""
-        deadline = self.clock_ms() + 1000 * wait_s
-        while self._stream is failed and self.clock_ms() < deadline:  # noqa: ASYNC110 - bounded poll of a field
-            await asyncio.sleep(0.01)
+        """Wait (at most ``wait_s``) for the reader to replace the ``failed`` stream; True if it did.
+        Returns at once when the reader gave up.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                while self._stream is failed and self.failure is None:
+                    self._changed.clear()
+                    await self._changed.wait()
         return self._stream is not failed
 
     async def _forward(self, stream: Any) -> None:
@@ -189,6 +209,6 @@ class CallerInput:
                     if item.done is not None:
                         await item.done.wait()
         except Exception as exc:  # noqa: BLE001
-            self.on_error("input", exc, True)
+            self._fatal("input", exc)
         finally:
             self._put("end")

@@ -24,6 +24,7 @@ from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.dispatch import Dispatcher
 from voiceagent.engine.events import EventLog
+from voiceagent.engine.farewell import say_last_words
 from voiceagent.engine.flow import Ending, Flow
 from voiceagent.engine.history import History
 from voiceagent.engine.inputs import CallerInput, InputItem
@@ -104,6 +105,7 @@ class Session:
             clock_ms=events.now_ms,
             on_error=self._tts_error,
             language=self._speech_language if self.language.multilingual else None,
+            fallback=self.agent.behaviour.fallback,
         )
         self.dispatcher = Dispatcher(
             compiled,
@@ -126,6 +128,7 @@ class Session:
             max_tool_rounds=max_tool_rounds,
         )
         self.end_reason: str | None = None
+        self.end_error: str | None = None  # what failed, when a failure ended the call (session.end "error")
         self._input = CallerInput(
             transport,
             stt,
@@ -200,17 +203,20 @@ class Session:
                 self._prefetch = asyncio.create_task(self.guard.prefetch(self.tool_context()), name="lookup-prefetch")
             self._start_greeting()
             await self._loop()
+            if self._input.failure is not None and self.flow.ending is None:  # nobody can hear the caller
+                words = (self.speaker, self.events, self.history, self.agent.language, self.state.turns + 1)
+                await say_last_words(*words, reason=self.end_reason or "input_error")
         finally:
             await self._shutdown()
-        ending = self.flow.ending
+        ending, failed = self.flow.ending, {"error": self.end_error} if self.end_error else {}
         if ending is not None:
             transfer = ending.kind == "transfer"
             self.end_reason = "transfer" if transfer else str(ending.info.get("reason") or "end_call")
             self.events.emit("call.transfer" if transfer else "call.end", **ending.info)
         else:
             self.end_reason = self.end_reason or "caller_ended"
-            self.events.emit("call.end", reason=self.end_reason)
-        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name)
+            self.events.emit("call.end", reason=self.end_reason, **failed)
+        self.events.emit("session.end", reason=self.end_reason, turns=self.state.turns, state=self.flow.name, **failed)
         return self.end_reason
 
     async def _loop(self) -> None:
@@ -350,6 +356,8 @@ class Session:
         if turn.ended:
             return
         turn.ended = True
+        if not interrupted:  # a TTS fault may have replaced or cut a sentence: keep what was heard
+            turn.commit(self.history, played_ms)
         text = turn.spoken_text(played_ms)
         if text or interrupted:
             self.events.emit("agent.text", text=text, interrupted=interrupted, turn=turn.index)
@@ -400,6 +408,7 @@ class Session:
         self.events.emit("error", where=where, message=f"{type(exc).__name__}: {exc}")
         if fatal:
             self.end_reason = f"{where}_error"
+            self.end_error = f"{type(exc).__name__}: {exc}"
 
     async def _shutdown(self) -> None:
         if self._prefetch is not None and not self._prefetch.done():

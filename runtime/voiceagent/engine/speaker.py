@@ -8,6 +8,16 @@ actually heard (fully or partly).
 
 Without TTS, or when the transport plays no audio, sentences are only shown, and count as
 spoken the moment they are shown.
+
+TTS faults never silence a turn, and the log says only what the caller heard:
+
+* a sentence whose synthesis fails before any audio is replaced by the agent's fallback phrase
+  (``behaviour.fallback``): the segment's text becomes the phrase, so ``agent.text`` and the
+  history say what was actually heard; if the phrase fails too, the sentence is lost (an ``error``
+  event each time) and the next one is tried;
+* a synthesis that breaks off mid-sentence keeps, as the segment's text, only the words that fit
+  in the audio played (estimated from this call's speaking rate, ms per character), never the
+  whole sentence.
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ class Segment:
     dur_ms: float = 0.0
     done: bool = False
     language: str | None = None
+    fault: str | None = None
+    """None, or what a TTS fault did to it: ``replaced`` (the fallback phrase was said instead),
+    ``cut`` (synthesis broke off: ``text`` is the part heard) or ``lost`` (nothing was heard)."""
 
     def heard(self, played_ms: float) -> bool:
         """Whether the caller heard this sentence at least partly, given ``played_ms``."""
@@ -68,11 +81,16 @@ class Speaker:
         transport: a ``transports.base.Transport``.
         tts: a ``providers.base.TTS`` or None (text only).
         clock_ms: the session clock in ms (``EventLog.now_ms``).
-        on_error: called with the exception when TTS fails for a sentence (that sentence is skipped).
+        on_error: called with the exception when TTS fails for a sentence.
+        fallback: said instead of a sentence whose synthesis failed before any audio (None: the
+            sentence is only lost); see the module docstring.
         language: for agents with several ``languages``: the language to speak a sentence in
             (given its text); a TTS that implements ``providers.base.MultilingualTTS`` gets it
             with each request. None: every sentence in the TTS's own language.
     """
+
+    DEFAULT_MS_PER_CHAR = 65.0
+    """Speaking-rate estimate before any sentence of the call was synthesised in full."""
 
     def __init__(
         self,
@@ -81,6 +99,7 @@ class Speaker:
         *,
         clock_ms: Callable[[], float],
         on_error: Callable[[BaseException], None],
+        fallback: str | None = None,
         language: Callable[[str], str] | None = None,
     ) -> None:
         self.transport = transport
@@ -96,6 +115,9 @@ class Speaker:
         self._queue: asyncio.Queue[Segment] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._timeline_ms = 0.0
+        self.fallback = strip_markdown(fallback) if fallback else None
+        self._rate_ms = 0.0  # audio ms and characters of sentences synthesised in full
+        self._rate_chars = 0
 
     async def say(self, text: str, group: object = None) -> Segment | None:
         """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
@@ -160,11 +182,43 @@ class Speaker:
                 raise
             except Exception as exc:  # noqa: BLE001 - a TTS failure loses one sentence, not the call
                 self._on_error(exc)
+                await self._recover(seg)
             finally:
                 queue.task_done()
 
-    async def _speak(self, seg: Segment) -> None:
-        if self.listener is not None:
+    async def _recover(self, seg: Segment) -> None:
+        """After a failed synthesis of ``seg``: keep the words heard, or say the fallback phrase."""
+        if seg.dur_ms > 0:  # broke off mid-sentence: the log keeps what the caller heard
+            seg.text, seg.fault, seg.done = self._heard_part(seg), "cut", True
+            return
+        seg.fault = "lost"
+        if not self.fallback or seg.text == self.fallback:
+            return
+        original, seg.text = seg.text, self.fallback
+        try:
+            await self._speak(seg, first_try=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the fallback failed too: the sentence is lost
+            self._on_error(exc)
+            if seg.dur_ms > 0:
+                seg.text, seg.fault, seg.done = self._heard_part(seg), "cut", True
+            else:
+                seg.text = original
+            return
+        seg.fault = "replaced"
+
+    def _heard_part(self, seg: Segment) -> str:
+        """The words of ``seg`` that fit in its ``dur_ms`` of audio at this call's speaking rate."""
+        ms_per_char = self._rate_ms / self._rate_chars if self._rate_chars else self.DEFAULT_MS_PER_CHAR
+        chars = int(seg.dur_ms / max(ms_per_char, 1e-3))
+        if chars >= len(seg.text):
+            return seg.text
+        cut = seg.text.rfind(" ", 0, chars + 1)
+        return seg.text[:cut].rstrip(" ,;:") if cut > 0 else ""
+
+    async def _speak(self, seg: Segment, *, first_try: bool = True) -> None:
+        if self.listener is not None and first_try:
             self.listener.on_tts_request(self._clock_ms())
         assert self.tts is not None  # only audio mode queues segments
         if seg.language is not None and self.multilingual is not None:
@@ -188,3 +242,6 @@ class Speaker:
                 with contextlib.suppress(Exception):
                     await frames.aclose()
         seg.done = True
+        if seg.fault is None and seg.dur_ms > 0:
+            self._rate_ms += seg.dur_ms
+            self._rate_chars += len(seg.text)

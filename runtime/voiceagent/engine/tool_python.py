@@ -8,18 +8,18 @@ clash; other modules (installed packages) are imported normally, and standard-li
 third-party modules a tool imports are never removed from ``sys.modules``. Imports are cached
 per loader.
 
-Sync functions run in a worker thread (``asyncio.to_thread``); coroutine functions are awaited.
+Sync functions run on a daemon thread, coroutine functions in a task of their own
+(:func:`voiceagent.engine.tool_exec.call_function`: ``sys.exit`` and self-cancellation become
+tool errors).
 ``ctx=`` (a :class:`~voiceagent.engine.tools.ToolContext`) is passed only when the function has
 a ``ctx`` parameter or ``**kwargs`` (or as ``context=`` when it has a ``context`` parameter). A
 timeout cannot stop a sync function's thread: it keeps running in the background, its result
-discarded.
+discarded (a daemon thread: it never keeps the process alive).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import inspect
 import math
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceagent.config.pytools import context_param, load_function, private_package, runtime_signature
+from voiceagent.engine.tool_exec import call_function
 from voiceagent.engine.tool_schema import ToolFailure
 
 __all__ = ["PythonToolLoader", "to_jsonable"]
@@ -75,12 +76,8 @@ class PythonToolLoader:
         kwargs = dict(args)
         if ctx_param:
             kwargs[ctx_param] = ctx
-        if inspect.iscoroutinefunction(func):
-            value = await func(**kwargs)
-        else:
-            value = await asyncio.to_thread(func, **kwargs)
-            if inspect.isawaitable(value):
-                value = await value
+        # daemon thread / own task, exits and self-cancellation contained: engine/tool_exec.py
+        value = await call_function(func, kwargs, name=spec)
         return to_jsonable(value)
 
 

@@ -6,6 +6,11 @@ non-2xx HTTP answers all become ``ToolResult(ok=False, error=...)`` with a short
 for the LLM (scrubbed by the :class:`~voiceagent.engine.redaction.Redactor`: no secrets, no
 registered sensitive values).
 
+Python tools run contained (:mod:`voiceagent.engine.tool_exec`): ``sys.exit``,
+``KeyboardInterrupt`` and a self-raised ``CancelledError`` are tool errors, sync tools run on
+daemon threads (a hung one never keeps the process alive), and what a tool prints is captured into
+``ToolResult.output`` (the event log), never written to the conversation's stdout.
+
 Format: docs/agent-reference.md ("tools"); contracts: docs/architecture.md.
 """
 
@@ -24,6 +29,7 @@ import httpx
 
 from voiceagent.config.models import Agent, Tool
 from voiceagent.engine.redaction import Redactor
+from voiceagent.engine.tool_exec import OutputCapture, ToolAborted, capture_output, describe_abort
 from voiceagent.engine.tool_schema import (
     ArgumentError,
     ToolFailure,
@@ -108,6 +114,9 @@ class ToolResult:
         error: short, scrubbed message for the LLM when not ok.
         action: a call-control action the session must carry out (builtins), or None.
         duration_ms: wall time of the call in milliseconds.
+        output: what the tool printed to stdout/stderr while it ran (cut at
+            :data:`~voiceagent.engine.tool_exec.OUTPUT_LIMIT` characters), for the event log only;
+            None when it printed nothing.
     """
 
     ok: bool
@@ -115,6 +124,7 @@ class ToolResult:
     error: str | None = None
     action: TransferAction | EndCallAction | None = None
     duration_ms: float = 0.0
+    output: str | None = None
 
     def for_llm(self) -> str:
         """The JSON text to put in the ``tool`` message for the LLM: the result, or ``{"error": ...}``."""
@@ -157,15 +167,21 @@ class ToolRunner:
     async def run(self, name: str, arguments: Mapping[str, Any] | str | None, ctx: ToolContext) -> ToolResult:
         """Run tool ``name`` with ``arguments`` (a dict, or the raw JSON text from the LLM).
 
-        Never raises for tool failures (see module docstring); returns ``ToolResult``.
-        Cancellation of the calling task propagates (barge-in may cancel a tool).
+        Never raises for tool failures (see module docstring); returns ``ToolResult``. A tool
+        that calls ``sys.exit``, raises ``KeyboardInterrupt`` or raises ``CancelledError`` by
+        itself gets ``ok=False`` too. Cancellation of the calling task propagates (barge-in may
+        cancel a tool).
         """
         started = time.perf_counter()
+        capture: OutputCapture | None = None
 
         def done(ok: bool, result: Any = None, error: str | None = None, action: Any = None) -> ToolResult:
             if error is not None:
                 error = self.redactor.scrub_text(error)
-            return ToolResult(ok, result, error, action, (time.perf_counter() - started) * 1000.0)
+            output = capture.text() if capture is not None else None
+            if output is not None:
+                output = self.redactor.scrub_text(output)
+            return ToolResult(ok, result, error, action, (time.perf_counter() - started) * 1000.0, output)
 
         tool = self._tools.get(name)
         if tool is None:
@@ -177,26 +193,32 @@ class ToolRunner:
             return done(False, error=str(exc))
 
         try:
-            if tool.builtin is not None:
-                result, action = self._builtin(tool, args, ctx)
-                return done(True, result, action=action)
-            if tool.python is not None:
-                coro = self._python.call(tool.python, args, ctx)
-            elif tool.http is not None:
-                coro = self._http.call(tool.http, args, ctx)
-            else:
-                return done(False, error=f"tool '{name}' has no implementation (python, http or builtin)")
-            # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a barge-in's cancellation
-            async with asyncio.timeout(tool.timeout_ms / 1000.0):
-                result = await coro
+            with capture_output() as capture:
+                if tool.builtin is not None:
+                    result, action = self._builtin(tool, args, ctx)
+                    return done(True, result, action=action)
+                if tool.python is not None:
+                    coro = self._python.call(tool.python, args, ctx)
+                elif tool.http is not None:
+                    coro = self._http.call(tool.http, args, ctx)
+                else:
+                    return done(False, error=f"tool '{name}' has no implementation (python, http or builtin)")
+                # asyncio.timeout, not wait_for: on 3.11 wait_for may swallow a barge-in's cancellation
+                async with asyncio.timeout(tool.timeout_ms / 1000.0):
+                    result = await coro
         except TimeoutError:
+            # a sync python tool's daemon thread runs on in the background (engine/tool_exec.py)
             return done(False, error=f"tool '{name}' timed out after {tool.timeout_ms} ms")
+        except ToolAborted as exc:
+            return done(False, error=f"tool '{name}' failed: it {exc}")
         except ToolFailure as exc:
             return done(False, error=str(exc))
         except TemplateError as exc:
             return done(False, error=f"tool '{name}' is misconfigured: {exc}")
         except Exception as exc:  # noqa: BLE001 - a tool must never crash a call
             return done(False, error=f"tool '{name}' failed: {type(exc).__name__}: {exc}"[:300])
+        except (SystemExit, KeyboardInterrupt) as exc:  # raised outside tool_exec (e.g. an HTTP hook)
+            return done(False, error=f"tool '{name}' failed: it {describe_abort(exc)}")
         return done(True, result)
 
     def _builtin(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> tuple[Any, Any]:

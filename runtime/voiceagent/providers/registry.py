@@ -10,7 +10,10 @@ the generic rules (``stt/llm/tts.provider`` in ``docs/agent-reference.md``):
 - a named provider whose row requires a key fails with :class:`ProviderSetupError` naming the
   variable when it is missing;
 - the row's planner then decides for the agent (a Hindi agent and an English-only recognizer:
-  said plainly instead of silently falling back to English) and its builder builds it.
+  said plainly instead of silently falling back to English) and its builder builds it;
+- ``speech_to_speech`` (audio calls only): a realtime model (Smallest Hydra) instead of llm + tts,
+  plus the ``stt`` row for parallel transcripts with ``transcripts: stt``
+  (:mod:`voiceagent.providers.s2s_choice`, docs/speech-to-speech.md); text calls run the llm.
 
 Decisions are made first (:func:`plan_providers`, pure and cheap) and providers built second
 (:func:`resolve_providers`), so the startup lines can be printed and tested without any model.
@@ -22,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
 
 from voiceagent.config.models import Agent
 from voiceagent.providers.base import LLM, STT, TTS, ProviderError
+from voiceagent.providers.realtime import RealtimeS2S
 from voiceagent.providers.table import AUTO, Slot, auto_candidates, spec_for
 
 __all__ = ["Choice", "ProviderPlan", "ProviderSetupError", "ResolvedProviders", "plan_providers", "resolve_providers"]
@@ -42,7 +46,7 @@ class ProviderSetupError(Exception):
 class Choice:
     """One decision: ``provider`` (``smallest``, ``local``, ``openai``) for ``slot`` and why."""
 
-    slot: Slot
+    slot: Slot | Literal["s2s"]
     provider: str
     what: str
     """Human description: ``smallest pulse``, ``local (faster-whisper tiny.en)``..."""
@@ -59,33 +63,38 @@ class ProviderPlan:
     """The decisions for one run; ``stt``/``tts`` are None when not used (``off_notes`` say why)."""
 
     stt: Choice | None
-    llm: Choice
+    llm: Choice | None
     tts: Choice | None
     off_notes: tuple[str, ...] = ()
+    s2s: Choice | None = None
+    """Speech-to-speech (``speech_to_speech``, audio calls only): replaces llm and tts."""
 
     @property
     def notes(self) -> list[str]:
-        """One startup line per slot, in stt, llm, tts order (a slot that is off says why)."""
-        chosen = {c.slot: c.note for c in (self.stt, self.llm, self.tts) if c is not None}
+        """One startup line per slot, in s2s, stt, llm, tts order (a slot that is off says why)."""
+        chosen = {c.slot: c.note for c in (self.s2s, self.stt, self.llm, self.tts) if c is not None}
         off = {note.split(":", 1)[0]: note for note in self.off_notes}
-        lines = [chosen.get(slot) or off.pop(slot, None) for slot in ("stt", "llm", "tts")]
+        lines = [chosen.get(slot) or off.pop(slot, None) for slot in ("s2s", "stt", "llm", "tts")]
         return [line for line in lines if line] + list(off.values())
 
 
 @dataclass
 class ResolvedProviders:
     """Built providers for one call. ``stt`` is None in text mode; ``tts`` is None when no audio
-    is produced. ``notes``: one startup line per slot saying what was chosen and why.
+    is produced; ``realtime`` is the speech-to-speech model of an audio call of an agent with
+    ``speech_to_speech`` (then ``llm`` is an unused placeholder). ``notes``: one startup line per
+    slot saying what was chosen and why.
     """
 
     stt: STT | None
     llm: LLM
     tts: TTS | None
     notes: list[str] = field(default_factory=list)
+    realtime: RealtimeS2S | None = None
 
     async def aclose(self) -> None:
         """Close every provider that has ``aclose`` (errors are swallowed: this runs at exit)."""
-        for p in (self.stt, self.llm, self.tts):
+        for p in (self.realtime, self.stt, self.llm, self.tts):
             close = getattr(p, "aclose", None)
             if close is None:
                 continue
@@ -155,6 +164,29 @@ def plan_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, speech:
     Raises:
         ProviderSetupError: a required key is missing or the chosen stack cannot serve the agent.
     """
+    s2s = agent.speech_to_speech
+    if audio and s2s is not None:
+        from voiceagent.providers.s2s_choice import s2s_problem
+
+        problem = s2s_problem(agent, env)
+        if problem:
+            raise ProviderSetupError(problem)
+        choice = Choice(
+            "s2s", "smallest", f"smallest {s2s.model} voice {s2s.voice or 'default'}", "speech_to_speech in the agent"
+        )
+        stt = _plan("stt", agent, env) if s2s.transcripts == "stt" else None
+        notes: tuple[str, ...] = ("llm, tts: off — speech_to_speech answers (--text uses the llm block)",)
+        if stt is None:
+            notes += ("stt: off — speech_to_speech.transcripts: none (no caller transcripts)",)
+        return ProviderPlan(stt=stt, llm=None, tts=None, off_notes=notes, s2s=choice)
+    plan = _plan_cascaded(agent, env=env, audio=audio, speech=speech)
+    if s2s is not None:  # text mode
+        note = "s2s: off — text mode runs the llm block (speech_to_speech is for audio calls)"
+        plan = replace(plan, off_notes=(*plan.off_notes, note))
+    return plan
+
+
+def _plan_cascaded(agent: Agent, *, env: Mapping[str, str], audio: bool, speech: bool) -> ProviderPlan:
     llm = _plan("llm", agent, env)
     if audio:
         return ProviderPlan(stt=_plan("stt", agent, env), llm=llm, tts=_plan("tts", agent, env))
@@ -180,15 +212,23 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
             not be built (e.g. a missing package; the message says which and how to fix it).
     """
     plan = plan_providers(agent, env=env, audio=audio, speech=speech)
-    built: dict[str, Any] = {"stt": None, "llm": None, "tts": None}
+    built: dict[str, Any] = {"stt": None, "llm": None, "tts": None, "s2s": None}
     notes = list(plan.notes)
     try:
+        if plan.s2s is not None:
+            from voiceagent.providers.s2s_choice import UnusedLLM, build_realtime
+
+            built["llm"] = UnusedLLM()
+            try:
+                built["s2s"] = build_realtime(agent, env)
+            except (ProviderError, ValueError) as exc:
+                raise ProviderSetupError(f"s2s: could not start {plan.s2s.what}: {exc}") from exc
         slots: tuple[tuple[Slot, Choice | None], ...] = (("llm", plan.llm), ("stt", plan.stt), ("tts", plan.tts))
         for slot, choice in slots:
             if choice is None:
                 continue
             try:
-                built[slot] = _function(spec_for(choice.slot, choice.provider).build)(choice, agent, env)
+                built[slot] = _function(spec_for(slot, choice.provider).build)(choice, agent, env)
             except (ProviderError, ImportError, ValueError, OSError) as exc:
                 if slot == "tts" and not audio:  # text mode: speech is optional
                     notes = [n for n in notes if not n.startswith("tts:")] + [f"tts: off — {exc}"]
@@ -200,13 +240,13 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
     except BaseException:
         import asyncio
 
-        partial = ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"])
+        partial = ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"], realtime=built["s2s"])
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             asyncio.run(partial.aclose())
         raise
-    return ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"], notes=notes)
+    return ResolvedProviders(stt=built["stt"], llm=built["llm"], tts=built["tts"], notes=notes, realtime=built["s2s"])
 
 
 def _local_fix(slot: Slot) -> str:

@@ -116,6 +116,8 @@ class HydraConnection:
     audio_before_configured: int = 0
     chunk_sizes: list[int] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+    """``time.monotonic()`` when each frame of :attr:`sent` was sent (for latency benchmarks)."""
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -173,6 +175,7 @@ class _Session:
     async def send(self, msg: dict[str, Any]) -> None:
         msg.setdefault("event_id", f"sv_{uuid.uuid4().hex[:16]}")
         self.conn.sent.append(msg)
+        self.conn.sent_at.append(time.monotonic())
         await self.ws.send(json.dumps(msg))
 
     async def error(self, code: str, message: str, *, etype: str = "invalid_request_error", **extra: Any) -> None:

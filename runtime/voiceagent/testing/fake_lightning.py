@@ -70,6 +70,10 @@ class LightningOptions:
     idle_timeout_s: overrides ``?timeout=`` (default 60 s) for the idle close.
     error_when_text_contains: requests whose text contains this get an error frame (WS) or a
         500 (HTTP) instead of audio; error_shape: ``nested`` (spec) or ``flat`` (top-level message).
+    ws_error_when_text_contains: like ``error_when_text_contains`` for the WebSocket only (the
+        HTTP ``/tts`` answers normally), to play a fallback from one transport to the other.
+    drop_when_text_contains: a WebSocket request whose text contains this gets the first half of
+        its audio, then the TCP connection is dropped (no close frame): a drop mid-sentence.
     known_voices: when set, other voice ids get ``Invalid Voice ID``.
     http_error: force every HTTP ``/tts`` answer to ``(status, json_body)``.
     """
@@ -84,6 +88,8 @@ class LightningOptions:
     error_shape: Literal["nested", "flat"] = "nested"
     known_voices: set[str] | None = None
     http_error: tuple[int, Any] | None = None
+    ws_error_when_text_contains: str | None = None
+    drop_when_text_contains: str | None = None
 
 
 @dataclass
@@ -106,6 +112,8 @@ class FakeLightning:
         self.ws_params: list[dict[str, str]] = []
         self.completes_sent = 0
         self.chunks_sent = 0
+        self.drops = 0
+        """WebSocket connections dropped mid-request (``drop_when_text_contains``)."""
 
     def audio_for(self, text: str, sample_rate: int) -> bytes:
         """Exactly the PCM this fake returns for ``text`` at ``sample_rate``."""
@@ -209,7 +217,8 @@ class FakeLightning:
             if job.get("request_id"):
                 head["external_request_id"] = job["request_id"]
             text = job["text"]
-            if opts.error_when_text_contains and opts.error_when_text_contains in text:
+            failing = [opts.error_when_text_contains, opts.ws_error_when_text_contains]
+            if any(marker and marker in text for marker in failing):
                 await ws.send(json.dumps({**head, **self._error("Synthesis failed", "internal_error")}))
                 state["busy"], state["last"] = False, time.monotonic()
                 continue
@@ -218,7 +227,12 @@ class FakeLightning:
             step = max(2, int(rate * opts.chunk_ms / 1000.0) * 2)
             if opts.first_audio_delay_ms:
                 await asyncio.sleep(opts.first_audio_delay_ms / 1000.0)
+            drop_at = len(pcm) // 2 if opts.drop_when_text_contains and opts.drop_when_text_contains in text else None
             for i in range(0, len(pcm), step):
+                if drop_at is not None and i >= drop_at:
+                    self.drops += 1
+                    ws.transport.abort()  # mid-sentence, no close frame
+                    return
                 if i and opts.chunk_interval_ms:
                     await asyncio.sleep(opts.chunk_interval_ms / 1000.0)
                 audio = base64.b64encode(pcm[i : i + step]).decode()

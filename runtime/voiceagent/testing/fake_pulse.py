@@ -90,6 +90,8 @@ class PulseOptions:
     disconnect_after_bytes: drop the TCP connection (no close frame) once a stream received this
         many audio bytes; ``disconnect_times`` limits how many connections get dropped.
     error_frame: sent after the first audio frame, then the server closes with 1011.
+    fail_streams: ``close_1008`` and ``error_frame`` apply to the first this many streams only
+        (None: to every stream), so a transient failure that a new stream recovers from can be played.
     frame_style: ``unified`` (``type`` + ``transcript`` + ``transcription``), ``legacy`` (no
         ``type``, ``transcript`` only) or ``transcription_only``.
     """
@@ -106,6 +108,7 @@ class PulseOptions:
     disconnect_after_bytes: int | None = None
     disconnect_times: int = 1
     error_frame: dict[str, Any] | None = None
+    fail_streams: int | None = None
     frame_style: Literal["unified", "legacy", "transcription_only"] = "unified"
 
 
@@ -122,6 +125,7 @@ class PulseConnection:
     controls: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     dropped: bool = False
+    fails: bool = True
 
 
 def _qtrue(value: str | None, default: bool) -> bool:
@@ -201,7 +205,8 @@ class FakePulse:
         )
         self.connections.append(conn)
         opts = self.options
-        if opts.close_1008 or (opts.max_streams is not None and self._open >= opts.max_streams):
+        conn.fails = opts.fail_streams is None or len(self.connections) <= opts.fail_streams
+        if (opts.close_1008 and conn.fails) or (opts.max_streams is not None and self._open >= opts.max_streams):
             await ws.close(1008, "Concurrency limit reached")
             return
         self._open += 1
@@ -305,7 +310,7 @@ class _PulseSession:
             self.fake._drops += 1
             self.conn.dropped = True
             return False
-        if opts.error_frame is not None and not self.error_sent:
+        if opts.error_frame is not None and not self.error_sent and self.conn.fails:
             self.error_sent = True
             self.send(opts.error_frame)
             self.send(None)

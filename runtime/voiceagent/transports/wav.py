@@ -20,8 +20,13 @@ reply. So once the caller has been silent for ``hold_after_ms`` after speaking (
 recording), the virtual clock holds until the agent finished its reply (the session calls
 :meth:`WavTransport.wait_played` at the end of every turn) or ``hold_timeout_s`` of wall time
 passed; with ``hold_at_start`` it also holds at 0 until the greeting was said. The agent's
-thinking time therefore takes no room on the fast timeline; everything else
-(gaps, overlaps, barge-ins) is as in real time.
+thinking time therefore takes no room on the fast timeline; everything else (gaps, overlaps,
+barge-ins) is as in real time.
+
+Memory is bounded for recordings of any length: the caller file is read in one-second chunks as
+it is streamed (:class:`~voiceagent.transports.wav_source.WavSource`, which also refuses a header
+that claims more audio than the file holds), and agent audio that lies before the caller position
+(it can no longer be cut by a barge-in) is written to ``output_path`` as the call goes.
 """
 
 from __future__ import annotations
@@ -29,21 +34,21 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from voiceagent.audio import AudioFrame
+from voiceagent.transports.wav_source import WavFormatError, WavSource
+from voiceagent.transports.wav_timeline import AgentTimeline
 
-
-class WavFormatError(ValueError):
-    """The input file is not a PCM WAV the stdlib :mod:`wave` module can read."""
+__all__ = ["WavFormatError", "WavTransport", "read_wav", "write_wav"]
 
 
 def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
-    """Read a WAV file into one mono PCM16 frame.
+    """Read a WAV file into one mono PCM16 frame (for short files; :class:`WavTransport` streams).
 
     Integer PCM (8-bit unsigned, 16, 24 or 32 bits, any channel count) is read with the stdlib
     :mod:`wave` and averaged to mono with numpy. Anything ``wave`` cannot read (32-bit float,
@@ -58,68 +63,15 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> AudioFrame:
         An :class:`AudioFrame` (PCM16 mono little-endian).
 
     Raises:
-        WavFormatError: a file neither reader can decode (the message suggests a conversion).
+        WavFormatError: a file neither reader can decode, or a header claiming more audio than
+            the file holds (the message suggests a conversion).
         FileNotFoundError: no such file.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such file")
-    try:
-        with wave.open(str(p), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        frame = _read_with_av(p, sample_rate, exc)
-    else:
-        samples = _to_int16(raw, width)
-        if channels > 1:
-            usable = len(samples) - len(samples) % channels
-            mixed = samples[:usable].reshape(-1, channels).astype(np.int32).mean(axis=1)
-            samples = np.clip(np.round(mixed), -32768, 32767).astype("<i2")
-        frame = AudioFrame(samples.astype("<i2").tobytes(), rate)
-    if sample_rate is not None and sample_rate != frame.sample_rate:
-        frame = frame.resampled(sample_rate)
-    return frame
-
-
-def _read_with_av(path: Path, sample_rate: int | None, cause: Exception) -> AudioFrame:
-    """Decode any audio FFmpeg knows to PCM16 mono with PyAV (https://pyav.basswood-io.com)."""
-    hint = (
-        f"{path}: not a PCM WAV file this runtime can read ({cause}); convert it first, e.g. "
-        f"`ffmpeg -i {path.name} -ac 1 -ar 16000 -c:a pcm_s16le caller.wav`"
-    )
-    try:
-        import av
-    except ImportError:
-        raise WavFormatError(hint) from cause
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            rate = sample_rate or stream.codec_context.sample_rate
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-            chunks = []
-            for decoded in container.decode(stream):
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(decoded)]
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        raise WavFormatError(hint) from exc
-    pcm = np.concatenate(chunks).astype("<i2") if chunks else np.zeros(0, "<i2")
-    return AudioFrame(pcm.tobytes(), rate)
-
-
-def _to_int16(raw: bytes, width: int) -> np.ndarray:
-    """Integer PCM bytes of ``width`` bytes per sample -> int16 samples (interleaved channels)."""
-    if width == 1:  # WAV 8-bit is unsigned
-        return ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype("<i2")
-    if width == 2:
-        return np.frombuffer(raw, dtype="<i2")
-    if width == 3:
-        b = np.frombuffer(raw[: len(raw) - len(raw) % 3], dtype=np.uint8).reshape(-1, 3)
-        # the top two bytes of a little-endian 24-bit sample are its 16-bit value
-        return (b[:, 1].astype(np.uint16) | (b[:, 2].astype(np.uint16) << 8)).view("<i2")
-    if width == 4:
-        return (np.frombuffer(raw, dtype="<i4") >> 16).astype("<i2")
-    raise WavFormatError(f"unsupported sample width: {width} bytes")
+    source = WavSource(path, sample_rate)
+    if source.sample_rate == source.file_rate:
+        return source.read_all()
+    # one-shot resampling of the whole file (as before); WavTransport streams instead
+    return WavSource(path).read_all().resampled(source.sample_rate)
 
 
 def write_wav(path: str | Path, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
@@ -187,14 +139,12 @@ class WavTransport:
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self.caller: dict[str, Any] = dict(caller or {"phone": None, "id": None, "metadata": {}})
-        recorded = read_wav(self.input_path, sample_rate)
-        pad = np.zeros(round(sample_rate * trailing_silence_ms / 1000.0), dtype="<i2")
-        self._caller_pcm = np.concatenate([recorded.to_numpy(), pad])
-        self.caller_speech_ms = recorded.duration_ms
+        self._source = WavSource(self.input_path, sample_rate)  # header checked now, audio read as streamed
+        self._pad_samples = round(sample_rate * trailing_silence_ms / 1000.0)
+        self.caller_speech_ms = self._source.duration_ms
         """Length of the recording itself (without the appended silence), ms."""
         self._out_rate = output_rate
-        self._agent = bytearray()  # agent timeline at _out_rate, PCM16 mono
-        self._spans: list[list[int]] = []  # [start, end) sample spans of agent audio on the timeline
+        self._timeline = AgentTimeline(self.output_path, output_rate)  # written as it becomes final
         self._consumed_ms = 0.0
         self._caller_done = False
         self._t0: float | None = None
@@ -230,7 +180,7 @@ class WavTransport:
     def _position_samples(self) -> int:
         pos = self.position_ms()
         if pos == float("inf"):
-            return len(self._agent) // 2
+            return self._timeline.end
         return int(pos * (self._out_rate or self.sample_rate) / 1000.0)
 
     # ------------------------------------------------------------------ caller
@@ -249,12 +199,11 @@ class WavTransport:
         """
         self._start_clock()
         n = max(1, int(self.sample_rate * self.frame_ms / 1000))
-        total = len(self._caller_pcm)
         try:
-            for i, start in enumerate(range(0, total, n)):
+            start = 0
+            for i, chunk in enumerate(self._caller_frames(n)):
                 if self._closed:
                     return
-                chunk = self._caller_pcm[start : start + n]
                 if not self.fast:
                     due = self._t0 + (start + len(chunk)) / self.sample_rate  # type: ignore[operator]
                     delay = due - time.monotonic()
@@ -267,21 +216,49 @@ class WavTransport:
                         await self._hold()
                     await asyncio.sleep(0)  # let the session react between frames
                 self._consumed_ms = 1000.0 * (start + len(chunk)) / self.sample_rate
+                start += len(chunk)
                 self._wake()
-                yield AudioFrame(chunk.tobytes(), self.sample_rate)
+                yield AudioFrame(chunk.astype("<i2").tobytes(), self.sample_rate)
         finally:
             self._caller_done = True
             self._wake()
 
+    def _caller_stream(self, rate: int | None = None) -> Iterator[np.ndarray]:
+        """The recording then the trailing silence, in chunks, at ``rate`` (default the caller rate)."""
+        rate = rate or self.sample_rate
+        yield from self._source.chunks(rate)
+        pad = round(self._pad_samples * rate / self.sample_rate)
+        step = max(1, rate)
+        for i in range(0, pad, step):
+            yield np.zeros(min(step, pad - i), dtype="<i2")
+
+    def _caller_frames(self, n: int) -> Iterator[np.ndarray]:
+        """The caller stream cut into frames of ``n`` samples (the last one may be shorter)."""
+        buf = np.zeros(0, dtype="<i2")
+        for chunk in self._caller_stream():
+            buf = np.concatenate([buf, chunk]) if buf.size else chunk
+            whole = len(buf) - len(buf) % n
+            for i in range(0, whole, n):
+                yield buf[i : i + n]
+            buf = buf[whole:]
+        if buf.size:
+            yield buf
+
+    def caller_samples(self) -> int:
+        """Samples of the caller timeline (recording plus trailing silence) at the caller rate."""
+        return self._source.samples + self._pad_samples
+
     def _speech_frames(self, n: int) -> np.ndarray:
         """Per caller frame: does it carry speech (RMS within 35 dB of the loudest frame, above
-        -55 dBFS)?
+        -55 dBFS)? One streaming pass over the file: memory is one float per frame.
         """
-        frames = len(self._caller_pcm) // n + (1 if len(self._caller_pcm) % n else 0)
-        padded = np.zeros(frames * n, dtype=np.float64)
-        padded[: len(self._caller_pcm)] = self._caller_pcm
-        rms = np.sqrt(np.mean((padded.reshape(frames, n) / 32768.0) ** 2, axis=1))
-        db = 20 * np.log10(np.maximum(rms, 1e-9))
+        rms = [
+            float(np.sqrt(np.mean((f.astype(np.float64) / 32768.0) ** 2)) * np.sqrt(len(f) / n))
+            for f in self._caller_frames(n)
+        ]
+        db = 20 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64), 1e-9))
+        if db.size == 0:
+            return np.zeros(0, dtype=bool)
         threshold = max(float(db.max()) - 35.0, -55.0)
         loud: np.ndarray = db > threshold
         return loud
@@ -328,34 +305,18 @@ class WavTransport:
             return
         self._start_clock()
         if self._out_rate is None:
-            self._out_rate = frame.sample_rate
-        out = frame.resampled(self._out_rate)
-        end = len(self._agent) // 2
-        start = max(self._position_samples(), end)
-        if start > end:
-            self._agent.extend(b"\x00\x00" * (start - end))
-        self._agent.extend(out.pcm)
-        new_end = start + out.samples
-        if self._spans and self._spans[-1][1] == start:
-            self._spans[-1][1] = new_end
-        else:
-            self._spans.append([start, new_end])
+            self._out_rate = self._timeline.rate = frame.sample_rate
+        self._timeline.place(frame.resampled(self._out_rate).pcm, self._position_samples())
 
     async def clear(self) -> None:
         """Barge-in: drop agent audio placed beyond the caller position (not yet "played")."""
-        if not self._spans:
-            return
-        cut = min(self._position_samples(), len(self._agent) // 2)
-        self._spans = [[s, min(e, cut)] for s, e in self._spans if s < cut]
-        del self._agent[2 * (self._spans[-1][1] if self._spans else 0) :]
+        self._timeline.clear(self._position_samples())
 
     def played_ms(self) -> float:
         """Milliseconds of agent audio lying before the caller position (i.e. already heard)."""
-        if not self._spans or not self._out_rate:
+        if not self._out_rate:
             return 0.0
-        pos = self._position_samples()
-        played = sum(max(0, min(e, pos) - s) for s, e in self._spans)
-        return 1000.0 * played / self._out_rate
+        return 1000.0 * self._timeline.played_samples(self._position_samples()) / self._out_rate
 
     async def wait_played(self) -> None:
         """Return when the caller position has reached the end of the agent audio: after sleeping
@@ -366,7 +327,7 @@ class WavTransport:
         self._replies += 1
         self._reply_done.set()  # the agent finished a reply: a held virtual clock moves on
         while not self._closed:
-            end_ms = 1000.0 * (len(self._agent) // 2) / (self._out_rate or self.sample_rate)
+            end_ms = 1000.0 * self._timeline.end / (self._out_rate or self.sample_rate)
             remaining = end_ms - self.position_ms()
             if remaining <= 0:
                 return
@@ -384,21 +345,42 @@ class WavTransport:
         """Audio-only: text is not shown (the event log has it)."""
 
     async def aclose(self) -> None:
-        """Write ``output_path`` (and the stereo recording when asked). Idempotent."""
+        """Finish ``output_path`` (and write the stereo recording when asked). Idempotent.
+
+        The agent file is padded with silence to the caller's timeline (recording plus trailing
+        silence); the recording is built in chunks from the caller file and the agent file, so
+        neither is ever in memory whole.
+        """
         if self._closed:
             return
         self._closed = True
         self._wake()
         self._reply_done.set()
         rate = self._out_rate or self.sample_rate
-        caller = AudioFrame(self._caller_pcm.tobytes(), self.sample_rate).resampled(rate).to_numpy()
-        agent = np.frombuffer(bytes(self._agent), dtype="<i2")
-        length = max(len(caller), len(agent))
-        agent = np.pad(agent, (0, length - len(agent)))
-        write_wav(self.output_path, agent.astype("<i2").tobytes(), rate)
+        self._out_rate = rate
+        self._timeline.finish(round(self.caller_samples() * rate / self.sample_rate), rate)
         if self.recording_path is not None:
-            stereo = np.stack([np.pad(caller, (0, length - len(caller))), agent], axis=1)
-            write_wav(self.recording_path, stereo.astype("<i2").tobytes(), rate, channels=2)
+            self._write_recording(rate)
+
+    def _write_recording(self, rate: int) -> None:
+        """Stereo PCM16 at ``rate``: the caller (resampled, streamed) left, the agent file right."""
+        assert self.recording_path is not None
+        self.recording_path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(self.output_path), "rb") as agent, wave.open(str(self.recording_path), "wb") as out:
+            out.setnchannels(2)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            written = 0
+            for caller in self._caller_stream(rate):
+                right = np.frombuffer(agent.readframes(len(caller)), dtype="<i2")
+                right = np.pad(right, (0, len(caller) - len(right)))
+                out.writeframes(np.stack([caller, right], axis=1).astype("<i2").tobytes())
+                written += len(caller)
+            while True:  # agent audio beyond the caller's timeline (a reply still playing at the end)
+                rest = np.frombuffer(agent.readframes(rate), dtype="<i2")
+                if rest.size == 0:
+                    break
+                out.writeframes(np.stack([np.zeros_like(rest), rest], axis=1).astype("<i2").tobytes())
 
     def _wake(self) -> None:
         self._progress.set()

@@ -31,12 +31,25 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError
+from voiceagent.providers.realtime import (
+    ItemDone,
+    RealtimeClosed,
+    RealtimeConfig,
+    RealtimeError,
+    RealtimeEvent,
+    ResponseAudio,
+    ResponseAudioDone,
+    ResponseDone,
+    ResponseStarted,
+    SpeechStarted,
+    SpeechStopped,
+    ToolCall,
+)
 from voiceagent.providers.smallest._common import (
     error_text,
     http_error,
@@ -45,6 +58,7 @@ from voiceagent.providers.smallest._common import (
     scrub,
     ws_url,
 )
+from voiceagent.providers.smallest.models import DEFAULT_HYDRA_MODEL, HYDRA_VOICES, check_hydra_voice
 
 __all__ = [
     "HYDRA_VOICES",
@@ -62,7 +76,9 @@ __all__ = [
     "HydraSpeechStarted",
     "HydraSpeechStopped",
     "HydraToolCall",
+    "check_hydra_voice",
     "flat_tools",
+    "session_payload",
 ]
 
 SERVICE = "Hydra"
@@ -75,139 +91,23 @@ CHUNK_MS = 20
 """Caller audio is sent in chunks of this many ms (20-40 ms allowed; 320 bytes minimum)."""
 RESPONSE_DEBOUNCE_S = 0.2
 """Wait after the last tool output before ``response.create`` (one narration for several tools)."""
-DEFAULT_MODEL = "hydra-v1.1"
-HYDRA_VOICES: Mapping[str, frozenset[str]] = {
-    "hydra-v1.1": frozenset({"zoe", "maya", "elena", "ivy", "grace", "alex", "aria", "leo", "sam", "kai"}),
-    "hydra-v1.0": frozenset(
-        {
-            "vaughn",
-            "brooks",
-            "cole",
-            "hayes",
-            "pierce",
-            "sterling",
-            "ellis",
-            "lane",
-            "quinn",
-            "arden",
-            "rowan",
-            "blair",
-            "emery",
-            "sawyer",
-        }
-    ),
-    "hydra": frozenset({"wren", "sloane", "marlowe", "reed", "knox", "tate"}),
-}
-"""Voices per model; the rosters do not overlap and are frozen at the handshake (docs §Voices)."""
+DEFAULT_MODEL = DEFAULT_HYDRA_MODEL
 
-
-# --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class HydraSpeechStarted:
-    """The caller started speaking (``input_audio_buffer.speech_started``); ms of received audio."""
-
-    audio_start_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class HydraSpeechStopped:
-    """The caller stopped speaking (``input_audio_buffer.speech_stopped``); ms of received audio."""
-
-    audio_end_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class HydraResponseStarted:
-    """A response began (``response.created``); audio of any earlier response is stale."""
-
-    response_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class HydraAudio:
-    """Agent audio of ``response_id``: PCM16 mono LE at 48 kHz (``response.output_audio.delta``)."""
-
-    response_id: str
-    frame: AudioFrame
-
-
-@dataclass(frozen=True, slots=True)
-class HydraAudioDone:
-    """All audio of ``response_id`` was sent (``response.output_audio.done``)."""
-
-    response_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class HydraToolCall:
-    """The model calls ``name`` with ``arguments`` (a JSON string); answer with the ``call_id``."""
-
-    response_id: str
-    call_id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class HydraItem:
-    """A finished conversation item (``conversation.item.done``).
-
-    ``role`` is ``user``/``assistant``/``system``; ``status`` ``completed`` or ``incomplete`` (a
-    rejected noise turn); ``text`` is the item's text when the server sent any (Hydra sends no
-    transcripts for audio: usually None).
-    """
-
-    item_id: str
-    item_type: str
-    role: str | None
-    status: str | None
-    text: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HydraResponseDone:
-    """``response.done``: ``status`` is ``completed``, ``cancelled`` (``reason`` ``interrupted`` on
-    barge-in, ``client_cancelled``), ``incomplete`` or ``failed``.
-    """
-
-    response_id: str
-    status: str
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HydraError:
-    """An ``error`` frame (``code``: ``invalid_audio``, ``invalid_frame``, ``tool_response_timeout``,
-    ``server_full``, ``internal_error``...); errors are not fatal unless a close follows.
-    """
-
-    code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class HydraClosed:
-    """The socket closed: ``code`` 1000 (idle or normal), 1013 (server full), None (dropped)."""
-
-    code: int | None
-    reason: str
-    by_client: bool
-
-
-HydraEvent = (
-    HydraSpeechStarted
-    | HydraSpeechStopped
-    | HydraResponseStarted
-    | HydraAudio
-    | HydraAudioDone
-    | HydraToolCall
-    | HydraItem
-    | HydraResponseDone
-    | HydraError
-    | HydraClosed
-)
+# The provider-neutral events (voiceagent.providers.realtime) under their Hydra names.
+HydraSpeechStarted = SpeechStarted
+HydraSpeechStopped = SpeechStopped
+HydraResponseStarted = ResponseStarted
+HydraAudio = ResponseAudio
+"""Agent audio: PCM16 mono LE at 48 kHz (``response.output_audio.delta``)."""
+HydraAudioDone = ResponseAudioDone
+HydraToolCall = ToolCall
+HydraItem = ItemDone
+HydraResponseDone = ResponseDone
+HydraError = RealtimeError
+HydraClosed = RealtimeClosed
+HydraEvent = RealtimeEvent
+HydraConfig = RealtimeConfig
+"""What ``session.configure`` sends (:func:`session_payload`)."""
 
 
 # --------------------------------------------------------------------------- configuration
@@ -232,47 +132,16 @@ def flat_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-@dataclass
-class HydraConfig:
-    """What ``session.configure`` sends.
-
-    Attributes:
-        instructions: the system prompt (the agent's rendered prompt plus the state's instructions).
-        voice: a voice of the model (:data:`HYDRA_VOICES`); None lets the server choose.
-        tools: OpenAI-shaped or flat tool definitions (converted with :func:`flat_tools`).
-        generate_initial_response: the model speaks first (the greeting) right after configuring.
-    """
-
-    instructions: str
-    voice: str | None = None
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    generate_initial_response: bool = False
-
-    def payload(self) -> dict[str, Any]:
-        """The ``session`` object of ``session.configure``."""
-        session: dict[str, Any] = {
-            "instructions": self.instructions,
-            "tools": flat_tools(self.tools),
-            "generate_initial_response": self.generate_initial_response,
-        }
-        if self.voice:
-            session["voice"] = self.voice
-        return session
-
-
-def check_hydra_voice(model: str, voice: str | None) -> str | None:
-    """A problem with ``voice`` on ``model``, or None when fine (or when no voice is set).
-
-    Unknown models are reported; a voice of another Hydra model is refused (rosters do not overlap,
-    and the docs disagree on whether the server errors or silently falls back).
-    """
-    if model not in HYDRA_VOICES:
-        return f"unknown Hydra model {model!r}; use one of {sorted(HYDRA_VOICES)}"
-    if voice is None or voice in HYDRA_VOICES[model]:
-        return None
-    owner = next((m for m, vs in HYDRA_VOICES.items() if voice in vs), None)
-    where = f" (it is a {owner} voice)" if owner else ""
-    return f"{model} has no voice {voice!r}{where}; use one of {', '.join(sorted(HYDRA_VOICES[model]))}"
+def session_payload(config: RealtimeConfig) -> dict[str, Any]:
+    """The ``session`` object of ``session.configure`` for ``config`` (tools in the flat shape)."""
+    session: dict[str, Any] = {
+        "instructions": config.instructions,
+        "tools": flat_tools(config.tools),
+        "generate_initial_response": config.generate_initial_response,
+    }
+    if config.voice:
+        session["voice"] = config.voice
+    return session
 
 
 # --------------------------------------------------------------------------- client
@@ -311,6 +180,9 @@ class HydraS2S:
         self.base_url = resolve_base_url(base_url)
         self.model = model
         self.open_timeout_s = open_timeout_s
+
+    async def aclose(self) -> None:
+        """Nothing shared to release: each session owns its socket."""
 
     def url(self) -> str:
         """The WebSocket URL including the key (never log it)."""
@@ -379,7 +251,7 @@ class HydraSession:
         """
         created = await self._expect("session.created", timeout_s)
         self.session_id = created.get("session_id")
-        await self._send({"type": "session.configure", "session": config.payload()})
+        await self._send({"type": "session.configure", "session": session_payload(config)})
         await self._expect("session.configured", timeout_s)
         self._reader = asyncio.create_task(self._read(), name="hydra-reader")
 

@@ -366,3 +366,53 @@ def check_voice(model: str, voice: str, language: str | None) -> list[str]:
             f"{', '.join(sorted(roster))}; use one of them"
         )
     return problems
+
+
+# --------------------------------------------------------------------------- Hydra (speech-to-speech)
+
+HydraModels = Literal["hydra-v1.1", "hydra-v1.0", "hydra"]
+"""``model`` query values of ``/waves/v1/s2s``; ``hydra`` is deprecated (a ``warning`` frame)."""
+
+DEFAULT_HYDRA_MODEL: HydraModels = "hydra-v1.1"
+HYDRA_VOICES: dict[str, frozenset[str]] = {
+    "hydra-v1.1": frozenset({"zoe", "maya", "elena", "ivy", "grace", "alex", "aria", "leo", "sam", "kai"}),
+    "hydra-v1.0": frozenset(
+        {
+            "vaughn",
+            "brooks",
+            "cole",
+            "hayes",
+            "pierce",
+            "sterling",
+            "ellis",
+            "lane",
+            "quinn",
+            "arden",
+            "rowan",
+            "blair",
+            "emery",
+            "sawyer",
+        }
+    ),
+    "hydra": frozenset({"wren", "sloane", "marlowe", "reed", "knox", "tate"}),
+}
+"""Voices per Hydra model. The rosters do not overlap and are frozen at the handshake (Smallest's
+Hydra model card, https://docs.smallest.ai — speech-to-speech, "Voices")."""
+
+HYDRA_LANGUAGES: frozenset[str] = frozenset({"en"})
+"""Hydra speaks English only."""
+
+
+def check_hydra_voice(model: str, voice: str | None) -> str | None:
+    """A problem with ``voice`` on Hydra ``model``, or None when fine (or when no voice is set).
+
+    Unknown models are reported; a voice of another Hydra model is refused (rosters do not overlap,
+    and the docs disagree on whether the server errors or silently falls back to its default).
+    """
+    if model not in HYDRA_VOICES:
+        return f"unknown Hydra model {model!r}; use one of {', '.join(sorted(HYDRA_VOICES))}"
+    if voice is None or voice in HYDRA_VOICES[model]:
+        return None
+    owner = next((m for m, vs in HYDRA_VOICES.items() if voice in vs), None)
+    where = f" (it is a {owner} voice)" if owner else ""
+    return f"{model} has no voice {voice!r}{where}; use one of {', '.join(sorted(HYDRA_VOICES[model]))}"

@@ -15,6 +15,12 @@ https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/product
 * Error frames come as a top-level ``message`` or nested ``error{message, code}``.
 * HTTP: ``POST /tts`` with ``Accept: audio/wav`` returns raw PCM16 (``output_format: pcm``) or a
   RIFF file (``wav``); 400 bodies are ``{"error": str, "message": str}`` or zod issue arrays.
+
+Fallback: when the WebSocket fails for a piece of text before any of its audio arrived (an error
+frame, a refused or dropped connection), :meth:`LightningTTS.synthesize` says that piece through
+the HTTP one-shot endpoint instead, so one bad socket does not silence a sentence; only when both
+fail does it raise. A drop after audio started is raised as is (the caller heard part of it: the
+speaker logs only that part, see ``engine.speaker``).
 """
 
 from __future__ import annotations
@@ -97,6 +103,7 @@ class LightningTTS:
             (server default 60 s). drain_timeout_s: after a cancelled synthesis, how long to read
             and discard that request's remaining audio before reopening the socket instead.
         http_timeout_s: whole-request timeout (s) of :meth:`synthesize_http`.
+        http_fallback: say a piece over HTTP when the WebSocket fails before its first audio.
         extra: more request fields (``number_pronunciation_language``, ``math_notation``...).
 
     Raises:
@@ -119,6 +126,7 @@ class LightningTTS:
         drain_timeout_s: float = 2.0,
         http_timeout_s: float = 30.0,
         extra: Mapping[str, Any] | None = None,
+        http_fallback: bool = True,
     ) -> None:
         if sample_rate not in TTS_SAMPLE_RATES:
             raise ValueError(f"Lightning sample_rate must be one of {TTS_SAMPLE_RATES}, got {sample_rate}")
@@ -141,6 +149,9 @@ class LightningTTS:
         self._http: httpx.AsyncClient | None = None
         self.connects = 0
         """How many WebSocket connections were opened (1 while the socket is reused)."""
+        self.http_fallback = http_fallback
+        self.http_fallbacks = 0
+        """How many pieces were said over HTTP because the WebSocket failed."""
 
     def __repr__(self) -> str:  # never shows the key
         return f"LightningTTS(base_url={self.base_url!r}, model={self.model!r}, voice_id={self.voice_id!r})"
@@ -205,8 +216,9 @@ class LightningTTS:
         (or the socket is reopened). One request at a time per socket.
 
         Raises:
-            ProviderError: 401 (check ``SMALLEST_API_KEY``), an error frame (either shape), the
-                socket closing mid-stream.
+            ProviderError: 401 (check ``SMALLEST_API_KEY``), an error frame (either shape) or a
+                refused socket when the HTTP fallback failed too (or is off), the socket closing
+                mid-stream after audio of the piece was yielded.
         """
         pieces = split_text(text)
         if not pieces:
@@ -216,9 +228,16 @@ class LightningTTS:
         try:
             for piece in pieces:
                 rid = f"va_{uuid.uuid4().hex[:16]}"
-                state = {"done": False, "ws": None}
+                state: dict[str, Any] = {"done": False, "ws": None, "audio": False}
                 try:
                     async for frame in self._one_request(piece, rid, state, language):
+                        yield frame
+                except (ProviderError, OSError) as ws_exc:
+                    refused = isinstance(ws_exc, ProviderError) and ws_exc.status in (400, 401, 403)
+                    if state["audio"] or refused or not self.http_fallback:
+                        raise  # heard in part, or HTTP would be refused the same way (key, voice)
+                    state["done"] = True  # nothing of it is left on the socket
+                    async for frame in self._http_instead(piece, ws_exc, language):
                         yield frame
                 finally:
                     if not state["done"] and state["ws"] is not None:
@@ -228,6 +247,27 @@ class LightningTTS:
         finally:
             if not handed_over:
                 self._lock.release()
+
+    async def _http_instead(
+        self, piece: str, ws_exc: BaseException, language: str | None = None
+    ) -> AsyncIterator[AudioFrame]:
+        """``piece`` through ``POST /tts`` after the WebSocket failed (``ws_exc``), in 100 ms frames.
+
+        Raises:
+            ProviderError: the HTTP request failed too (both reasons in the message).
+        """
+        try:
+            frame = await self.synthesize_http(piece, output_format="pcm", language=language)
+        except (ProviderError, OSError) as http_exc:
+            raise ProviderError(
+                f"{SERVICE}: WebSocket and HTTP both failed: {ws_exc}; HTTP: {http_exc}", retryable=True
+            ) from None
+        self.http_fallbacks += 1
+        if frame.sample_rate != self.sample_rate:
+            frame = frame.resampled(self.sample_rate)
+        step = max(2, self.sample_rate // 10 * 2)
+        for i in range(0, len(frame.pcm), step):
+            yield AudioFrame(frame.pcm[i : i + step], self.sample_rate)
 
     async def _one_request(
         self, text: str, rid: str, state: dict[str, Any], language: str | None = None
@@ -253,7 +293,7 @@ class LightningTTS:
                         if len(audio) % 2:
                             audio, carry = audio[:-1], audio[-1:]
                         if audio:
-                            got_audio = True
+                            got_audio = state["audio"] = True
                             yield AudioFrame(audio, self.sample_rate)
                     elif status == "complete":
                         state["done"] = True
@@ -312,10 +352,13 @@ class LightningTTS:
             self._lock.release()
 
     # ------------------------------------------------------------------ HTTP
-    async def synthesize_http(self, text: str, *, output_format: str = "wav") -> AudioFrame:
+    async def synthesize_http(
+        self, text: str, *, output_format: str = "wav", language: str | None = None
+    ) -> AudioFrame:
         """One-shot ``POST /tts`` (``Accept: audio/wav``): the whole audio for ``text`` as one
         frame. ``output_format`` is ``wav`` (decoded with :mod:`wave`) or ``pcm`` (raw PCM16 at
-        ``sample_rate``). Whitespace-only text gives an empty frame without a request.
+        ``sample_rate``). Whitespace-only text gives an empty frame without a request. ``language``:
+        as for :meth:`request_body`.
 
         Raises:
             ProviderError: HTTP errors with the server's message (both 400 body shapes),
@@ -328,7 +371,7 @@ class LightningTTS:
             return AudioFrame(b"", self.sample_rate)
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._http_timeout_s)
-        body = {**self.request_body(text.strip()), "output_format": output_format}
+        body = {**self.request_body(text.strip(), language), "output_format": output_format}
         headers = {**auth_headers(self._api_key), "Accept": "audio/wav"}
         try:
             resp = await self._http.post(f"{self.base_url}/tts", json=body, headers=headers)
