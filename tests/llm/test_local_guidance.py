@@ -155,7 +155,7 @@ def test_render_tool_result_reads_as_key_value_lines():
 
 async def test_local_llm_makes_the_determined_call_without_asking_the_server(support_tools):
     async with FakeOpenAI() as srv:
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, usages = await collect(
             llm, ChatRequest(messages=convo("Check account 12345 please."), tools=support_tools)
         )
@@ -182,7 +182,7 @@ async def test_after_tool_results_the_model_must_answer_in_words(support_tools):
     ]
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Hi Priya, your account is active."))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools, temperature=0.3))
         await llm.aclose()
     body = srv.requests[0].body
@@ -196,7 +196,7 @@ async def test_after_tool_results_the_model_must_answer_in_words(support_tools):
 async def test_plain_turns_go_to_the_model_unchanged(support_tools):
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Hello! How can I help?"))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, _ = await collect(llm, ChatRequest(messages=convo("Hello."), tools=support_tools))
         await llm.aclose()
     body = srv.requests[0].body
@@ -207,7 +207,7 @@ async def test_plain_turns_go_to_the_model_unchanged(support_tools):
 async def test_guidance_can_be_turned_off(support_tools):
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Sure."))
-        llm = LocalLLM(base_url=srv.base_url, guided=False)
+        llm = LocalLLM(base_url=srv.base_url, guided=False, structured=False)
         await collect(llm, ChatRequest(messages=convo("Check account 12345."), tools=support_tools))
         await llm.aclose()
     assert len(srv.requests) == 1 and llm.direct_calls == 0
@@ -242,7 +242,7 @@ async def test_an_invented_account_number_is_dropped_and_words_asked_for(support
             ),
             TextReply("Could you tell me your account number?"),
         )
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, usages = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
         await llm.aclose()
     assert calls == [] and llm.dropped_calls == 1 and len(usages) == 1
@@ -268,7 +268,7 @@ async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_t
         {"role": "tool", "tool_call_id": "c1", "content": '{"found": false}'},
     ]
     async with FakeOpenAI() as srv:
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
         await llm.aclose()
     shown = srv.requests[0].body["messages"][3]["content"]
@@ -289,7 +289,7 @@ async def test_a_reply_that_only_explains_tools_is_asked_again(support_tools):
             TextReply("You can call the get_account_info function with your number."),
             TextReply("Sure, what is your account number?"),
         )
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, usages = await collect(
             llm, ChatRequest(messages=convo("Hi, I want to check my account."), tools=support_tools, temperature=0.3)
         )
@@ -302,7 +302,7 @@ async def test_a_reply_that_only_explains_tools_is_asked_again(support_tools):
 async def test_other_sentences_of_the_reply_are_kept_without_asking_again(support_tools):
     async with FakeOpenAI() as srv:
         srv.script(TextReply("Sure. I will call get_account_info for you."))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, _, _ = await collect(llm, ChatRequest(messages=convo("Check my account."), tools=support_tools))
         await llm.aclose()
     assert text_of(events) == "Sure." and len(srv.requests) == 1

@@ -45,7 +45,7 @@ def test_render_history_writes_tool_calls_in_the_template_format():
 async def test_stream_against_an_existing_server_parses_text_tool_calls():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Goa"}}\n</tool_call>'))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         assert isinstance(llm, LLM)
         events, calls, _ = await collect(llm, chat("weather in goa?", tools=[WEATHER_TOOL]))
         await llm.aclose()
@@ -59,7 +59,7 @@ async def test_stream_against_an_existing_server_parses_text_tool_calls():
 async def test_tool_choice_none_drops_calls_and_keeps_json_unspoken():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('Sure. {"name": "lookup", "arguments": {}}'))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, _ = await collect(llm, chat(tools=[LOOKUP_TOOL], tool_choice="none"))
         await llm.aclose()
         assert calls == [] and text_of(events).strip() == "Sure."
@@ -67,7 +67,7 @@ async def test_tool_choice_none_drops_calls_and_keeps_json_unspoken():
 
 async def test_warm_up_sends_the_system_prompt_and_few_tokens():
     async with FakeOpenAI() as srv:
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         await llm.warm_up(system_prompt="You are Asha.", tools=[LOOKUP_TOOL])
         req = ChatRequest(messages=[{"role": "system", "content": "Bank."}, {"role": "user", "content": "hi"}])
         await llm.warm_up(req)
@@ -86,7 +86,7 @@ async def test_invalid_arguments_are_asked_again_under_the_tool_schema():
             ),
             ToolCallReply([ToolCall("get_weather", {"city": "Pune"})]),
         )
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         events, calls, usages = await collect(llm, chat("weather in pune?", tools=[WEATHER_TOOL]))
         await llm.aclose()
         assert text_of(events).strip() == "One sec."
@@ -100,7 +100,7 @@ async def test_invalid_arguments_are_asked_again_under_the_tool_schema():
 async def test_valid_arguments_are_not_asked_again():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('<tool_call>{"name": "get_weather", "arguments": {"city": "Pune"}}</tool_call>'))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         _, calls, _ = await collect(llm, chat(tools=[WEATHER_TOOL]))
         await llm.aclose()
         assert len(srv.requests) == 1 and json.loads(calls[0].arguments) == {"city": "Pune"}
@@ -113,7 +113,7 @@ async def test_required_tool_choice_sends_a_call_grammar():
     assert '\\"get_weather\\"' in grammar and '\\"lookup\\"' in grammar
     async with FakeOpenAI() as srv:
         srv.script(TextReply('<tool_call>\n{"name": "lookup", "arguments": {"q": "x"}}\n</tool_call>'))
-        llm = LocalLLM(base_url=srv.base_url)
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
         _, calls, _ = await collect(llm, chat(tools=[WEATHER_TOOL, LOOKUP_TOOL], tool_choice="required"))
         await llm.aclose()
         body = srv.requests[-1].body

@@ -307,6 +307,7 @@ async def _call(
     """Build everything for one call, run it, and close everything (also on Ctrl-C). Returns the
     exit code: 0 when the call ended normally, 1 when it failed.
     """
+    from voiceagent.demo_tickets import demo_ticket_service
     from voiceagent.engine.call import build_call
     from voiceagent.engine.redaction import Redactor
 
@@ -316,7 +317,11 @@ async def _call(
     transport = None
     call = None
     code = 1
+    demo = contextlib.ExitStack()
     try:
+        tickets = demo.enter_context(demo_ticket_service(agent, env))
+        if tickets is not None:
+            _say(f"tickets: demo service on {tickets.url} (stored in {tickets.db_path})")
         transport = _make_transport(
             mode,
             input_wav=input_wav,
@@ -359,6 +364,7 @@ async def _call(
         except Exception as exc:  # noqa: BLE001 - one line, never a traceback
             _say(f"error: could not finish the call cleanly: {_describe(exc, scrub)}")
             code = 1
+        demo.close()
         if mode == "wav" and output_wav:
             _say(f"agent audio: {output_wav}" + (f"; call recording: {recording}" if recording else ""))
         elif replies:

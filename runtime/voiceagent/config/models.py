@@ -131,6 +131,11 @@ class LLMConfig(StrictModel):
         description="Longest reply the model may write, in tokens (a token is roughly three quarters of a word).",
         examples=[300],
     )
+    structured: bool | None = Field(
+        None,
+        description="Structured turns: each reply is one constrained choice (say words, call one of this step's tools, move to a step, or verify the caller) instead of free tool calling; for small models. Empty means on for provider local, off otherwise.",
+        examples=[True],
+    )
 
 
 class TTSConfig(StrictModel):

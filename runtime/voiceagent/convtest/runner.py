@@ -186,6 +186,7 @@ class ScenarioRunner:
                 await providers.aclose()
 
     async def _run(self, scenario: Scenario, result: ScenarioResult) -> None:
+        from voiceagent.demo_tickets import demo_ticket_service
         from voiceagent.engine.call import build_call
         from voiceagent.transports.memory import MemoryTransport
 
@@ -208,6 +209,8 @@ class ScenarioRunner:
             env=env,
         )
         timeout = SCRIPTED_TURN_TIMEOUT_S if scripted is not None else AGENT_TURN_TIMEOUT_S
+        demo = contextlib.ExitStack()  # the demo ticket service, when the agent posts to it
+        demo.enter_context(demo_ticket_service(self.loaded.agent, env))
         task = asyncio.create_task(call.run(), name="test-call")
         task.add_done_callback(lambda _: log.poke())
         try:
@@ -250,6 +253,7 @@ class ScenarioRunner:
                 await asyncio.gather(task, return_exceptions=True)
             await transport.aclose()
             await call.aclose()
+            demo.close()
         for where in find_leaks(log.events, call.redactor.scrub):
             result.failures.append(
                 f"redaction leak: a value listed in guardrails.redact appears unmasked in the event log at {where}"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from voiceagent import templating
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.flow import Flow
 from voiceagent.engine.history import History, Message
@@ -76,4 +77,17 @@ class Prompt:
             tool_choice=tool_choice if state.functions else "none",
             temperature=llm_cfg.temperature,
             max_tokens=llm_cfg.max_tokens,
+            instructions=self.instructions(),
         )
+
+    def instructions(self) -> str | None:
+        """The current state's rendered instructions (None when it has none or they fail to
+        render: :meth:`messages` reports that).
+        """
+        template = self.flow.current.instructions
+        if not template:
+            return None
+        try:
+            return templating.render(template, self.context()).strip() or None
+        except templating.TemplateError:
+            return None

@@ -122,6 +122,8 @@ class ChatRequest:
     messages: OpenAI-format message dicts (``role``, ``content``, ``tool_calls``, ``tool_call_id``).
     tools: OpenAI-format tool definitions (``{"type": "function", "function": {...}}``).
     tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a forced function.
+    instructions: the current flow state's rendered instructions (already part of the system
+        message); an LLM that writes its own prompt (structured turns) puts them first.
     """
 
     messages: list[dict[str, Any]]
@@ -129,6 +131,7 @@ class ChatRequest:
     tool_choice: Any = "auto"
     temperature: float = 0.3
     max_tokens: int = 300
+    instructions: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

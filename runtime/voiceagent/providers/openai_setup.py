@@ -39,13 +39,17 @@ def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
 
 
 def build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
-    """An :class:`~voiceagent.providers.openai_compat.OpenAICompatLLM`."""
+    """An :class:`~voiceagent.providers.openai_compat.OpenAICompatLLM` (in structured turns with
+    ``llm.structured: true``).
+    """
     from voiceagent.providers.openai_compat import OpenAICompatLLM
+    from voiceagent.providers.structured.llm import structured_if
 
     cfg = agent.llm
-    return OpenAICompatLLM(
+    llm = OpenAICompatLLM(
         base_url=clean(cfg.base_url) or clean(env.get(BASE_URL)),
         api_key=env.get(cfg.api_key_env or KEY) or "not-needed",
         model=cfg.model or DEFAULT_MODEL,
         name="openai",
     )
+    return structured_if(llm, cfg.structured)

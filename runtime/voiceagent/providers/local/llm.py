@@ -15,8 +15,9 @@ llama.cpp keeps the KV cache of the previous prompt and reuses its longest commo
 system prompt (and tool list) that stays identical across turns is evaluated once:
 :meth:`LocalLLM.warm_up` pre-fills it before the caller speaks, and the server keeps that state
 on disk for the next run (:mod:`voiceagent.providers.local.llama_server`). The 0.5B model is weak
-at deciding and answering around tools; :mod:`voiceagent.providers.local.guidance` holds the
-deterministic help (measurements there).
+at deciding and answering around tools: by default (``structured=True``) every round with
+functions is one grammar-constrained decision (:mod:`voiceagent.providers.structured`), and
+:mod:`voiceagent.providers.local.guidance` holds the deterministic help (measurements there).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from voiceagent.providers.local.guidance import (
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
+from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
 __all__ = ["LOCAL_MODEL_NAME", "LocalLLM", "render_history", "required_call_grammar"]
 
@@ -139,6 +141,11 @@ class LocalLLM:
     n_threads_batch: prompt-evaluation threads (default: all cores, at most 4).
     prompt_cache: keep evaluated prompt states on disk across runs
         (:mod:`voiceagent.providers.local.llama_server`); only for a server started here.
+    structured: each round is one grammar-constrained decision
+        (:mod:`voiceagent.providers.structured`: ``{"say"}``, ``{"call"}``, ``{"goto"}`` or
+        ``{"verify"}`` from the state's own tools and transitions, prompt built for small models);
+        default on. Off: the model's own ``<tool_call>`` format with the guidance below. The
+        answer after an ordinary tool's result always takes the guided words-only path.
     guided: small-model help from :mod:`voiceagent.providers.local.guidance` (default on): a
         tool call fully determined by the caller's words is made without asking the model, and
         after tool results (or with ``tool_choice="none"``) the model must answer in words
@@ -166,6 +173,7 @@ class LocalLLM:
         n_threads_batch: int | None = None,
         prompt_cache: bool = True,
         guided: bool = True,
+        structured: bool = True,
         startup_timeout_s: float = 120.0,
         timeout_s: float = 60.0,
         deadline_s: float = 90.0,
@@ -176,6 +184,9 @@ class LocalLLM:
         self.n_threads = n_threads or max(1, min(4, cores // 2))
         self.n_threads_batch = n_threads_batch or max(1, min(4, cores))
         self.guided = guided
+        self.structured = structured
+        self.rounds = StructuredRounds(self._send, constraint="grammar", guided=guided)
+        """The structured rounds (their counters: ``repeats``, ``dropped_calls``, ``invalid``)."""
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
         self.server: LlamaServer | None = (
@@ -276,7 +287,23 @@ class LocalLLM:
                 yield call
                 yield Usage()
                 return
+        # The answer after an ordinary tool's result is words only either way; the guided path
+        # (key: value facts, the answer hint, greedy) answered from the facts where a say-only
+        # decision said "Goodbye, please have a nice day." after a look-up.
+        if self.structured and request.tools and last_call_kind(request.messages) != "tool":
+            async for event in self.rounds.stream(request):
+                yield event
+            return
         async for event in self._generate(request, deadline_s=deadline_s):
+            yield event
+
+    async def _send(self, request: ChatRequest, extra: dict[str, Any]) -> AsyncIterator[LLMEvent]:
+        """Stream ``request`` from the server with ``extra`` body fields (structured rounds)."""
+        await self.start()
+        assert self._client is not None
+        client = _with_extra_body(self._client, extra)
+        client.text_tool_calls = False  # the decision JSON is text here, parsed by the rounds
+        async for event in client.stream(request):
             yield event
 
     async def _generate(
@@ -393,7 +420,8 @@ class LocalLLM:
         probe = copy.copy(request)
         probe.max_tokens = max_tokens
         probe.tool_choice = "auto" if request.tool_choice != "none" else "none"
-        async for _ in self._generate(probe):
+        events = self.rounds.stream(probe, retry=False) if self.structured and probe.tools else self._generate(probe)
+        async for _ in events:
             pass
         return time.monotonic() - t0
 

@@ -52,10 +52,12 @@ def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
 
 
 def build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
-    """A :class:`~voiceagent.providers.local.llm.LocalLLM`."""
+    """A :class:`~voiceagent.providers.local.llm.LocalLLM`, in structured turns unless the agent
+    says ``llm.structured: false``.
+    """
     from voiceagent.providers.local.llm import LocalLLM
 
-    return LocalLLM(base_url=clean(agent.llm.base_url))
+    return LocalLLM(base_url=clean(agent.llm.base_url), structured=agent.llm.structured is not False)
 
 
 def plan_tts(agent: Agent, env: Mapping[str, str], why: str) -> Choice:

@@ -65,14 +65,16 @@ def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
 
 
 def build_llm(choice: Choice, agent: Agent, env: Mapping[str, str]) -> LLM:
-    """Electron through the OpenAI-compatible client."""
+    """Electron through the OpenAI-compatible client (in structured turns with ``llm.structured: true``)."""
     from voiceagent.providers.smallest.llm import electron_llm
+    from voiceagent.providers.structured.llm import structured_if
 
-    return electron_llm(
+    llm = electron_llm(
         api_key=env[KEY],
         base_url=clean(agent.llm.base_url) or clean(env.get(BASE_URL)),
         model=agent.llm.model or "electron",
     )
+    return structured_if(llm, agent.llm.structured)
 
 
 def plan_tts(agent: Agent, env: Mapping[str, str], why: str) -> Choice:

@@ -1,0 +1,105 @@
+"""Sentence checks on a structured ``say`` before it is spoken: repeats and invented numbers.
+
+The 0.5B model copies its previous reply (after a barge-in on the greeting it said the greeting
+again) and invents figures ("Your balance is rupees 1000." before any look-up). Both are checked
+a sentence at a time, as the session speaks anyway, so a sentence that passes costs no delay:
+
+- a sentence an earlier reply of the call already said is not spoken;
+- a sentence naming one of the offered functions (the model read its prompt out: "... and
+  call end_call") is not spoken;
+- a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
+  result contains is not spoken ("10,000" and "10000.0" are the same number).
+
+:class:`SentenceGate` reports what it dropped so the round can be asked again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["SentenceGate", "known_numbers", "numbers_in"]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def numbers_in(text: str) -> set[float]:
+    """The numbers written with digits in ``text`` ("10,000" -> 10000.0; "2026-03-01" -> 2026, 3, 1)."""
+    out: set[float] = set()
+    for raw in _NUMBER.findall(text):
+        digits = raw.replace(",", "").rstrip(".")
+        try:
+            out.add(float(digits))
+        except ValueError:
+            continue
+    return out
+
+
+def known_numbers(messages: list[dict[str, Any]]) -> set[float]:
+    """Numbers the reply may use: those in system, caller and tool messages (not the model's own)."""
+    text = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") in ("system", "user", "tool"))
+    spoken = re.sub(r"(?<=\d)[\s-](?=\d)", "", text)  # "7 7 8 8" and "1-2-3" as said
+    return numbers_in(text) | numbers_in(spoken)
+
+
+class SentenceGate:
+    """Passes ``say`` text a sentence at a time, dropping repeats and invented numbers.
+
+    Args:
+        earlier: the call's earlier replies (assistant texts).
+        numbers: numbers the reply may contain (:func:`known_numbers`).
+        tool_names: the offered function names (never spoken).
+    """
+
+    def __init__(self, earlier: list[str], numbers: set[float], tool_names: Iterable[str] = ()) -> None:
+        self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
+        self.numbers = numbers
+        self.tool_names = [n for n in tool_names if n]
+        self.pending = ""
+        self.spoke = False
+        self.last_repeat = ""
+        self.repeats = 0
+        self.invented = 0
+
+    def _pass(self, sentence: str) -> str:
+        norm = _norm(sentence)
+        if norm and norm in self.earlier:
+            self.repeats += 1
+            self.last_repeat = sentence
+            return ""
+        if any(name in sentence for name in self.tool_names):
+            self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
+            return ""
+        if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)):
+            self.invented += 1
+            return ""
+        self.spoke = self.spoke or bool(sentence.strip())
+        return sentence
+
+    def feed(self, text: str) -> str:
+        """Add decoded words; returns the complete sentences that pass (may be ``""``)."""
+        self.pending += text
+        parts = _SENTENCE_END.split(self.pending)
+        self.pending = parts.pop()
+        return "".join(self._pass(p) + " " for p in parts if p).lstrip() if parts else ""
+
+    @property
+    def dropped_all(self) -> bool:
+        """Whether every sentence so far was dropped (and the pending rest is empty)."""
+        return not self.spoke and bool(self.repeats or self.invented) and not self.pending.strip()
+
+    def finish(self, *, keep_repeat: bool = True) -> str:
+        """The last sentence if it passes; when nothing passed and ``keep_repeat``, the last
+        repeated sentence (usually a question such as "How can I help?").
+        """
+        out = self._pass(self.pending) if self.pending.strip() else ""
+        self.pending = ""
+        if not self.spoke and keep_repeat and self.last_repeat:
+            out = self.last_repeat
+        return out
