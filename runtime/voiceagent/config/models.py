@@ -133,7 +133,11 @@ class LLMConfig(StrictModel):
     )
     structured: bool | None = Field(
         None,
-        description="Structured turns: each reply is one constrained choice (say words, call one of this step's tools, move to a step, or verify the caller) instead of free tool calling; for small models. Empty means on for provider local, off otherwise.",
+        description=(
+            "Structured turns: each reply is one constrained choice (say words, call one of this step's "
+            "tools, move to a step, or verify the caller) instead of free tool calling; for small models. "
+            "Empty means on for provider local, off otherwise."
+        ),
         examples=[True],
     )
 
