@@ -347,3 +347,36 @@ async def test_a_sentence_naming_a_tool_is_not_spoken():
         events, _, _ = await collect(llm, request("support.yaml", None, user("I have a question.")))
         await llm.aclose()
     assert text_of(events).split() == ["Sure.", "What", "is", "your", "account", "number?"]
+
+
+async def test_a_hang_up_nobody_asked_for_is_not_called_and_words_are_asked_for():
+    """The real 0.5B model answered "Hello." with end_call on a fresh machine (CI)."""
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"call": "end_call", "arguments": {}}'),
+            TextReply('{"say": "Hi! How can I help you today?"}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, request("support.yaml", None, user("Hello."), closing=("end_call",)))
+        await llm.aclose()
+    assert calls == [] and text_of(events) == "Hi! How can I help you today?"
+    assert llm.rounds.dropped_calls == 1
+
+
+@pytest.mark.parametrize("said", ["Thanks, that's all. Bye.", "No, nothing else, thank you.", "ठीक है, धन्यवाद।"])
+async def test_a_hang_up_the_caller_asked_for_is_called(said):
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('{"call": "end_call", "arguments": {}}'))
+        llm = LocalLLM(base_url=srv.base_url)
+        _, calls, _ = await collect(llm, request("support.yaml", None, user(said), closing=("end_call",)))
+        await llm.aclose()
+    assert [c.name for c in calls] == ["end_call"]
+
+
+def test_the_session_marks_the_end_call_builtin_as_closing():
+    from voiceagent.engine.call import Providers, build_call
+    from voiceagent.testing.fakes import FakeLLM, FakeTransport
+
+    loaded = load_agent(ROOT / "agents" / "support.yaml", env={})
+    call = build_call(loaded, Providers(llm=FakeLLM()), FakeTransport("text", lines=[]), env={})
+    assert call.session.prompt.request("auto").closing == ("end_call",)

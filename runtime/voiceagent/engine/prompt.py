@@ -78,6 +78,11 @@ class Prompt:
             temperature=llm_cfg.temperature,
             max_tokens=llm_cfg.max_tokens,
             instructions=self.instructions(),
+            closing=tuple(
+                name
+                for name in state.tools
+                if (tool := self.compiled.tools.get(name)) is not None and tool.builtin == "end_call"
+            ),
         )
 
     def instructions(self) -> str | None:

@@ -124,6 +124,8 @@ class ChatRequest:
     tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a forced function.
     instructions: the current flow state's rendered instructions (already part of the system
         message); an LLM that writes its own prompt (structured turns) puts them first.
+    closing: names of the offered functions that hang up (builtin ``end_call``); a small-model
+        wrapper may refuse a call of one the caller's words do not ask for.
     """
 
     messages: list[dict[str, Any]]
@@ -132,6 +134,7 @@ class ChatRequest:
     temperature: float = 0.3
     max_tokens: int = 300
     instructions: str | None = None
+    closing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCall
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts
-from voiceagent.providers.structured.gates import SentenceGate, known_numbers
+from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
 __all__ = [
@@ -205,6 +205,10 @@ def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "decision", "schema": schema}}}
 
 
+def _latest_caller_words(request: ChatRequest) -> str:
+    return next((str(m.get("content") or "") for m in reversed(request.messages) if m.get("role") == "user"), "")
+
+
 def _earlier_says(messages: list[dict[str, Any]]) -> list[str]:
     return [
         str(m.get("content"))
@@ -310,6 +314,9 @@ class StructuredRounds:
         call = decision.call if decision is not None else None
         if call is not None and self.guided and not grounded(call, request.tools, request.messages):
             self.dropped_calls += 1
+            call = None
+        if call is not None and call.name in request.closing and not asks_to_end(_latest_caller_words(request)):
+            self.dropped_calls += 1  # a hang-up nobody asked for
             call = None
         if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
             self.dropped_calls += 1  # the prompt's own example value, not the caller's words
