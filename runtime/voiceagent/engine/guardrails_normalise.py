@@ -22,6 +22,8 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any
 
+from voiceagent.digit_words import DIGIT_WORDS
+
 __all__ = ["digits_of", "factor_matches", "normalise_text", "parse_date"]
 
 _MONTHS = {
@@ -49,20 +51,6 @@ _MONTHS = {
     "november": 11,
     "dec": 12,
     "december": 12,
-}
-_DIGIT_WORDS = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
 }
 
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,4})\s*[-/.\s]\s*(\d{1,2})\s*[-/.\s]\s*(\d{1,4})\s*$")
@@ -142,7 +130,7 @@ def digits_of(value: Any) -> str:
     if isinstance(value, int):
         return str(abs(value))
     words = re.findall(r"[a-z]+|\d", normalise_text(value))
-    if any(w.isalpha() and w not in _DIGIT_WORDS and w not in ("double", "triple") for w in words):
+    if any(w.isalpha() and w not in DIGIT_WORDS and w not in ("double", "triple") for w in words):
         # Not a spoken number: take the digits only ("**** 1234" -> "1234").
         return re.sub(r"\D", "", str(value))
     out: list[str] = []
@@ -153,7 +141,7 @@ def digits_of(value: Any) -> str:
         elif w == "triple":
             repeat = 3
         else:
-            out.append((w if w.isdigit() else _DIGIT_WORDS[w]) * repeat)
+            out.append((w if w.isdigit() else DIGIT_WORDS[w]) * repeat)
             repeat = 1
     return "".join(out)
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import jsonschema
 
+from voiceagent.digit_words import DIGIT_WORDS
 from voiceagent.providers.base import ToolCallRequest
 
 __all__ = [
@@ -63,20 +64,6 @@ one line of text that cannot start a JSON value nor contain a ``<tool_call>`` ta
 AFTER_TOOL_HINT = "Using the tool response, answer the caller's question now in one or two short sentences."
 """The last system message of a request that follows tool results."""
 
-_DIGIT_WORDS = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
 _GENERIC = {
     "id",
     "ids",
@@ -105,7 +92,7 @@ _GENERIC = {
 def _spoken_digits(text: str) -> str:
     """``"one two three"`` -> ``"1 2 3"`` (single digit words only; other words untouched)."""
     return re.sub(
-        r"\b(" + "|".join(_DIGIT_WORDS) + r")\b", lambda m: _DIGIT_WORDS[m.group(1).lower()], text, flags=re.IGNORECASE
+        r"\b(" + "|".join(DIGIT_WORDS) + r")\b", lambda m: DIGIT_WORDS[m.group(1).lower()], text, flags=re.IGNORECASE
     )
 
 
