@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def support() -> tuple[str, str, list[dict]]:
-    """(system prompt, greeting, tools) of agents/support.yaml as the session sends them."""
+def support() -> tuple[str, str, list[dict], tuple[str, ...], tuple[str, ...]]:
+    """(system prompt, greeting, tools, closing functions, handoff tools) of agents/support.yaml
+    as the session sends them."""
     from datetime import datetime
 
     from voiceagent.engine.state import SessionState, template_context
@@ -37,11 +38,13 @@ def support() -> tuple[str, str, list[dict]]:
         compiled.system_prompt(compiled.initial, ctx),
         compiled.greeting(ctx),
         compiled.state(compiled.initial).llm_tools(),
+        compiled.closing_functions(compiled.initial),
+        compiled.builtin_tools(compiled.initial, "transfer"),
     )
 
 
 def first_turn(support, user: str) -> list[dict]:
-    system, greeting, _ = support
+    system, greeting = support[0], support[1]
     return [
         {"role": "system", "content": system},
         {"role": "assistant", "content": greeting},
@@ -56,7 +59,14 @@ async def test_plain_turns_and_an_account_answer_on_the_real_model(support):
     try:
         for user in ("Hello.", "Hi there, how are you today?", "I want to check my account."):
             events, calls, _ = await collect(
-                llm, ChatRequest(messages=first_turn(support, user), tools=tools, temperature=0.3)
+                llm,
+                ChatRequest(
+                    messages=first_turn(support, user),
+                    tools=tools,
+                    temperature=0.3,
+                    closing=support[3],  # as the session marks the builtins
+                    handoffs=support[4],
+                ),
             )
             said = text_of(events)
             assert calls == [], (user, calls)

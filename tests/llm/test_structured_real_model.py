@@ -41,6 +41,8 @@ def first_turn(agent: str, state: str | None, user: str) -> ChatRequest:
         instructions=st.instructions.strip() if st.instructions else None,
         temperature=compiled.agent.llm.temperature,
         max_tokens=compiled.agent.llm.max_tokens,
+        closing=compiled.closing_functions(name),
+        handoffs=compiled.builtin_tools(name, "transfer"),
     )
 
 

@@ -178,7 +178,7 @@ async def test_local_goto_after_a_facts_round_that_found_none():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('{"verify": {}}'), TextReply('{"goto": "verify"}'))
         llm = LocalLLM(base_url=srv.base_url)
-        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("My name is Ravi, what's my balance?")))
+        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("Hi, can you help me with my card?")))
         await llm.aclose()
     assert [c.name for c in calls] == ["go_to_verify"]
     facts_round, decision_round = (r.body for r in srv.requests)
@@ -333,7 +333,7 @@ async def test_no_facts_round_for_a_plain_question():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('{"goto": "verify"}'))
         llm = LocalLLM(base_url=srv.base_url)
-        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("What's my balance?")))
+        _, calls, _ = await collect(llm, request("bank.yaml", "greeting", user("Can you help me with something?")))
         await llm.aclose()
     assert [c.name for c in calls] == ["go_to_verify"] and len(srv.requests) == 1
 

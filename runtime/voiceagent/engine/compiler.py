@@ -150,6 +150,27 @@ class CompiledAgent:
         """The state ``name``. Raises KeyError when unknown."""
         return self.states[name]
 
+    def builtin_tools(self, state: str, builtin: str) -> tuple[str, ...]:
+        """The tools of ``state`` that are the ``builtin`` kind (``end_call``, ``transfer``)."""
+        return tuple(
+            name
+            for name in self.states[state].tools
+            if (tool := self.tools.get(name)) is not None and tool.builtin == builtin
+        )
+
+    def closing_functions(self, state: str) -> tuple[str, ...]:
+        """The functions of ``state`` that end the call: its ``end_call`` builtins, then the
+        ``go_to_<state>`` functions of LLM transitions into a final state.
+        """
+        return (
+            *self.builtin_tools(state, "end_call"),
+            *(
+                t.function
+                for t in self.states[state].transitions
+                if t.kind == "llm" and t.function and self.states[t.to].final
+            ),
+        )
+
     def system_prompt(self, state: str, context: Mapping[str, Any]) -> str:
         """Rendered prompt + the state's rendered instructions.
 

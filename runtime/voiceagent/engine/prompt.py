@@ -78,11 +78,8 @@ class Prompt:
             temperature=llm_cfg.temperature,
             max_tokens=llm_cfg.max_tokens,
             instructions=self.instructions(),
-            closing=tuple(
-                name
-                for name in state.tools
-                if (tool := self.compiled.tools.get(name)) is not None and tool.builtin == "end_call"
-            ),
+            closing=self.compiled.closing_functions(state.name),
+            handoffs=self.compiled.builtin_tools(state.name, "transfer"),
         )
 
     def instructions(self) -> str | None:

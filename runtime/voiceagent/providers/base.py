@@ -124,8 +124,10 @@ class ChatRequest:
     tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a forced function.
     instructions: the current flow state's rendered instructions (already part of the system
         message); an LLM that writes its own prompt (structured turns) puts them first.
-    closing: names of the offered functions that hang up (builtin ``end_call``); a small-model
-        wrapper may refuse a call of one the caller's words do not ask for.
+    closing: names of the offered functions that end the call: builtin ``end_call`` tools and
+        ``go_to_<state>`` transitions into a final state; a small-model wrapper may refuse a
+        call of one the caller's words do not ask for, or make it when they clearly do.
+    handoffs: names of the offered builtin ``transfer`` tools (to a person), for the same use.
     """
 
     messages: list[dict[str, Any]]
@@ -135,6 +137,7 @@ class ChatRequest:
     max_tokens: int = 300
     instructions: str | None = None
     closing: tuple[str, ...] = ()
+    handoffs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from voiceagent.providers.local.guidance import candidate_values
 
-__all__ = ["grounded_facts", "tokens"]
+__all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens"]
 
 _MONTHS = {
     m: str(i)
@@ -92,4 +92,115 @@ def grounded_facts(facts: dict[str, Any], said: str, schema: dict[str, Any]) -> 
         if spec.get("pattern") and value not in candidate_values(said, spec):
             continue
         out[name] = value.strip()
+    return out
+
+
+_DIGIT_FACTOR = re.compile(r"last_?four|last_?4|digits?|pin|number|_no$|code|zip|postcode|phone|mobile")
+_DATE_FACTOR = re.compile(r"dob|birth|date")
+_GENERIC = frozenset({"last", "four", "4", "digits", "digit", "number", "no", "num", "code", "of", "the"})
+_MONTH_WORDS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_DATES = (
+    re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_WORDS},?\s+\d{{4}}\b", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH_WORDS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b", re.IGNORECASE),
+    re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b"),
+)
+
+
+_NOT_NAMES = r"(?!(?i:hi|hello|hey|yes|yeah|no|sure|okay|ok|thanks|thank|sorry|well|so|actually|please|i)\b)"
+_PROPER = rf"({_NOT_NAMES}[A-Z][a-z]+(?:\s+{_NOT_NAMES}[A-Z][a-z]+){{0,2}})"
+_TEXT_CUES = (
+    (
+        re.compile(r"name"),
+        (
+            re.compile(rf"\b(?i:my\s+name\s+is|name's|this\s+is|i\s+am|i'm|it's)\s+{_PROPER}"),
+            re.compile(
+                rf"^\s*(?i:hi|hello|yes|yeah|sure|okay|ok)?[,.]?\s*{_PROPER}\s*(?:,|\bhere\b|\bfrom\b|\bborn\b)"
+            ),
+        ),
+    ),
+    (
+        re.compile(r"city|town|place|location"),
+        (re.compile(rf"\b(?i:live\s+in|living\s+in|from|city\s+is|based\s+in|stay\s+in)\s+{_PROPER}"),),
+    ),
+)
+"""Name- and city-like factors: the capitalised words after the phrase that introduces them
+("my name is Ravi Kumar", "Ravi Kumar, born ...", "I live in Pune", "from Pune")."""
+
+
+def _digit_runs(said: str) -> list[tuple[str, list[str]]]:
+    """Each run of three or more digits in ``said`` (a number, or single digits spoken or written
+    one by one: "seven seven eight eight", "7 7 8 8"), with the words just before it.
+    """
+    runs: list[tuple[str, list[str]]] = []
+    context: list[str] = []
+    digits: list[str] = []
+
+    def close() -> None:
+        run = "".join(digits)
+        if len(run) >= 3 and (len(digits) == 1 or all(len(d) == 1 for d in digits)):
+            runs.append((run, context[-6:]))
+            context.clear()
+        elif digits:
+            context.extend(digits)
+        digits.clear()
+
+    for raw in re.findall(r"[a-z]+|\d+", said.lower()):
+        word = _SPOKEN.get(raw, raw)
+        if word.isdigit() and (not digits or (len(word) == 1 and all(len(d) == 1 for d in digits))):
+            digits.append(word)
+            continue
+        close()
+        if word.isdigit():
+            digits.append(word)
+        else:
+            context.append(word)
+    close()
+    return runs
+
+
+def spotted_facts(said: str, schema: dict[str, Any]) -> dict[str, str]:
+    """Digit and date factors read from ``said`` without the model, by the words that name them.
+
+    A run of digits goes to the one digit-like factor (``..._last_four``, ``pin``, ``..._number``)
+    whose name words (less "last", "four", "number") occur just before it: "my debit card ends in
+    7788" -> ``debit_card_last_four``, "account ending four three two one" ->
+    ``account_last_four``; a date ("12 April 1985", "April 12th, 1985", "1985-04-12") goes to the
+    one date-like factor (``dob``, ``date_of_birth``); capitalised words after "my name is" /
+    "this is" go to the one name-like factor, after "I live in" / "from" to the one city-like
+    factor (:data:`_TEXT_CUES`). The value is kept as the caller said it
+    (the guard normalises it). The 0.5B model copied "7788" into ``account_last_four`` when the
+    caller said "card".
+    """
+    names = list((schema.get("properties") or {}).keys())
+    out: dict[str, str] = {}
+    digit_factors = {n: set(n.lower().split("_")) - _GENERIC for n in names if _DIGIT_FACTOR.search(n.lower())}
+    for run, before in _digit_runs(said):
+        words = set(before)
+        scores = {n: len(words & kw) for n, kw in digit_factors.items()}
+        best = max(scores.values(), default=0)
+        winners = [n for n, s in scores.items() if s == best]
+        if best and len(winners) == 1 and winners[0] not in out:
+            out[winners[0]] = run
+    for kind, cues in _TEXT_CUES:
+        factors = [n for n in names if kind.search(n.lower()) and not _DIGIT_FACTOR.search(n.lower())]
+        found = next((m for cue in cues if (m := cue.search(said))), None)
+        if len(factors) == 1 and found:
+            out[factors[0]] = found.group(1)
+    date_factors = [n for n in names if _DATE_FACTOR.search(n.lower())]
+    if len(date_factors) == 1:
+        for pattern in _DATES:
+            found = pattern.search(said)
+            if found:
+                out[date_factors[0]] = found.group(0)
+                break
+    return out
+
+
+def merged_facts(model: dict[str, str], spotted: dict[str, str]) -> dict[str, str]:
+    """The model's grounded facts with the spotted ones (:func:`spotted_facts`) put right: a value
+    the model filed under another factor is moved to the spotted one.
+    """
+    taken = {re.sub(r"\D", "", v) for v in spotted.values()} - {""}
+    out = {k: v for k, v in model.items() if k in spotted or re.sub(r"\D", "", v) not in taken}
+    out.update(spotted)
     return out

@@ -24,7 +24,10 @@ Rules for the rounds of one turn, so a small model cannot loop:
 - in a state offering ``verify_caller`` the caller's latest words (also right after a ``goto``
   into that state) first go through a verify-only
   round whose facts are kept only when the caller said them (:mod:`~.facts`);
-- "the caller" in a ``say`` is spoken as "you" (:class:`~.prompt.SecondPerson`).
+- "the caller" in a ``say`` is spoken as "you" (:class:`~.prompt.SecondPerson`);
+- with ``guided``, a call the caller's fresh words make plain (a person, goodbye, a topic only
+  one function is about) is made without the model (:mod:`~.intents`), and a transfer the model
+  chose is run only when the caller asked for a person.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTI
 from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
-from voiceagent.providers.structured.facts import grounded_facts
+from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
+from voiceagent.providers.structured.intents import content_words, intent_call, wants_person
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
 __all__ = [
@@ -209,6 +213,11 @@ def _latest_caller_words(request: ChatRequest) -> str:
     return next((str(m.get("content") or "") for m in reversed(request.messages) if m.get("role") == "user"), "")
 
 
+def _asked_for_person(request: ChatRequest, spec: DecisionSpec, name: str) -> bool:
+    nouns = content_words(spec.tool_help.get(name, "")) - content_words("transfer")
+    return wants_person(_latest_caller_words(request), sorted(nouns))
+
+
 def _earlier_says(messages: list[dict[str, Any]]) -> list[str]:
     return [
         str(m.get("content"))
@@ -241,28 +250,44 @@ class StructuredRounds:
         """How many ``say`` decisions had sentences dropped for numbers nobody gave."""
         self.invalid = 0
         """How many outputs were not a decision the round allowed (words only, asked again)."""
+        self.intent_calls = 0
+        """How many calls the caller's words determined without the model (:mod:`~.intents`)."""
 
     async def _facts(self, req: ChatRequest, spec: DecisionSpec, said: str) -> dict[str, str]:
         """The verification factors of the caller's latest words, copied by the model under a
-        verify-only constraint, kept when grounded (:func:`~.facts.grounded_facts`).
+        verify-only constraint, kept when grounded (:func:`~.facts.grounded_facts`), with the digit
+        and date factors their own words name put right (:func:`~.facts.spotted_facts`); when those
+        words alone give two factors or more, the model is not asked.
         """
         assert spec.verify is not None
+        spotted = spotted_facts(said, spec.verify)
+        if len(spotted) >= 2:  # enough for a level, read without the model (a round saved)
+            return spotted
         only = DecisionSpec(verify=spec.verify, say=False)
         text = ""
         async for event in self.send(req, constraint_body(only, self.constraint)):
             if isinstance(event, TextDelta):
                 text += event.text
         decision = parse_decision(text, only)
-        if decision is None or decision.call is None:
-            return {}
-        return grounded_facts(json.loads(decision.call.arguments), said, spec.verify)
+        copied = {}
+        if decision is not None and decision.call is not None:
+            copied = grounded_facts(json.loads(decision.call.arguments), said, spec.verify)
+        return merged_facts(copied, spotted)
 
     async def stream(
         self, request: ChatRequest, *, retry: bool = True, hint: str | None = None
     ) -> AsyncIterator[LLMEvent]:
         """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``."""
         req, spec = structured_request(request, hint=hint)
-        said = pending_words(request.messages) if spec.verify is not None and retry else None
+        fresh = pending_words(request.messages) if retry else None
+        if fresh is not None and self.guided and request.tool_choice != "none":
+            decided = intent_call(request, spec, fresh)
+            if decided is not None:
+                self.intent_calls += 1
+                yield decided
+                yield Usage()
+                return
+        said = fresh if spec.verify is not None else None
         if said is not None and spec.verify is not None and may_hold_facts(said):
             facts = await self._facts(req, spec, said)
             if facts:
@@ -317,6 +342,9 @@ class StructuredRounds:
             call = None
         if call is not None and call.name in request.closing and not asks_to_end(_latest_caller_words(request)):
             self.dropped_calls += 1  # a hang-up nobody asked for
+            call = None
+        if call is not None and call.name in request.handoffs and not _asked_for_person(request, spec, call.name):
+            self.dropped_calls += 1  # a transfer nobody asked for
             call = None
         if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
             self.dropped_calls += 1  # the prompt's own example value, not the caller's words
