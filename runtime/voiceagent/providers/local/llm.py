@@ -53,6 +53,7 @@ from voiceagent.providers.local.guidance import (
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
+from voiceagent.providers.structured.prompt import SecondPerson
 from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
 __all__ = ["LOCAL_MODEL_NAME", "LocalLLM", "render_history", "required_call_grammar"]
@@ -320,6 +321,7 @@ class LocalLLM:
             if self.guided and request.tools
             else None
         )
+        person = SecondPerson() if self.guided else None  # "the caller's account" -> "your account"
         calls: list[ToolCallRequest] = []
         spoke = False
         async for event in client.stream(req, deadline_s=deadline_s):
@@ -330,12 +332,14 @@ class LocalLLM:
             if isinstance(event, TextDelta):
                 text = gate.feed(event.text) if gate else event.text
                 spoke = spoke or bool(text.strip())
+                text = person.feed(text) if person else text
                 if text:
                     yield TextDelta(text)
                 continue
             if isinstance(event, Usage):
                 tail = gate.finish() if gate else ""
                 spoke = spoke or bool(tail.strip())
+                tail = person.feed(tail) + person.finish() if person else tail
                 if tail:
                     yield TextDelta(tail)
                 kept = 0
