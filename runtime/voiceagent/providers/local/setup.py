@@ -5,6 +5,7 @@ name. The heavy libraries are imported only when a provider is built.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from voiceagent.config.models import Agent
@@ -41,7 +42,7 @@ def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
     """A :class:`~voiceagent.providers.local.stt.LocalSTT`."""
     from voiceagent.providers.local.stt import LocalSTT
 
-    return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms)
+    return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms, vocabulary=agent_vocabulary(agent))
 
 
 def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
@@ -86,3 +87,33 @@ def build_tts(choice: Choice, agent: Agent, env: Mapping[str, str]) -> TTS:
 
     voice = agent.voice
     return local_tts_for(agent.language, voice.id if voice else None, voice.speed if voice else 1.0)
+
+
+_NOT_SPOKEN = frozenset(
+    {"get", "set", "id", "ids", "info", "to", "from", "of", "the", "end", "call", "dob", "lookup", "limit"}
+)
+
+
+def agent_vocabulary(agent: Agent) -> str:
+    """Words the agent's calls are likely to contain, for the recognizer's prompt: the words of
+    its tools' names and parameter names and of the verification factors, in file order without
+    repeats ("Words: account, create, ticket, ...").
+
+    Whisper takes its ``initial_prompt`` as the text before the audio, so these words are
+    preferred when the sound is ambiguous: an espeak-ng caller's "account number" was heard as
+    "count number" without it, "debit card ends in" as "David Cardenz in" (docs/offline.md). A
+    short word list was measured better than phrases, which changed how digits were written.
+    """
+    names: list[str] = []
+    for tool in agent.tools:
+        names.append(tool.name)
+        names.extend((tool.parameters or {}).keys())
+    verification = agent.guardrails.verification if agent.guardrails else None
+    if verification is not None:
+        names.extend(verification.factors)
+    words: list[str] = []
+    for name in names:
+        for word in re.split(r"[_\W\d]+", name.lower()):
+            if len(word) > 2 and word not in _NOT_SPOKEN and word not in words:
+                words.append(word)
+    return f"Words: {', '.join(words[:40])}." if words else ""

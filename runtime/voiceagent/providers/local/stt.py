@@ -76,13 +76,19 @@ class WhisperEngine:
         )
         self._lock = threading.Lock()
 
-    def transcribe(self, pcm16: np.ndarray, language: str = "en") -> str:
-        """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps."""
+    def transcribe(self, pcm16: np.ndarray, language: str = "en", prompt: str | None = None) -> str:
+        """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps.
+
+        ``prompt``: words the call is likely to contain, given to Whisper as its previous text
+        (``initial_prompt``), which biases decoding toward them: espeak-ng's "account" was heard
+        as "count" without it, as "account" with the support agent's vocabulary.
+        """
         audio = pcm16.astype(np.float32) / 32768.0
         with self._lock:
             segments, _info = self.model.transcribe(
                 audio,
                 language=language,
+                initial_prompt=prompt or None,
                 beam_size=1,
                 temperature=0.0,
                 without_timestamps=True,
@@ -139,6 +145,8 @@ class LocalSTT:
         cpu_threads: CTranslate2 threads (default: cores, at most 4).
         warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
             the start of the call does not wait ~0.5-1.5 s for them.
+        vocabulary: words the calls are likely to contain (:func:`agent_vocabulary`), given to
+            every pass as Whisper's ``initial_prompt``.
     """
 
     name = "local-whisper"
@@ -155,7 +163,9 @@ class LocalSTT:
         model_dir: Path | None = None,
         cpu_threads: int | None = None,
         warm: bool = True,
+        vocabulary: str | None = None,
     ) -> None:
+        self.vocabulary = vocabulary
         self.eou_timeout_ms = eou_timeout_ms
         self.min_speech_ms = min_speech_ms
         self.pause_ms = max(pause_ms, COVER_MS)
@@ -198,7 +208,9 @@ class LocalSTT:
             pause_ms=self.pause_ms,
             threshold=self.threshold,
         )
-        return LocalSTTStream(engine, vad, language="en", interim_interval_ms=self.interim_interval_ms)
+        return LocalSTTStream(
+            engine, vad, language="en", interim_interval_ms=self.interim_interval_ms, prompt=self.vocabulary
+        )
 
 
 @dataclass
@@ -221,8 +233,15 @@ class LocalSTTStream:
     """
 
     def __init__(
-        self, engine: WhisperEngine, vad: StreamingVAD, *, language: str, interim_interval_ms: int | None
+        self,
+        engine: WhisperEngine,
+        vad: StreamingVAD,
+        *,
+        language: str,
+        interim_interval_ms: int | None,
+        prompt: str | None = None,
     ) -> None:
+        self._prompt = prompt
         self._engine = engine
         self._vad = vad
         self._language = language
@@ -351,7 +370,7 @@ class LocalSTTStream:
 
     async def _transcribe(self, audio: np.ndarray) -> str:
         try:
-            return await asyncio.to_thread(self._engine.transcribe, audio, self._language)
+            return await asyncio.to_thread(self._engine.transcribe, audio, self._language, self._prompt)
         except ProviderError:
             raise
         except Exception as exc:  # CTranslate2 errors
