@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
@@ -29,7 +30,8 @@ GAP_MS = 2000
 
 # (file, [utterance, ...], transcript for the README). Digits are written out one by one,
 # the way callers read account numbers; the transcript gives them as digits. Files named *.hi.wav
-# are Hindi (espeak-ng), the rest English (Piper).
+# are Hindi (espeak-ng), *.espeak.wav espeak-ng's en-us voice, *.flite.wav flite's slt voice, the
+# rest English (Piper).
 SAMPLES: list[tuple[str, list[str], str]] = [
     ("hello.wav", ["Hello, I need some help with my account."], "Hello, I need some help with my account."),
     (
@@ -43,6 +45,17 @@ SAMPLES: list[tuple[str, list[str], str]] = [
         "Hi, I want to check my account. [2 s silence] The account number is 12345.",
     ),
     ("account_question.hi.wav", ["मेरा खाता नंबर 1 2 3 4 5 है।"], "मेरा खाता नंबर 12345 है। (Hindi, espeak-ng)"),
+    # the same question in two voices other than the agent's own TTS voice (Piper joe)
+    (
+        "account_question.espeak.wav",
+        ["Hi, can you check my account? The number is 1 2 3 4 5."],
+        "Hi, can you check my account? The number is 12345. (espeak-ng `en-us`)",
+    ),
+    (
+        "account_question.flite.wav",
+        ["Hi, can you check my account? The number is 1 2 3 4 5."],
+        "Hi, can you check my account? The number is 12345. (flite `slt`)",
+    ),
 ]
 
 
@@ -69,6 +82,27 @@ def _espeak(language: str, text: str) -> np.ndarray:
     return AudioFrame(wav[44 : 44 + (len(wav) - 44) // 2 * 2], rate).resampled(RATE).to_numpy()
 
 
+def _flite(voice: str, text: str) -> np.ndarray:
+    """``text`` spoken by ``flite -voice voice`` (deterministic), as 16 kHz int16 samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "flite.wav"
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], capture_output=True, check=True)
+        with wave.open(str(path)) as w:
+            frame = AudioFrame(w.readframes(w.getnframes()), w.getframerate())
+    return frame.resampled(RATE).to_numpy()
+
+
+def _voiced(name: str, voice, text: str) -> np.ndarray:
+    """``text`` in the voice the file name says (see :data:`SAMPLES`)."""
+    if name.endswith(".hi.wav"):
+        return _espeak("hi", text)
+    if name.endswith(".espeak.wav"):
+        return _espeak("en-us", text)
+    if name.endswith(".flite.wav"):
+        return _flite("slt", text)
+    return _speech(voice, text)
+
+
 def _silence(ms: int) -> np.ndarray:
     return np.zeros(RATE * ms // 1000, dtype="<i2")
 
@@ -86,7 +120,7 @@ def build(out: Path) -> list[tuple[str, str, float]]:
         for i, text in enumerate(utterances):
             if i:
                 parts.append(_silence(GAP_MS))
-            parts.append(_espeak("hi", text) if name.endswith(".hi.wav") else _speech(voice, text))
+            parts.append(_voiced(name, voice, text))
         parts.append(_silence(TRAIL_MS))
         audio = np.concatenate(parts).astype("<i2")
         with wave.open(str(out / name), "wb") as w:
@@ -103,7 +137,8 @@ def write_readme(out: Path, rows: list[tuple[str, str, float]]) -> None:
     lines = [
         "# Sample caller recordings",
         "",
-        "16 kHz mono PCM16 WAV, spoken by the offline Piper voice `en_US-joe-medium` (`*.hi.wav`: espeak-ng `hi`) with",
+        "16 kHz mono PCM16 WAV, spoken by the offline Piper voice `en_US-joe-medium` (`*.hi.wav`: espeak-ng `hi`;",
+        "`*.espeak.wav` and `*.flite.wav`: callers in two voices other than the agent's own) with",
         f"{LEAD_MS} ms leading and {TRAIL_MS} ms trailing silence. Regenerate with",
         "`.venv/bin/python scripts/make_samples.py` (deterministic).",
         "",

@@ -1,9 +1,10 @@
 """End to end on the embedded offline stack, through the real CLI, with no API key.
 
-caller WAV -> faster-whisper tiny.en + Silero VAD -> Qwen2.5-0.5B on llama.cpp (tool call for an
-account question) -> Piper -> agent WAV, as ``README`` tells a new user to run it::
+caller WAV (espeak-ng and flite voices, not the agent's Piper voice) -> faster-whisper tiny.en +
+Silero VAD -> Qwen2.5-0.5B on llama.cpp (tool call for an account question) -> Piper -> agent
+WAV, as ``README`` tells a new user to run it::
 
-    voiceagent run agents/support.yaml --input samples/account_question.wav \\
+    voiceagent run agents/support.yaml --input samples/account_question.espeak.wav \\
         --output OUT.wav --events E.jsonl --fast
 
 Slow (the models load; a cold prompt is evaluated once, then kept on disk): marked
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -63,13 +65,20 @@ def _windows(path: Path) -> tuple[list[float], int]:
     return [rms_dbfs(AudioFrame(pcm[i : i + step].tobytes(), rate)) for i in range(0, len(pcm), step)], rate
 
 
-def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
+@pytest.mark.parametrize(
+    "sample",
+    # callers in two voices other than the agent's own TTS voice (Piper joe): the recognizer must
+    # hear a voice it was not tuned on (espeak-ng's "account" was heard as "count" before the
+    # agent's vocabulary was given to Whisper)
+    ["account_question.espeak.wav", "account_question.flite.wav"],
+)
+def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path, sample):
     out, log = tmp_path / "agent.wav", tmp_path / "events.jsonl"
     proc = _voiceagent(
         "run",
         "agents/support.yaml",
         "--input",
-        str(SAMPLES / "account_question.wav"),
+        str(SAMPLES / sample),
         "--output",
         str(out),
         "--events",
@@ -85,7 +94,7 @@ def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
 
     said = [e["text"] for e in events if e["type"] == "user.transcript"]
     assert len(said) == 1, events
-    assert "account" in said[0].lower() and "12345" in said[0], said
+    assert "account" in said[0].lower() and "12345" in re.sub(r"[\s,.-]", "", said[0]), said  # "1-2-3-4-5" too
 
     call = next((i for i, e in enumerate(events) if e["type"] == "tool.call"), None)
     assert call is not None, events
@@ -99,7 +108,7 @@ def test_account_question_is_answered_aloud_with_the_tool_called(tmp_path):
     assert any(f in t.lower() for t in answers for f in facts), answers
     assert not any(e["type"] == "turn.timeout" for e in events), events
 
-    caller, in_rate = _windows(SAMPLES / "account_question.wav")
+    caller, in_rate = _windows(SAMPLES / sample)
     speech_end = max(i for i, db in enumerate(caller) if db > SPEECH_DBFS) + 1
     agent, out_rate = _windows(out)
     after = agent[speech_end:]

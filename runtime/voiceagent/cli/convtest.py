@@ -31,6 +31,11 @@ from voiceagent.cli import main
 )
 @click.option("--judge-llm", metavar="URL", help="OpenAI-compatible endpoint that judges `judge:` criteria.")
 @click.option("--judge-model", metavar="NAME", help="The judge's model (default gpt-4o-mini).")
+@click.option(
+    "--caller-voice",
+    metavar="VOICE",
+    help="Speak every `user:` turn in this voice through the agent's STT: piper, espeak-ng[:VOICE] or flite[:VOICE].",
+)
 def test_command(
     paths: tuple[str, ...],
     fmt: str,
@@ -39,6 +44,7 @@ def test_command(
     llm: str | None,
     judge_llm: str | None,
     judge_model: str | None,
+    caller_voice: str | None,
 ) -> None:
     """Run conversation tests: PATH is a test file or a folder of *.test.yaml (default agents/tests/).
 
@@ -61,6 +67,7 @@ def test_command(
             llm=llm,  # type: ignore[arg-type]
             judge_llm=judge_llm,
             judge_model=judge_model,
+            caller_voice=caller_voice,
             out=click.echo,
             err=err,
         )

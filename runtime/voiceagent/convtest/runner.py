@@ -35,6 +35,7 @@ from voiceagent.convtest.plumbing import (
 )
 from voiceagent.convtest.record import TurnRecord, turn_record
 from voiceagent.convtest.scripted import ScriptedLLM
+from voiceagent.convtest.voices import VoiceUnavailable, caller_audio
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -79,12 +80,15 @@ class SkipScenario(Exception):
 class RunOptions:
     """Options of one ``voiceagent test`` run: ``llm`` overrides every scenario's mode;
     ``judge`` judges ``judge:`` criteria (None: they are skipped); ``env`` is the environment
-    (default ``os.environ``).
+    (default ``os.environ``); ``caller_voice`` speaks ``user:`` turns (``--caller-voice``).
     """
 
     llm: LlmMode | None = None
     judge: Judge | None = None
     env: Mapping[str, str] | None = None
+    caller_voice: str | None = None
+    """Speak every ``user:`` turn in this voice through the agent's STT
+    (:mod:`voiceagent.convtest.voices`); None: ``user:`` text is the final transcript."""
 
 
 @contextlib.contextmanager
@@ -191,7 +195,7 @@ class ScenarioRunner:
         from voiceagent.transports.memory import MemoryTransport
 
         tests = self.file.tests
-        audio = any(t.kind != "user" for t in scenario.turns)
+        audio = self.options.caller_voice is not None or any(t.kind != "user" for t in scenario.turns)
         providers, scripted = await self._providers(scenario, audio)
         stt = providers.stt
         caller_model = scenario.caller or tests.caller
@@ -307,14 +311,20 @@ class ScenarioRunner:
 
     async def _send(self, turn: Turn, transport: Any, stt: InjectingSTT | None) -> str | None:
         """Deliver the turn's input; returns a problem sentence when it cannot be delivered."""
-        if turn.user is not None:
+        voice = self.options.caller_voice
+        if turn.user is not None and voice is None:
             if stt is not None:
                 stt.inject(turn.user)
             else:
                 transport.send_text(turn.user)
             return None
         eou_ms = self.loaded.agent.stt.eou_timeout_ms
-        if turn.audio is not None:
+        if turn.user is not None and voice is not None:
+            try:
+                audio = await caller_audio(turn.user, voice, self.loaded.agent.language)
+            except (VoiceUnavailable, ImportError, OSError, ValueError) as exc:
+                raise SkipScenario(f"--caller-voice {voice}: {exc}") from None
+        elif turn.audio is not None:
             path = self.file.base_dir / turn.audio
             try:
                 audio = wav_audio(path)

@@ -64,6 +64,7 @@ async def run_tests(
     llm: LlmMode | None = None,
     judge_llm: str | None = None,
     judge_model: str | None = None,
+    caller_voice: str | None = None,
     env: Mapping[str, str] | None = None,
     out: Callable[[str], None] = print,
     err: Callable[[str], None] = print,
@@ -80,6 +81,8 @@ async def run_tests(
         paths: test files or folders.
         judge_llm: the judge's endpoint URL (else ``$VOICEAGENT_JUDGE_LLM``; none: judges skip).
         judge_model: the judge's model name.
+        caller_voice: speak every ``user:`` turn in this voice through the agent's STT
+            (:mod:`voiceagent.convtest.voices`: ``piper``, ``espeak-ng[:VOICE]``, ``flite[:VOICE]``).
         out: where result lines go.
         err: where diagnostics and problems go.
 
@@ -87,8 +90,12 @@ async def run_tests(
         A :class:`TestRun`; ``code`` is the exit status.
     """
     from voiceagent.config.diagnostics import ConfigError
+    from voiceagent.convtest.voices import check_voice
 
     environ = dict(os.environ if env is None else env)
+    if caller_voice is not None and (problem := check_voice(caller_voice)):
+        err(f"error: {problem}")
+        return TestRun(EXIT_USAGE)
     loaded, diags, usage = check_files(list(paths or [DEFAULT_PATH]))
     if usage is not None:
         err(f"error: {usage}")
@@ -126,7 +133,7 @@ async def run_tests(
                     err(f"{tests.display}: error: its agent cannot be loaded with this environment")
                     return TestRun(EXIT_USAGE, results, diags)
                 runner = runners[tests.path] = ScenarioRunner(
-                    tests, agent, RunOptions(llm=llm, judge=judge, env=environ)
+                    tests, agent, RunOptions(llm=llm, judge=judge, env=environ, caller_voice=caller_voice)
                 )
             try:
                 result = await runner.run(sc)
