@@ -144,3 +144,22 @@ async def test_speculative_pass_at_pause_becomes_the_final(stream):
     finals = [e for e in events if e.kind == "final"]
     assert len(finals) == 1 and "help" in finals[0].text.lower()
     assert stream.metrics[-1]["reused"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("What's my balance?", True),
+        ("Hi, can you check my account? The number is 12345.", True),
+        ("That's all, goodbye!", True),
+        ("My account number is.", False),  # a sentence left open
+        ("My account number is...", False),
+        ("Hi.", False),  # one word: the caller may go on
+        ("and then", False),
+        ("", False),
+    ],
+)
+def test_a_transcript_that_ends_a_sentence_ends_the_utterance_sooner(text, finished):
+    from voiceagent.providers.local.stt import ends_sentence
+
+    assert ends_sentence(text) is finished

@@ -89,3 +89,19 @@ def test_force_end_closes_ongoing_speech():
     end = vad.force_end()
     assert end is not None and end.kind == "end" and end.sample <= vad.position
     assert vad.force_end() is None
+
+
+def test_end_sooner_ends_the_current_silence_early_and_only_that_one():
+    from voiceagent.providers.local.vad import StreamingVAD
+
+    audio = read_wav("hello.wav")  # one utterance, then 1.5 s of silence
+    vad = StreamingVAD(eou_timeout_ms=1000)
+    events = []
+    for piece in chunks(audio, 20):
+        for event in vad.process(piece.pcm):
+            events.append(event)
+            if event.kind == "pause":
+                vad.end_sooner(300)  # what LocalSTT does when the pause's words end a sentence
+    end = next(e for e in events if e.kind == "end")
+    assert 300 <= (end.decided - end.sample) / 16 <= 400  # decided ~300 ms after the speech ended, not 1000
+    assert vad.end_sooner(300) is None and not vad.speaking  # nothing to shorten between utterances

@@ -30,6 +30,7 @@ https://github.com/SYSTRAN/faster-whisper#usage
 from __future__ import annotations
 
 import asyncio
+import re
 import logging
 import os
 import threading
@@ -62,6 +63,28 @@ def supports_language(language: str) -> bool:
     """Whether the offline STT can transcribe ``language`` (BCP-47): only ``en`` / ``en-*``."""
     lang = language.strip().lower()
     return lang == "en" or lang.startswith("en-")
+
+
+COMPLETE_EOU_MS = 300
+"""Silence (ms) that ends an utterance whose words already end a sentence (:class:`LocalSTT`)."""
+
+_OPEN_ENDINGS = frozenset(
+    "a an and are as at but by for from if in is my of on or so the to was were with your our".split()
+)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a transcript reads as a finished utterance: two words or more ending in ``.``, ``?``
+    or ``!`` (not an ellipsis), the last word not one that leaves a sentence open ("My account
+    number is." is not finished; "What's my balance?" is). Whisper punctuates from the prosody,
+    so this is a cheap semantic end-of-turn signal (as LiveKit's and Pipecat's turn detectors are
+    model-based ones).
+    """
+    t = text.strip()
+    if not t or t.endswith("..") or t.endswith("…") or t[-1] not in ".?!":
+        return False
+    words = re.findall(r"[\w']+", t.lower())
+    return len(words) >= 2 and words[-1] not in _OPEN_ENDINGS
 
 
 class WhisperEngine:
@@ -145,8 +168,11 @@ class LocalSTT:
         cpu_threads: CTranslate2 threads (default: cores, at most 4).
         warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
             the start of the call does not wait ~0.5-1.5 s for them.
-        vocabulary: words the calls are likely to contain (:func:`agent_vocabulary`), given to
-            every pass as Whisper's ``initial_prompt``.
+        vocabulary: words the calls are likely to contain (``providers.local.setup.agent_vocabulary``),
+            given to every pass as Whisper's ``initial_prompt``.
+        complete_eou_ms: when the speculative pass at a pause reads as a finished sentence
+            (:func:`ends_sentence`: "What's my balance?"), the utterance ends after this much
+            silence instead of ``eou_timeout_ms`` (at most that); None: always ``eou_timeout_ms``.
     """
 
     name = "local-whisper"
@@ -164,8 +190,10 @@ class LocalSTT:
         cpu_threads: int | None = None,
         warm: bool = True,
         vocabulary: str | None = None,
+        complete_eou_ms: int | None = COMPLETE_EOU_MS,
     ) -> None:
         self.vocabulary = vocabulary
+        self.complete_eou_ms = complete_eou_ms if complete_eou_ms is None else min(complete_eou_ms, eou_timeout_ms)
         self.eou_timeout_ms = eou_timeout_ms
         self.min_speech_ms = min_speech_ms
         self.pause_ms = max(pause_ms, COVER_MS)
@@ -209,7 +237,12 @@ class LocalSTT:
             threshold=self.threshold,
         )
         return LocalSTTStream(
-            engine, vad, language="en", interim_interval_ms=self.interim_interval_ms, prompt=self.vocabulary
+            engine,
+            vad,
+            language="en",
+            interim_interval_ms=self.interim_interval_ms,
+            prompt=self.vocabulary,
+            complete_eou_ms=self.complete_eou_ms,
         )
 
 
@@ -240,8 +273,10 @@ class LocalSTTStream:
         language: str,
         interim_interval_ms: int | None,
         prompt: str | None = None,
+        complete_eou_ms: int | None = None,
     ) -> None:
         self._prompt = prompt
+        self._complete_eou_ms = complete_eou_ms
         self._engine = engine
         self._vad = vad
         self._language = language
@@ -388,6 +423,8 @@ class LocalSTTStream:
         if self._utt is utt:  # EOU not reached yet
             if utt.rerun:  # a pause came while this pass ran: cover the audio since then
                 self._start_pass(utt)
+            elif self._complete_eou_ms is not None and ends_sentence(text):
+                self._vad.end_sooner(self._complete_eou_ms)
             if text:
                 self._emit("interim", text)
         return text

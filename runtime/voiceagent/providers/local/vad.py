@@ -124,6 +124,15 @@ class StreamingVAD:
         self._paused = False
         self.last_speech_end = 0
         """End (sample) of the last speech window seen."""
+        self._early_eou: int | None = None  # a shorter EOU for the current silence only
+
+    def end_sooner(self, eou_ms: int) -> None:
+        """End the current silence as an utterance after ``eou_ms`` instead of ``eou_timeout_ms``
+        (the caller's words so far end a sentence: :class:`~voiceagent.providers.local.stt.LocalSTT`).
+        Speech before then cancels it; the next silence waits the full ``eou_timeout_ms`` again.
+        """
+        if self.speaking and self._silence_start is not None:
+            self._early_eou = min(self.eou_samples, SAMPLE_RATE * eou_ms // 1000)
 
     @property
     def position(self) -> int:
@@ -173,7 +182,7 @@ class StreamingVAD:
                 self._run_start, self._run_samples = None, 0
             return None
         if prob >= self.threshold:
-            self._silence_start, self._paused = None, False
+            self._silence_start, self._paused, self._early_eou = None, False, None
             self.last_speech_end = end
             return None
         if prob < self.neg_threshold and self._silence_start is None:
@@ -181,10 +190,10 @@ class StreamingVAD:
         if self._silence_start is None:
             return None
         silent = end - self._silence_start
-        if silent >= self.eou_samples:
+        if silent >= (self._early_eou or self.eou_samples):
             self.speaking = False
             self._run_start, self._run_samples = None, 0
-            at, self._silence_start, self._paused = self._silence_start, None, False
+            at, self._silence_start, self._paused, self._early_eou = self._silence_start, None, False, None
             return VADEvent("end", at, end)
         if silent >= self.pause_samples and not self._paused:
             self._paused = True
@@ -198,6 +207,6 @@ class StreamingVAD:
             return None
         self.speaking = False
         at = self._silence_start if self._silence_start is not None else self._pos
-        self._silence_start, self._paused = None, False
+        self._silence_start, self._paused, self._early_eou = None, False, None
         self._run_start, self._run_samples = None, 0
         return VADEvent("end", at, self._pos)
