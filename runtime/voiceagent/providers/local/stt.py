@@ -30,9 +30,9 @@ https://github.com/SYSTRAN/faster-whisper#usage
 from __future__ import annotations
 
 import asyncio
-import re
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -69,7 +69,7 @@ COMPLETE_EOU_MS = 300
 """Silence (ms) that ends an utterance whose words already end a sentence (:class:`LocalSTT`)."""
 
 _OPEN_ENDINGS = frozenset(
-    "a an and are as at but by for from if in is my of on or so the to was were with your our".split()
+    ["a", "an", "and", "are", "as", "at", "but", "by", "for", "from", "if", "in", "is", "my", "of", "on", "or", "so", "the", "to", "was", "were", "with", "your", "our"]
 )
 
 
