@@ -139,6 +139,7 @@ class Stack:
         from voiceagent.engine.state import SessionState, template_context
         from voiceagent.engine.tools import ToolRunner
         from voiceagent.providers.local.llm import LocalLLM
+        from voiceagent.providers.local.setup import agent_vocabulary
         from voiceagent.providers.local.stt import LocalSTT
         from voiceagent.providers.local.tts import local_tts_for
 
@@ -151,7 +152,13 @@ class Stack:
         self.system = compiled.system_prompt(compiled.initial, ctx)
         self.greeting = compiled.greeting(ctx) or ""
         self.tools = compiled.state(compiled.initial).llm_tools()
-        self.stt = LocalSTT(eou_timeout_ms=self.agent.stt.eou_timeout_ms)
+        # the request fields the session's Prompt sets (engine/prompt.py)
+        self.instructions = compiled.state(compiled.initial).instructions
+        self.closing = compiled.closing_functions(compiled.initial)
+        self.handoffs = compiled.builtin_tools(compiled.initial, "transfer")
+        self.builtins = {name for name, tool in compiled.tools.items() if tool.builtin is not None}
+        # as providers/local/setup.build_stt makes it (the agent's words as Whisper's prompt)
+        self.stt = LocalSTT(eou_timeout_ms=self.agent.stt.eou_timeout_ms, vocabulary=agent_vocabulary(self.agent))
         self.llm = LocalLLM(n_threads=llm_threads)
         self.llm.prestart()
         self.tts = local_tts_for(self.agent.language)
@@ -165,16 +172,31 @@ class Stack:
             first.append({"role": "assistant", "content": self.greeting})
         return first + [{"role": "user", "content": user}]
 
+    def request(self, messages: list[dict[str, Any]]) -> Any:
+        """The session's request for ``messages`` in the initial state."""
+        from voiceagent.providers.base import ChatRequest
+
+        return ChatRequest(
+            messages=messages,
+            tools=self.tools,
+            temperature=self.agent.llm.temperature,
+            max_tokens=self.agent.llm.max_tokens,
+            instructions=self.instructions,
+            closing=self.closing,
+            handoffs=self.handoffs,
+        )
+
     def filler(self, tool: str) -> str:
+        if tool in self.builtins:  # a hang-up or transfer has no filler: the next round's words come first
+            return ""
         spec = next((t for t in self.agent.tools if t.name == tool), None)
         return (spec.filler if spec and spec.filler is not None else self.agent.behaviour.filler) or ""
 
     async def warm(self) -> float:
-        from voiceagent.providers.base import ChatRequest
 
         t0 = time.monotonic()
         await self.stt.preload()
-        await self.llm.warm_up(ChatRequest(messages=self.messages("Hello.")[:-1], tools=self.tools))
+        await self.llm.warm_up(self.request(self.messages("Hello.")[:-1]))
         async for _ in self.tts.synthesize("Warming up."):
             pass
         return time.monotonic() - t0
@@ -205,6 +227,16 @@ async def _first_text(stack: Stack, request: Any) -> tuple[str, Any, float]:
         await stream.aclose()
     rest = splitter.flush()
     return (rest[0] if rest else ""), None, (time.monotonic() - t0) * 1000
+
+
+def _after(messages: list[dict[str, Any]], said: str, call: Any, content: str) -> list[dict[str, Any]]:
+    """``messages`` + the round's assistant message with ``call`` + its tool result, as the session adds them."""
+    tool_call = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+    return [
+        *messages,
+        {"role": "assistant", "content": said or None, "tool_calls": [tool_call]},
+        {"role": "tool", "tool_call_id": call.id, "content": content},
+    ]
 
 
 async def _tts_first_ms(stack: Stack, text: str) -> float | None:
@@ -261,13 +293,12 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
         got, text = await asyncio.wait_for(finals.get(), timeout=len(audio) / RATE + 30)
         stt_ms = stream.metrics[-1]["eou_to_final_ms"] if stream.metrics else 0.0
         row.update(transcript=text, stt_ms=round(stt_ms, 1), vad_eou_ms=round((got - t_end) * 1000 - stt_ms, 1))
-        request = ChatRequest(
-            messages=stack.messages(text),
-            tools=stack.tools,
-            temperature=stack.agent.llm.temperature,
-            max_tokens=stack.agent.llm.max_tokens,
-        )
+        request = stack.request(stack.messages(text))
         first, call, llm_ms = await _first_text(stack, request)
+        builtin = call is not None and call.name in stack.builtins
+        if builtin:  # the session runs the hang-up / transfer, then asks for the last words
+            words, _, more_ms = await _first_text(stack, stack.request(_after(request.messages, first, call, "{}")))
+            first, llm_ms = words, llm_ms + more_ms
         tts_ms = await _tts_first_ms(stack, first)
         row.update(
             first_text=first,
@@ -276,29 +307,10 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
             tool=call.name if call else None,
             first_audio_ms=round((time.monotonic() - t_end) * 1000, 1),
         )
-        if call is not None:  # the answer after the tool, as the session's next round
+        if call is not None and not builtin:  # the answer after the tool, as the session's next round
             result = await stack.runner.run(call.name, call.arguments, ToolContext())
             content = json.dumps(result.result if result.ok else {"error": result.error}, default=str)
-            msgs = request.messages + [
-                {
-                    "role": "assistant",
-                    "content": first,
-                    "tool_calls": [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": call.arguments},
-                        }
-                    ],
-                },
-                {"role": "tool", "tool_call_id": call.id, "content": content},
-            ]
-            answer, _, _ = await _first_text(
-                stack,
-                ChatRequest(
-                    messages=msgs, tools=stack.tools, temperature=request.temperature, max_tokens=request.max_tokens
-                ),
-            )
+            answer, _, _ = await _first_text(stack, stack.request(_after(request.messages, first, call, content)))
             await _tts_first_ms(stack, answer)
             row.update(
                 tool_arguments=json.loads(call.arguments),

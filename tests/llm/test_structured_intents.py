@@ -152,6 +152,7 @@ async def test_an_intent_is_made_without_the_model_and_a_transfer_nobody_asked_f
         ),
         ("My name is Ravi Kumar and I live in Pune.", {"full_name": "Ravi Kumar", "city": "Pune"}),
         ("Born April 12th, 1985.", {"dob": "April 12th, 1985"}),
+        ("Ravi Kumar, my debit card ends in 7,788.", {"full_name": "Ravi Kumar", "debit_card_last_four": "7788"}),
         ("Hi, can you help me with my card?", {}),
         ("My number is 4321.", {}),  # a number no factor's words name is left to the model
         ("What's my balance?", {}),

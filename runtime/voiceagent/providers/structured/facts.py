@@ -144,7 +144,8 @@ def _digit_runs(said: str) -> list[tuple[str, list[str]]]:
             context.extend(digits)
         digits.clear()
 
-    for raw in re.findall(r"[a-z]+|\d+", said.lower()):
+    plain = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", said.lower())  # "7,788" as the recognizer writes 7788
+    for raw in re.findall(r"[a-z]+|\d+", plain):
         word = _SPOKEN.get(raw, raw)
         if word.isdigit() and (not digits or (len(word) == 1 and all(len(d) == 1 for d in digits))):
             digits.append(word)
