@@ -69,7 +69,33 @@ COMPLETE_EOU_MS = 300
 """Silence (ms) that ends an utterance whose words already end a sentence (:class:`LocalSTT`)."""
 
 _OPEN_ENDINGS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "but", "by", "for", "from", "if", "in", "is", "my", "of", "on", "or", "so", "the", "to", "was", "were", "with", "your", "our"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "if",
+        "in",
+        "is",
+        "my",
+        "of",
+        "on",
+        "or",
+        "so",
+        "the",
+        "to",
+        "was",
+        "were",
+        "with",
+        "your",
+        "our",
+    ]
 )
 
 
