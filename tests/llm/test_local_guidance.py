@@ -57,6 +57,7 @@ def convo(user: str, asked: str = GREETING) -> list[dict]:
         ("my account number is one two three four five", GREETING, "12345"),
         ("It's 67890.", "Sure, what's your account number?", "67890"),
         ("Sure, 24680", "Could you give me your account number?", "24680"),
+        ("It's 67890.", "Sure, I can help you with that. What is your bill number?", "67890"),  # a bare answer
     ],
 )
 def test_account_questions_call_get_account_info_with_the_number(support_tools, user, asked, account):
@@ -77,6 +78,8 @@ def test_account_questions_call_get_account_info_with_the_number(support_tools, 
         ("My account is 12345, or maybe 67890.", GREETING),  # two numbers: not ours to pick
         ("My account is 12.", GREETING),  # fails the pattern
         ("Thanks, goodbye!", GREETING),
+        ("I was born in 1988 and I live in a small town.", "What is your phone number?"),  # not a bare answer
+        ("It's 67890.", "Your number is noted."),  # no question asked
     ],
 )
 def test_other_turns_are_left_to_the_model(support_tools, user, asked):

@@ -153,6 +153,15 @@ def _named(words: list[str], *texts: str) -> bool:
     return any(re.search(rf"\b{re.escape(w)}", t, re.IGNORECASE) for w in words for t in texts)
 
 
+def _answers_a_number_question(said: str, asked: str) -> bool:
+    """Whether ``said`` is little but a number ("It's 67890.") given to the agent's question for a
+    number ("What is your bill number?"): the 0.5B model asked for a "bill number" where the tool
+    takes an account number, and the caller's bare answer then named no parameter.
+    """
+    words = re.findall(r"[^\W\d_]+", said)
+    return len(words) <= 4 and asked.rstrip().endswith("?") and re.search(r"\bnumber\b", asked, re.I) is not None
+
+
 def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ToolCallRequest | None:
     """The one tool call the caller's latest turn determines, or None (see the module docstring).
 
@@ -180,7 +189,9 @@ def direct_call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> 
         args: dict[str, Any] = {}
         for name in required:
             values = candidate_values(said, props[name])
-            if len(values) != 1 or not _named(_cue_words(fn.get("name", ""), name), said, asked):
+            if len(values) != 1 or not (
+                _named(_cue_words(fn.get("name", ""), name), said, asked) or _answers_a_number_question(said, asked)
+            ):
                 break
             args[name] = values[0]
         else:
