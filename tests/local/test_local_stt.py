@@ -163,3 +163,34 @@ def test_a_transcript_that_ends_a_sentence_ends_the_utterance_sooner(text, finis
     from voiceagent.providers.local.stt import ends_sentence
 
     assert ends_sentence(text) is finished
+
+
+def test_a_hinted_pass_that_loops_is_decoded_again_without_the_hint():
+    from voiceagent.providers.local.stt import WhisperEngine
+
+    engine = WhisperEngine.__new__(WhisperEngine)  # no model: the two decodes are stand-ins
+    calls: list[str | None] = []
+
+    def decode(pcm16, language, prompt):
+        calls.append(prompt)
+        return "Account, 9,000, 1,2,3,3,3,3,3,3,3,3,3,3" if prompt else "Account 9001, what is my balance?"
+
+    engine._decode = decode  # type: ignore[method-assign]
+    assert engine.transcribe(np.zeros(160, dtype=np.int16), "en", "account") == "Account 9001, what is my balance?"
+    assert calls == ["account", None]
+    calls.clear()
+    assert engine.transcribe(np.zeros(160, dtype=np.int16), "en", None).startswith("Account 9001")
+    assert calls == [None]  # no hint: nothing to retry without
+
+
+def test_the_agents_words_are_the_recognizers_hint():
+    from pathlib import Path
+
+    from voiceagent.config.load import load_agent
+    from voiceagent.providers.local.setup import agent_vocabulary
+
+    root = Path(__file__).resolve().parents[2] / "agents"
+    support = agent_vocabulary(load_agent(root / "support.yaml", env={}).agent)
+    bank = agent_vocabulary(load_agent(root / "bank.yaml", env={}).agent)
+    assert support.startswith("account, create, ticket") and "get" not in support.split(", ")
+    assert {"debit", "card", "city", "deposit"} <= set(bank.split(", "))

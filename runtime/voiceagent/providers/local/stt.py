@@ -113,6 +113,20 @@ def ends_sentence(text: str) -> bool:
     return len(words) >= 2 and words[-1] not in _OPEN_ENDINGS
 
 
+_LOOP = 8
+"""Consecutive repeats of one token that mark a decoding loop (Whisper's known failure)."""
+
+
+def _loops(text: str) -> bool:
+    tokens = re.findall(r"\w+", text.lower())
+    run = 1
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        run = run + 1 if a == b else 1
+        if run >= _LOOP:
+            return True
+    return False
+
+
 class WhisperEngine:
     """One loaded faster-whisper model; calls are serialised (one pass at a time per model)."""
 
@@ -128,16 +142,24 @@ class WhisperEngine:
     def transcribe(self, pcm16: np.ndarray, language: str = "en", prompt: str | None = None) -> str:
         """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps.
 
-        ``prompt``: words the call is likely to contain, given to Whisper as its previous text
-        (``initial_prompt``), which biases decoding toward them: espeak-ng's "account" was heard
-        as "count" without it, as "account" with the support agent's vocabulary.
+        ``prompt``: words the call is likely to contain, given to Whisper as ``hotwords`` (a hint
+        placed before the audio's text), which biases decoding toward them: espeak-ng's
+        "account" was heard as "count" without it, as "account" with the support agent's words.
+        When a hinted pass loops (a token repeated :data:`_LOOP` times: "1,2,3,3,3,3,..."), the
+        pass is run again without the hint.
         """
+        text = self._decode(pcm16, language, prompt)
+        if prompt and _loops(text):
+            text = self._decode(pcm16, language, None)
+        return text
+
+    def _decode(self, pcm16: np.ndarray, language: str, prompt: str | None) -> str:
         audio = pcm16.astype(np.float32) / 32768.0
         with self._lock:
             segments, _info = self.model.transcribe(
                 audio,
                 language=language,
-                initial_prompt=prompt or None,
+                hotwords=prompt or None,
                 beam_size=1,
                 temperature=0.0,
                 without_timestamps=True,
@@ -195,7 +217,7 @@ class LocalSTT:
         warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
             the start of the call does not wait ~0.5-1.5 s for them.
         vocabulary: words the calls are likely to contain (``providers.local.setup.agent_vocabulary``),
-            given to every pass as Whisper's ``initial_prompt``.
+            given to every pass as Whisper's ``hotwords``.
         complete_eou_ms: when the speculative pass at a pause reads as a finished sentence
             (:func:`ends_sentence`: "What's my balance?"), the utterance ends after this much
             silence instead of ``eou_timeout_ms`` (at most that); None: always ``eou_timeout_ms``.
