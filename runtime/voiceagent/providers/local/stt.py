@@ -30,6 +30,7 @@ https://github.com/SYSTRAN/faster-whisper#usage
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -120,7 +121,7 @@ _LOOP = 8
 def _loops(text: str) -> bool:
     tokens = re.findall(r"\w+", text.lower())
     run = 1
-    for a, b in zip(tokens, tokens[1:], strict=False):
+    for a, b in itertools.pairwise(tokens):
         run = run + 1 if a == b else 1
         if run >= _LOOP:
             return True
