@@ -156,6 +156,16 @@ def test_missing_description_warning(check):
     assert [(d.line, d.severity) for d in diags] == [(4, "warning")]
 
 
+def test_say_is_for_builtins_only_and_its_template_is_checked(check):
+    diags = check(HEAD + "tools:\n  - {name: t, description: d, http: {url: 'https://x.example'}, say: Bye}\n")
+    assert [(d.line, d.severity) for d in diags] == [(4, "warning")]
+    assert "'say' only applies to builtin: transfer or end_call" in diags[0].message
+    ok = check(HEAD + "tools:\n  - {name: bye, builtin: end_call, say: 'Goodbye!'}\n")
+    assert ok == []
+    bad = check(HEAD + "tools:\n  - {name: bye, builtin: end_call, say: 'Goodbye {{ caler.phone'}\n")
+    assert [d.severity for d in bad] == ["error"]
+
+
 def test_inline_secret_warning_never_prints_secret(check):
     secret = "sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2"
     diags = check(

@@ -208,8 +208,17 @@ class _Checker:
             builtin = tool.get("builtin")
             if builtin is not None and builtin.value == "transfer" and tool.get("to") is None:
                 self.add(builtin, f"{label}: builtin transfer needs 'to' (a number or SIP URI)", path + ("builtin",))
-            for key in ("filler", "handoff_prompt"):
+            for key in ("filler", "handoff_prompt", "say"):
                 self.template(tool.get(key), path + (key,), declared)
+            if builtin is None and tool.get("say") is not None:
+                self.add(
+                    tool.get("say"),
+                    f"{label}: 'say' only applies to builtin: transfer or end_call and is ignored here "
+                    "(use filler for words while a tool runs)",
+                    path + ("say",),
+                    key=True,
+                    severity="warning",
+                )
             if builtin is None or builtin.value != "transfer":
                 for key in ("to", "mode", "handoff_prompt"):
                     if tool.get(key) is not None:

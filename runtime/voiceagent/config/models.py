@@ -404,6 +404,14 @@ class Tool(StrictModel):
         description="For a warm transfer: what the person taking over hears first; may use placeholders.",
         examples=["Customer escalation: {{ args.reason }}"],
     )
+    say: str | None = Field(
+        None,
+        description=(
+            "For builtin transfer or end_call: the last words the caller hears when it runs, instead of the LLM's "
+            "(said only if the agent said nothing else in that turn); may use placeholders."
+        ),
+        examples=["I'm connecting you to a colleague now. Please stay on the line."],
+    )
 
 
 class Level(StrictModel):

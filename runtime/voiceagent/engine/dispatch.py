@@ -20,7 +20,7 @@ from voiceagent.config.builtin_functions import VERIFY_FUNCTION
 from voiceagent.config.models import Tool
 from voiceagent.engine.compiler import CompiledAgent
 from voiceagent.engine.events import EventLog
-from voiceagent.engine.flow import Flow, FunctionKind
+from voiceagent.engine.flow import Ending, Flow, FunctionKind
 from voiceagent.engine.ports import Guard, ToolRunnerPort
 from voiceagent.engine.tool_schema import ArgumentError, loggable_arguments, parse_arguments
 from voiceagent.engine.tools import EndCallAction, ToolContext, ToolResult, TransferAction
@@ -210,7 +210,8 @@ class Dispatcher:
             return
         # the runtime, not the LLM, ends this call: the LLM gets a last round to tell the caller
         if result.ok and result.action is not None:
-            self._apply_action(result.action, None, last_words=True)
+            tool = guard.lockout_action if guard.lockout_action in self.compiled.tools else None
+            self._apply_action(result.action, tool, last_words=True)
         elif not result.ok:
             self.events.emit("error", where="guardrails", message=result.error or "lockout action failed")
             self.flow.request_end("end_call", {"reason": "verification_lockout"}, last_words=True)
@@ -240,6 +241,15 @@ class Dispatcher:
         else:
             info["reason"] = info.get("reason") or "end_call"
             self.flow.request_end("end_call", info, last_words=last_words)
+
+    def last_words(self, ending: Ending) -> str | None:
+        """The ``say`` of the builtin tool that is ending the call (``ending.info["tool"]``),
+        rendered; None when it has none (the LLM then says the last words).
+        """
+        tool = self.compiled.tools.get(str(ending.info.get("tool") or ""))
+        if tool is None or tool.builtin is None or not tool.say:
+            return None
+        return self._render(tool.say, {"reason": ending.info.get("reason")}) or None
 
     def _render(self, source: str, args: dict[str, Any]) -> str:
         """Render a tool template (filler, transfer target, handoff) with the call's ``args``."""

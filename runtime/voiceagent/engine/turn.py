@@ -206,8 +206,17 @@ class TurnRunner:
                 self.history.add_tool_result(outcome.call.id, outcome.content)
             self.flow.apply_guards()
             ending = self.flow.ending
-            if ending is not None and not ending.needs_words and any(g.segments for g in turn.groups):
+            spoke = any(g.segments for g in turn.groups)
+            if ending is not None and not ending.needs_words and spoke:
                 return  # the agent already said its last words
+            words = self.dispatcher.last_words(ending) if ending is not None else None
+            if words:  # the builtin's own `say`: the runtime's last words, not the LLM's
+                last = turn.new_group()
+                splitter = SentenceSplitter()
+                for sentence in [*splitter.feed(words + " "), *splitter.flush()]:
+                    await self.speaker.say(sentence, last)
+                last.message = self.history.add_assistant(last.said()) if last.said() else None
+                return
 
     async def _llm_round(self, turn: Turn, group: Group, *, tool_choice: str) -> list[ToolCallRequest]:
         request = self.request(tool_choice)
