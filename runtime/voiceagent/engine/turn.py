@@ -211,11 +211,11 @@ class TurnRunner:
                 return  # the agent already said its last words
             words = self.dispatcher.last_words(ending) if ending is not None else None
             if words:  # the builtin's own `say`: the runtime's last words, not the LLM's
-                last = turn.new_group()
+                closing = turn.new_group()
                 splitter = SentenceSplitter()
                 for sentence in [*splitter.feed(words + " "), *splitter.flush()]:
-                    await self.speaker.say(sentence, last)
-                last.message = self.history.add_assistant(last.said()) if last.said() else None
+                    await self.speaker.say(sentence, closing)
+                closing.message = self.history.add_assistant(closing.said()) if closing.said() else None
                 return
 
     async def _llm_round(self, turn: Turn, group: Group, *, tool_choice: str) -> list[ToolCallRequest]:
