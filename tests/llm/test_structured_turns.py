@@ -164,14 +164,40 @@ async def test_local_say_is_streamed_and_the_body_carries_the_grammar_not_tools(
     async with FakeOpenAI() as srv:
         srv.script(TextReply(chunks=['{"say": "Sure, what is ', "the caller's account ", 'number?"}']))
         llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("support.yaml", None, user("I have a question about my bill.")))
+        req = request(
+            "support.yaml",
+            None,
+            user("I have a question about my bill."),
+            closing=("end_call",),
+            handoffs=("transfer_to_human",),
+        )
+        events, calls, _ = await collect(llm, req)
         await llm.aclose()
     assert calls == [] and text_of(events) == "Sure, what is your account number?"
     body = srv.requests[0].body
     assert "tools" not in body and body["temperature"] == 0.0
-    for name in ("get_account_info", "create_ticket", "transfer_to_human", "end_call", '\\"say\\"'):
-        assert name in body["grammar"]
-    assert "Answer with exactly one JSON object" in body["messages"][0]["content"]  # the small-model prompt
+    prompt = body["messages"][0]["content"]
+    assert "Answer with exactly one JSON object" in prompt  # the small-model prompt
+    for name in ("get_account_info", "create_ticket", "transfer_to_human", "end_call"):
+        assert name in prompt  # the prompt (a cached prefix) always lists every choice ...
+        assert name not in body["grammar"]  # ... the grammar only what the caller's words ground
+    assert '\\"say\\"' in body["grammar"]
+
+
+async def test_the_grammar_offers_only_identifiers_and_topics_the_caller_gave():
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('{"say": "Sure."}'))
+        llm = LocalLLM(base_url=srv.base_url)
+        said = "My account is 12345 or 67890, and my router is broken: please open a ticket."
+        await collect(
+            llm, request("support.yaml", None, user(said), closing=("end_call",), handoffs=("transfer_to_human",))
+        )
+        await llm.aclose()
+    grammar = srv.requests[-1].body["grammar"]
+    # two numbers: the look-up is offered with exactly those two (no invented one), a ticket for
+    # the topic; no transfer (nobody asked for a person), no hang-up (nobody said goodbye)
+    assert "get_account_info" in grammar and "12345" in grammar and "67890" in grammar
+    assert "create_ticket" in grammar and "transfer_to_human" not in grammar and "end_call" not in grammar
 
 
 async def test_local_goto_after_a_facts_round_that_found_none():

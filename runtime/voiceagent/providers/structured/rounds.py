@@ -33,6 +33,7 @@ Rules for the rounds of one turn, so a small model cannot loop:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import uuid
@@ -41,7 +42,7 @@ from typing import Any, Literal
 
 from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
 from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
-from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
+from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, candidate_values, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
@@ -194,6 +195,78 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
     return req, spec
 
 
+def _free_text(schema: Any) -> bool:
+    return (
+        isinstance(schema, dict)
+        and schema.get("type", "string") == "string"
+        and not any(k in schema for k in ("pattern", "enum", "format", "const"))
+    )
+
+
+def _latest_exchange(messages: list[dict[str, Any]]) -> tuple[str, str]:
+    """(the agent's words just before the caller's latest ones, those latest words)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            before = messages[i - 1] if i and messages[i - 1].get("role") == "assistant" else {}
+            return str(before.get("content") or ""), str(messages[i].get("content") or "")
+    return "", ""
+
+
+def grounded_spec(spec: DecisionSpec, request: ChatRequest) -> DecisionSpec:
+    """``spec`` with every pattern-checked identifier narrowed to the values the caller said.
+
+    A hang-up (``request.closing``) is offered only when the caller's latest words ask to end,
+    a transfer (``request.handoffs``) only when they ask for a person. A ``call`` whose required
+    identifier (a ``pattern``-checked string such as ``account_id``)
+    the caller never said is not offered; one they said becomes an ``enum`` of those values, so
+    the grammar cannot decode an invented one ("1234", the prompt's own example). Only the
+    constraint changes, never the prompt (its prefix stays cached). The 0.5B model chose
+    ``get_account_info`` for "Hello, I need some help with my account." with the example number,
+    and the round had to be decoded twice. A call whose required arguments are all free text (a
+    ticket's summary) is offered only when the caller's latest words share a content word with
+    the tool's name or description ("please open a ticket"), or the agent's words before them
+    with its name ("Shall I open a ticket?"): blocked from the look-up, the model opened a ticket
+    for "I have a question about my bill."
+    """
+    messages = request.messages
+    said = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
+    asked, latest = _latest_exchange(messages)
+    ending = not asks_to_end(latest)  # a hang-up nobody asked for is not offered
+    transitions = {t: fn for t, fn in spec.transitions.items() if not (ending and fn in request.closing)}
+    heard, asked_words = content_words(latest), content_words(asked)
+    tools: dict[str, dict[str, Any]] = {}
+    for name, params in spec.tools.items():
+        props = dict(params.get("properties") or {})
+        required = set(params.get("required") or [])
+        if (ending and name in request.closing) or (
+            name in request.handoffs and not _asked_for_person(request, spec, name)
+        ):
+            continue  # neither a hang-up nor a transfer the caller did not ask for
+        if required and all(_free_text(props.get(r)) for r in required):
+            # free text cannot be checked against the caller's words; their topic can
+            about = content_words(name + " " + spec.tool_help.get(name, ""))
+            if not (heard & about or asked_words & content_words(name)):
+                continue
+        keep = True
+        for key, schema in list(props.items()):
+            if not (isinstance(schema, dict) and schema.get("type") == "string" and schema.get("pattern")):
+                continue
+            if "enum" in schema:
+                continue
+            values = candidate_values(said, schema)
+            if values:
+                props[key] = {**schema, "enum": values}
+            elif key in required:
+                keep = False
+            else:
+                del props[key]
+        if keep:
+            tools[name] = {**params, "properties": props}
+    if not tools and not spec.say and not transitions and spec.verify is None:
+        return spec  # nothing left to decide: the round keeps its choices (the result is checked anyway)
+    return dataclasses.replace(spec, tools=tools, transitions=transitions)
+
+
 def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any]:
     """The request-body fields that constrain the output to ``spec``'s decisions.
 
@@ -297,7 +370,7 @@ class StructuredRounds:
                 )
                 yield Usage()
                 return
-        body = constraint_body(spec, self.constraint)
+        body = constraint_body(grounded_spec(spec, request) if self.guided else spec, self.constraint)
         say = SayStream()
         person = SecondPerson()
         gate = SentenceGate(
