@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from voiceagent.demo_tickets import demo_ticket_service
 from voiceagent.serve import pages
 from voiceagent.serve.metrics import CONTENT_TYPE_LATEST
 from voiceagent.serve.runner import AfterCall, Listener, ServeContext
@@ -212,9 +213,19 @@ def create_app(ctx: ServeContext, *, reload: bool = True) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         watcher = asyncio.create_task(ctx.catalogue.watch(stop)) if reload else None
+        demo = contextlib.ExitStack()
+        for name in ctx.catalogue.names():  # an agent posting to the demo ticket URL gets the service
+            version = ctx.catalogue.get(name)
+            if version is None:
+                continue
+            service = demo.enter_context(demo_ticket_service(version.loaded.agent, dict(ctx.catalogue.env)))
+            if service is not None:
+                log.info("tickets: demo service on %s (stored in %s)", service.url, service.db_path)
+                break
         try:
             yield
         finally:
+            demo.close()
             stop.set()
             if watcher is not None:
                 watcher.cancel()
