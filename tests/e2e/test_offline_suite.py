@@ -1,15 +1,17 @@
 """The fast CI subset of the offline conversation suite (agents/offline-tests, ``-m local_models``).
 
-Runs ``voiceagent test agents/offline-tests -k "(ci)"`` with no API key, as a user would: the
-scenarios whose names end in "(ci)" (a transfer, a ticket through the demo ticket service, a
-wrong caller not verified, a caller with nothing to ask reaching the closing state) on the
-embedded model in structured turns. The whole suite is run by hand (docs/offline.md has its
+Runs ``voiceagent test agents/offline-tests -k "(ci)"`` with no API key, as a user would (in text,
+and with ``--caller-voice flite``: spoken by a voice other than the agent's own and heard by the
+embedded STT): the scenarios whose names end in "(ci)" (a transfer, a ticket through the demo
+ticket service, a wrong caller not verified, a caller with nothing to ask reaching the closing
+state) on the embedded model in structured turns. The whole suite is run by hand (docs/offline.md has its
 pass rate).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +26,20 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_ci_subset_of_the_offline_suite_passes(tmp_path):
+@pytest.mark.parametrize(
+    "voice",
+    # text, then spoken by a voice other than the agent's own TTS voice and heard by the embedded STT
+    [None, "flite"],
+)
+def test_the_ci_subset_of_the_offline_suite_passes(tmp_path, voice):
+    if voice is not None and shutil.which(voice) is None:
+        pytest.skip(f"the {voice} program is not installed (Debian package {voice}; scripts/system-deps.sh)")
     env = {k: v for k, v in os.environ.items() if k not in ("SMALLEST_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")}
     env["PYTHONPATH"] = str(ROOT / "runtime")
     env["VOICEAGENT_TICKETS_DB"] = str(tmp_path / "tickets.db")
+    spoken = ["--caller-voice", voice] if voice else []
     proc = subprocess.run(
-        [sys.executable, "-m", "voiceagent", "test", "agents/offline-tests", "-k", "(ci)"],
+        [sys.executable, "-m", "voiceagent", "test", "agents/offline-tests", "-k", "(ci)", *spoken],
         cwd=ROOT,
         env=env,
         capture_output=True,
