@@ -92,6 +92,19 @@ def test_goodbye_is_only_a_goodbye_without_a_request(said, expected):
         ("support.yaml", None, "Let me talk to a human.", ("transfer_to_human", {"reason": "Let me talk to a human."})),
         ("support.yaml", None, "That's all, thank you. Goodbye.", ("end_call", {})),
         ("support.yaml", None, "Hello.", None),
+        (
+            "support.yaml",
+            None,
+            "Also my TV box keeps freezing. Please open a ticket.",
+            ("create_ticket", {"summary": "Also my TV box keeps freezing. Please open a ticket."}),
+        ),
+        (
+            "support.yaml",
+            None,
+            "My router is broken. Can you open a support ticket for me?",
+            ("create_ticket", {"summary": "My router is broken. Can you open a support ticket for me?"}),
+        ),
+        ("support.yaml", None, "I already have a ticket open, what is its status?", None),
         ("support.yaml", None, "I have a question about my bill.", None),  # the look-up needs a number
         ("bank.yaml", None, "I want to check my account.", ("go_to_verify", {})),
         ("bank.yaml", None, "What did I spend last month?", ("go_to_verify", {})),

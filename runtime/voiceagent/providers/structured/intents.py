@@ -16,7 +16,10 @@ descriptions), never written for an example agent:
    "अलविदा") with no request in them, and the state offers a function that ends the call (an
    ``end_call`` builtin first, else a transition into a final state): that function. The session
    then asks the model for its last words, as after any hang-up.
-3. **A topic**: a content word of the caller's words (plain stemming: "spend" = "spending") is
+3. **A named action**: a tool whose required arguments are all free text, asked for by the
+   object word of its name after a verb of making ("please open a ticket" -> ``create_ticket``
+   with the caller's words as its ``summary``; "I already have a ticket open" is not a request).
+4. **A topic**: a content word of the caller's words (plain stemming: "spend" = "spending") is
    in the name or description of exactly one offered function (a transition into a non-final
    state, or a tool without required arguments) and of no other function: that function. "What's
    my balance?" -> ``get_account_summary`` ("The caller's balance and fixed deposits");
@@ -309,6 +312,54 @@ def _topic(request: ChatRequest, spec: DecisionSpec, said: str) -> ToolCallReque
     return _call(*runnable[winners[0]])
 
 
+_MAKE = r"open|create|raise|file|log|lodge|make|submit|start|book|register"
+_ACTION_VERBS = frozenset(
+    [
+        "get",
+        "set",
+        "add",
+        "new",
+        "make",
+        "create",
+        "open",
+        "update",
+        "send",
+        "do",
+        "run",
+        "check",
+        "find",
+        "list",
+        "look",
+        "fetch",
+        "submit",
+        "start",
+        "book",
+    ]
+)
+
+
+def _named_action(request: ChatRequest, spec: DecisionSpec, said: str) -> ToolCallRequest | None:
+    """A tool whose required arguments are all free text, asked for by its own object word after a
+    verb of making ("please open a ticket", "can you raise a support ticket"): called with the
+    caller's words as those arguments. "I already have a ticket open" asks for nothing.
+    """
+    special = set(request.closing) | set(request.handoffs)
+    found: list[ToolCallRequest] = []
+    for name, params in spec.tools.items():
+        required = params.get("required") or []
+        if name in special or not required:
+            continue
+        nouns = [w for w in re.split(r"[_\W]+", name.lower()) if len(w) > 2 and w not in _ACTION_VERBS]
+        if not nouns:
+            continue
+        object_words = "|".join(re.escape(n) for n in nouns)
+        if re.search(rf"\b(?:{_MAKE})\b(?:\s+[\w'-]+){{0,3}}?\s+(?:{object_words})s?\b", said, re.IGNORECASE):
+            args = _free_text_arguments(params, said)
+            if args is not None:
+                found.append(_call(name, args))
+    return found[0] if len(found) == 1 else None
+
+
 def intent_call(request: ChatRequest, spec: DecisionSpec, said: str) -> ToolCallRequest | None:
     """The call the caller's latest words ``said`` determine in this round (see the module
     docstring), or None. ``spec`` is what the round may decide (functions not offered are never
@@ -316,4 +367,9 @@ def intent_call(request: ChatRequest, spec: DecisionSpec, said: str) -> ToolCall
     """
     if not said.strip():
         return None
-    return _handoff(request, spec, said) or _goodbye(request, spec, said) or _topic(request, spec, said)
+    return (
+        _handoff(request, spec, said)
+        or _goodbye(request, spec, said)
+        or _named_action(request, spec, said)
+        or _topic(request, spec, said)
+    )
