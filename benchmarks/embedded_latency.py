@@ -133,6 +133,7 @@ class Stack:
     """The agent's compiled prompt and the three local providers, built and warmed once."""
 
     def __init__(self, agent_path: Path, *, llm_threads: int | None = None) -> None:
+        from voiceagent import templating
         from voiceagent.config.load import load_agent
         from voiceagent.engine.compiler import compile_agent
         from voiceagent.engine.redaction import Redactor
@@ -147,7 +148,10 @@ class Stack:
         self.agent = loaded.agent
         compiled = compile_agent(loaded)
         ctx = template_context(
-            SessionState(compiled.initial), {}, {"phone": None, "id": None, "metadata": {}}, datetime.now(UTC)
+            SessionState(compiled.initial),
+            dict(self.agent.variables),
+            {"phone": None, "id": None, "metadata": {}},
+            datetime.now(UTC),
         )
         self.system = compiled.system_prompt(compiled.initial, ctx)
         self.greeting = compiled.greeting(ctx) or ""
@@ -157,6 +161,9 @@ class Stack:
         self.closing = compiled.closing_functions(compiled.initial)
         self.handoffs = compiled.builtin_tools(compiled.initial, "transfer")
         self.builtins = {name for name, tool in compiled.tools.items() if tool.builtin is not None}
+        self.last_words = {  # a builtin's `say`, rendered as the dispatcher does
+            name: templating.render(tool.say, ctx) for name, tool in compiled.tools.items() if tool.builtin and tool.say
+        }
         # as providers/local/setup.build_stt makes it (the agent's words as Whisper's prompt)
         self.stt = LocalSTT(eou_timeout_ms=self.agent.stt.eou_timeout_ms, vocabulary=agent_vocabulary(self.agent))
         self.llm = LocalLLM(n_threads=llm_threads)
@@ -296,7 +303,9 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
         request = stack.request(stack.messages(text))
         first, call, llm_ms = await _first_text(stack, request)
         builtin = call is not None and call.name in stack.builtins
-        if builtin:  # the session runs the hang-up / transfer, then asks for the last words
+        if builtin and stack.last_words.get(call.name):  # the tool's own `say` (engine/turn.py)
+            first = stack.last_words[call.name]
+        elif builtin:  # the session runs the hang-up / transfer, then asks for the last words
             words, _, more_ms = await _first_text(stack, stack.request(_after(request.messages, first, call, "{}")))
             first, llm_ms = words, llm_ms + more_ms
         tts_ms = await _tts_first_ms(stack, first)

@@ -97,9 +97,9 @@ _NOT_SPOKEN = frozenset(
 def agent_vocabulary(agent: Agent) -> str:
     """Words the agent's calls are likely to contain, for the recognizer's prompt: the words of
     its tools' names and parameter names and of the verification factors, in file order without
-    repeats ("account, create, ticket, ...").
+    repeats ("Words: account, create, ticket, ...").
 
-    Whisper gets them as ``hotwords`` (a hint before the audio's text), so these words are
+    Whisper gets them as its ``initial_prompt`` (the text before the audio), so these words are
     preferred when the sound is ambiguous: an espeak-ng caller's "account number" was heard as
     "count number" without it, "debit card ends in" as "David Cardenz in" (docs/offline.md). A
     short word list was measured better than phrases, which changed how digits were written.
@@ -116,4 +116,4 @@ def agent_vocabulary(agent: Agent) -> str:
         for word in re.split(r"[_\W\d]+", name.lower()):
             if len(word) > 2 and word not in _NOT_SPOKEN and word not in words:
                 words.append(word)
-    return ", ".join(words[:40])
+    return f"Words: {', '.join(words[:40])}." if words else ""

@@ -143,11 +143,12 @@ class WhisperEngine:
     def transcribe(self, pcm16: np.ndarray, language: str = "en", prompt: str | None = None) -> str:
         """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps.
 
-        ``prompt``: words the call is likely to contain, given to Whisper as ``hotwords`` (a hint
-        placed before the audio's text), which biases decoding toward them: espeak-ng's
-        "account" was heard as "count" without it, as "account" with the support agent's words.
-        When a hinted pass loops (a token repeated :data:`_LOOP` times: "1,2,3,3,3,3,..."), the
-        pass is run again without the hint.
+        ``prompt``: words the call is likely to contain, given to Whisper as its previous text
+        (``initial_prompt``), which biases decoding toward them: espeak-ng's "account" was heard
+        as "count" without it, as "account" with the support agent's words. (``hotwords`` was
+        measured too: similar word error, but it dropped the capitals and the final punctuation
+        that the end-of-turn check and the name facts read.) When a hinted pass loops (a token
+        repeated :data:`_LOOP` times: "1,2,3,3,3,3,..."), the pass is run again without the hint.
         """
         text = self._decode(pcm16, language, prompt)
         if prompt and _loops(text):
@@ -160,7 +161,7 @@ class WhisperEngine:
             segments, _info = self.model.transcribe(
                 audio,
                 language=language,
-                hotwords=prompt or None,
+                initial_prompt=prompt or None,
                 beam_size=1,
                 temperature=0.0,
                 without_timestamps=True,
@@ -218,7 +219,7 @@ class LocalSTT:
         warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
             the start of the call does not wait ~0.5-1.5 s for them.
         vocabulary: words the calls are likely to contain (``providers.local.setup.agent_vocabulary``),
-            given to every pass as Whisper's ``hotwords``.
+            given to every pass as Whisper's ``initial_prompt``.
         complete_eou_ms: when the speculative pass at a pause reads as a finished sentence
             (:func:`ends_sentence`: "What's my balance?"), the utterance ends after this much
             silence instead of ``eou_timeout_ms`` (at most that); None: always ``eou_timeout_ms``.
