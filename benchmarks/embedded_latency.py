@@ -165,7 +165,11 @@ class Stack:
             name: templating.render(tool.say, ctx) for name, tool in compiled.tools.items() if tool.builtin and tool.say
         }
         # as providers/local/setup.build_stt makes it (the agent's words as Whisper's prompt)
-        self.stt = LocalSTT(eou_timeout_ms=self.agent.stt.eou_timeout_ms, vocabulary=agent_vocabulary(self.agent))
+        self.stt = LocalSTT(
+            eou_timeout_ms=self.agent.stt.eou_timeout_ms,
+            vocabulary=agent_vocabulary(self.agent),
+            complete_eou_ms=self.agent.stt.sentence_eou_ms,
+        )
         self.llm = LocalLLM(n_threads=llm_threads)
         self.llm.prestart()
         self.tts = local_tts_for(self.agent.language)
@@ -236,6 +240,13 @@ async def _first_text(stack: Stack, request: Any) -> tuple[str, Any, float]:
     return (rest[0] if rest else ""), None, (time.monotonic() - t0) * 1000
 
 
+def _round_counts(stack: Stack) -> dict[str, int]:
+    """The structured rounds' counters (repeats, dropped calls, intents...): what each turn cost."""
+    rounds = stack.llm.rounds
+    names = ("repeats", "dropped_calls", "verify_calls", "invented", "invalid", "intent_calls")
+    return {**{n: getattr(rounds, n) for n in names}, "direct_calls": stack.llm.direct_calls}
+
+
 def _after(messages: list[dict[str, Any]], said: str, call: Any, content: str) -> list[dict[str, Any]]:
     """``messages`` + the round's assistant message with ``call`` + its tool result, as the session adds them."""
     tool_call = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
@@ -295,6 +306,7 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
     t0 = time.monotonic()
     pusher = asyncio.create_task(push(t0))
     row: dict[str, Any] = {"turn": name}
+    before = _round_counts(stack)
     try:
         t_end = t0 + speech_end_s(audio)
         got, text = await asyncio.wait_for(finals.get(), timeout=len(audio) / RATE + 30)
@@ -329,6 +341,8 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
     finally:
         await asyncio.gather(*prefills, return_exceptions=True)
         row["prefills"] = len(prefills)
+        after = _round_counts(stack)
+        row["rounds"] = {k: after[k] - before[k] for k in after if after[k] != before[k]}
         pusher.cancel()
         await asyncio.gather(pusher, return_exceptions=True)
         await stream.aclose()
@@ -384,7 +398,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(
                         f"  {name[:60]!r}: {row.get('transcript')!r} -> "
                         f"{row.get('tool') or row.get('first_text')!r} "
-                        f"{row.get('first_audio_ms')} ms",
+                        f"{row.get('first_audio_ms')} ms {row.get('rounds')}",
                         file=sys.stderr,
                     )
         direct = stack.llm.direct_calls

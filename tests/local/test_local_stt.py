@@ -194,3 +194,17 @@ def test_the_agents_words_are_the_recognizers_hint():
     bank = agent_vocabulary(load_agent(root / "bank.yaml", env={}).agent)
     assert support.startswith("Words: account, create, ticket") and " get," not in support
     assert {"debit", "card", "city", "deposit"} <= set(bank.removeprefix("Words: ").rstrip(".").split(", "))
+
+
+def test_sentence_eou_ms_reaches_the_embedded_recognizer(tmp_path):
+    from voiceagent.config.load import load_agent
+    from voiceagent.providers.local.setup import build_stt
+    from voiceagent.providers.registry import Choice
+
+    path = tmp_path / "a.yaml"
+    path.write_text("name: a\nprompt: hi\nstt: {eou_timeout_ms: 700, sentence_eou_ms: 300}\n")
+    agent = load_agent(path, env={}).agent
+    stt = build_stt(Choice("stt", "local", "local", "test"), agent, {})
+    assert (stt.eou_timeout_ms, stt.complete_eou_ms) == (700, 300)
+    path.write_text("name: a\nprompt: hi\n")
+    assert build_stt(Choice("stt", "local", "local", "test"), load_agent(path, env={}).agent, {}).complete_eou_ms is None

@@ -88,6 +88,17 @@ class STTConfig(StrictModel):
         ),
         examples=[600],
     )
+    sentence_eou_ms: int | None = Field(
+        None,
+        ge=100,
+        le=10000,
+        description=(
+            'Embedded recognizer only: when the words heard so far already end a sentence ("What\'s my balance?"), '
+            "the silence that ends the turn, in milliseconds, instead of eou_timeout_ms. Faster replies, but a caller "
+            "who pauses between two sentences is answered after the first."
+        ),
+        examples=[300],
+    )
 
 
 class LLMConfig(StrictModel):

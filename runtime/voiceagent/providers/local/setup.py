@@ -42,7 +42,11 @@ def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
     """A :class:`~voiceagent.providers.local.stt.LocalSTT`."""
     from voiceagent.providers.local.stt import LocalSTT
 
-    return LocalSTT(eou_timeout_ms=agent.stt.eou_timeout_ms, vocabulary=agent_vocabulary(agent))
+    return LocalSTT(
+        eou_timeout_ms=agent.stt.eou_timeout_ms,
+        vocabulary=agent_vocabulary(agent),
+        complete_eou_ms=agent.stt.sentence_eou_ms,
+    )
 
 
 def plan_llm(agent: Agent, env: Mapping[str, str], why: str) -> Choice:

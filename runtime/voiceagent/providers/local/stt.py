@@ -66,9 +66,6 @@ def supports_language(language: str) -> bool:
     return lang == "en" or lang.startswith("en-")
 
 
-COMPLETE_EOU_MS = 300
-"""Silence (ms) that ends an utterance whose words already end a sentence (:class:`LocalSTT`)."""
-
 _OPEN_ENDINGS = frozenset(
     [
         "a",
@@ -222,7 +219,10 @@ class LocalSTT:
             given to every pass as Whisper's ``initial_prompt``.
         complete_eou_ms: when the speculative pass at a pause reads as a finished sentence
             (:func:`ends_sentence`: "What's my balance?"), the utterance ends after this much
-            silence instead of ``eou_timeout_ms`` (at most that); None: always ``eou_timeout_ms``.
+            silence instead of ``eou_timeout_ms`` (at most that); None (the default, agent
+            ``stt.sentence_eou_ms``): always ``eou_timeout_ms``. Measured: 300 ms saved ~140 ms
+            at p50 but cut a Piper caller's "What's my balance? My account number is ..." at
+            its 600 ms pause between the two sentences.
     """
 
     name = "local-whisper"
@@ -240,7 +240,7 @@ class LocalSTT:
         cpu_threads: int | None = None,
         warm: bool = True,
         vocabulary: str | None = None,
-        complete_eou_ms: int | None = COMPLETE_EOU_MS,
+        complete_eou_ms: int | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.complete_eou_ms = complete_eou_ms if complete_eou_ms is None else min(complete_eou_ms, eou_timeout_ms)
