@@ -16,7 +16,8 @@ For each recorded caller turn, the pieces the session runs, in its order, on thi
   ``answer_audio_ms``: end of speech -> first audio of the answer after the tool result.
 
 Audio is pushed in real time (20 ms frames) so the VAD/EOU numbers are wall-clock true; turns run
-one after another on one warm set of models. Turns: the English ``samples/*.wav`` with one
+one after another on one warm set of models, and between turns the caller hears the agent's
+whole reply (its audio duration passes) before speaking again, as on a call. Turns: the English ``samples/*.wav`` with one
 utterance, plus phrases synthesized into a temp dir (Piper, and espeak-ng's English voice when
 installed). Prints a table, writes ``benchmarks/results/embedded_latency.json``.
 
@@ -218,26 +219,44 @@ class Stack:
         await self.runner.aclose()
 
 
-async def _first_text(stack: Stack, request: Any) -> tuple[str, Any, float]:
-    """(first sentence or filler, the tool call or None, ms to it) of one LLM round."""
+async def _first_text(stack: Stack, request: Any) -> tuple[str, Any, float, str]:
+    """(first sentence or filler, the tool call or None, ms to it, the whole reply) of one LLM
+    round. The stream is read to its end, as the session reads it (the local LLM re-warms its
+    prompt after an answer to a tool result; a stream closed early would skip that).
+    """
     from voiceagent.engine.speech import SentenceSplitter
     from voiceagent.providers.base import TextDelta, ToolCallRequest
 
     t0 = time.monotonic()
     splitter = SentenceSplitter()
-    stream = stack.llm.stream(request)
-    try:
-        async for event in stream:
-            if isinstance(event, TextDelta):
-                done = splitter.feed(event.text)
-                if done:
-                    return done[0], None, (time.monotonic() - t0) * 1000
-            elif isinstance(event, ToolCallRequest):
-                return stack.filler(event.name), event, (time.monotonic() - t0) * 1000
-    finally:
-        await stream.aclose()
-    rest = splitter.flush()
-    return (rest[0] if rest else ""), None, (time.monotonic() - t0) * 1000
+    first: tuple[str, Any, float] | None = None
+    whole = ""
+    async for event in stack.llm.stream(request):
+        if isinstance(event, TextDelta):
+            whole += event.text
+            done = splitter.feed(event.text)
+            if done and first is None:
+                first = (done[0], None, (time.monotonic() - t0) * 1000)
+        elif isinstance(event, ToolCallRequest) and first is None:
+            first = (stack.filler(event.name), event, (time.monotonic() - t0) * 1000)
+    if first is None:
+        rest = splitter.flush()
+        first = ((rest[0] if rest else ""), None, (time.monotonic() - t0) * 1000)
+    return (*first, whole.strip())
+
+
+async def _listen(stack: Stack, text: str, since: float) -> None:
+    """The caller hears ``text`` to its end (synthesised as the session would) before speaking again:
+    sleep until its audio duration has passed since ``since`` (monotonic s).
+    """
+    if not text:
+        return
+    samples = 0
+    rate = 22050
+    async for frame in stack.tts.synthesize(text):
+        samples += len(frame.pcm) // 2
+        rate = frame.sample_rate
+    await asyncio.sleep(max(0.0, since + samples / rate - time.monotonic()))
 
 
 def _round_counts(stack: Stack) -> dict[str, int]:
@@ -313,14 +332,17 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
         stt_ms = stream.metrics[-1]["eou_to_final_ms"] if stream.metrics else 0.0
         row.update(transcript=text, stt_ms=round(stt_ms, 1), vad_eou_ms=round((got - t_end) * 1000 - stt_ms, 1))
         request = stack.request(stack.messages(text))
-        first, call, llm_ms = await _first_text(stack, request)
+        first, call, llm_ms, reply = await _first_text(stack, request)
         builtin = call is not None and call.name in stack.builtins
         if builtin and stack.last_words.get(call.name):  # the tool's own `say` (engine/turn.py)
-            first = stack.last_words[call.name]
+            first = reply = stack.last_words[call.name]
         elif builtin:  # the session runs the hang-up / transfer, then asks for the last words
-            words, _, more_ms = await _first_text(stack, stack.request(_after(request.messages, first, call, "{}")))
+            words, _, more_ms, reply = await _first_text(
+                stack, stack.request(_after(request.messages, first, call, "{}"))
+            )
             first, llm_ms = words, llm_ms + more_ms
         tts_ms = await _tts_first_ms(stack, first)
+        heard_from = time.monotonic()
         row.update(
             first_text=first,
             llm_ms=round(llm_ms, 1),
@@ -331,13 +353,17 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
         if call is not None and not builtin:  # the answer after the tool, as the session's next round
             result = await stack.runner.run(call.name, call.arguments, ToolContext())
             content = json.dumps(result.result if result.ok else {"error": result.error}, default=str)
-            answer, _, _ = await _first_text(stack, stack.request(_after(request.messages, first, call, content)))
+            answer, _, _, reply = await _first_text(
+                stack, stack.request(_after(request.messages, first, call, content))
+            )
             await _tts_first_ms(stack, answer)
+            heard_from = time.monotonic()
             row.update(
                 tool_arguments=json.loads(call.arguments),
                 answer_text=answer,
                 answer_audio_ms=round((time.monotonic() - t_end) * 1000, 1),
             )
+        await _listen(stack, reply, heard_from)
     finally:
         await asyncio.gather(*prefills, return_exceptions=True)
         row["prefills"] = len(prefills)
