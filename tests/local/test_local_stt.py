@@ -207,4 +207,6 @@ def test_sentence_eou_ms_reaches_the_embedded_recognizer(tmp_path):
     stt = build_stt(Choice("stt", "local", "local", "test"), agent, {})
     assert (stt.eou_timeout_ms, stt.complete_eou_ms) == (700, 300)
     path.write_text("name: a\nprompt: hi\n")
-    assert build_stt(Choice("stt", "local", "local", "test"), load_agent(path, env={}).agent, {}).complete_eou_ms is None
+    assert (
+        build_stt(Choice("stt", "local", "local", "test"), load_agent(path, env={}).agent, {}).complete_eou_ms is None
+    )
