@@ -17,9 +17,9 @@ For each recorded caller turn, the pieces the session runs, in its order, on thi
 
 Audio is pushed in real time (20 ms frames) so the VAD/EOU numbers are wall-clock true; turns run
 one after another on one warm set of models, and between turns the caller hears the agent's
-whole reply (its audio duration passes) before speaking again, as on a call. Turns: the English ``samples/*.wav`` with one
-utterance, plus phrases synthesized into a temp dir (Piper, and espeak-ng's English voice when
-installed). Prints a table, writes ``benchmarks/results/embedded_latency.json``.
+whole reply (its audio duration passes) before speaking again, as on a call. Turns: the English
+``samples/*.wav`` with one utterance, plus phrases synthesized into a temp dir (Piper, and
+espeak-ng's English voice when installed). Prints a table, writes ``benchmarks/results/embedded_latency.json``.
 
 Usage: ``.venv/bin/python benchmarks/embedded_latency.py [--repeat N] [--agent agents/support.yaml]``
 Numbers on a shared machine are noisy: the JSON records the load average before and after.
