@@ -25,7 +25,8 @@ Rules for the rounds of one turn, so a small model cannot loop:
   into that state) first go through a verify-only
   round whose facts are kept only when the caller said them (:mod:`~.facts`);
 - "the caller" in a ``say`` is spoken as "you" (:class:`~.prompt.SecondPerson`);
-- with ``guided``, a call the caller's fresh words make plain (a person, goodbye, a topic only
+- with ``guided``, the constraint offers only what the caller grounded (:mod:`~.grounding`),
+  and a call the caller's fresh words make plain (a person, goodbye, a topic only
   one function is about) is made without the model (:mod:`~.intents`), and a transfer the model
   chose is run only when the caller asked for a person.
 """
@@ -33,7 +34,6 @@ Rules for the rounds of one turn, so a small model cannot loop:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import re
 import uuid
@@ -42,11 +42,12 @@ from typing import Any, Literal
 
 from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
 from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
-from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, candidate_values, grounded
+from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
-from voiceagent.providers.structured.intents import content_words, intent_call, wants_person
+from voiceagent.providers.structured.grounding import asked_for_person, grounded_spec, latest_caller_words
+from voiceagent.providers.structured.intents import intent_call
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
 __all__ = [
@@ -195,78 +196,6 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
     return req, spec
 
 
-def _free_text(schema: Any) -> bool:
-    return (
-        isinstance(schema, dict)
-        and schema.get("type", "string") == "string"
-        and not any(k in schema for k in ("pattern", "enum", "format", "const"))
-    )
-
-
-def _latest_exchange(messages: list[dict[str, Any]]) -> tuple[str, str]:
-    """(the agent's words just before the caller's latest ones, those latest words)."""
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].get("role") == "user":
-            before = messages[i - 1] if i and messages[i - 1].get("role") == "assistant" else {}
-            return str(before.get("content") or ""), str(messages[i].get("content") or "")
-    return "", ""
-
-
-def grounded_spec(spec: DecisionSpec, request: ChatRequest) -> DecisionSpec:
-    """``spec`` with every pattern-checked identifier narrowed to the values the caller said.
-
-    A hang-up (``request.closing``) is offered only when the caller's latest words ask to end,
-    a transfer (``request.handoffs``) only when they ask for a person. A ``call`` whose required
-    identifier (a ``pattern``-checked string such as ``account_id``)
-    the caller never said is not offered; one they said becomes an ``enum`` of those values, so
-    the grammar cannot decode an invented one ("1234", the prompt's own example). Only the
-    constraint changes, never the prompt (its prefix stays cached). The 0.5B model chose
-    ``get_account_info`` for "Hello, I need some help with my account." with the example number,
-    and the round had to be decoded twice. A call whose required arguments are all free text (a
-    ticket's summary) is offered only when the caller's latest words share a content word with
-    the tool's name or description ("please open a ticket"), or the agent's words before them
-    with its name ("Shall I open a ticket?"): blocked from the look-up, the model opened a ticket
-    for "I have a question about my bill."
-    """
-    messages = request.messages
-    said = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
-    asked, latest = _latest_exchange(messages)
-    ending = not asks_to_end(latest)  # a hang-up nobody asked for is not offered
-    transitions = {t: fn for t, fn in spec.transitions.items() if not (ending and fn in request.closing)}
-    heard, asked_words = content_words(latest), content_words(asked)
-    tools: dict[str, dict[str, Any]] = {}
-    for name, params in spec.tools.items():
-        props = dict(params.get("properties") or {})
-        required = set(params.get("required") or [])
-        if (ending and name in request.closing) or (
-            name in request.handoffs and not _asked_for_person(request, spec, name)
-        ):
-            continue  # neither a hang-up nor a transfer the caller did not ask for
-        if required and all(_free_text(props.get(r)) for r in required):
-            # free text cannot be checked against the caller's words; their topic can
-            about = content_words(name + " " + spec.tool_help.get(name, ""))
-            if not (heard & about or asked_words & content_words(name)):
-                continue
-        keep = True
-        for key, schema in list(props.items()):
-            if not (isinstance(schema, dict) and schema.get("type") == "string" and schema.get("pattern")):
-                continue
-            if "enum" in schema:
-                continue
-            values = candidate_values(said, schema)
-            if values:
-                props[key] = {**schema, "enum": values}
-            elif key in required:
-                keep = False
-            else:
-                del props[key]
-        if keep:
-            tools[name] = {**params, "properties": props}
-    if not tools and not spec.say and not transitions and spec.verify is None:
-        return spec  # nothing left to decide: the round keeps its choices (the result is checked anyway)
-    return dataclasses.replace(spec, tools=tools, transitions=transitions)
-
-
 def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any]:
     """The request-body fields that constrain the output to ``spec``'s decisions.
 
@@ -280,15 +209,6 @@ def constraint_body(spec: DecisionSpec, constraint: Constraint) -> dict[str, Any
 
         return {"grammar": json_schema_to_gbnf(json.dumps(schema), prop_order=PROP_ORDER)}
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "decision", "schema": schema}}}
-
-
-def _latest_caller_words(request: ChatRequest) -> str:
-    return next((str(m.get("content") or "") for m in reversed(request.messages) if m.get("role") == "user"), "")
-
-
-def _asked_for_person(request: ChatRequest, spec: DecisionSpec, name: str) -> bool:
-    nouns = content_words(spec.tool_help.get(name, "")) - content_words("transfer")
-    return wants_person(_latest_caller_words(request), sorted(nouns))
 
 
 def _earlier_says(messages: list[dict[str, Any]]) -> list[str]:
@@ -413,10 +333,10 @@ class StructuredRounds:
         if call is not None and self.guided and not grounded(call, request.tools, request.messages):
             self.dropped_calls += 1
             call = None
-        if call is not None and call.name in request.closing and not asks_to_end(_latest_caller_words(request)):
+        if call is not None and call.name in request.closing and not asks_to_end(latest_caller_words(request)):
             self.dropped_calls += 1  # a hang-up nobody asked for
             call = None
-        if call is not None and call.name in request.handoffs and not _asked_for_person(request, spec, call.name):
+        if call is not None and call.name in request.handoffs and not asked_for_person(request, spec, call.name):
             self.dropped_calls += 1  # a transfer nobody asked for
             call = None
         if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
