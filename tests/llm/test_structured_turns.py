@@ -188,7 +188,7 @@ async def test_the_grammar_offers_only_identifiers_and_topics_the_caller_gave():
     async with FakeOpenAI() as srv:
         srv.script(TextReply('{"say": "Sure."}'))
         llm = LocalLLM(base_url=srv.base_url)
-        said = "My account is 12345 or 67890, and my router is broken: please open a ticket."
+        said = "My account is 12345 or 67890, and my router is broken, I need a ticket."
         await collect(
             llm, request("support.yaml", None, user(said), closing=("end_call",), handoffs=("transfer_to_human",))
         )
