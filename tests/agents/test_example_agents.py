@@ -132,10 +132,33 @@ def test_hindi_variant_resolves_to_hindi_everywhere():
 def test_hindi_variant_tools_stay_in_step_with_the_base():
     base = load_agent(AGENTS / "support.yaml", env={}).agent
     hindi = load_agent(AGENTS / "support.hi.yaml", env={}).agent
-    strip = lambda t: t.model_dump(exclude={"filler", "handoff_prompt", "http"})  # noqa: E731
+    strip = lambda t: t.model_dump(exclude={"filler", "handoff_prompt", "http", "say"})  # noqa: E731
     assert [strip(t) for t in hindi.tools] == [strip(t) for t in base.tools]
     assert hindi.tool("create_ticket").http.url == base.tool("create_ticket").http.url
     assert DEVANAGARI.search(hindi.tool("get_account_info").filler)
+    # the last words of the transfer and the hang-up are the variant's own, in its language
+    assert DEVANAGARI.search(hindi.tool("transfer_to_human").say) and DEVANAGARI.search(hindi.tool("end_call").say)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "support.hi.yaml",
+        "support.ta.yaml",
+        "support.te.yaml",
+        "support.kn.yaml",
+        "support.mr.yaml",
+        "support.gu.yaml",
+        "support.hinglish.yaml",
+    ],
+)
+def test_every_locale_variant_says_its_own_last_words(variant):
+    base = load_agent(AGENTS / "support.yaml", env={}).agent
+    agent = load_agent(AGENTS / variant, env={}).agent
+    for tool in ("transfer_to_human", "end_call"):
+        said = agent.tool(tool).say
+        assert said and said != base.tool(tool).say, (variant, tool)  # not the inherited English line
+        assert not re.search(r"[A-Za-z]{4,}", said.replace("{{ company }}", "")), (variant, said)
 
 
 def test_bank_verification_levels_and_tool_requirements():
