@@ -7,13 +7,12 @@ refused at level 1 and runs after the third factor; every step is in the --event
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import voiceagent_run
 from voiceagent.testing.fake_openai import FakeOpenAI, RecordedRequest, TextReply, ToolCall, ToolCallReply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,25 +97,9 @@ def _strings(obj) -> list[str]:
 
 
 async def run_cli(args: list[str], env: dict[str, str], stdin: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceagent",
-        "run",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=str(ROOT),
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        raise AssertionError(f"voiceagent run did not finish:\n{out.decode()}\n{err.decode()}") from None
-    return proc.returncode, out.decode(), err.decode()
+    """``voiceagent run ARGS`` with exactly ``env``; returns (code, stdout, stderr)."""
+    code, out, err, _ = await voiceagent_run(args, env, stdin, timeout)
+    return code, out, err
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from cli_helpers import voiceagent_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,27 +40,8 @@ async def run_call(
 async def run_cli(
     args: list[str], *, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60.0, cwd: Path = ROOT
 ) -> tuple[int, str, str, float]:
-    """``python -m voiceagent run ARGS`` as a subprocess; returns (code, stdout, stderr, seconds)."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    """``python -m voiceagent run ARGS`` as a subprocess with no provider keys set (plus ``env``);
+    returns (code, stdout, stderr, seconds)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SMALLEST_", "OPENAI_", "LLM_"))}
     base.update(PYTHONUNBUFFERED="1", **(env or {}))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceagent",
-        "run",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=base,
-        cwd=str(cwd),
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        raise AssertionError(f"voiceagent run did not finish in {timeout} s:\n{out.decode()}\n{err.decode()}") from None
-    return proc.returncode or 0, out.decode(), err.decode(), loop.time() - started
+    return await voiceagent_run(args, base, stdin, timeout, cwd)
