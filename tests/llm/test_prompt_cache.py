@@ -31,6 +31,20 @@ def test_longest_prefix_is_found_and_survives_a_new_process(tmp_path):
         again[[8, 8]]
 
 
+def test_a_state_is_restored_only_when_it_saves_enough_evaluation(tmp_path):
+    cache = PromptStateCache(tmp_path, n_vocab=5)
+    system, turn = list(range(1, 601)), [700, 701, 702]
+    cache[system + turn] = state(b"S" * 10)  # a state saved after an earlier identical turn
+    model = SimpleNamespace(_input_ids=np.array(system + [900], dtype=np.intc))  # holds the system prompt
+    cache.attach(model)
+    with pytest.raises(KeyError, match="already holds"):
+        cache[system + turn + [703]]  # 3 more tokens than the context holds: evaluating is cheaper
+    model._input_ids = np.array([1, 2], dtype=np.intc)  # another prompt in the context
+    assert cache[system + turn + [703]].n_tokens == 603  # 600 tokens saved: worth the restore
+    cache.owner = None  # not attached (tests, other tools): any longest prefix is a hit
+    assert cache[system + [5]].n_tokens == 603
+
+
 def test_only_a_few_states_are_kept_least_recently_used_first(tmp_path):
     cache = PromptStateCache(tmp_path, max_entries=2, n_vocab=5)
     for i, first in enumerate((10, 20, 30)):
