@@ -181,3 +181,21 @@ def test_a_value_the_model_filed_under_the_wrong_factor_is_moved():
         "full_name": "Ravi Kumar",
         "debit_card_last_four": "7788",
     }
+
+
+@pytest.mark.parametrize(
+    ("schema", "free"),
+    [
+        ({"type": "string", "description": "One sentence describing the problem"}, True),
+        ({}, True),  # a string by default
+        ({"type": "string", "pattern": "^[0-9]{4,12}$"}, False),
+        ({"type": "string", "enum": ["rent", "travel"]}, False),
+        ({"type": "string", "format": "date"}, False),
+        ({"type": "integer"}, False),
+        (None, False),
+    ],
+)
+def test_free_text_is_a_string_nothing_can_check(schema, free):
+    from voiceagent.providers.structured.decision import is_free_text
+
+    assert is_free_text(schema) is free

@@ -35,6 +35,7 @@ __all__ = [
     "DecisionSpec",
     "SayStream",
     "decision_schema",
+    "is_free_text",
     "parse_decision",
 ]
 
@@ -103,6 +104,18 @@ class DecisionSpec:
         if self.verify is not None:
             out.append("verify")
         return out
+
+
+def is_free_text(schema: Any) -> bool:
+    """Whether a parameter's JSON schema is free text: a string (the default type) with no
+    ``pattern``, ``enum``, ``format`` or ``const`` to check a value against (a ticket's summary,
+    a transfer's reason), so nothing the caller said can ground or refute it.
+    """
+    return (
+        isinstance(schema, dict)
+        and schema.get("type", "string") == "string"
+        and not any(k in schema for k in ("pattern", "enum", "format", "const"))
+    )
 
 
 def _object(props: dict[str, Any], order: list[str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from voiceagent.digit_words import DIGIT_WORDS
 from voiceagent.providers.local.guidance import candidate_values
 
 __all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens"]
@@ -38,9 +39,8 @@ _MONTHS = {
     )
     for m in names
 }
-_SPOKEN = {
-    w: str(i) for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-}
+_SPOKEN = {w: d for w, d in DIGIT_WORDS.items() if len(w) > 2}
+"""Spoken digits ("seven" -> "7"), without "o"/"oh", which in a name or "oh, and ..." are no digit."""
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 
 

@@ -13,32 +13,16 @@ from typing import Any
 
 from voiceagent.providers.base import ChatRequest
 from voiceagent.providers.local.guidance import candidate_values
-from voiceagent.providers.structured.decision import DecisionSpec
+from voiceagent.providers.structured.decision import DecisionSpec, is_free_text
 from voiceagent.providers.structured.gates import asks_to_end
-from voiceagent.providers.structured.intents import content_words, wants_person
+from voiceagent.providers.structured.intents import asked_for_person, content_words
 
-__all__ = ["asked_for_person", "grounded_spec", "latest_caller_words"]
+__all__ = ["grounded_spec", "latest_caller_words"]
 
 
 def latest_caller_words(request: ChatRequest) -> str:
     """The content of the last caller (``user``) message of ``request``, or ``""``."""
     return next((str(m.get("content") or "") for m in reversed(request.messages) if m.get("role") == "user"), "")
-
-
-def asked_for_person(request: ChatRequest, spec: DecisionSpec, name: str) -> bool:
-    """Whether the caller's latest words ask for a person, with the nouns of transfer tool
-    ``name``'s own description ("banker") counted as one (:func:`~.intents.wants_person`).
-    """
-    nouns = content_words(spec.tool_help.get(name, "")) - content_words("transfer")
-    return wants_person(latest_caller_words(request), sorted(nouns))
-
-
-def _free_text(schema: Any) -> bool:
-    return (
-        isinstance(schema, dict)
-        and schema.get("type", "string") == "string"
-        and not any(k in schema for k in ("pattern", "enum", "format", "const"))
-    )
 
 
 def _latest_exchange(messages: list[dict[str, Any]]) -> tuple[str, str]:
@@ -77,10 +61,10 @@ def grounded_spec(spec: DecisionSpec, request: ChatRequest) -> DecisionSpec:
         props = dict(params.get("properties") or {})
         required = set(params.get("required") or [])
         if (ending and name in request.closing) or (
-            name in request.handoffs and not asked_for_person(request, spec, name)
+            name in request.handoffs and not asked_for_person(latest, spec, name)
         ):
             continue  # neither a hang-up nor a transfer the caller did not ask for
-        if required and all(_free_text(props.get(r)) for r in required):
+        if required and all(is_free_text(props.get(r)) for r in required):
             # free text cannot be checked against the caller's words; their topic can
             about = content_words(name + " " + spec.tool_help.get(name, ""))
             if not (heard & about or asked_words & content_words(name)):

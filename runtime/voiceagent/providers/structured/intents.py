@@ -40,9 +40,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from voiceagent.providers.base import ChatRequest, ToolCallRequest
-from voiceagent.providers.structured.decision import DecisionSpec
+from voiceagent.providers.structured.decision import DecisionSpec, is_free_text
 
-__all__ = ["content_words", "intent_call", "says_goodbye", "wants_person"]
+__all__ = ["asked_for_person", "content_words", "intent_call", "says_goodbye", "wants_person"]
 
 _PERSON = (
     r"\b(?:human|humans|person|people|someone|somebody|agent|representative|operator|staff|manager|"
@@ -252,19 +252,25 @@ def _free_text_arguments(params: dict[str, Any], said: str) -> dict[str, Any] | 
     props = params.get("properties") or {}
     out: dict[str, Any] = {}
     for name in params.get("required") or []:
-        spec = props.get(name) or {}
-        if spec.get("type", "string") != "string" or spec.get("pattern") or spec.get("enum") or spec.get("format"):
+        if not is_free_text(props.get(name) or {}):
             return None
         out[name] = " ".join(said.split())[:120]
     return out
+
+
+def asked_for_person(said: str, spec: DecisionSpec, name: str) -> bool:
+    """Whether ``said`` asks for a person, the nouns of transfer tool ``name``'s own description
+    ("Transfer the call to a human banker" -> "banker") counting as one (:func:`wants_person`).
+    """
+    nouns = content_words(spec.tool_help.get(name, "")) - content_words("transfer")
+    return wants_person(said, sorted(nouns))
 
 
 def _handoff(request: ChatRequest, spec: DecisionSpec, said: str) -> ToolCallRequest | None:
     for name in request.handoffs:
         if name not in spec.tools:
             continue
-        nouns = content_words(spec.tool_help.get(name, "")) - content_words("transfer")
-        if wants_person(said, sorted(nouns)):
+        if asked_for_person(said, spec, name):
             args = _free_text_arguments(spec.tools[name], said)
             return _call(name, args) if args is not None else None
     return None

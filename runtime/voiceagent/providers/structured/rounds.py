@@ -46,8 +46,8 @@ from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
-from voiceagent.providers.structured.grounding import asked_for_person, grounded_spec, latest_caller_words
-from voiceagent.providers.structured.intents import intent_call
+from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
+from voiceagent.providers.structured.intents import asked_for_person, intent_call
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
 __all__ = [
@@ -348,7 +348,11 @@ class StructuredRounds:
         if call is not None and call.name in request.closing and not asks_to_end(latest_caller_words(request)):
             self.dropped_calls += 1  # a hang-up nobody asked for
             call = None
-        if call is not None and call.name in request.handoffs and not asked_for_person(request, spec, call.name):
+        if (
+            call is not None
+            and call.name in request.handoffs
+            and not asked_for_person(latest_caller_words(request), spec, call.name)
+        ):
             self.dropped_calls += 1  # a transfer nobody asked for
             call = None
         if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
