@@ -19,7 +19,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["SentenceGate", "known_numbers", "numbers_in"]
+from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
+
+__all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -103,20 +105,3 @@ class SentenceGate:
         if not self.spoke and keep_repeat and self.last_repeat:
             out = self.last_repeat
         return out
-
-
-_FAREWELL = re.compile(
-    r"\b(?:good\s*bye|bye|that'?s\s+(?:all|it)|that\s+is\s+all|nothing\s+(?:else|more)|no\s+thanks?|"
-    r"thanks?|thank\s+you|see\s+you|hang\s+up|end\s+(?:the|this)\s+call|alvida|dhanyavaa?d|shukriya)\b"
-    r"|अलविदा|बाय|धन्यवाद|शुक्रिया|बस\s+इतना|और\s+कुछ\s+नहीं|फ़?फोन\s+रख",
-    re.IGNORECASE,
-)
-
-
-def asks_to_end(said: str) -> bool:
-    """Whether the caller's words ask to end the call ("bye", "that's all", "thank you", "अलविदा"...).
-
-    The 0.5B model hangs up on a plain "Hello." now and then; a hang-up it chose is trusted only
-    when the caller's latest words say something like this (English, Hindi, romanised Hindi).
-    """
-    return _FAREWELL.search(said) is not None

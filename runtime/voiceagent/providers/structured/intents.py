@@ -42,7 +42,7 @@ from typing import Any
 from voiceagent.providers.base import ChatRequest, ToolCallRequest
 from voiceagent.providers.structured.decision import DecisionSpec, is_free_text
 
-__all__ = ["asked_for_person", "content_words", "intent_call", "says_goodbye", "wants_person"]
+__all__ = ["asked_for_person", "asks_to_end", "content_words", "intent_call", "says_goodbye", "wants_person"]
 
 _PERSON = (
     r"\b(?:human|humans|person|people|someone|somebody|agent|representative|operator|staff|manager|"
@@ -63,6 +63,9 @@ _GOODBYE = re.compile(
     r"nothing\s+(?:else|more|to\s+ask|today)|no\s+more\s+questions|hang\s+up|end\s+(?:the|this)\s+call|"
     r"alvida|bas\s+itna)\b|अलविदा|बाय|बस\s+इतना|और\s+कुछ\s+नहीं|फ़?फोन\s+रख",
     re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"\b(?:no\s+thanks?|thanks?|thank\s+you|see\s+you|dhanyavaa?d|shukriya)\b|धन्यवाद|शुक्रिया", re.IGNORECASE
 )
 _REQUEST = re.compile(
     r"\?|\b(?:can|could|would|will)\s+(?:you|i)\b|\b(?:what|how|why|when|where|which|also|open|check|"
@@ -230,6 +233,14 @@ def wants_person(said: str, nouns: Iterable[str] = ()) -> bool:
     asked = re.search(rf"(?:{_ASK}).{{0,40}}?(?:{person})", said, re.IGNORECASE)
     hindi_order = re.search(rf"(?:{person}).{{0,30}}?(?:{_ASK})", said, re.IGNORECASE)
     return bool(asked or hindi_order)
+
+
+def asks_to_end(said: str) -> bool:
+    """Whether the caller's words may end the call: a goodbye (:func:`says_goodbye`'s words) or a
+    thank-you ("thank you", "see you", "धन्यवाद"), request or not. A hang-up the model chose is run
+    only then: the 0.5B model hung up on a plain "Hello." now and then.
+    """
+    return _GOODBYE.search(said) is not None or _THANKS.search(said) is not None
 
 
 def says_goodbye(said: str) -> bool:
