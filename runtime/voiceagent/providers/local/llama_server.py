@@ -47,7 +47,7 @@ def prompt_cache_dir(model_path: Path, n_ctx: int) -> Path:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    from voiceagent.providers.local.gguf import model_cache_dir
+    from voiceagent.providers.local.joined import model_cache_dir
 
     try:
         build = version("llama_cpp_python")

@@ -24,12 +24,13 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from voiceagent.providers.local.joined import write_atomic
 
 __all__ = ["CACHE_DIR_ENV", "PromptStateCache", "main"]
 
@@ -173,8 +174,8 @@ class PromptStateCache:
                 os.utime(path)
                 return
             blob = {"llama_state": bytes(value.llama_state), "seed": int(value.seed)}
-            _write_atomic(path.with_suffix(".ids"), ids.tobytes())
-            _write_atomic(path, pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
+            write_atomic(path.with_suffix(".ids"), ids.tobytes())
+            write_atomic(path, pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
             self._index[path] = ids
             self._trim()
         except Exception as exc:  # noqa: BLE001 - a cache failure only costs speed
@@ -193,13 +194,6 @@ class PromptStateCache:
             self._index.pop(old, None)
             old.unlink(missing_ok=True)
             old.with_suffix(".ids").unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _lean_save_state(self: Any) -> Any:  # pragma: no cover - runs in the server process
