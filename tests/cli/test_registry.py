@@ -29,7 +29,7 @@ def test_auto_with_key_is_smallest_everywhere():
 def test_auto_without_key_is_local_and_says_why():
     plan = plan_providers(agent(), env={}, audio=True)
     assert (plan.stt.provider, plan.llm.provider, plan.tts.provider) == ("local", "local", "local")
-    assert plan.notes[0] == "stt: local (faster-whisper tiny.en + Silero VAD) — no SMALLEST_API_KEY"
+    assert plan.notes[0] == "stt: local (faster-whisper base + Silero VAD) — no SMALLEST_API_KEY"
     assert all(n.endswith("no SMALLEST_API_KEY") for n in plan.notes)
 
 

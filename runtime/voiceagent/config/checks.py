@@ -6,7 +6,8 @@ only names declared parameters, python tools exist and accept their parameters (
 the source, never imported), Jinja2
 templates parse, guard expressions compile, flow targets and state tools exist, every
 transition has exactly one trigger, ``requires_level`` / ``lookup`` / ``on_lockout`` refer to
-things that exist, inline secrets (warning).
+things that exist, ``stt.model`` of ``stt.provider: local`` is an embedded recognizer, inline
+secrets (warning).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
+from voiceagent.providers.local.whisper_models import EMBEDDED_WHISPER_MODELS
 from voiceagent.templating import TemplateError, check_template
 
 Loc = tuple[Any, ...]
@@ -138,6 +140,7 @@ class _Checker:
         levels = self.check_guardrails(tools)
         self.check_levels(tools, levels)
         check_flow(self, tools)
+        self.check_stt_model()
         for node, path in iter_strings(root):
             key = path[-1] if path and isinstance(path[-1], str) else ""
             text = node.value if node.written is None else node.written  # as written in the file
@@ -152,6 +155,20 @@ class _Checker:
                     severity="warning",
                 )
         return self.out
+
+    def check_stt_model(self) -> None:
+        """``stt.provider: local`` names an embedded recognizer (``auto`` may name a cloud model)."""
+        stt = self.root.get("stt")
+        if stt is None or not stt.is_map or self.text(stt.get("provider")) != "local":
+            return
+        model = stt.get("model")
+        if self.is_text(model) and model.value.strip() and model.value.strip() not in EMBEDDED_WHISPER_MODELS:
+            self.add(
+                model,
+                f"stt.model: {model.value!r} is not an embedded speech recognizer; use "
+                f"{' or '.join(EMBEDDED_WHISPER_MODELS)} (or leave it out for {EMBEDDED_WHISPER_MODELS[0]})",
+                ("stt", "model"),
+            )
 
     def check_tools(self) -> dict[str, tuple[Node, Loc]]:
         tools: dict[str, tuple[Node, Loc]] = {}

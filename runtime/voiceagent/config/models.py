@@ -70,7 +70,12 @@ class STTConfig(StrictModel):
         json_schema_extra={"enum": list(provider_names("stt"))},
     )
     model: str | None = Field(
-        None, description="Model name at that service; empty means the provider's default.", examples=["pulse"]
+        None,
+        description=(
+            "Model name at that service; empty means the provider's default. The embedded offline recognizer has "
+            "base (the default) and tiny.en (smaller and faster, hears less)."
+        ),
+        examples=["pulse", "tiny.en"],
     )
     base_url: str | None = Field(
         None,

@@ -369,10 +369,10 @@ async def _check_local_stt(providers: Any) -> None:
     if getattr(providers.stt, "name", None) != "local-whisper":
         return
     from voiceagent.providers.base import ProviderError
-    from voiceagent.providers.local.models import whisper_model_dir
+    from voiceagent.providers.local.whisper_models import whisper_model_dir
 
     try:
-        await asyncio.to_thread(whisper_model_dir)
+        await asyncio.to_thread(whisper_model_dir, getattr(providers.stt, "model", None))
     except ProviderError as exc:
         await providers.aclose()
         raise SkipScenario(

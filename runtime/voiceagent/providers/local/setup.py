@@ -21,28 +21,53 @@ def _reason(agent: Agent, slot: str) -> str:
     return f"no {_KEY} is set" if configured == "auto" else f"{slot}.provider is local"
 
 
-def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
-    """Whisper tiny.en, for the languages its table row lists (English).
+def whisper_model_for(agent: Agent) -> str:
+    """The embedded Whisper model the agent runs: its ``stt.model`` when that names one
+    (:data:`~voiceagent.providers.local.whisper_models.WHISPER_MODELS`), else the default
+    (``stt.provider: auto`` may name a cloud model, which the offline fallback ignores).
 
     Raises:
-        ProviderSetupError: the agent speaks another language.
+        ProviderSetupError: ``stt.provider: local`` with a model that is not an embedded one.
     """
+    from voiceagent.providers.local.whisper_models import DEFAULT_WHISPER_MODEL, WHISPER_MODELS
+
+    name = clean(agent.stt.model)
+    if not name:
+        return DEFAULT_WHISPER_MODEL
+    if name in WHISPER_MODELS:
+        return name
+    if agent.stt.provider == "local":
+        raise ProviderSetupError(
+            f"stt.model {name!r} is not an embedded speech recognizer: use one of {', '.join(WHISPER_MODELS)} "
+            "(or leave it empty for base)"
+        )
+    return DEFAULT_WHISPER_MODEL
+
+
+def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:
+    """Embedded Whisper (``stt.model``: base or tiny.en), for the languages its table row lists (English).
+
+    Raises:
+        ProviderSetupError: the agent speaks another language, or names an unknown embedded model.
+    """
+    model = whisper_model_for(agent)
     languages = spec_for("stt", "local").languages or frozenset()
     spoken = agent.spoken_languages()  # every language of `languages` must be understood too
     if primary_language(agent) not in languages or any(c.lower().split("-")[0] not in languages for c in spoken):
         raise ProviderSetupError(
             f"this agent speaks {' and '.join(map(repr, spoken))}, but the local speech recognizer (Whisper "
-            f"tiny.en) understands English only and {_reason(agent, 'stt')}: set {_KEY} to use "
+            f"{model}) understands English only and {_reason(agent, 'stt')}: set {_KEY} to use "
             f"Smallest Pulse, or run with --text to type instead of speaking"
         )
-    return Choice("stt", "local", "local (faster-whisper tiny.en + Silero VAD)", why)
+    return Choice("stt", "local", f"local (faster-whisper {model} + Silero VAD)", why)
 
 
 def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
-    """A :class:`~voiceagent.providers.local.stt.LocalSTT`."""
+    """A :class:`~voiceagent.providers.local.stt.LocalSTT` running :func:`whisper_model_for`."""
     from voiceagent.providers.local.stt import LocalSTT
 
     return LocalSTT(
+        model=whisper_model_for(agent),
         eou_timeout_ms=agent.stt.eou_timeout_ms,
         vocabulary=agent_vocabulary(agent),
         complete_eou_ms=agent.stt.sentence_eou_ms,
@@ -101,12 +126,14 @@ _NOT_SPOKEN = frozenset(
 def agent_vocabulary(agent: Agent) -> str:
     """Words the agent's calls are likely to contain, for the recognizer's prompt: the words of
     its tools' names and parameter names and of the verification factors, in file order without
-    repeats ("Words: account, create, ticket, ...").
+    repeats, as a list that reads like text ("Account, create, ticket, ...").
 
     Whisper gets them as its ``initial_prompt`` (the text before the audio), so these words are
     preferred when the sound is ambiguous: an espeak-ng caller's "account number" was heard as
     "count number" without it, "debit card ends in" as "David Cardenz in" (docs/offline.md). A
-    short word list was measured better than phrases, which changed how digits were written.
+    short word list was measured better than phrases, which changed how digits were written. The
+    list has no heading: with "Words:" before it, Whisper base heard espeak-ng's "What's my
+    balance?" as "Words, my marriage." and the name rule read "Words" as the caller's name.
     """
     names: list[str] = []
     for tool in agent.tools:
@@ -120,4 +147,4 @@ def agent_vocabulary(agent: Agent) -> str:
         for word in re.split(r"[_\W\d]+", name.lower()):
             if len(word) > 2 and word not in _NOT_SPOKEN and word not in words:
                 words.append(word)
-    return f"Words: {', '.join(words[:40])}." if words else ""
+    return f"{', '.join(words[:40])}.".capitalize() if words else ""

