@@ -273,6 +273,8 @@ async def test_after_a_tool_result_only_words_are_allowed():
     assert any(m["role"] == "tool" and m["tool_call_id"] == "c1" and "plan: Basic" in m["content"] for m in rendered)
     guided = srv.requests[1].body
     assert guided["grammar"] == ANSWER_GRAMMAR and guided["messages"][-1]["content"] == AFTER_TOOL_HINT
+    # only the tool whose result is answered is listed (the whole list took 10.7 s to evaluate)
+    assert [t["function"]["name"] for t in guided["tools"]] == ["get_account_info"]
 
 
 async def test_a_repeated_greeting_is_not_said_again():
@@ -406,3 +408,35 @@ def test_the_session_marks_the_end_call_builtin_as_closing():
     loaded = load_agent(ROOT / "agents" / "support.yaml", env={})
     call = build_call(loaded, Providers(llm=FakeLLM()), FakeTransport("text", lines=[]), env={})
     assert call.session.prompt.request("auto").closing == ("end_call",)
+
+
+async def test_the_callers_words_said_back_are_not_spoken():
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"say": "I want to check my account."}'),
+            TextReply('{"say": "Please tell me your full name and date of birth."}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
+        await llm.aclose()
+    assert text_of(events).strip() == "Please tell me your full name and date of birth."
+    assert "repeat" in srv.requests[1].body["messages"][-1]["content"]
+
+
+async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"verify": {"full_name": "your full name", "dob": "your dob"}}'),
+            TextReply('{"say": "Please tell me your full name and date of birth."}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
+        await llm.aclose()
+    assert calls == [] and text_of(events).strip() == "Please tell me your full name and date of birth."
+    hint = srv.requests[1].body["messages"][-1]
+    assert hint == {
+        "role": "system",
+        "content": "Do not repeat the caller's words. Ask the caller for their full name and dob.",
+    }
+    grammar = srv.requests[1].body["grammar"]  # words only
+    assert "say-kv" in grammar and "verify" not in grammar

@@ -51,6 +51,7 @@ __all__ = [
     "ANSWER_GRAMMAR",
     "ToolNameGate",
     "answer_request_parts",
+    "answered_tools",
     "candidate_values",
     "direct_call",
     "grounded",
@@ -326,3 +327,23 @@ def answer_request_parts(
     if call_token is not None:
         return out, {"logit_bias": {str(call_token): -100}}
     return out, {"grammar": ANSWER_GRAMMAR}
+
+
+def answered_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The offered tools whose results the last tool messages carry, for the answer after them.
+
+    The model's chat template lists every offered tool's JSON schema in the prompt; for the bank
+    agent's answer after ``get_account_summary`` that took 10.7 s to evaluate on 2 cores, with
+    only the answered tool 4.3 s (same words). The list is never empty: with no tools the 0.5B
+    model answered a newline or JSON instead of words. Returns ``tools`` when no call is found.
+    """
+    called: set[str] = set()
+    for msg in reversed(messages):
+        if msg.get("role") == "tool":
+            continue
+        if msg.get("role") == "assistant":
+            for call in msg.get("tool_calls") or []:
+                called.add((call.get("function") or call).get("name"))
+        break
+    kept = [t for t in tools if t.get("function", {}).get("name") in called]
+    return kept or tools

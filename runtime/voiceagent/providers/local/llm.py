@@ -47,6 +47,7 @@ from voiceagent.providers.base import (
 from voiceagent.providers.local.guidance import (
     ToolNameGate,
     answer_request_parts,
+    answered_tools,
     direct_call,
     grounded,
     render_tool_result,
@@ -275,6 +276,8 @@ class LocalLLM:
             if parts is not None:
                 req.messages, extra = parts
                 req.tool_choice = "none"  # words only: calls written anyway are dropped
+                if request.messages and request.messages[-1].get("role") == "tool":
+                    req.tools = answered_tools(request.messages, request.tools)
                 if first_try and request.messages and request.messages[-1].get("role") == "tool":
                     req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra

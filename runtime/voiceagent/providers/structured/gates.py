@@ -5,6 +5,8 @@ again) and invents figures ("Your balance is rupees 1000." before any look-up). 
 a sentence at a time, as the session speaks anyway, so a sentence that passes costs no delay:
 
 - a sentence an earlier reply of the call already said is not spoken;
+- a sentence that only says the caller's latest words back is not spoken (after a move into the
+  verification step the model answered "I want to check my account." with those same words);
 - a sentence naming one of the offered functions (the model read its prompt out: "... and
   call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
@@ -57,10 +59,15 @@ class SentenceGate:
         earlier: the call's earlier replies (assistant texts).
         numbers: numbers the reply may contain (:func:`known_numbers`).
         tool_names: the offered function names (never spoken).
+        caller: the caller's latest words; a sentence of them said back is dropped (counted in
+            ``repeats``, never kept by :meth:`finish`).
     """
 
-    def __init__(self, earlier: list[str], numbers: set[float], tool_names: Iterable[str] = ()) -> None:
+    def __init__(
+        self, earlier: list[str], numbers: set[float], tool_names: Iterable[str] = (), caller: str | None = None
+    ) -> None:
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
+        self.echoes = {_norm(s) for s in _SENTENCE_END.split(caller or "") if len(_norm(s).split()) >= 3}
         self.numbers = numbers
         self.tool_names = [n for n in tool_names if n]
         self.pending = ""
@@ -71,6 +78,9 @@ class SentenceGate:
 
     def _pass(self, sentence: str) -> str:
         norm = _norm(sentence)
+        if norm and norm in self.echoes:
+            self.repeats += 1
+            return ""
         if norm and norm in self.earlier:
             self.repeats += 1
             self.last_repeat = sentence

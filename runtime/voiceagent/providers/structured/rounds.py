@@ -18,9 +18,12 @@ Rules for the rounds of one turn, so a small model cannot loop:
 - a ``call`` whose pattern-checked argument the caller never said is not run
   (:func:`voiceagent.providers.local.guidance.grounded`): the round is asked again for words;
 - a sentence of a ``say`` that an earlier reply of the call already said (a greeting the caller
-  cut off, copied by the model), or with a number nobody gave, is not spoken
+  cut off, copied by the model), that says the caller's latest words back, or with a number
+  nobody gave, is not spoken
   (:mod:`~.gates`); when nothing is left the round is asked again once with a hint (then a
   repeated question, "How can I help?", is kept);
+- a ``verify`` whose facts nobody said ("your full name") is not run: the words-only round that
+  follows is told to ask the caller for those facts (:data:`ASK_HINT`);
 - in a state offering ``verify_caller`` the caller's latest words (also right after a ``goto``
   into that state) first go through a verify-only
   round whose facts are kept only when the caller said them (:mod:`~.facts`);
@@ -71,6 +74,11 @@ NUMBER_HINT = "Never guess numbers: only say numbers the caller or a tool gave. 
 
 REPEAT_HINT = "Do not greet or repeat yourself. Answer the caller's last words."
 """The last system message when a reply only repeated earlier ones and is asked for again."""
+
+ASK_HINT = "Do not repeat the caller's words. Ask the caller for their {facts}."
+"""The last system message when a ``verify`` decision held only facts nobody said (the model filled
+in "your full name"): it meant to ask for them, so the words-only round is told to ({facts}: the
+factor names it chose, in words)."""
 
 Constraint = Literal["grammar", "json_schema"]
 Send = Callable[[ChatRequest, dict[str, Any]], AsyncIterator[LLMEvent]]
@@ -309,6 +317,7 @@ class StructuredRounds:
             _earlier_says(request.messages),
             known_numbers(request.messages),
             [str(t.get("function", t).get("name") or "") for t in request.tools],
+            caller=latest_caller_words(request),
         )
         usage = Usage()
         alive = False
@@ -358,13 +367,16 @@ class StructuredRounds:
         if call is not None and decision is not None and decision.kind == "call" and _copied_example(call, spec):
             self.dropped_calls += 1  # the prompt's own example value, not the caller's words
             call = None
+        ask: str | None = None
         if call is not None and decision is not None and decision.kind == "verify" and spec.verify is not None:
             said = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") == "user")
             facts = grounded_facts(json.loads(call.arguments), said, spec.verify)
             if facts:
                 call = ToolCallRequest(id=call.id, name=call.name, arguments=json.dumps(facts))
-            else:  # placeholders or facts nobody said
+            else:  # placeholders or facts nobody said: it meant to ask for them
                 self.dropped_calls += 1
+                names = [n.replace("_", " ") for n in json.loads(call.arguments) if isinstance(n, str)]
+                ask = ASK_HINT.format(facts=" and ".join(names)) if names else None
                 call = None
         if call is None:
             if decision is None:
@@ -372,7 +384,7 @@ class StructuredRounds:
             if retry and spec.say:
                 words_only = copy.copy(request)
                 words_only.tool_choice = "none"
-                async for event in self.stream(words_only, retry=False):
+                async for event in self.stream(words_only, retry=False, hint=ask):
                     yield event
                 return
             yield usage
