@@ -93,7 +93,7 @@ def espeak_binary() -> str:
 
 
 def warm_in_background(load: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
-    """Run a cached model loader in a daemon thread so the first call does not wait for it.
+    """Run a cached model loader in a background thread so the first call does not wait for it.
 
     Loaders here cache under a lock, so a later real call either finds the model or waits for this
     load. Failures are only logged (debug): the real call raises them as :class:`ProviderError`.
@@ -105,6 +105,9 @@ def warm_in_background(load: Callable[..., Any], *args: Any, **kwargs: Any) -> t
         except Exception as exc:  # noqa: BLE001 - any failure is raised again by the real call
             log.debug("background model load failed: %s", exc)
 
-    thread = threading.Thread(target=run, name=f"warm-{getattr(load, '__name__', 'model')}", daemon=True)
+    # Not a daemon: the interpreter waits for the load (a second or two) at exit. A daemon thread
+    # still inside CTranslate2's loader when the process exits aborts it ("terminate called
+    # without an active exception", exit status 134), which a short test run or CLI call hits.
+    thread = threading.Thread(target=run, name=f"warm-{getattr(load, '__name__', 'model')}", daemon=False)
     thread.start()
     return thread
