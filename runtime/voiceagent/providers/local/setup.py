@@ -23,25 +23,25 @@ def _reason(agent: Agent, slot: str) -> str:
 
 def whisper_model_for(agent: Agent) -> str:
     """The embedded Whisper model the agent runs: its ``stt.model`` when that names one
-    (:data:`~voiceagent.providers.local.whisper_models.WHISPER_MODELS`), else the default
-    (``stt.provider: auto`` may name a cloud model, which the offline fallback ignores).
+    (:data:`~voiceagent.providers.local.whisper_models.WHISPER_MODELS`), else the installed
+    default (:func:`~voiceagent.providers.local.whisper_models.installed_default`: ``base``, or
+    ``tiny.en`` where only that one is installed). ``stt.provider: auto`` may name a cloud
+    model, which the offline fallback ignores.
 
     Raises:
         ProviderSetupError: ``stt.provider: local`` with a model that is not an embedded one.
     """
-    from voiceagent.providers.local.whisper_models import DEFAULT_WHISPER_MODEL, WHISPER_MODELS
+    from voiceagent.providers.local.whisper_models import WHISPER_MODELS, installed_default
 
     name = clean(agent.stt.model)
-    if not name:
-        return DEFAULT_WHISPER_MODEL
     if name in WHISPER_MODELS:
         return name
-    if agent.stt.provider == "local":
+    if name and agent.stt.provider == "local":
         raise ProviderSetupError(
             f"stt.model {name!r} is not an embedded speech recognizer: use one of {', '.join(WHISPER_MODELS)} "
             "(or leave it empty for base)"
         )
-    return DEFAULT_WHISPER_MODEL
+    return installed_default()
 
 
 def plan_stt(agent: Agent, env: Mapping[str, str], why: str) -> Choice:

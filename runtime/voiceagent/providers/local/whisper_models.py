@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,17 @@ DEFAULT_WHISPER_MODEL = "base"
 """The model used when ``stt.model`` is empty."""
 EMBEDDED_WHISPER_MODELS = tuple(WHISPER_MODELS)
 """The names ``stt.model`` may give with ``stt.provider: local``, the default first (``validate`` checks it)."""
+
+
+def installed_default() -> str:
+    """The model an empty ``stt.model`` runs: :data:`DEFAULT_WHISPER_MODEL` when its packages are
+    installed, else ``tiny.en`` when that one's are (an environment set up before ``base`` was the
+    default), else the default (whose lookup then names the packages to install).
+    """
+    for name in (DEFAULT_WHISPER_MODEL, "tiny.en"):
+        if all(importlib.util.find_spec(dist.replace("-", "_")) is not None for dist in WHISPER_MODELS[name].packages):
+            return name
+    return DEFAULT_WHISPER_MODEL
 
 
 def whisper_model_dir(name: str | None = None) -> Path:
