@@ -56,6 +56,19 @@ async def test_filler_is_spoken_before_the_tool_finishes():
     assert msgs[-1] == {"role": "tool", "tool_call_id": "call_slow_lookup", "content": json.dumps({"status": "done"})}
 
 
+async def test_a_filler_is_said_once_a_turn():
+    agent = make_agent(
+        tools=[{"name": "a", "python": "x:a", "filler": "One moment please."}, {"name": "b", "python": "x:b"}],
+        behaviour={"filler": "One moment please."},
+    )
+    llm = FakeLLM([[tool_call("a", id="1")], [tool_call("b", id="2")], ["Done."]])
+    tts = FakeTTS()
+    await run_session(
+        agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner()
+    )
+    assert tts.texts == ["One moment please.", "Done."]
+
+
 async def test_llm_content_replaces_the_filler():
     agent = make_agent(tools=[{"name": "lookup", "python": "x:y", "filler": "Tool filler."}])
     llm = FakeLLM([["Checking now. ", tool_call("lookup")], ["Done."]])

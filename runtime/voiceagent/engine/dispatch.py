@@ -116,13 +116,15 @@ class Dispatcher:
         level = self.flow.verification_level
         return self.guard.refusal_for(tool, level) if self.guard is not None else _default_refusal(tool, level)
 
-    async def run_calls(self, calls: list[ToolCallRequest], *, spoke: bool) -> list[CallOutcome]:
-        """Run ``calls`` concurrently; speak the filler first unless the LLM already said something.
+    async def run_calls(self, calls: list[ToolCallRequest], *, spoke: bool, said: str = "") -> list[CallOutcome]:
+        """Run ``calls`` concurrently; speak the filler first unless the LLM already said something
+        in this round, or the turn already said that filler (``said``: the turn's words so far; a
+        verification and the look-up after it said "One moment please. One moment please.").
         Then the flow takes the transition the round chose (:meth:`Flow.after_calls`).
         """
         if not spoke:
             filler = self.filler_for(calls)
-            if filler:
+            if filler and filler.strip() not in said:
                 await self._say(filler)
         kinds = [self.flow.classify(c.name) for c in calls]
         outcomes = list(await asyncio.gather(*(self._execute(c, k) for c, k in zip(calls, kinds, strict=True))))

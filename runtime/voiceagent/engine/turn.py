@@ -200,7 +200,8 @@ class TurnRunner:
                     raise EmptyReply("the LLM returned an empty reply")
                 return
             turn.metrics.tool_calls += len(calls)
-            outcomes = await self.dispatcher.run_calls(calls, spoke=bool(text))
+            said = " ".join(seg.text for seg in turn.segments)  # fillers too (they belong to no group)
+            outcomes = await self.dispatcher.run_calls(calls, spoke=bool(text), said=said)
             group.message = self.history.add_assistant(text, calls)
             for outcome in outcomes:
                 self.history.add_tool_result(outcome.call.id, outcome.content)
