@@ -278,8 +278,8 @@ class LocalLLM:
                 req.tool_choice = "none"  # words only: calls written anyway are dropped
                 if request.messages and request.messages[-1].get("role") == "tool":
                     req.tools = answered_tools(request.messages, request.tools)
-                if first_try and request.messages and request.messages[-1].get("role") == "tool":
-                    req.temperature = 0.0  # greedy: the answer from the facts is reproducible
+                    if first_try:
+                        req.temperature = 0.0  # greedy: the answer from the facts is reproducible
         return req, extra
 
     async def stream(self, request: ChatRequest, *, deadline_s: float | None = None) -> AsyncIterator[LLMEvent]:
