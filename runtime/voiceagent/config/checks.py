@@ -28,7 +28,7 @@ from voiceagent.config.pydantic_errors import did_you_mean
 from voiceagent.config.secrets import SENSITIVE_KEY, looks_like_secret
 from voiceagent.config.template_checks import name_problems
 from voiceagent.config.yamlnodes import Node
-from voiceagent.providers.local.whisper_models import EMBEDDED_WHISPER_MODELS
+from voiceagent.providers.local.whisper_models import EMBEDDED_WHISPER_MODELS, unknown_model
 from voiceagent.templating import TemplateError, check_template
 
 Loc = tuple[Any, ...]
@@ -163,12 +163,7 @@ class _Checker:
             return
         model = stt.get("model")
         if self.is_text(model) and model.value.strip() and model.value.strip() not in EMBEDDED_WHISPER_MODELS:
-            self.add(
-                model,
-                f"stt.model: {model.value!r} is not an embedded speech recognizer; use "
-                f"{' or '.join(EMBEDDED_WHISPER_MODELS)} (or leave it out for {EMBEDDED_WHISPER_MODELS[0]})",
-                ("stt", "model"),
-            )
+            self.add(model, unknown_model(model.value), ("stt", "model"))
 
     def check_tools(self) -> dict[str, tuple[Node, Loc]]:
         tools: dict[str, tuple[Node, Loc]] = {}

@@ -30,7 +30,11 @@ def model_cache_dir() -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 4 MiB blocks."""
+    """Hex SHA-256 of a file, read in 4 MiB blocks.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(_CHUNK):
@@ -99,7 +103,11 @@ def join_parts(
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place (atomic).
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "wb") as f:
         f.write(data)

