@@ -22,6 +22,7 @@ from voiceagent.providers.local.guidance import (
     direct_call,
     grounded,
     render_tool_result,
+    without_replies,
 )
 from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -192,8 +193,60 @@ async def test_after_tool_results_the_model_must_answer_in_words(support_tools):
     assert body["grammar"] == ANSWER_GRAMMAR and body["temperature"] == 0.0
     assert body["messages"][-1] == {"role": "system", "content": AFTER_TOOL_HINT}
     assert body["messages"][-2]["content"] == "found: yes\nname: Priya"
-    assert body["messages"][:3] == msgs[:3]  # the cached prefix is untouched
+    # the greeting (a spoken reply) is not shown: the model copied such replies as its answer
+    assert body["messages"][:2] == [msgs[0], msgs[2]]
+    assert all(m["content"] != GREETING for m in body["messages"])
     assert calls == [] and text_of(events) == "Hi Priya, your account is active."
+
+
+def _ticket_result(caller: str) -> list[dict]:
+    return convo(caller) + [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "create_ticket", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": '{"id": "T-1077", "status": "open"}'},
+    ]
+
+
+async def test_the_answer_after_a_tool_never_says_the_callers_words_back_nor_invents_numbers(support_tools):
+    msgs = _ticket_result("My router is broken. Can you open a support ticket for me?")
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply("Your ticket T-1077 is open. Can you open a support ticket for me? It costs 250 dollars."),
+            TextReply("Can you open a support ticket for me?"),
+            TextReply("Can you open a support ticket for me?"),  # the retry of the second answer
+        )
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        # only dropped sentences: asked once more, at 0.7; nothing to say then is nothing said
+        events2, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    assert calls == [] and text_of(events).strip() == "Your ticket T-1077 is open."
+    assert len(srv.requests) == 3 and srv.requests[2].body["temperature"] == 0.7
+    assert text_of(events2).strip() == "" and llm.dropped_sentences == 1
+
+
+def test_the_answer_after_a_tool_does_not_see_earlier_replies():
+    """The bank's answer after verification and the summary look-up said "Hello, what's your full
+    name?" again: the model copied the reply it saw last. The calls and results stay."""
+    call = {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]}
+    history = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "assistant", "content": "Welcome. How can I help?"},
+        {"role": "user", "content": "What's my balance?"},
+        {"role": "assistant", "content": "Hello, what's your full name?"},
+        {"role": "user", "content": "Ravi Kumar from Pune."},
+        call,
+        {"role": "tool", "tool_call_id": "c1", "content": "balance: 1745461.2"},
+    ]
+    kept = without_replies(history)
+    assert [m["role"] for m in kept] == ["system", "user", "user", "assistant", "tool"]
+    assert kept[3] is call and "Hello, what's your full name?" not in str(kept)
+    assert len(history) == 7  # input not modified
 
 
 async def test_plain_turns_go_to_the_model_unchanged(support_tools):
@@ -274,7 +327,7 @@ async def test_the_filler_said_before_a_call_is_not_shown_to_the_model(support_t
         llm = LocalLLM(base_url=srv.base_url, structured=False)
         await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
         await llm.aclose()
-    shown = srv.requests[0].body["messages"][3]["content"]
+    shown = srv.requests[0].body["messages"][2]["content"]  # after the system prompt and the caller
     assert shown.startswith("<tool_call>") and "Let me check" not in shown
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "direct_call",
     "grounded",
     "render_tool_result",
+    "without_replies",
 ]
 
 ANSWER_GRAMMAR = r"root ::= [^<{[\n ] [^<\n]*"
@@ -347,3 +348,17 @@ def answered_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) 
         break
     kept = [t for t in tools if t.get("function", {}).get("name") in called]
     return kept or tools
+
+
+def without_replies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` without the agent's spoken replies (assistant messages with no tool call, the
+    greeting among them), for the answer after a tool; the tool calls and results, the system and
+    the caller's messages stay. Input is not modified.
+
+    The 0.5B model copied an earlier reply instead of answering from the result: after the bank
+    agent's ``verify_caller`` and ``get_account_summary`` it said "Hello, what's your full name?"
+    again in 3 of 3 captured calls; without the replies, greedy, the same three requests gave the
+    balance and the deposits, and the support agent's "check my account 12345" answer also named
+    the plan it had left out (agents/offline-tests, docs/offline.md).
+    """
+    return [m for m in messages if not (m.get("role") == "assistant" and not m.get("tool_calls"))]

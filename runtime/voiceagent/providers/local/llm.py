@@ -51,9 +51,11 @@ from voiceagent.providers.local.guidance import (
     direct_call,
     grounded,
     render_tool_result,
+    without_replies,
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
+from voiceagent.providers.structured.gates import SentenceGate, known_numbers
 from voiceagent.providers.structured.prompt import SecondPerson
 from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
@@ -152,8 +154,9 @@ class LocalLLM:
         tool call fully determined by the caller's words is made without asking the model, and
         after tool results (or with ``tool_choice="none"``) the model must answer in words
         (after tool results with greedy decoding: at 0.3 the same facts gave a refusal one run
-        in four here); sentences naming a tool are never spoken (asked once more, at 0.7, when
-        nothing else was said).
+        in four here, and without the agent's earlier replies, which it copied instead of
+        answering: :func:`~voiceagent.providers.local.guidance.without_replies`); sentences
+        naming a tool are never spoken (asked once more, at 0.7, when nothing else was said).
     startup_timeout_s: how long to wait for the server to answer ``GET /v1/models``.
     timeout_s / deadline_s: as for :class:`OpenAICompatLLM` (generous: a cold CPU prompt takes
         seconds).
@@ -266,7 +269,9 @@ class LocalLLM:
     # ------------------------------------------------------------------ LLM
     def _prepare(self, request: ChatRequest, *, first_try: bool = True) -> tuple[ChatRequest, dict[str, Any] | None]:
         req = copy.copy(request)
-        req.messages = render_history(request.messages, call_text=not self.guided)
+        after_tools = bool(request.messages) and request.messages[-1].get("role") == "tool"
+        history = without_replies(request.messages) if self.guided and after_tools else request.messages
+        req.messages = render_history(history, call_text=not self.guided)
         extra = None
         if request.tools and request.tool_choice == "required":
             req.tool_choice = "auto"  # the grammar below does the forcing
@@ -276,7 +281,7 @@ class LocalLLM:
             if parts is not None:
                 req.messages, extra = parts
                 req.tool_choice = "none"  # words only: calls written anyway are dropped
-                if request.messages and request.messages[-1].get("role") == "tool":
+                if after_tools:
                     req.tools = answered_tools(request.messages, request.tools)
                     if first_try:
                         req.temperature = 0.0  # greedy: the answer from the facts is reproducible
@@ -352,6 +357,7 @@ class LocalLLM:
             else None
         )
         person = SecondPerson() if self.guided else None  # "the caller's account" -> "your account"
+        answer = _answer_gate(request) if self.guided else None
         calls: list[ToolCallRequest] = []
         spoke = False
         async for event in client.stream(req, deadline_s=deadline_s):
@@ -361,6 +367,7 @@ class LocalLLM:
                 continue
             if isinstance(event, TextDelta):
                 text = gate.feed(event.text) if gate else event.text
+                text = answer.feed(text) if answer else text
                 spoke = spoke or bool(text.strip())
                 text = person.feed(text) if person else text
                 if text:
@@ -368,6 +375,8 @@ class LocalLLM:
                 continue
             if isinstance(event, Usage):
                 tail = gate.finish() if gate else ""
+                if answer:
+                    tail = answer.feed(tail) + answer.finish(keep_repeat=False)
                 spoke = spoke or bool(tail.strip())
                 tail = person.feed(tail) + person.finish() if person else tail
                 if tail:
@@ -381,11 +390,12 @@ class LocalLLM:
                     kept += 1
                     yield call
                 again: ChatRequest | None = None
+                only_dropped = bool(gate and gate.dropped) or bool(answer and answer.dropped_all)
                 if calls and not kept and not spoke:  # only invented calls: ask for words
                     again = copy.copy(request)
                     again.tool_choice = "none"
-                elif gate is not None and gate.dropped and not spoke and not kept and retry:
-                    self.dropped_sentences += 1  # it only talked about its tools
+                elif only_dropped and not spoke and not kept and retry:
+                    self.dropped_sentences += 1  # it only talked about its tools, or only repeated
                     again = copy.copy(request)
                     again.temperature = max(0.7, request.temperature)
                 if again is not None:
@@ -477,6 +487,20 @@ async def _single_token(base_url: str, text: str) -> int | None:
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
     return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], int) else None
+
+
+def _answer_gate(request: ChatRequest) -> SentenceGate | None:
+    """The sentence checks of the structured rounds (:class:`SentenceGate`) for the answer after
+    tool results, else None: a sentence that says the caller's latest words back or has a number
+    no message gave is not spoken (after a ticket was opened the 0.5B model said the caller's
+    "Can you open a support ticket for me?" back). Earlier replies are not checked: the answer
+    to a question asked again may rightly be the same words.
+    """
+    messages = request.messages
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    caller = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+    return SentenceGate([], known_numbers(messages), caller=caller)
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:
