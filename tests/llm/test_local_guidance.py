@@ -204,9 +204,7 @@ def _ticket_result(caller: str) -> list[dict]:
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "create_ticket", "arguments": "{}"}}
-            ],
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "create_ticket", "arguments": "{}"}}],
         },
         {"role": "tool", "tool_call_id": "c1", "content": '{"id": "T-1077", "status": "open"}'},
     ]

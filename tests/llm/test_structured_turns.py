@@ -440,3 +440,7 @@ async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
     }
     grammar = srv.requests[1].body["grammar"]  # words only
     assert "say-kv" in grammar and "verify" not in grammar
+    # the same prompt as the round before, and then only the hint: the server's evaluated
+    # prompt is reused (a prompt of its own was evaluated again, 1.1 s on 2 cores)
+    first, second = srv.requests[0].body["messages"], srv.requests[1].body["messages"]
+    assert second[:-1] == first

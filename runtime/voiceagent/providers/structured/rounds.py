@@ -191,11 +191,16 @@ def structured_request(request: ChatRequest, *, hint: str | None = None) -> tupl
         say=request.tool_choice != "required",
         act=request.tool_choice != "none" and after != "tool",
     )
+    # The prompt shows every choice of this point of the turn whatever tool_choice narrows (the
+    # grammar does that): a words-only round after a dropped decision then shares the prompt the
+    # server has just evaluated, and only its hint is new. With its own shorter prompt the
+    # bank's "ask for the facts" round waited 1.1 s for its first token, every token evaluated.
+    shown = DecisionSpec.from_functions(tools, act=after != "tool")
     system = ""
     if request.messages and request.messages[0].get("role") == "system":
         system = str(request.messages[0].get("content") or "")
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": small_model_prompt(system, request.instructions, spec)},
+        {"role": "system", "content": small_model_prompt(system, request.instructions, shown)},
         *_after_greeting(render_decisions(request.messages)),
     ]
     if after == "tool":
