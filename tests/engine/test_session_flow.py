@@ -134,6 +134,29 @@ async def test_llm_chosen_then_on_tool_transition_into_a_final_state_ends_the_ca
     assert [e["text"] for e in events.of_type("user.transcript")] == ["I lost my card"]
 
 
+async def test_nothing_said_in_a_final_state_is_the_end_call_line_not_the_fallback():
+    """The 0.5B model answered the bank's move into its final `closing` state with a newline; the
+    caller heard "Sorry, could you repeat that?" and then the hang-up."""
+    flow = {
+        "initial": "triage",
+        "states": {
+            "triage": {"instructions": "Triage.", "transitions": [{"to": "goodbye", "description": "Nothing to ask"}]},
+            "goodbye": {"instructions": "Say goodbye.", "final": True},
+        },
+    }
+    tools = [{"name": "end_call", "builtin": "end_call", "parameters": {}, "say": "Thanks for calling Acme. Bye!"}]
+    llm = FakeLLM([[tool_call("go_to_goodbye")], [""]])
+    events = EventLog()
+    transport = FakeTransport("text", lines=["Nothing, bye."], plays_audio=False)
+    session, reason = await run_session(
+        make_agent(tools=tools, flow=flow, behaviour={"fallback": "Sorry?"}), llm, transport, events=events
+    )
+    assert reason == "final_state" and len(llm.requests) == 2
+    said = " ".join(e["text"] for e in events.of_type("agent.text"))
+    assert "Thanks for calling Acme. Bye!" in said and "Sorry?" not in said
+    assert session.history.messages[-1] == {"role": "assistant", "content": "Thanks for calling Acme. Bye!"}
+
+
 async def test_guard_transition_after_a_turn_and_stable_prompt_prefix():
     llm = FakeLLM(default=["Okay."])
     events = EventLog()

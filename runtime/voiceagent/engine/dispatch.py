@@ -253,6 +253,17 @@ class Dispatcher:
             return None
         return self._render(tool.say, {"reason": ending.info.get("reason")}) or None
 
+    def goodbye(self) -> str | None:
+        """The ``say`` of the agent's first builtin ``end_call`` tool, rendered, or None: the last
+        words of a call that ends in a final state when the LLM's last round said nothing (the
+        0.5B model answered the bank's move into ``closing`` with a newline, and the caller heard
+        the fallback "Sorry, could you repeat that?" before the hang-up).
+        """
+        tool = next((t for t in self.compiled.tools.values() if t.builtin == "end_call" and t.say), None)
+        if tool is None or not tool.say:
+            return None
+        return self._render(tool.say, {"reason": "final_state"}) or None
+
     def _render(self, source: str, args: dict[str, Any]) -> str:
         """Render a tool template (filler, transfer target, handoff) with the call's ``args``."""
         try:

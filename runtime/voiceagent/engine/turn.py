@@ -197,7 +197,13 @@ class TurnRunner:
             if last or not calls:
                 group.message = self.history.add_assistant(text) if text else None
                 if not turn.segments:
-                    raise EmptyReply("the LLM returned an empty reply")
+                    # in a final state (the call ends after this turn) nothing said is the
+                    # agent's end_call line, not the fallback
+                    ends_here = self.flow.is_final and self.flow.ending is None
+                    words = self.dispatcher.goodbye() if ends_here else None
+                    if not words:
+                        raise EmptyReply("the LLM returned an empty reply")
+                    await self._say_last_words(turn, words)
                 return
             turn.metrics.tool_calls += len(calls)
             said = " ".join(seg.text for seg in turn.segments)  # fillers too (they belong to no group)
@@ -212,12 +218,16 @@ class TurnRunner:
                 return  # the agent already said its last words
             words = self.dispatcher.last_words(ending) if ending is not None else None
             if words:  # the builtin's own `say`: the runtime's last words, not the LLM's
-                closing = turn.new_group()
-                splitter = SentenceSplitter()
-                for sentence in [*splitter.feed(words + " "), *splitter.flush()]:
-                    await self.speaker.say(sentence, closing)
-                closing.message = self.history.add_assistant(closing.said()) if closing.said() else None
+                await self._say_last_words(turn, words)
                 return
+
+    async def _say_last_words(self, turn: Turn, words: str) -> None:
+        """Speak the runtime's last words of the call (a builtin's ``say``) as their own group."""
+        closing = turn.new_group()
+        splitter = SentenceSplitter()
+        for sentence in [*splitter.feed(words + " "), *splitter.flush()]:
+            await self.speaker.say(sentence, closing)
+        closing.message = self.history.add_assistant(closing.said()) if closing.said() else None
 
     async def _llm_round(self, turn: Turn, group: Group, *, tool_choice: str) -> list[ToolCallRequest]:
         request = self.request(tool_choice)
