@@ -20,6 +20,7 @@ from voiceagent.providers.local.llm import LocalLLM
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.providers.structured.decision import DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts
+from voiceagent.providers.structured.gates import SentenceGate
 from voiceagent.providers.structured.llm import StructuredLLM
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, second_person, small_model_prompt
 from voiceagent.testing.fake_openai import FakeOpenAI, TextReply
@@ -444,3 +445,18 @@ async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
     # prompt is reused (a prompt of its own was evaluated again, 1.1 s on 2 cores)
     first, second = srv.requests[0].body["messages"], srv.requests[1].body["messages"]
     assert second[:-1] == first
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Your full name is [your full name] and your dob is [your dob].", "Hello {name}, how are you?", "Hi <caller>!"],
+)
+def test_a_sentence_with_a_template_placeholder_is_not_spoken(sentence):
+    gate = SentenceGate([], set())
+    out = gate.feed(sentence + " Which account is it? ") + gate.finish()
+    assert out.strip() == "Which account is it?" and gate.invented == 1
+
+
+def test_brackets_around_real_words_are_not_placeholders_unless_a_template():
+    gate = SentenceGate([], set())
+    assert gate.feed("Your plan is Pro (the best one). ").strip() == "Your plan is Pro (the best one)."

@@ -10,7 +10,10 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 - a sentence naming one of the offered functions (the model read its prompt out: "... and
   call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
-  result contains is not spoken ("10,000" and "10000.0" are the same number).
+  result contains is not spoken ("10,000" and "10000.0" are the same number);
+- a sentence with a template placeholder in brackets is not spoken (asked for transactions
+  before verification the model said "Your full name is [your full name] and your dob is
+  [your dob].").
 
 :class:`SentenceGate` reports what it dropped so the round can be asked again.
 """
@@ -27,6 +30,8 @@ __all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_PLACEHOLDER = re.compile(r"\[[^\]]*[A-Za-z][^\]]*\]|\{\{?\s*\w[\w\s.]*\}\}?|<\w[\w\s]*>")
+"""A bracketed placeholder: ``[your full name]``, ``{name}``, ``{{ name }}``, ``<name>``."""
 
 
 def _norm(text: str) -> str:
@@ -84,6 +89,9 @@ class SentenceGate:
         if norm and norm in self.earlier:
             self.repeats += 1
             self.last_repeat = sentence
+            return ""
+        if _PLACEHOLDER.search(sentence):
+            self.invented += 1  # a template's blank, never filled in
             return ""
         if any(name in sentence for name in self.tool_names):
             self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
