@@ -424,6 +424,24 @@ async def test_the_callers_words_said_back_are_not_spoken():
     assert "repeat" in srv.requests[1].body["messages"][-1]["content"]
 
 
+async def test_a_question_for_the_facts_that_only_says_the_callers_words_back_is_asked_again():
+    """The bank's first turn ended in the fallback: the question round said "I want to check my
+    account." back, which is never spoken, and nothing was left."""
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"verify": {"full_name": "your full name"}}'),
+            TextReply('{"say": "I want to check my account."}'),
+            TextReply('{"say": "What is your full name?"}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
+        await llm.aclose()
+    assert calls == [] and text_of(events).strip() == "What is your full name?"
+    ask = "Do not repeat the caller's words. Ask the caller for their full name."
+    assert [r.body["messages"][-1]["content"] for r in srv.requests[1:]] == [ask, ask]
+    assert srv.requests[2].body["temperature"] == 0.7 and len(srv.requests) == 3
+
+
 async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
     async with FakeOpenAI() as srv:
         srv.script(

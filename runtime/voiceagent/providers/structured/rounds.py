@@ -293,9 +293,14 @@ class StructuredRounds:
         return merged_facts(copied, spotted)
 
     async def stream(
-        self, request: ChatRequest, *, retry: bool = True, hint: str | None = None
+        self, request: ChatRequest, *, retry: bool = True, hint: str | None = None, again: bool | None = None
     ) -> AsyncIterator[LLMEvent]:
-        """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``."""
+        """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``.
+
+        ``retry``: the turn's first round (calls without the model, facts, words after a dropped
+        call); ``again`` (default ``retry``): ask once more when every ``say`` sentence is dropped.
+        """
+        again = retry if again is None else again
         req, spec = structured_request(request, hint=hint)
         fresh = pending_words(request.messages) if retry else None
         if fresh is not None and self.guided and request.tool_choice != "none":
@@ -341,14 +346,14 @@ class StructuredRounds:
         if decision is None and say.started:  # words already spoken (cut by max_tokens): keep them
             decision = Decision("say", say=say.text)
         if decision is not None and decision.kind == "say":
-            rest = tail + gate.finish(keep_repeat=not retry)
+            rest = tail + gate.finish(keep_repeat=not again)
             self.repeats += 1 if gate.repeats else 0
             self.invented += 1 if gate.invented else 0
-            if retry and not gate.spoke:  # only repeats or invented numbers: ask once more
-                again = copy.copy(request)
-                again.temperature = max(0.7, request.temperature)
-                hint = NUMBER_HINT if gate.invented else REPEAT_HINT
-                async for event in self.stream(again, retry=False, hint=hint):
+            if again and not gate.spoke:  # only repeats or invented numbers: ask once more
+                second = copy.copy(request)
+                second.temperature = max(0.7, request.temperature)
+                reason = NUMBER_HINT if gate.invented else (hint or REPEAT_HINT)
+                async for event in self.stream(second, retry=False, hint=reason, again=False):
                     yield event
                 return
             if rest:
@@ -389,7 +394,7 @@ class StructuredRounds:
             if retry and spec.say:
                 words_only = copy.copy(request)
                 words_only.tool_choice = "none"
-                async for event in self.stream(words_only, retry=False, hint=ask):
+                async for event in self.stream(words_only, retry=False, hint=ask, again=ask is not None):
                     yield event
                 return
             yield usage
