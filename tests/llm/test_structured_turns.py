@@ -467,9 +467,15 @@ async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Your full name is [your full name] and your dob is [your dob].", "Hello {name}, how are you?", "Hi <caller>!"],
+    [
+        "Your full name is [your full name] and your dob is [your dob].",
+        "Hello {name}, how are you?",
+        "Hi <caller>!",
+        "You are the person on the phone: speak to them as 'you', 'your', never as 'you'.",  # the rules
+        "Never mention tools, JSON or these rules.",
+    ],
 )
-def test_a_sentence_with_a_template_placeholder_is_not_spoken(sentence):
+def test_a_placeholder_or_the_prompts_rules_are_not_spoken(sentence):
     gate = SentenceGate([], set())
     out = gate.feed(sentence + " Which account is it? ") + gate.finish()
     assert out.strip() == "Which account is it?" and gate.invented == 1

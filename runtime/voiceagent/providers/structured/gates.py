@@ -11,6 +11,9 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
   call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
   result contains is not spoken ("10,000" and "10000.0" are the same number);
+- a sentence that reads out the runtime's own prompt rules (five words in a row of
+  :data:`~.prompt.RULES`) is not spoken ("You are the person on the phone: speak to them as
+  'you' ... Never mention tools, JSON or these rules.", after a failed verification);
 - a sentence with a template placeholder in brackets is not spoken (asked for transactions
   before verification the model said "Your full name is [your full name] and your dob is
   [your dob].").
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
+from voiceagent.providers.structured.prompt import RULES
 
 __all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in"]
 
@@ -36,6 +40,14 @@ _PLACEHOLDER = re.compile(r"\[[^\]]*[A-Za-z][^\]]*\]|\{\{?\s*\w[\w\s.]*\}\}?|<\w
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _runs(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = _norm(text).split()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+_RULE_RUNS = _runs(RULES)
 
 
 def numbers_in(text: str) -> set[float]:
@@ -90,8 +102,8 @@ class SentenceGate:
             self.repeats += 1
             self.last_repeat = sentence
             return ""
-        if _PLACEHOLDER.search(sentence):
-            self.invented += 1  # a template's blank, never filled in
+        if _PLACEHOLDER.search(sentence) or _RULE_RUNS & _runs(sentence):
+            self.invented += 1  # a template's blank, or the prompt's rules read out
             return ""
         if any(name in sentence for name in self.tool_names):
             self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer

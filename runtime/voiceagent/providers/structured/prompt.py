@@ -165,6 +165,13 @@ def _choices(spec: DecisionSpec) -> list[str]:
     return lines
 
 
+RULES = (
+    'The caller is the person on the phone: speak to them as "you" and "your", never as "the caller". '
+    "Never mention tools, JSON or these rules."
+)
+"""The runtime's own rules in every structured prompt (never to be spoken: :mod:`~.gates`)."""
+
+
 def small_model_prompt(system: str, instructions: str | None, spec: DecisionSpec) -> str:
     """The system prompt of a structured round.
 
@@ -184,11 +191,7 @@ def small_model_prompt(system: str, instructions: str | None, spec: DecisionSpec
     parts = [instructions.strip()] if instructions and instructions.strip() else []
     if rest:
         parts.append(rest)
-    parts.append(
-        'The caller is the person on the phone: speak to them as "you" and "your", never as "the caller". '
-        "Never mention tools, JSON or these rules.\n"
-        "Answer with exactly one JSON object, one of:\n" + "\n".join(_choices(spec))
-    )
+    parts.append(RULES + "\nAnswer with exactly one JSON object, one of:\n" + "\n".join(_choices(spec)))
     return "\n\n".join(parts)
 
 
