@@ -56,6 +56,7 @@ from voiceagent.providers.local.guidance import (
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.providers.structured.gates import SentenceGate, known_numbers
+from voiceagent.providers.structured.grounding import latest_caller_words
 from voiceagent.providers.structured.prompt import SecondPerson
 from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
@@ -499,8 +500,7 @@ def _answer_gate(request: ChatRequest) -> SentenceGate | None:
     messages = request.messages
     if not messages or messages[-1].get("role") != "tool":
         return None
-    caller = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
-    return SentenceGate([], known_numbers(messages), caller=caller)
+    return SentenceGate([], known_numbers(messages), caller=latest_caller_words(request))
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:
