@@ -228,6 +228,25 @@ async def test_the_answer_after_a_tool_never_says_the_callers_words_back_nor_inv
     assert text_of(events2).strip() == "" and llm.dropped_sentences == 1
 
 
+async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(support_tools):
+    """espeak-ng's "What's my balance?" was heard as "What's my marriage?"; after verification and
+    the summary look-up the model read the guard's message out: "Your marriage is verified to
+    level 1 (information queries: ...)"."""
+    verified = '{"verification_level": 1, "message": "The caller is verified to level 1 (information queries)."}'
+    msgs = convo("Ravi Kumar from Pune.") + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "v1", "function": {"name": "verify_caller"}}]},
+        {"role": "tool", "tool_call_id": "v1", "content": verified},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
+    ]
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Your marriage is verified to level 1 (information queries). Your balance is 42.5."))
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    assert text_of(events).strip() == "Your balance is 42.5."
+
+
 def test_the_answer_after_a_tool_does_not_see_earlier_replies():
     """The bank's answer after verification and the summary look-up said "Hello, what's your full
     name?" again: the model copied the reply it saw last. The calls and results stay."""

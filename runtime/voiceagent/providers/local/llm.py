@@ -55,7 +55,7 @@ from voiceagent.providers.local.guidance import (
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
-from voiceagent.providers.structured.gates import SentenceGate, known_numbers
+from voiceagent.providers.structured.gates import SentenceGate, known_numbers, runtime_texts
 from voiceagent.providers.structured.grounding import latest_caller_words
 from voiceagent.providers.structured.prompt import SecondPerson
 from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
@@ -492,15 +492,16 @@ async def _single_token(base_url: str, text: str) -> int | None:
 
 def _answer_gate(request: ChatRequest) -> SentenceGate | None:
     """The sentence checks of the structured rounds (:class:`SentenceGate`) for the answer after
-    tool results, else None: a sentence that says the caller's latest words back or has a number
-    no message gave is not spoken (after a ticket was opened the 0.5B model said the caller's
-    "Can you open a support ticket for me?" back). Earlier replies are not checked: the answer
-    to a question asked again may rightly be the same words.
+    tool results, else None: a sentence that says the caller's latest words back, has a number
+    no message gave or reads out a verification or state-move result is not spoken (after a
+    ticket was opened the 0.5B model said the caller's "Can you open a support ticket for me?"
+    back). Earlier replies are not checked: the answer to a question asked again may rightly be
+    the same words.
     """
     messages = request.messages
     if not messages or messages[-1].get("role") != "tool":
         return None
-    return SentenceGate([], known_numbers(messages), caller=latest_caller_words(request))
+    return SentenceGate([], known_numbers(messages), caller=latest_caller_words(request), quiet=runtime_texts(messages))
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:

@@ -11,9 +11,10 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
   call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
   result contains is not spoken ("10,000" and "10000.0" are the same number);
-- a sentence that reads out the runtime's own prompt rules (five words in a row of
-  :data:`~.prompt.RULES`) is not spoken ("You are the person on the phone: speak to them as
-  'you' ... Never mention tools, JSON or these rules.", after a failed verification);
+- a sentence that reads out text the runtime wrote for the model (five words in a row of the
+  prompt's :data:`~.prompt.RULES` or of a ``verify_caller`` / ``go_to_<state>`` result) is not
+  spoken ("You are the person on the phone: speak to them as 'you' ... Never mention tools,
+  JSON or these rules."; "Your ... is verified to level 1 (information queries: ...)");
 - a sentence with a template placeholder in brackets is not spoken (asked for transactions
   before verification the model said "Your full name is [your full name] and your dob is
   [your dob].").
@@ -27,10 +28,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
 from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
 from voiceagent.providers.structured.prompt import RULES
 
-__all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in"]
+__all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in", "runtime_texts"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -48,6 +50,22 @@ def _runs(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 
 _RULE_RUNS = _runs(RULES)
+
+
+def runtime_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The results of the runtime's own functions (``verify_caller``, ``go_to_<state>``) in
+    ``messages``: written for the model ("The caller is verified to level 1 ..."), never for the
+    caller's ears.
+    """
+    ids = {
+        call.get("id")
+        for m in messages
+        if m.get("role") == "assistant"
+        for call in m.get("tool_calls") or []
+        if (name := str(call.get("function", call).get("name") or "")) == VERIFY_FUNCTION
+        or name.startswith(TRANSITION_PREFIX)
+    }
+    return [str(m.get("content") or "") for m in messages if m.get("role") == "tool" and m.get("tool_call_id") in ids]
 
 
 def numbers_in(text: str) -> set[float]:
@@ -78,11 +96,18 @@ class SentenceGate:
         tool_names: the offered function names (never spoken).
         caller: the caller's latest words; a sentence of them said back is dropped (counted in
             ``repeats``, never kept by :meth:`finish`).
+        quiet: texts never to be read out besides the prompt's rules (:func:`runtime_texts`).
     """
 
     def __init__(
-        self, earlier: list[str], numbers: set[float], tool_names: Iterable[str] = (), caller: str | None = None
+        self,
+        earlier: list[str],
+        numbers: set[float],
+        tool_names: Iterable[str] = (),
+        caller: str | None = None,
+        quiet: Iterable[str] = (),
     ) -> None:
+        self.quiet = _RULE_RUNS.union(*(_runs(text) for text in quiet))
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
         self.echoes = {_norm(s) for s in _SENTENCE_END.split(caller or "") if len(_norm(s).split()) >= 3}
         self.numbers = numbers
@@ -102,7 +127,7 @@ class SentenceGate:
             self.repeats += 1
             self.last_repeat = sentence
             return ""
-        if _PLACEHOLDER.search(sentence) or _RULE_RUNS & _runs(sentence):
+        if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence):
             self.invented += 1  # a template's blank, or the prompt's rules read out
             return ""
         if any(name in sentence for name in self.tool_names):

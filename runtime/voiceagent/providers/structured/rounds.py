@@ -48,7 +48,7 @@ from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCall
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
-from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers
+from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers, runtime_texts
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
 from voiceagent.providers.structured.intents import asked_for_person, intent_call
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
@@ -295,8 +295,7 @@ class StructuredRounds:
     async def stream(
         self, request: ChatRequest, *, retry: bool = True, hint: str | None = None, again: bool | None = None
     ) -> AsyncIterator[LLMEvent]:
-        """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``.
-
+        """One round: ``TextDelta`` words as they decode, or one ``ToolCallRequest``, then ``Usage``;
         ``retry``: the turn's first round (calls without the model, facts, words after a dropped
         call); ``again`` (default ``retry``): ask once more when every ``say`` sentence is dropped.
         """
@@ -328,6 +327,7 @@ class StructuredRounds:
             known_numbers(request.messages),
             [str(t.get("function", t).get("name") or "") for t in request.tools],
             caller=latest_caller_words(request),
+            quiet=runtime_texts(request.messages),
         )
         usage = Usage()
         alive = False
