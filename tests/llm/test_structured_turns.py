@@ -411,57 +411,55 @@ def test_the_session_marks_the_end_call_builtin_as_closing():
     assert call.session.prompt.request("auto").closing == ("end_call",)
 
 
-async def test_the_callers_words_said_back_are_not_spoken():
+async def bank_verify_turn(*replies: str) -> tuple[list, list, list]:
+    """The bank's verify step answering "I want to check my account." with these model outputs:
+    (events, calls, the requests the fake server received)."""
     async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply('{"say": "I want to check my account."}'),
-            TextReply('{"say": "Please tell me your full name and date of birth."}'),
-        )
+        srv.script(*(TextReply(r) for r in replies))
         llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
+        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
         await llm.aclose()
+    return events, calls, srv.requests
+
+
+async def test_the_callers_words_said_back_are_not_spoken():
+    events, _, requests = await bank_verify_turn(
+        '{"say": "I want to check my account."}', '{"say": "Please tell me your full name and date of birth."}'
+    )
     assert text_of(events).strip() == "Please tell me your full name and date of birth."
-    assert "repeat" in srv.requests[1].body["messages"][-1]["content"]
+    assert "repeat" in requests[1].body["messages"][-1]["content"]
 
 
 async def test_a_question_for_the_facts_that_only_says_the_callers_words_back_is_asked_again():
     """The bank's first turn ended in the fallback: the question round said "I want to check my
     account." back, which is never spoken, and nothing was left."""
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply('{"verify": {"full_name": "your full name"}}'),
-            TextReply('{"say": "I want to check my account."}'),
-            TextReply('{"say": "What is your full name?"}'),
-        )
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
-        await llm.aclose()
+    events, calls, requests = await bank_verify_turn(
+        '{"verify": {"full_name": "your full name"}}',
+        '{"say": "I want to check my account."}',
+        '{"say": "What is your full name?"}',
+    )
     assert calls == [] and text_of(events).strip() == "What is your full name?"
     ask = "Do not repeat the caller's words. Ask the caller for their full name."
-    assert [r.body["messages"][-1]["content"] for r in srv.requests[1:]] == [ask, ask]
-    assert srv.requests[2].body["temperature"] == 0.7 and len(srv.requests) == 3
+    assert [r.body["messages"][-1]["content"] for r in requests[1:]] == [ask, ask]
+    assert requests[2].body["temperature"] == 0.7 and len(requests) == 3
 
 
 async def test_a_verify_with_placeholders_becomes_a_question_for_those_facts():
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply('{"verify": {"full_name": "your full name", "dob": "your dob"}}'),
-            TextReply('{"say": "Please tell me your full name and date of birth."}'),
-        )
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
-        await llm.aclose()
+    events, calls, requests = await bank_verify_turn(
+        '{"verify": {"full_name": "your full name", "dob": "your dob"}}',
+        '{"say": "Please tell me your full name and date of birth."}',
+    )
     assert calls == [] and text_of(events).strip() == "Please tell me your full name and date of birth."
-    hint = srv.requests[1].body["messages"][-1]
+    hint = requests[1].body["messages"][-1]
     assert hint == {
         "role": "system",
         "content": "Do not repeat the caller's words. Ask the caller for their full name and dob.",
     }
-    grammar = srv.requests[1].body["grammar"]  # words only
+    grammar = requests[1].body["grammar"]  # words only
     assert "say-kv" in grammar and "verify" not in grammar
     # the same prompt as the round before, and then only the hint: the server's evaluated
     # prompt is reused (a prompt of its own was evaluated again, 1.1 s on 2 cores)
-    first, second = srv.requests[0].body["messages"], srv.requests[1].body["messages"]
+    first, second = requests[0].body["messages"], requests[1].body["messages"]
     assert second[:-1] == first
 
 

@@ -259,10 +259,8 @@ class Dispatcher:
         0.5B model answered the bank's move into ``closing`` with a newline, and the caller heard
         the fallback "Sorry, could you repeat that?" before the hang-up).
         """
-        tool = next((t for t in self.compiled.tools.values() if t.builtin == "end_call" and t.say), None)
-        if tool is None or not tool.say:
-            return None
-        return self._render(tool.say, {"reason": "final_state"}) or None
+        say = next((t.say for t in self.compiled.tools.values() if t.builtin == "end_call" and t.say), None)
+        return (self._render(say, {"reason": "final_state"}) or None) if say else None
 
     def _render(self, source: str, args: dict[str, Any]) -> str:
         """Render a tool template (filler, transfer target, handoff) with the call's ``args``."""
