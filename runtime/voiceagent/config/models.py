@@ -60,6 +60,20 @@ class Voice(StrictModel):
     )
 
 
+def _keyword(value: str) -> str:
+    """One recognizer keyword: a word or short phrase, at most 50 characters, no comma or colon
+    (Pulse's list syntax is ``Word:2,Other``, so either would change the list).
+    """
+    value = " ".join(value.split())
+    if not value or len(value) > 50 or "," in value or ":" in value:
+        raise PydanticCustomError(
+            "keyword",
+            "not a keyword: write one word or short phrase of at most 50 characters, without commas or colons "
+            "(one list entry each: [Pune, Northwind Bank])",
+        )
+    return value
+
+
 class STTConfig(StrictModel):
     """Speech-to-text: the service that turns what the caller says into text."""
 
@@ -103,6 +117,17 @@ class STTConfig(StrictModel):
             "who pauses between two sentences is answered after the first."
         ),
         examples=[300],
+    )
+    keywords: list[Annotated[str, AfterValidator(_keyword)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description=(
+            "Words and names your callers say that speech recognition should prefer when it is unsure: "
+            "cities, product and company names (Pune, Northwind). At most 100, each a word or a short phrase "
+            "without commas or colons. Smallest Pulse gets them as its keywords, the embedded recognizer as "
+            "the text before each utterance."
+        ),
+        examples=[["Northwind", "Pune", "Bengaluru"]],
     )
 
 

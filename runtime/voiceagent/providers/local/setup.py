@@ -131,7 +131,13 @@ def agent_vocabulary(agent: Agent) -> str:
     short word list was measured better than phrases, which changed how digits were written. The
     list has no heading: with "Words:" before it, Whisper base heard espeak-ng's "What's my
     balance?" as "Words, my marriage." and the name rule read "Words" as the caller's name.
+
+    The agent's ``stt.keywords`` come first, as written (names keep their capitals): measured on
+    the bank suite's caller lines, "Pune" was heard as "Poon" or "Pooner" without them, and the
+    word error of flite's lines fell from 0.126 to 0.074 with the keywords first, 0.104 with them
+    after the tool words (docs/offline.md).
     """
+    keywords = list(dict.fromkeys(agent.stt.keywords))
     names: list[str] = []
     for tool in agent.tools:
         names.append(tool.name)
@@ -144,4 +150,9 @@ def agent_vocabulary(agent: Agent) -> str:
         for word in re.split(r"[_\W\d]+", name.lower()):
             if len(word) > 2 and word not in _NOT_SPOKEN and word not in words:
                 words.append(word)
-    return f"{', '.join(words[:40])}.".capitalize() if words else ""
+    said = {k.lower() for k in keywords}
+    words = [w for w in words if w not in said][:40]
+    if not words:
+        return f"{', '.join(keywords)}." if keywords else ""
+    listed = ", ".join(words)
+    return f"{', '.join(keywords)}, {listed}." if keywords else f"{listed}.".capitalize()

@@ -56,6 +56,7 @@ def build_stt(choice: Choice, agent: Agent, env: Mapping[str, str]) -> STT:
         model=agent.stt.model or "pulse",
         eou_timeout_ms=agent.stt.eou_timeout_ms,
         languages=agent.languages if agent.languages and len(agent.languages) > 1 else None,
+        extra_params={"keywords": ",".join(agent.stt.keywords)} if agent.stt.keywords else None,
     )
 
 
