@@ -224,6 +224,48 @@ async def test_local_verify_keeps_only_what_the_caller_said():
     assert len(srv.requests) == 1
 
 
+async def test_facts_the_guard_already_refused_are_not_sent_again():
+    """flite's "Ravi Kumar from Pune" was heard as "Ragi Kumar from Poon" and refused; for the
+    caller's next "What is my balance?" the model chose those facts again, spending a second
+    attempt of three."""
+    refused = {"full_name": "Ragi Kumar", "city": "Poon"}
+    turns = [
+        user("Ragi Kumar from Poon."),
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "verify_caller", "arguments": json.dumps(refused)},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "verified: false"},
+        {"role": "assistant", "content": "Sorry, I could not verify you."},
+        user("What is my balance?"),
+    ]
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"verify": {"full_name": "Ragi Kumar", "city": "poon"}}'),
+            TextReply('{"say": "Please tell me your full name and city again."}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, request("bank.yaml", "verify", *turns))
+        await llm.aclose()
+    assert calls == [] and text_of(events).strip() == "Please tell me your full name and city again."
+    assert srv.requests[1].body["messages"][-1]["content"].endswith("Ask the caller for their full name and city.")
+    # another combination of what the caller said is still sent
+    turns[1]["tool_calls"][0]["function"]["arguments"] = json.dumps({"full_name": "Ragi Kumar"})
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('{"verify": {"full_name": "Ragi Kumar", "city": "Poon"}}'))
+        llm = LocalLLM(base_url=srv.base_url)
+        _, calls, _ = await collect(llm, request("bank.yaml", "verify", *turns))
+        await llm.aclose()
+    assert [json.loads(c.arguments) for c in calls] == [refused]
+
+
 async def test_an_invented_identifier_is_not_called_and_words_are_asked_for():
     async with FakeOpenAI() as srv:
         srv.script(

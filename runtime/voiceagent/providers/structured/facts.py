@@ -10,13 +10,15 @@ reaches the verification guard, which still decides whether the facts match.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from voiceagent.config.builtin_functions import VERIFY_FUNCTION
 from voiceagent.digit_words import DIGIT_WORDS
 from voiceagent.providers.local.guidance import candidate_values
 
-__all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens"]
+__all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens", "tried_before"]
 
 _MONTHS = {
     m: str(i)
@@ -205,3 +207,27 @@ def merged_facts(model: dict[str, str], spotted: dict[str, str]) -> dict[str, st
     out = {k: v for k, v in model.items() if k in spotted or re.sub(r"\D", "", v) not in taken}
     out.update(spotted)
     return out
+
+
+def tried_before(facts: dict[str, str], messages: list[dict[str, Any]]) -> bool:
+    """Whether an earlier ``verify_caller`` call of this conversation (an assistant message's
+    ``tool_calls`` in OpenAI chat format) had exactly these ``facts``.
+
+    The guard's answer to the same facts cannot change, so a second call only spends one of the
+    caller's attempts: after flite's "Ravi Kumar from Pune" was heard as "Ragi Kumar from Poon"
+    and refused, the model chose ``{"verify": ...}`` with those words again for the
+    caller's next "What is my balance?" (docs/offline.md).
+    """
+    wanted = {k: str(v).strip().lower() for k, v in facts.items()}
+    for msg in messages:
+        for call in msg.get("tool_calls") or [] if msg.get("role") == "assistant" else []:
+            function = call.get("function", call)
+            if function.get("name") != VERIFY_FUNCTION:
+                continue
+            try:
+                args = json.loads(function.get("arguments") or "{}")
+            except (TypeError, ValueError):
+                continue
+            if isinstance(args, dict) and {k: str(v).strip().lower() for k, v in args.items()} == wanted:
+                return True
+    return False

@@ -47,7 +47,7 @@ from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTI
 from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCallRequest, Usage
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
-from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts
+from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts, tried_before
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers, runtime_texts
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
 from voiceagent.providers.structured.intents import asked_for_person, intent_call
@@ -381,9 +381,9 @@ class StructuredRounds:
         if call is not None and decision is not None and decision.kind == "verify" and spec.verify is not None:
             said = "\n".join(str(m.get("content") or "") for m in request.messages if m.get("role") == "user")
             facts = grounded_facts(json.loads(call.arguments), said, spec.verify)
-            if facts:
+            if facts and not tried_before(facts, request.messages):
                 call = ToolCallRequest(id=call.id, name=call.name, arguments=json.dumps(facts))
-            else:  # placeholders or facts nobody said: it meant to ask for them
+            else:  # placeholders, facts nobody said or facts already checked: ask for them
                 self.dropped_calls += 1
                 names = [n.replace("_", " ") for n in json.loads(call.arguments) if isinstance(n, str)]
                 ask = ASK_HINT.format(facts=" and ".join(names)) if names else None
