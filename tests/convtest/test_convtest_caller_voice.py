@@ -11,7 +11,7 @@ import shutil
 import pytest
 from voiceagent.audio import rms_dbfs
 from voiceagent.convtest.suite import run_tests
-from voiceagent.convtest.voices import VoiceUnavailable, caller_audio, check_voice
+from voiceagent.convtest.voices import VoiceUnavailable, as_spoken, caller_audio, check_voice
 
 SPOKEN_TEST = """\
 agent: ../support.yaml
@@ -28,6 +28,27 @@ scenarios:
 def _needs(program: str) -> None:
     if shutil.which(program) is None:
         pytest.skip(f"the {program} program is not installed (Debian package {program}; scripts/system-deps.sh)")
+
+
+@pytest.mark.parametrize(
+    ("line", "spoken"),
+    [
+        ("Please look up account 2-4-6-8-0, what plan?", "Please look up account 2, 4, 6, 8, 0, what plan?"),
+        ("1-2-3", "1, 2, 3"),
+        (
+            "Born 1985-04-12, a well-known 5-star hotel, room 12-34.",
+            "Born 1985-04-12, a well-known 5-star hotel, room 12-34.",
+        ),
+    ],
+)
+def test_a_dash_between_single_digits_is_read_as_a_pause(line, spoken):
+    assert as_spoken(line) == spoken
+
+
+async def test_espeak_ng_does_not_say_the_dashes_of_a_digit_sequence():
+    """espeak-ng said "two dash four dash ..." for "2-4-6-8-0"; callers don't."""
+    _needs("espeak-ng")
+    assert (await caller_audio("2-4-6-8-0", "espeak-ng")).pcm == (await caller_audio("2, 4, 6, 8, 0", "espeak-ng")).pcm
 
 
 @pytest.mark.parametrize("voice", ["espeak-ng", "espeak-ng:en-gb", "flite", "flite:rms"])

@@ -12,11 +12,15 @@ the VAD's end of utterance are then part of the test. Voices:
   ``awb``, ``kal``): CMU Flite, Debian ``flite`` (https://github.com/festvox/flite).
 
 Each returns PCM16 mono at the engine's own rate (espeak-ng 22050 Hz, flite 16000 Hz).
+
+The text is first read as a caller reads it (:func:`as_spoken`): espeak-ng says the dashes of
+"account 2-4-6-8-0" ("two dash four dash ..."), which no caller does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import tempfile
 import wave
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from voiceagent.audio import AudioFrame
 
-__all__ = ["CALLER_VOICES", "VoiceUnavailable", "caller_audio", "check_voice"]
+__all__ = ["CALLER_VOICES", "VoiceUnavailable", "as_spoken", "caller_audio", "check_voice"]
 
 CALLER_VOICES = ("piper", "espeak-ng", "flite")
 """The engines ``--caller-voice`` accepts (each optionally ``ENGINE:VOICE``)."""
@@ -67,6 +71,13 @@ async def _run(*argv: str) -> bytes:
     return out
 
 
+def as_spoken(text: str) -> str:
+    """``text`` as a caller says it: a dash between two digits is a pause, not a word
+    ("2-4-6-8-0" -> "2, 4, 6, 8, 0"); a date such as "2026-03-01" is left alone.
+    """
+    return re.sub(r"\b\d(?:-\d)+\b", lambda m: m.group(0).replace("-", ", "), text)
+
+
 async def caller_audio(text: str, voice: str, language: str = "en") -> AudioFrame:
     """``text`` spoken in the caller ``voice`` (see the module docstring).
 
@@ -77,6 +88,7 @@ async def caller_audio(text: str, voice: str, language: str = "en") -> AudioFram
     if problem:
         raise VoiceUnavailable(problem)
     engine, name = _split(voice)
+    text = as_spoken(text)
     if engine == "piper":
         from voiceagent.convtest.plumbing import spoken_audio
 
