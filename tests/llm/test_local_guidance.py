@@ -228,6 +228,24 @@ async def test_the_answer_after_a_tool_never_says_the_callers_words_back_nor_inv
     assert text_of(events2).strip() == "" and llm.dropped_sentences == 1
 
 
+async def test_a_refusal_after_a_tool_is_asked_again_and_kept_only_when_it_refuses_again(support_tools):
+    msgs = _ticket_result("My router is broken. Can you open a support ticket for me?")
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply("I'm sorry, but I can't assist with this request."),
+            TextReply("Your ticket T-1077 is open."),
+            TextReply("I'm sorry, but I can't assist with this request."),
+            TextReply("Sorry, I can't help with that."),
+        )
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        events2, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    assert text_of(events).strip() == "Your ticket T-1077 is open."
+    assert srv.requests[1].body["temperature"] == 0.7
+    assert text_of(events2).strip() == "Sorry, I can't help with that."  # better than the fallback
+
+
 async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(support_tools):
     """espeak-ng's "What's my balance?" was heard as "What's my marriage?"; after verification and
     the summary look-up the model read the guard's message out: "Your marriage is verified to

@@ -156,6 +156,11 @@ def test_facts_are_kept_only_when_the_caller_said_them():
         "debit_card_last_four": "7788",
     }
     assert grounded_facts({"full_name": "John Smith"}, "What's my balance?", schema) == {}
+    # Whisper writes digits with thousands separators: espeak-ng's "... my account ends in 4321"
+    said = "I was born on 12 April 1985, and my count ended in 4,321."
+    copied = {"dob": "12 April 1985", "account_last_four": "4321", "debit_card_last_four": "0000"}
+    assert grounded_facts(copied, said, schema) == {"dob": "12 April 1985", "account_last_four": "4321"}
+    assert grounded_facts({"account_last_four": "4321"}, "4,3210 and 14,321", schema) == {}
 
 
 # ------------------------------------------------------------------ over the wire
@@ -350,6 +355,45 @@ async def test_numbers_nobody_gave_are_not_spoken_and_the_round_is_asked_again()
     assert text_of(events).strip() == "What is your account number? You said 4471, right?"
     assert "Never guess numbers" in srv.requests[1].body["messages"][-1]["content"]
     assert llm.rounds.invented == 1
+
+
+async def test_a_refusal_is_asked_again_and_spoken_only_when_the_second_answer_refuses_too():
+    """espeak-ng's "bill" was heard as "real": the model refused "I have a question about my
+    real." where the agent should have asked for the account number."""
+    said = user("I have a question about my real.")
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply('{"say": "I\'m sorry, but I can\'t assist with that."}'),
+            TextReply('{"say": "Sure, what is your account number?"}'),
+        )
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("support.yaml", None, said))
+        await llm.aclose()
+    assert text_of(events).strip() == "Sure, what is your account number?"
+    assert srv.requests[1].body["messages"][-1]["content"].startswith("Do not refuse.")
+    assert srv.requests[1].body["temperature"] == 0.7
+    async with FakeOpenAI() as srv:
+        srv.script(*[TextReply('{"say": "Sorry, I cannot help you with that request."}')] * 2)
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("support.yaml", None, said))
+        await llm.aclose()
+    assert text_of(events).strip() == "Sorry, I cannot help you with that request." and len(srv.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refuses"),
+    [
+        ("I'm sorry, but I can't assist with that.", True),
+        ("I’m sorry, I can’t help with this.", True),
+        ("I am unable to assist you with your request.", True),
+        ("I can't verify your identity with those details.", False),
+        ("I can't help with that, but I can open a ticket for you.", False),
+    ],
+)
+def test_only_a_sentence_that_just_refuses_is_held_back(sentence, refuses):
+    gate = SentenceGate([], set())
+    out = gate.feed(sentence + " ") + gate.finish(keep_repeat=False)
+    assert (out.strip() == "", gate.refusals) == ((True, 1) if refuses else (False, 0))
 
 
 async def test_structured_true_over_an_openai_compatible_service_sends_a_json_schema():

@@ -44,14 +44,16 @@ _MONTHS = {
 _SPOKEN = {w: d for w, d in DIGIT_WORDS.items() if len(w) > 2}
 """Spoken digits ("seven" -> "7"), without "o"/"oh", which in a name or "oh, and ..." are no digit."""
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_GROUPED = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])")
 
 
 def tokens(text: str) -> list[str]:
     """Lower-case words and numbers of ``text``: numbers without leading zeros, "12th" -> "12",
-    month names -> their number (also kept as words), spoken single digits -> digits, and runs of
-    single digits joined ("7 7 8 8" -> also "7788").
+    month names -> their number (also kept as words), spoken single digits -> digits, runs of
+    single digits joined ("7 7 8 8" -> also "7788"), and a number with thousands separators also
+    whole ("4,321" -> "4", "321" and "4321": Whisper writes "my account ends in 4,321").
     """
-    out: list[str] = []
+    out: list[str] = [m.replace(",", "").lstrip("0") or "0" for m in _GROUPED.findall(text)]
     digits: list[str] = []
     for raw in re.findall(r"[a-z0-9]+", text.lower()):
         word = _SPOKEN.get(raw, raw)

@@ -18,6 +18,10 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 - a sentence with a template placeholder in brackets is not spoken (asked for transactions
   before verification the model said "Your full name is [your full name] and your dob is
   [your dob].").
+- a sentence that only refuses ("I'm sorry, but I can't assist with that.") is held back: the
+  round is asked again for a question or what the agent can do, and the refusal is spoken only
+  when that answer refuses too (the model refused "I have a question about my real.", espeak-ng's
+  "bill" misheard, where the agent should ask for the account number).
 
 :class:`SentenceGate` reports what it dropped so the round can be asked again.
 """
@@ -38,6 +42,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _PLACEHOLDER = re.compile(r"\[[^\]]*[A-Za-z][^\]]*\]|\{\{?\s*\w[\w\s.]*\}\}?|<\w[\w\s]*>")
 """A bracketed placeholder: ``[your full name]``, ``{name}``, ``{{ name }}``, ``<name>``."""
+_REFUSAL = re.compile(
+    r"\b(?:can\s*not|can'?t|cannot|(?:am|'m) (?:unable|not able) to)\s+(?:assist|help)(?:\s+you)?"
+    r"(?:\s+with\s+(?:that|this|it|your request|this request|that request))?\s*[.!]?$",
+    re.IGNORECASE,
+)
+"""A sentence that only refuses: "I'm sorry, but I can't assist with that." (not "I can't verify you")."""
 
 
 def _norm(text: str) -> str:
@@ -117,6 +127,7 @@ class SentenceGate:
         self.last_repeat = ""
         self.repeats = 0
         self.invented = 0
+        self.refusals = 0
 
     def _pass(self, sentence: str) -> str:
         norm = _norm(sentence)
@@ -136,6 +147,10 @@ class SentenceGate:
         if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)):
             self.invented += 1
             return ""
+        if _REFUSAL.search(sentence.strip().replace("\u2019", "'")):
+            self.refusals += 1  # kept by finish() when nothing else is said
+            self.last_repeat = sentence
+            return ""
         self.spoke = self.spoke or bool(sentence.strip())
         return sentence
 
@@ -149,11 +164,11 @@ class SentenceGate:
     @property
     def dropped_all(self) -> bool:
         """Whether every sentence so far was dropped (and the pending rest is empty)."""
-        return not self.spoke and bool(self.repeats or self.invented) and not self.pending.strip()
+        return not self.spoke and bool(self.repeats or self.invented or self.refusals) and not self.pending.strip()
 
     def finish(self, *, keep_repeat: bool = True) -> str:
         """The last sentence if it passes; when nothing passed and ``keep_repeat``, the last
-        repeated sentence (usually a question such as "How can I help?").
+        repeated or refusing sentence (usually a question such as "How can I help?").
         """
         out = self._pass(self.pending) if self.pending.strip() else ""
         self.pending = ""

@@ -50,6 +50,7 @@ from voiceagent.providers.structured.decision import Decision, DecisionSpec, Say
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts, tried_before
 from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers, runtime_texts
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
+from voiceagent.providers.structured.hints import ASK_HINT, FLOW_HINT, NUMBER_HINT, REFUSAL_HINT, REPEAT_HINT
 from voiceagent.providers.structured.intents import asked_for_person, intent_call
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
@@ -65,20 +66,6 @@ __all__ = [
 
 PROP_ORDER = ["say", "call", "arguments", "goto", "verify"]
 """Key order of a decision object in the grammar (the name of the choice first)."""
-
-FLOW_HINT = "Reply to the caller's last request now, following: {instructions}"
-"""The last system message after a ``goto`` or ``verify`` result ({instructions}: the state's)."""
-
-NUMBER_HINT = "Never guess numbers: only say numbers the caller or a tool gave. Ask the caller or use a tool."
-"""The last system message when a reply's numbers came from nowhere and it is asked for again."""
-
-REPEAT_HINT = "Do not greet or repeat yourself. Answer the caller's last words."
-"""The last system message when a reply only repeated earlier ones and is asked for again."""
-
-ASK_HINT = "Do not repeat the caller's words. Ask the caller for their {facts}."
-"""The last system message when a ``verify`` decision held only facts nobody said (the model filled
-in "your full name"): it meant to ask for them, so the words-only round is told to ({facts}: the
-factor names it chose, in words)."""
 
 Constraint = Literal["grammar", "json_schema"]
 Send = Callable[[ChatRequest, dict[str, Any]], AsyncIterator[LLMEvent]]
@@ -352,7 +339,12 @@ class StructuredRounds:
             if again and not gate.spoke:  # only repeats or invented numbers: ask once more
                 second = copy.copy(request)
                 second.temperature = max(0.7, request.temperature)
-                reason = NUMBER_HINT if gate.invented else (hint or REPEAT_HINT)
+                if gate.invented:
+                    reason = NUMBER_HINT
+                elif gate.refusals and not gate.repeats:
+                    reason = REFUSAL_HINT
+                else:
+                    reason = hint or REPEAT_HINT
                 async for event in self.stream(second, retry=False, hint=reason, again=False):
                     yield event
                 return
