@@ -265,6 +265,46 @@ async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(s
     assert text_of(events).strip() == "Your balance is 42.5."
 
 
+async def test_the_answer_after_a_tool_never_says_the_callers_identity_facts_back(support_tools):
+    """Heard as "What's my marriage?", the bank's answer after verification and the look-up was
+    "Your marriage is Ravi Kumar, born 12 April 1985.", the date of birth said aloud on the phone."""
+    facts = '{"full_name": "Ravi Kumar", "dob": "1985-04-12"}'
+    verify = {"id": "v1", "function": {"name": "verify_caller", "arguments": facts}}
+    msgs = convo("Ravi Kumar, born 12 April 1985.") + [
+        {"role": "assistant", "content": None, "tool_calls": [verify]},
+        {"role": "tool", "tool_call_id": "v1", "content": '{"verification_level": 1}'},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
+    ]
+    async with FakeOpenAI() as srv:
+        srv.script(
+            TextReply("Your marriage is Ravi Kumar, born 12 April 1985. Thank you, Ravi Kumar. Your balance is 42.5.")
+        )
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    assert text_of(events).strip() == "Thank you, Ravi Kumar. Your balance is 42.5."  # a name alone is polite
+
+
+@pytest.mark.parametrize(
+    ("sentence", "spoken"),
+    [
+        ("You were born on 12 April 1985.", False),
+        ("Your card ending 7788 is active.", False),
+        ("I am Ravi Kumar from Pune.", False),  # two facts together: the caller's words back
+        ("Thank you, Ravi Kumar.", True),
+        ("Your balance is 1745461.2 rupees.", True),
+    ],
+)
+def test_identity_facts_are_never_said_back(sentence, spoken):
+    from voiceagent.providers.structured.gates import SentenceGate
+
+    gate = SentenceGate(
+        [], {12.0, 4.0, 1985.0, 7788.0, 1745461.2}, secrets=["Ravi Kumar", "1985-04-12", "Pune", "7788"]
+    )
+    assert (gate.feed(sentence + " ") + gate.finish(keep_repeat=False)).strip() == (sentence if spoken else "")
+
+
 def test_the_answer_after_a_tool_does_not_see_earlier_replies():
     """The bank's answer after verification and the summary look-up said "Hello, what's your full
     name?" again: the model copied the reply it saw last. The calls and results stay."""

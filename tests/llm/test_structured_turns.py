@@ -271,6 +271,23 @@ async def test_facts_the_guard_already_refused_are_not_sent_again():
     assert [json.loads(c.arguments) for c in calls] == [refused]
 
 
+async def test_a_structured_say_never_reads_the_callers_identity_facts_back():
+    verify = {"id": "v1", "function": {"name": "verify_caller", "arguments": '{"dob": "12 April 1985"}'}}
+    turns = [
+        user("Born 12 April 1985."),
+        {"role": "assistant", "content": "", "tool_calls": [verify]},
+        {"role": "tool", "tool_call_id": "v1", "content": "verified: false"},
+        {"role": "assistant", "content": "I could not verify you."},
+        user("Why not?"),
+    ]
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply('{"say": "You said 1985-04-12. Please tell me your full name too."}'))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, _, _ = await collect(llm, request("bank.yaml", "verify", *turns))
+        await llm.aclose()
+    assert text_of(events).strip() == "Please tell me your full name too."
+
+
 async def test_an_invented_identifier_is_not_called_and_words_are_asked_for():
     async with FakeOpenAI() as srv:
         srv.script(

@@ -18,6 +18,10 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 - a sentence with a template placeholder in brackets is not spoken (asked for transactions
   before verification the model said "Your full name is [your full name] and your dob is
   [your dob].").
+- a sentence that says the caller's identity facts back (a ``verify_caller`` value with a digit,
+  such as the date of birth or a card's last four, or two of its values together) is not
+  spoken: heard as "What's my marriage?", the bank's answer after verification was "Your
+  marriage is Ravi Kumar, born 12 April 1985.", said aloud on the phone;
 - a sentence that only refuses ("I'm sorry, but I can't assist with that.") is held back: the
   round is asked again for a question or what the agent can do, and the refusal is spoken only
   when that answer refuses too (the model refused "I have a question about my real.", espeak-ng's
@@ -28,15 +32,17 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
+from voiceagent.providers.structured.facts import tokens
 from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
 from voiceagent.providers.structured.prompt import RULES
 
-__all__ = ["SentenceGate", "asks_to_end", "known_numbers", "numbers_in", "runtime_texts"]
+__all__ = ["SentenceGate", "asks_to_end", "identity_facts", "known_numbers", "numbers_in", "runtime_texts"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -78,6 +84,32 @@ def runtime_texts(messages: list[dict[str, Any]]) -> list[str]:
     return [str(m.get("content") or "") for m in messages if m.get("role") == "tool" and m.get("tool_call_id") in ids]
 
 
+def identity_facts(messages: list[dict[str, Any]]) -> list[str]:
+    """The values the caller gave ``verify_caller`` in ``messages`` (its calls' arguments)."""
+    out: list[str] = []
+    for m in messages:
+        for call in m.get("tool_calls") or [] if m.get("role") == "assistant" else []:
+            function = call.get("function", call)
+            if function.get("name") != VERIFY_FUNCTION:
+                continue
+            try:
+                args = json.loads(function.get("arguments") or "{}")
+            except (TypeError, ValueError):
+                continue
+            if isinstance(args, dict):
+                out += [str(v) for v in args.values() if str(v).strip() and str(v) not in out]
+    return out
+
+
+def _fact_words(value: str) -> tuple[set[str], bool]:
+    """What of ``value`` marks it as said back, and whether it holds digits: a date or number's
+    numbers ("12 April 1985" and "1985-04-12" both {12, 4, 1985}), else its words.
+    """
+    words = tokens(value)
+    digits = {w for w in words if w.isdigit()}
+    return (digits, True) if digits else (set(words), False)
+
+
 def numbers_in(text: str) -> set[float]:
     """The numbers written with digits in ``text`` ("10,000" -> 10000.0; "2026-03-01" -> 2026, 3, 1)."""
     out: set[float] = set()
@@ -107,6 +139,7 @@ class SentenceGate:
         caller: the caller's latest words; a sentence of them said back is dropped (counted in
             ``repeats``, never kept by :meth:`finish`).
         quiet: texts never to be read out besides the prompt's rules (:func:`runtime_texts`).
+        secrets: the caller's identity facts (:func:`identity_facts`), never said back.
     """
 
     def __init__(
@@ -116,7 +149,9 @@ class SentenceGate:
         tool_names: Iterable[str] = (),
         caller: str | None = None,
         quiet: Iterable[str] = (),
+        secrets: Iterable[str] = (),
     ) -> None:
+        self.secrets = [_fact_words(v) for v in secrets if _fact_words(v)[0]]
         self.quiet = _RULE_RUNS.union(*(_runs(text) for text in quiet))
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
         self.echoes = {_norm(s) for s in _SENTENCE_END.split(caller or "") if len(_norm(s).split()) >= 3}
@@ -141,6 +176,12 @@ class SentenceGate:
         if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence):
             self.invented += 1  # a template's blank, or the prompt's rules read out
             return ""
+        if self.secrets:
+            heard = set(tokens(sentence))
+            said_back = [digits for words, digits in self.secrets if words <= heard]
+            if any(said_back) or len(said_back) >= 2:
+                self.invented += 1  # the caller's identity facts read out
+                return ""
         if any(name in sentence for name in self.tool_names):
             self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
             return ""

@@ -48,7 +48,13 @@ from voiceagent.providers.base import ChatRequest, LLMEvent, TextDelta, ToolCall
 from voiceagent.providers.local.guidance import AFTER_TOOL_HINT, grounded
 from voiceagent.providers.structured.decision import Decision, DecisionSpec, SayStream, decision_schema, parse_decision
 from voiceagent.providers.structured.facts import grounded_facts, merged_facts, spotted_facts, tried_before
-from voiceagent.providers.structured.gates import SentenceGate, asks_to_end, known_numbers, runtime_texts
+from voiceagent.providers.structured.gates import (
+    SentenceGate,
+    asks_to_end,
+    identity_facts,
+    known_numbers,
+    runtime_texts,
+)
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
 from voiceagent.providers.structured.hints import ASK_HINT, FLOW_HINT, NUMBER_HINT, REFUSAL_HINT, REPEAT_HINT
 from voiceagent.providers.structured.intents import asked_for_person, intent_call
@@ -315,6 +321,7 @@ class StructuredRounds:
             [str(t.get("function", t).get("name") or "") for t in request.tools],
             caller=latest_caller_words(request),
             quiet=runtime_texts(request.messages),
+            secrets=identity_facts(request.messages),
         )
         usage = Usage()
         alive = False
