@@ -374,27 +374,28 @@ async def test_numbers_nobody_gave_are_not_spoken_and_the_round_is_asked_again()
     assert llm.rounds.invented == 1
 
 
-async def test_a_refusal_is_asked_again_and_spoken_only_when_the_second_answer_refuses_too():
+async def test_a_reply_that_only_refuses_is_not_spoken_and_not_asked_again():
     """espeak-ng's "bill" was heard as "real": the model refused "I have a question about my
-    real." where the agent should have asked for the account number."""
-    said = user("I have a question about my real.")
+    real."; the session's fallback ("Sorry, could you repeat that?") follows instead. Asking the
+    model again cost 1.4-1.9 s before the first audio for no better words."""
     async with FakeOpenAI() as srv:
         srv.script(
             TextReply('{"say": "I\'m sorry, but I can\'t assist with that."}'),
             TextReply('{"say": "Sure, what is your account number?"}'),
         )
         llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, request("support.yaml", None, said))
+        events, calls, _ = await collect(llm, request("support.yaml", None, user("I have a question about my real.")))
         await llm.aclose()
-    assert text_of(events).strip() == "Sure, what is your account number?"
-    assert srv.requests[1].body["messages"][-1]["content"].startswith("Do not refuse.")
-    assert srv.requests[1].body["temperature"] == 0.7
+    assert calls == [] and text_of(events).strip() == "" and len(srv.requests) == 1
+
+
+async def test_a_refusal_beside_other_words_leaves_only_those_words():
     async with FakeOpenAI() as srv:
-        srv.script(*[TextReply('{"say": "Sorry, I cannot help you with that request."}')] * 2)
+        srv.script(TextReply('{"say": "Sorry, I cannot help with that. What is your account number?"}'))
         llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, request("support.yaml", None, said))
+        events, _, _ = await collect(llm, request("support.yaml", None, user("I have a question about my real.")))
         await llm.aclose()
-    assert text_of(events).strip() == "Sorry, I cannot help you with that request." and len(srv.requests) == 2
+    assert text_of(events).strip() == "What is your account number?"
 
 
 @pytest.mark.parametrize(

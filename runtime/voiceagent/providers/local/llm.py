@@ -377,7 +377,7 @@ class LocalLLM:
             if isinstance(event, Usage):
                 tail = gate.finish() if gate else ""
                 if answer:
-                    tail = answer.feed(tail) + answer.finish(keep_repeat=not retry)  # a refusal, at last
+                    tail = answer.feed(tail) + answer.finish(keep_repeat=False, keep_refusal=not retry)
                 spoke = spoke or bool(tail.strip())
                 tail = person.feed(tail) + person.finish() if person else tail
                 if tail:

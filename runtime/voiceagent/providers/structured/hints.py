@@ -8,7 +8,7 @@ llama.cpp reuses the prompt it has just evaluated and only these words are new
 
 from __future__ import annotations
 
-__all__ = ["ASK_HINT", "FLOW_HINT", "NUMBER_HINT", "REFUSAL_HINT", "REPEAT_HINT"]
+__all__ = ["ASK_HINT", "FLOW_HINT", "NUMBER_HINT", "REPEAT_HINT"]
 
 FLOW_HINT = "Reply to the caller's last request now, following: {instructions}"
 """The last system message after a ``goto`` or ``verify`` result ({instructions}: the state's)."""
@@ -18,9 +18,6 @@ NUMBER_HINT = "Never guess numbers: only say numbers the caller or a tool gave. 
 
 REPEAT_HINT = "Do not greet or repeat yourself. Answer the caller's last words."
 """The last system message when a reply only repeated earlier ones and is asked for again."""
-
-REFUSAL_HINT = "Do not refuse. Ask the caller one short question about what they need, or say what you can do."
-"""The last system message when a reply only refused ("I'm sorry, but I can't assist with that.")."""
 
 ASK_HINT = "Do not repeat the caller's words. Ask the caller for their {facts}."
 """The last system message when a ``verify`` decision held only facts nobody said (the model filled

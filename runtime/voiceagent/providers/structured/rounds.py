@@ -56,7 +56,7 @@ from voiceagent.providers.structured.gates import (
     runtime_texts,
 )
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
-from voiceagent.providers.structured.hints import ASK_HINT, FLOW_HINT, NUMBER_HINT, REFUSAL_HINT, REPEAT_HINT
+from voiceagent.providers.structured.hints import ASK_HINT, FLOW_HINT, NUMBER_HINT, REPEAT_HINT
 from voiceagent.providers.structured.intents import asked_for_person, intent_call
 from voiceagent.providers.structured.prompt import SecondPerson, example_arguments, render_decisions, small_model_prompt
 
@@ -343,15 +343,11 @@ class StructuredRounds:
             rest = tail + gate.finish(keep_repeat=not again)
             self.repeats += 1 if gate.repeats else 0
             self.invented += 1 if gate.invented else 0
-            if again and not gate.spoke:  # only repeats or invented numbers: ask once more
+            refused = gate.refusals and not (gate.repeats or gate.invented)  # the fallback is better
+            if again and not gate.spoke and not refused:  # only repeats or invented numbers: ask once more
                 second = copy.copy(request)
                 second.temperature = max(0.7, request.temperature)
-                if gate.invented:
-                    reason = NUMBER_HINT
-                elif gate.refusals and not gate.repeats:
-                    reason = REFUSAL_HINT
-                else:
-                    reason = hint or REPEAT_HINT
+                reason = NUMBER_HINT if gate.invented else (hint or REPEAT_HINT)
                 async for event in self.stream(second, retry=False, hint=reason, again=False):
                     yield event
                 return
