@@ -5,13 +5,14 @@ For each recorded caller turn, the pieces the session runs, in its order, on thi
 
 - ``vad_eou_ms``: last speech sample -> the VAD's end-of-utterance decision (``eou_timeout_ms``
   of silence, 600 ms in agents/support.yaml, plus the VAD's own lag);
-- ``stt_ms``: EOU decision -> the ``final`` transcript (Whisper tiny.en; usually a speculative
+- ``stt_ms``: EOU decision -> the ``final`` transcript (Whisper base; usually a speculative
   pass started at the first pause is reused);
 - ``llm_ms``: request -> the first complete sentence (engine ``SentenceSplitter``) or the tool
   call (then the tool's filler is what is spoken first), on the local Qwen2.5-0.5B with the
   agent's real prompt, greeting and tools, the prompt prefix already warm (as after the session's
   warm-up);
-- ``tts_ms``: that text -> the first Piper audio frame;
+- ``tts_ms``: that text -> the first Piper audio frame (the agent's ``behaviour.fallback`` when
+  nothing of the reply may be spoken, as the session then says it);
 - ``first_audio_ms``: their sum, end of speech -> first agent audio; for tool turns also
   ``answer_audio_ms``: end of speech -> first audio of the answer after the tool result.
 
@@ -161,6 +162,7 @@ class Stack:
         self.instructions = compiled.state(compiled.initial).instructions
         self.closing = compiled.closing_functions(compiled.initial)
         self.handoffs = compiled.builtin_tools(compiled.initial, "transfer")
+        self.fallback = self.agent.behaviour.fallback  # said for an empty reply (engine/turn.py)
         self.builtins = {name for name, tool in compiled.tools.items() if tool.builtin is not None}
         self.last_words = {  # a builtin's `say`, rendered as the dispatcher does
             name: templating.render(tool.say, ctx) for name, tool in compiled.tools.items() if tool.builtin and tool.say
@@ -341,6 +343,8 @@ async def measure(stack: Stack, name: str, audio: np.ndarray, *, prefill: bool =
                 stack, stack.request(_after(request.messages, first, call, "{}"))
             )
             first, llm_ms = words, llm_ms + more_ms
+        if not first.strip() and call is None:  # nothing to say (a refusal dropped): the fallback
+            first = reply = stack.fallback
         tts_ms = await _tts_first_ms(stack, first)
         heard_from = time.monotonic()
         row.update(
