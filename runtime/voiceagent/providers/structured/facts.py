@@ -18,7 +18,7 @@ from voiceagent.config.builtin_functions import VERIFY_FUNCTION
 from voiceagent.digit_words import DIGIT_WORDS
 from voiceagent.providers.local.guidance import candidate_values
 
-__all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens", "tried_before"]
+__all__ = ["grounded_facts", "merged_facts", "spotted_facts", "tokens", "tried_before", "verify_arguments"]
 
 _MONTHS = {
     m: str(i)
@@ -211,16 +211,12 @@ def merged_facts(model: dict[str, str], spotted: dict[str, str]) -> dict[str, st
     return out
 
 
-def tried_before(facts: dict[str, str], messages: list[dict[str, Any]]) -> bool:
-    """Whether an earlier ``verify_caller`` call of this conversation (an assistant message's
-    ``tool_calls`` in OpenAI chat format) had exactly these ``facts``.
-
-    The guard's answer to the same facts cannot change, so a second call only spends one of the
-    caller's attempts: after flite's "Ravi Kumar from Pune" was heard as "Ragi Kumar from Poon"
-    and refused, the model chose ``{"verify": ...}`` with those words again for the
-    caller's next "What is my balance?" (docs/offline.md).
+def verify_arguments(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The arguments of every ``verify_caller`` call in ``messages`` (assistant messages'
+    ``tool_calls`` in OpenAI chat format, arguments a JSON object string), in order; calls whose
+    arguments are not a JSON object are left out.
     """
-    wanted = {k: str(v).strip().lower() for k, v in facts.items()}
+    out: list[dict[str, Any]] = []
     for msg in messages:
         for call in msg.get("tool_calls") or [] if msg.get("role") == "assistant" else []:
             function = call.get("function", call)
@@ -230,6 +226,22 @@ def tried_before(facts: dict[str, str], messages: list[dict[str, Any]]) -> bool:
                 args = json.loads(function.get("arguments") or "{}")
             except (TypeError, ValueError):
                 continue
-            if isinstance(args, dict) and {k: str(v).strip().lower() for k, v in args.items()} == wanted:
-                return True
-    return False
+            if isinstance(args, dict):
+                out.append(args)
+    return out
+
+
+def tried_before(facts: dict[str, str], messages: list[dict[str, Any]]) -> bool:
+    """Whether an earlier ``verify_caller`` call of this conversation had exactly these ``facts``
+    (:func:`verify_arguments`; case and outer spaces aside).
+
+    The guard's answer to the same facts cannot change, so a second call only spends one of the
+    caller's attempts: after flite's "Ravi Kumar from Pune" was heard as "Ragi Kumar from Poon"
+    and refused, the model chose ``{"verify": ...}`` with those words again for the
+    caller's next "What is my balance?" (docs/offline.md).
+    """
+
+    def norm(args: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v).strip().lower() for k, v in args.items()}
+
+    return any(norm(args) == norm(facts) for args in verify_arguments(messages))

@@ -33,13 +33,12 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from voiceagent.config.builtin_functions import TRANSITION_PREFIX, VERIFY_FUNCTION
-from voiceagent.providers.structured.facts import tokens
+from voiceagent.providers.structured.facts import tokens, verify_arguments
 from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
 from voiceagent.providers.structured.prompt import RULES
 
@@ -88,17 +87,8 @@ def runtime_texts(messages: list[dict[str, Any]]) -> list[str]:
 def identity_facts(messages: list[dict[str, Any]]) -> list[str]:
     """The values the caller gave ``verify_caller`` in ``messages`` (its calls' arguments)."""
     out: list[str] = []
-    for m in messages:
-        for call in m.get("tool_calls") or [] if m.get("role") == "assistant" else []:
-            function = call.get("function", call)
-            if function.get("name") != VERIFY_FUNCTION:
-                continue
-            try:
-                args = json.loads(function.get("arguments") or "{}")
-            except (TypeError, ValueError):
-                continue
-            if isinstance(args, dict):
-                out += [str(v) for v in args.values() if str(v).strip() and str(v) not in out]
+    for args in verify_arguments(messages):
+        out += [str(v) for v in args.values() if str(v).strip() and str(v) not in out]
     return out
 
 
