@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -199,8 +200,8 @@ async def test_bank_call_walks_the_flow_and_refuses_level_2_until_verified(fake_
     # values named in guardrails.redact never reach the log
     # values the runtime knows to be sensitive once the record was looked up never reach the log
     strings = " | ".join(_strings(events))
-    for secret in ("1985", "4321", "7788"):
-        assert secret not in strings
+    for secret in ("1985", "4321", "7788"):  # as a number, not inside a random request id ("...924321b5...")
+        assert not re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", strings), secret
     assert "My date of birth is [redacted]." in transcripts
     assert KEY not in events_path.read_text()
 
