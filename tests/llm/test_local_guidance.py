@@ -210,40 +210,43 @@ def _ticket_result(caller: str) -> list[dict]:
     ]
 
 
+async def answers(msgs: list[dict], tools: list[dict], replies: list[str], times: int = 1):
+    """The guided (not structured) answer after the tool results in ``msgs``, asked ``times``
+    times of one LocalLLM, the fake server answering ``replies`` in order: (the spoken texts,
+    the calls of the first answer, the requests the server received, the closed LocalLLM)."""
+    async with FakeOpenAI() as srv:
+        srv.script(*(TextReply(r) for r in replies))
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        texts, calls = [], []
+        for _ in range(times):
+            events, answer_calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=tools))
+            texts.append(text_of(events).strip())
+            calls = calls or answer_calls
+        await llm.aclose()
+    return texts, calls, srv.requests, llm
+
+
 async def test_the_answer_after_a_tool_never_says_the_callers_words_back_nor_invents_numbers(support_tools):
     msgs = _ticket_result("My router is broken. Can you open a support ticket for me?")
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply("Your ticket T-1077 is open. Can you open a support ticket for me? It costs 250 dollars."),
-            TextReply("Can you open a support ticket for me?"),
-            TextReply("Can you open a support ticket for me?"),  # the retry of the second answer
-        )
-        llm = LocalLLM(base_url=srv.base_url, structured=False)
-        events, calls, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        # only dropped sentences: asked once more, at 0.7; nothing to say then is nothing said
-        events2, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        await llm.aclose()
-    assert calls == [] and text_of(events).strip() == "Your ticket T-1077 is open."
-    assert len(srv.requests) == 3 and srv.requests[2].body["temperature"] == 0.7
-    assert text_of(events2).strip() == "" and llm.dropped_sentences == 1
+    replies = [
+        "Your ticket T-1077 is open. Can you open a support ticket for me? It costs 250 dollars.",
+        "Can you open a support ticket for me?",
+        "Can you open a support ticket for me?",  # the retry of the second answer
+    ]
+    # the second answer only dropped sentences: asked once more, at 0.7; nothing to say then is nothing said
+    texts, calls, requests, llm = await answers(msgs, support_tools, replies, times=2)
+    assert calls == [] and texts == ["Your ticket T-1077 is open.", ""]
+    assert len(requests) == 3 and requests[2].body["temperature"] == 0.7
+    assert llm.dropped_sentences == 1
 
 
 async def test_a_refusal_after_a_tool_is_asked_again_and_kept_only_when_it_refuses_again(support_tools):
     msgs = _ticket_result("My router is broken. Can you open a support ticket for me?")
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply("I'm sorry, but I can't assist with this request."),
-            TextReply("Your ticket T-1077 is open."),
-            TextReply("I'm sorry, but I can't assist with this request."),
-            TextReply("Sorry, I can't help with that."),
-        )
-        llm = LocalLLM(base_url=srv.base_url, structured=False)
-        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        events2, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        await llm.aclose()
-    assert text_of(events).strip() == "Your ticket T-1077 is open."
-    assert srv.requests[1].body["temperature"] == 0.7
-    assert text_of(events2).strip() == "Sorry, I can't help with that."  # better than the fallback
+    refusal = "I'm sorry, but I can't assist with this request."
+    replies = [refusal, "Your ticket T-1077 is open.", refusal, "Sorry, I can't help with that."]
+    texts, _, requests, _ = await answers(msgs, support_tools, replies, times=2)
+    assert requests[1].body["temperature"] == 0.7
+    assert texts == ["Your ticket T-1077 is open.", "Sorry, I can't help with that."]  # better than the fallback
 
 
 async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(support_tools):
@@ -257,12 +260,9 @@ async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(s
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
     ]
-    async with FakeOpenAI() as srv:
-        srv.script(TextReply("Your marriage is verified to level 1 (information queries). Your balance is 42.5."))
-        llm = LocalLLM(base_url=srv.base_url, structured=False)
-        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        await llm.aclose()
-    assert text_of(events).strip() == "Your balance is 42.5."
+    said = "Your marriage is verified to level 1 (information queries). Your balance is 42.5."
+    texts, _, _, _ = await answers(msgs, support_tools, [said])
+    assert texts == ["Your balance is 42.5."]
 
 
 async def test_the_answer_after_a_tool_never_says_the_callers_identity_facts_back(support_tools):
@@ -276,14 +276,9 @@ async def test_the_answer_after_a_tool_never_says_the_callers_identity_facts_bac
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
     ]
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply("Your marriage is Ravi Kumar, born 12 April 1985. Thank you, Ravi Kumar. Your balance is 42.5.")
-        )
-        llm = LocalLLM(base_url=srv.base_url, structured=False)
-        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
-        await llm.aclose()
-    assert text_of(events).strip() == "Thank you, Ravi Kumar. Your balance is 42.5."  # a name alone is polite
+    said = "Your marriage is Ravi Kumar, born 12 April 1985. Thank you, Ravi Kumar. Your balance is 42.5."
+    texts, _, _, _ = await answers(msgs, support_tools, [said])
+    assert texts == ["Thank you, Ravi Kumar. Your balance is 42.5."]  # a name alone is polite
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,17 @@ def user(text: str) -> dict:
     return {"role": "user", "content": text}
 
 
+async def local_round(req: ChatRequest, *replies: str) -> tuple[list, list, list]:
+    """``req`` through the embedded model's structured rounds, the fake server answering with
+    ``replies`` in order: (events, calls, the requests the server received)."""
+    async with FakeOpenAI() as srv:
+        srv.script(*(TextReply(r) for r in replies))
+        llm = LocalLLM(base_url=srv.base_url)
+        events, calls, _ = await collect(llm, req)
+        await llm.aclose()
+    return events, calls, srv.requests
+
+
 # ------------------------------------------------------------------ schema and parsing
 
 
@@ -251,23 +262,18 @@ async def test_facts_the_guard_already_refused_are_not_sent_again():
         {"role": "assistant", "content": "Sorry, I could not verify you."},
         user("What is my balance?"),
     ]
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply('{"verify": {"full_name": "Ragi Kumar", "city": "poon"}}'),
-            TextReply('{"say": "Please tell me your full name and city again."}'),
-        )
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("bank.yaml", "verify", *turns))
-        await llm.aclose()
+    events, calls, requests = await local_round(
+        request("bank.yaml", "verify", *turns),
+        '{"verify": {"full_name": "Ragi Kumar", "city": "poon"}}',
+        '{"say": "Please tell me your full name and city again."}',
+    )
     assert calls == [] and text_of(events).strip() == "Please tell me your full name and city again."
-    assert srv.requests[1].body["messages"][-1]["content"].endswith("Ask the caller for their full name and city.")
+    assert requests[1].body["messages"][-1]["content"].endswith("Ask the caller for their full name and city.")
     # another combination of what the caller said is still sent
     turns[1]["tool_calls"][0]["function"]["arguments"] = json.dumps({"full_name": "Ragi Kumar"})
-    async with FakeOpenAI() as srv:
-        srv.script(TextReply('{"verify": {"full_name": "Ragi Kumar", "city": "Poon"}}'))
-        llm = LocalLLM(base_url=srv.base_url)
-        _, calls, _ = await collect(llm, request("bank.yaml", "verify", *turns))
-        await llm.aclose()
+    _, calls, _ = await local_round(
+        request("bank.yaml", "verify", *turns), '{"verify": {"full_name": "Ragi Kumar", "city": "Poon"}}'
+    )
     assert [json.loads(c.arguments) for c in calls] == [refused]
 
 
@@ -280,11 +286,9 @@ async def test_a_structured_say_never_reads_the_callers_identity_facts_back():
         {"role": "assistant", "content": "I could not verify you."},
         user("Why not?"),
     ]
-    async with FakeOpenAI() as srv:
-        srv.script(TextReply('{"say": "You said 1985-04-12. Please tell me your full name too."}'))
-        llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, request("bank.yaml", "verify", *turns))
-        await llm.aclose()
+    events, _, _ = await local_round(
+        request("bank.yaml", "verify", *turns), '{"say": "You said 1985-04-12. Please tell me your full name too."}'
+    )
     assert text_of(events).strip() == "Please tell me your full name too."
 
 
@@ -378,23 +382,19 @@ async def test_a_reply_that_only_refuses_is_not_spoken_and_not_asked_again():
     """espeak-ng's "bill" was heard as "real": the model refused "I have a question about my
     real."; the session's fallback ("Sorry, could you repeat that?") follows instead. Asking the
     model again cost 1.4-1.9 s before the first audio for no better words."""
-    async with FakeOpenAI() as srv:
-        srv.script(
-            TextReply('{"say": "I\'m sorry, but I can\'t assist with that."}'),
-            TextReply('{"say": "Sure, what is your account number?"}'),
-        )
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("support.yaml", None, user("I have a question about my real.")))
-        await llm.aclose()
-    assert calls == [] and text_of(events).strip() == "" and len(srv.requests) == 1
+    events, calls, requests = await local_round(
+        request("support.yaml", None, user("I have a question about my real.")),
+        '{"say": "I\'m sorry, but I can\'t assist with that."}',
+        '{"say": "Sure, what is your account number?"}',
+    )
+    assert calls == [] and text_of(events).strip() == "" and len(requests) == 1
 
 
 async def test_a_refusal_beside_other_words_leaves_only_those_words():
-    async with FakeOpenAI() as srv:
-        srv.script(TextReply('{"say": "Sorry, I cannot help with that. What is your account number?"}'))
-        llm = LocalLLM(base_url=srv.base_url)
-        events, _, _ = await collect(llm, request("support.yaml", None, user("I have a question about my real.")))
-        await llm.aclose()
+    events, _, _ = await local_round(
+        request("support.yaml", None, user("I have a question about my real.")),
+        '{"say": "Sorry, I cannot help with that. What is your account number?"}',
+    )
     assert text_of(events).strip() == "What is your account number?"
 
 
@@ -518,12 +518,7 @@ def test_the_session_marks_the_end_call_builtin_as_closing():
 async def bank_verify_turn(*replies: str) -> tuple[list, list, list]:
     """The bank's verify step answering "I want to check my account." with these model outputs:
     (events, calls, the requests the fake server received)."""
-    async with FakeOpenAI() as srv:
-        srv.script(*(TextReply(r) for r in replies))
-        llm = LocalLLM(base_url=srv.base_url)
-        events, calls, _ = await collect(llm, request("bank.yaml", "verify", user("I want to check my account.")))
-        await llm.aclose()
-    return events, calls, srv.requests
+    return await local_round(request("bank.yaml", "verify", user("I want to check my account.")), *replies)
 
 
 async def test_the_callers_words_said_back_are_not_spoken():

@@ -151,8 +151,7 @@ def agent_vocabulary(agent: Agent) -> str:
             if len(word) > 2 and word not in _NOT_SPOKEN and word not in words:
                 words.append(word)
     said = {k.lower() for k in keywords}
-    words = [w for w in words if w not in said][:40]
-    if not words:
-        return f"{', '.join(keywords)}." if keywords else ""
-    listed = ", ".join(words)
-    return f"{', '.join(keywords)}, {listed}." if keywords else f"{listed}.".capitalize()
+    listed = ", ".join(keywords + [w for w in words if w not in said][:40])
+    if not listed:
+        return ""
+    return f"{listed}." if keywords else f"{listed}.".capitalize()  # the tool words are lower case

@@ -142,7 +142,7 @@ class SentenceGate:
         quiet: Iterable[str] = (),
         secrets: Iterable[str] = (),
     ) -> None:
-        self.secrets = [_fact_words(v) for v in secrets if _fact_words(v)[0]]
+        self.secrets = [words for words in map(_fact_words, secrets) if words[0]]
         self.quiet = _RULE_RUNS.union(*(_runs(text) for text in quiet))
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
         self.echoes = {_norm(s) for s in _SENTENCE_END.split(caller or "") if len(_norm(s).split()) >= 3}

@@ -343,7 +343,7 @@ class StructuredRounds:
             rest = tail + gate.finish(keep_repeat=not again)
             self.repeats += 1 if gate.repeats else 0
             self.invented += 1 if gate.invented else 0
-            refused = gate.refusals and not (gate.repeats or gate.invented)  # the fallback is better
+            refused = bool(gate.refusals) and not (gate.repeats or gate.invented)  # the fallback is better
             if again and not gate.spoke and not refused:  # only repeats or invented numbers: ask once more
                 second = copy.copy(request)
                 second.temperature = max(0.7, request.temperature)
