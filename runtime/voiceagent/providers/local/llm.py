@@ -55,8 +55,7 @@ from voiceagent.providers.local.guidance import (
 )
 from voiceagent.providers.local.llama_server import LlamaServer
 from voiceagent.providers.openai_compat import OpenAICompatLLM
-from voiceagent.providers.structured.gates import SentenceGate, identity_facts, known_numbers, runtime_texts
-from voiceagent.providers.structured.grounding import latest_caller_words
+from voiceagent.providers.structured.gates import SentenceGate
 from voiceagent.providers.structured.prompt import SecondPerson
 from voiceagent.providers.structured.rounds import StructuredRounds, last_call_kind
 
@@ -501,13 +500,7 @@ def _answer_gate(request: ChatRequest) -> SentenceGate | None:
     messages = request.messages
     if not messages or messages[-1].get("role") != "tool":
         return None
-    return SentenceGate(
-        [],
-        known_numbers(messages),
-        caller=latest_caller_words(request),
-        quiet=runtime_texts(messages),
-        secrets=identity_facts(messages),
-    )
+    return SentenceGate.for_reply(messages)
 
 
 def _valid(arguments: str, schema: dict[str, Any]) -> bool:

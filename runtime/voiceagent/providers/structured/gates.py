@@ -42,7 +42,15 @@ from voiceagent.providers.structured.facts import tokens, verify_arguments
 from voiceagent.providers.structured.intents import asks_to_end  # the farewell words live with the intents
 from voiceagent.providers.structured.prompt import RULES
 
-__all__ = ["SentenceGate", "asks_to_end", "identity_facts", "known_numbers", "numbers_in", "runtime_texts"]
+__all__ = [
+    "SentenceGate",
+    "asks_to_end",
+    "identity_facts",
+    "known_numbers",
+    "last_user_words",
+    "numbers_in",
+    "runtime_texts",
+]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -82,6 +90,11 @@ def runtime_texts(messages: list[dict[str, Any]]) -> list[str]:
         or name.startswith(TRANSITION_PREFIX)
     }
     return [str(m.get("content") or "") for m in messages if m.get("role") == "tool" and m.get("tool_call_id") in ids]
+
+
+def last_user_words(messages: list[dict[str, Any]]) -> str:
+    """The content of the last caller (``user``) message, or ``""``."""
+    return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
 
 
 def identity_facts(messages: list[dict[str, Any]]) -> list[str]:
@@ -155,6 +168,22 @@ class SentenceGate:
         self.invented = 0
         self.refusals = 0
         self.last_refusal = ""
+
+    @classmethod
+    def for_reply(
+        cls, messages: list[dict[str, Any]], *, earlier: list[str] | None = None, tool_names: Iterable[str] = ()
+    ) -> SentenceGate:
+        """The gate for the reply to ``messages`` (OpenAI chat format): the numbers, the caller's
+        latest words, the runtime's own texts and the caller's identity facts come from them.
+        """
+        return cls(
+            earlier or [],
+            known_numbers(messages),
+            tool_names,
+            caller=last_user_words(messages),
+            quiet=runtime_texts(messages),
+            secrets=identity_facts(messages),
+        )
 
     def _pass(self, sentence: str) -> str:
         norm = _norm(sentence)

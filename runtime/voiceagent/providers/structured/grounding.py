@@ -14,7 +14,7 @@ from typing import Any
 from voiceagent.providers.base import ChatRequest
 from voiceagent.providers.local.guidance import candidate_values
 from voiceagent.providers.structured.decision import DecisionSpec, is_free_text
-from voiceagent.providers.structured.gates import asks_to_end
+from voiceagent.providers.structured.gates import asks_to_end, last_user_words
 from voiceagent.providers.structured.intents import asked_for_person, content_words
 
 __all__ = ["grounded_spec", "latest_caller_words"]
@@ -22,7 +22,7 @@ __all__ = ["grounded_spec", "latest_caller_words"]
 
 def latest_caller_words(request: ChatRequest) -> str:
     """The content of the last caller (``user``) message of ``request``, or ``""``."""
-    return next((str(m.get("content") or "") for m in reversed(request.messages) if m.get("role") == "user"), "")
+    return last_user_words(request.messages)
 
 
 def _latest_exchange(messages: list[dict[str, Any]]) -> tuple[str, str]:

@@ -51,9 +51,6 @@ from voiceagent.providers.structured.facts import grounded_facts, merged_facts, 
 from voiceagent.providers.structured.gates import (
     SentenceGate,
     asks_to_end,
-    identity_facts,
-    known_numbers,
-    runtime_texts,
 )
 from voiceagent.providers.structured.grounding import grounded_spec, latest_caller_words
 from voiceagent.providers.structured.hints import ASK_HINT, FLOW_HINT, NUMBER_HINT, REPEAT_HINT
@@ -315,13 +312,10 @@ class StructuredRounds:
         body = constraint_body(grounded_spec(spec, request) if self.guided else spec, self.constraint)
         say = SayStream()
         person = SecondPerson()
-        gate = SentenceGate(
-            _earlier_says(request.messages),
-            known_numbers(request.messages),
-            [str(t.get("function", t).get("name") or "") for t in request.tools],
-            caller=latest_caller_words(request),
-            quiet=runtime_texts(request.messages),
-            secrets=identity_facts(request.messages),
+        gate = SentenceGate.for_reply(
+            request.messages,
+            earlier=_earlier_says(request.messages),
+            tool_names=[str(t.get("function", t).get("name") or "") for t in request.tools],
         )
         usage = Usage()
         alive = False
