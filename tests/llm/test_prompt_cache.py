@@ -98,7 +98,7 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
     server = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2)
     server.launch()
     cmd, env = seen["cmd"], seen["env"]
-    assert cmd[1:3] == ["-m", "voiceagent.providers.local.prompt_cache"]
+    assert cmd[1:3] == ["-m", "voiceagent.providers.local.llama_child"]
     assert cmd[cmd.index("--cache_type") + 1] == "disk" and "--model" in cmd
     folder = env[CACHE_DIR_ENV]
     assert folder.startswith(str(tmp_path / "voiceagent" / "models" / "prompt-cache"))
@@ -106,5 +106,6 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
     server.log_path.unlink()
     plain = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2, prompt_cache=False)
     plain.launch()
-    assert seen["cmd"][1:3] == ["-m", "llama_cpp.server"] and "--cache" not in seen["cmd"]
+    assert seen["cmd"][1:3] == ["-m", "voiceagent.providers.local.llama_child"] and "--cache" not in seen["cmd"]
+    assert CACHE_DIR_ENV not in seen["env"]
     plain.log_path.unlink()

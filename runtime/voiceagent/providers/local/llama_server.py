@@ -1,7 +1,9 @@
 """The llama.cpp server child process behind :class:`voiceagent.providers.local.llm.LocalLLM`.
 
-``python -m llama_cpp.server`` (llama-cpp-python's OpenAI-compatible server,
-https://llama-cpp-python.readthedocs.io/en/latest/server/) on 127.0.0.1 and a free port, its log
+llama-cpp-python's OpenAI-compatible server
+(https://llama-cpp-python.readthedocs.io/en/latest/server/), started through
+:mod:`voiceagent.providers.local.llama_child` (grammars checked lazily,
+:mod:`~voiceagent.providers.local.lazy_grammar`), on 127.0.0.1 and a free port, its log
 in a temporary file, stopped with the parent (``PR_SET_PDEATHSIG`` on Linux, ``atexit``
 elsewhere).
 
@@ -151,11 +153,10 @@ class LlamaServer:
         self._port = _free_port()
         fd, log_name = tempfile.mkstemp(prefix="voiceagent-llama-", suffix=".log")
         self.log_path = Path(log_name)
-        module = "voiceagent.providers.local.prompt_cache" if self.prompt_cache else "llama_cpp.server"
         cmd = [
             sys.executable,
             "-m",
-            module,
+            "voiceagent.providers.local.llama_child",
             "--model",
             str(self.model_path),
             "--host",
@@ -178,8 +179,10 @@ class LlamaServer:
             self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
             cmd += ["--cache", "true", "--cache_type", "disk", "--cache_size", str(PROMPT_CACHE_BYTES)]
             env[CACHE_DIR_ENV] = str(self.cache_dir)
-            src = str(Path(__file__).resolve().parents[3])  # this package, however it was found
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        else:
+            env.pop(CACHE_DIR_ENV, None)
+        src = str(Path(__file__).resolve().parents[3])  # this package, however it was found
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,

@@ -12,10 +12,10 @@ recomputed and none need storing. Lookups read the file only when llama-cpp-pyth
 restores the state; at most ``max_entries`` states are kept (least recently used go first);
 every failure is a cache miss, never an error.
 
-Run the server with it: ``python -m voiceagent.providers.local.prompt_cache <llama_cpp.server
-arguments> --cache true --cache_type disk`` with ``VOICEAGENT_PROMPT_CACHE_DIR`` naming the
-directory (the launcher replaces ``llama_cpp.LlamaDiskCache`` before the server builds its model,
-and ``Llama.save_state`` with one that skips the logits copy).
+The server process (:mod:`voiceagent.providers.local.llama_child`, run with ``--cache true
+--cache_type disk`` and ``VOICEAGENT_PROMPT_CACHE_DIR`` naming the directory) calls
+:func:`install`, which replaces ``llama_cpp.LlamaDiskCache`` before the server builds its model,
+and ``Llama.save_state`` with one that skips the logits copy.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from voiceagent.providers.local.joined import write_atomic
 
-__all__ = ["CACHE_DIR_ENV", "PromptStateCache", "main"]
+__all__ = ["CACHE_DIR_ENV", "PromptStateCache", "install"]
 
 CACHE_DIR_ENV = "VOICEAGENT_PROMPT_CACHE_DIR"
 _SUFFIX = ".state"
@@ -220,11 +220,11 @@ def _lean_save_state(self: Any) -> Any:  # pragma: no cover - runs in the server
     )
 
 
-def main() -> None:  # pragma: no cover - runs as the server process
-    """``python -m voiceagent.providers.local.prompt_cache [llama_cpp.server args]``."""
+def install(directory: str) -> None:  # pragma: no cover - runs in the server process
+    """Make llama_cpp.server's ``--cache_type disk`` a :class:`PromptStateCache` in ``directory``,
+    and ``Llama.save_state`` skip the logits copy; call it before the server builds its model.
+    """
     import llama_cpp
-
-    directory = os.environ.get(CACHE_DIR_ENV) or str(Path.cwd() / "prompt-states")
 
     class _ServerCache(PromptStateCache):
         def __init__(self, capacity_bytes: int = 256 << 20, **_: Any) -> None:
@@ -242,11 +242,3 @@ def main() -> None:  # pragma: no cover - runs as the server process
             cache.attach(self)
 
     setattr(llama_cpp.Llama, "set_cache", _set_cache)  # noqa: B010
-    from llama_cpp.server.__main__ import main as untyped_main
-
-    serve: Callable[[], object] = untyped_main  # the server's entry point is not annotated
-    serve()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
