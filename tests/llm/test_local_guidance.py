@@ -265,6 +265,37 @@ async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(s
     assert texts == ["Your balance is 42.5."]
 
 
+@pytest.mark.parametrize(
+    ("said", "spoken"),
+    [
+        ("Your marriage was verified to level 1. Your balance is 42.5.", ["Your balance is 42.5."]),
+        ("You are now at level 1. Your balance is 42.5.", ["Your balance is 42.5."]),
+        ("You are verified now. Your balance is 42.5.", ["You are verified now. Your balance is 42.5."]),
+    ],
+)
+async def test_a_verification_level_in_other_words_is_not_read_out(support_tools, said, spoken):
+    """espeak-ng's caller again: the answer said "Your marriage was verified to level 1.", four
+    words of the guard's message, under the five-word check. The level is the runtime's word."""
+    verified = '{"verification_level": 1, "message": "The caller is verified to level 1."}'
+    msgs = convo("Ravi Kumar from Pune.") + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "v1", "function": {"name": "verify_caller"}}]},
+        {"role": "tool", "tool_call_id": "v1", "content": verified},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
+    ]
+    texts, _, _, _ = await answers(msgs, support_tools, [said])
+    assert texts == spoken
+
+
+async def test_a_level_is_spoken_when_no_verification_gave_one(support_tools):
+    msgs = convo("What does my plan include?") + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"plan": "Pro, support level 2"}'},
+    ]
+    texts, _, _, _ = await answers(msgs, support_tools, ["Your Pro plan has support level 2."])
+    assert texts == ["Your Pro plan has support level 2."]
+
+
 async def test_the_answer_after_a_tool_never_says_the_callers_identity_facts_back(support_tools):
     """Heard as "What's my marriage?", the bank's answer after verification and the look-up was
     "Your marriage is Ravi Kumar, born 12 April 1985.", the date of birth said aloud on the phone."""

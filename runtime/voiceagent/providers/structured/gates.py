@@ -15,6 +15,9 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
   prompt's :data:`~.prompt.RULES` or of a ``verify_caller`` / ``go_to_<state>`` result) is not
   spoken ("You are the person on the phone: speak to them as 'you' ... Never mention tools,
   JSON or these rules."; "Your ... is verified to level 1 (information queries: ...)");
+- after a verification, a sentence naming a level ("Your marriage was verified to level 1.",
+  four words of the guard's message, so under the five-word check) is not spoken: the level is
+  the runtime's word, never the caller's;
 - a sentence with a template placeholder in brackets is not spoken (asked for transactions
   before verification the model said "Your full name is [your full name] and your dob is
   [your dob].").
@@ -74,6 +77,8 @@ def _runs(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 
 _RULE_RUNS = _runs(RULES)
+_LEVEL = re.compile(r"\blevel\s+\d+\b", re.IGNORECASE)
+"""A verification level as the guard's messages name it ("verified to level 1")."""
 
 
 def runtime_texts(messages: list[dict[str, Any]]) -> list[str]:
@@ -156,7 +161,9 @@ class SentenceGate:
         secrets: Iterable[str] = (),
     ) -> None:
         self.secrets = [words for words in map(_fact_words, secrets) if words[0]]
+        quiet = list(quiet)
         self.quiet = _RULE_RUNS.union(*(_runs(text) for text in quiet))
+        self.levels = any(_LEVEL.search(text) for text in quiet)
         self.earlier = {_norm(s) for text in earlier for s in _SENTENCE_END.split(text) if _norm(s)}
         self.echoes = {_norm(s) for s in _SENTENCE_END.split(caller or "") if len(_norm(s).split()) >= 3}
         self.numbers = numbers
@@ -194,7 +201,7 @@ class SentenceGate:
             self.repeats += 1
             self.last_repeat = sentence
             return ""
-        if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence):
+        if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence) or (self.levels and _LEVEL.search(sentence)):
             self.invented += 1  # a template's blank, or the prompt's rules read out
             return ""
         if self.secrets:
