@@ -249,17 +249,23 @@ async def test_a_refusal_after_a_tool_is_asked_again_and_kept_only_when_it_refus
     assert texts == ["Your ticket T-1077 is open.", "Sorry, I can't help with that."]  # better than the fallback
 
 
-async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(support_tools):
-    """espeak-ng's "What's my balance?" was heard as "What's my marriage?"; after verification and
-    the summary look-up the model read the guard's message out: "Your marriage is verified to
-    level 1 (information queries: ...)"."""
-    verified = '{"verification_level": 1, "message": "The caller is verified to level 1 (information queries)."}'
-    msgs = convo("Ravi Kumar from Pune.") + [
+def _verified_then_looked_up(guard_message: str) -> list[dict]:
+    """A conversation after "Ravi Kumar from Pune.": verify_caller answered ``guard_message``, then
+    get_account_info returned a balance of 42.5."""
+    verified = json.dumps({"verification_level": 1, "message": guard_message})
+    return convo("Ravi Kumar from Pune.") + [
         {"role": "assistant", "content": None, "tool_calls": [{"id": "v1", "function": {"name": "verify_caller"}}]},
         {"role": "tool", "tool_call_id": "v1", "content": verified},
         {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
     ]
+
+
+async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(support_tools):
+    """espeak-ng's "What's my balance?" was heard as "What's my marriage?"; after verification and
+    the summary look-up the model read the guard's message out: "Your marriage is verified to
+    level 1 (information queries: ...)"."""
+    msgs = _verified_then_looked_up("The caller is verified to level 1 (information queries).")
     said = "Your marriage is verified to level 1 (information queries). Your balance is 42.5."
     texts, _, _, _ = await answers(msgs, support_tools, [said])
     assert texts == ["Your balance is 42.5."]
@@ -276,13 +282,7 @@ async def test_the_answer_after_a_tool_never_reads_out_the_verification_result(s
 async def test_a_verification_level_in_other_words_is_not_read_out(support_tools, said, spoken):
     """espeak-ng's caller again: the answer said "Your marriage was verified to level 1.", four
     words of the guard's message, under the five-word check. The level is the runtime's word."""
-    verified = '{"verification_level": 1, "message": "The caller is verified to level 1."}'
-    msgs = convo("Ravi Kumar from Pune.") + [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "v1", "function": {"name": "verify_caller"}}]},
-        {"role": "tool", "tool_call_id": "v1", "content": verified},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "get_account_info"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": '{"balance": 42.5}'},
-    ]
+    msgs = _verified_then_looked_up("The caller is verified to level 1.")
     texts, _, _, _ = await answers(msgs, support_tools, [said])
     assert texts == spoken
 
