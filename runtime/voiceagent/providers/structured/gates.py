@@ -192,6 +192,14 @@ class SentenceGate:
             secrets=identity_facts(messages),
         )
 
+    def _reads_out_runtime_text(self, sentence: str) -> bool:
+        """A template's blank, five words of the prompt's rules or of a runtime result, or (after
+        a verification) a level.
+        """
+        if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence):
+            return True
+        return self.levels and bool(_LEVEL.search(sentence))
+
     def _pass(self, sentence: str) -> str:
         norm = _norm(sentence)
         if norm and norm in self.echoes:
@@ -201,8 +209,8 @@ class SentenceGate:
             self.repeats += 1
             self.last_repeat = sentence
             return ""
-        if _PLACEHOLDER.search(sentence) or self.quiet & _runs(sentence) or (self.levels and _LEVEL.search(sentence)):
-            self.invented += 1  # a template's blank, or the prompt's rules read out
+        if self._reads_out_runtime_text(sentence):
+            self.invented += 1
             return ""
         if self.secrets:
             heard = set(tokens(sentence))
