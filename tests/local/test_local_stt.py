@@ -183,6 +183,33 @@ def test_a_hinted_pass_that_loops_is_decoded_again_without_the_hint():
     assert calls == [None]  # no hint: nothing to retry without
 
 
+@pytest.mark.parametrize(
+    ("heard", "written"),
+    [
+        ("Ravi Kumar, my debit card ends in 7,700 88.", "Ravi Kumar, my debit card ends in 7788."),
+        ("account 12,300 45, please", "account 12345, please"),
+        ("ends in 1,200 34", "ends in 1234"),
+        ("born 12 April 1985 12", "born 12 April 1985 12"),  # 1985 ends in no zero
+        ("100 200 people", "100 200 people"),  # 200 does not fit in 100's zeros
+        ("2,000 050", "2,000 050"),  # a leading zero is its own number
+        ("7,700 88,000", "7,700 88,000"),
+        ("it costs 4,321 dollars", "it costs 4,321 dollars"),
+    ],
+)
+def test_a_number_split_at_a_pause_is_joined_again(heard, written):
+    from voiceagent.providers.local.whisper import joined_numbers
+
+    assert joined_numbers(heard) == written
+
+
+def test_the_recognizers_transcript_has_split_numbers_joined():
+    from voiceagent.providers.local.stt import WhisperEngine
+
+    engine = WhisperEngine.__new__(WhisperEngine)
+    engine._decode = lambda pcm16, language, prompt: "My card ends in 7,700 88."  # type: ignore[method-assign]
+    assert engine.transcribe(np.zeros(160, dtype=np.int16), "en", None) == "My card ends in 7788."
+
+
 def test_the_agents_words_are_the_recognizers_hint():
     from pathlib import Path
 

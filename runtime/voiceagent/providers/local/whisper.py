@@ -18,7 +18,7 @@ import numpy as np
 from voiceagent.providers.base import ProviderError
 from voiceagent.providers.local.whisper_models import whisper_model_dir
 
-__all__ = ["WhisperEngine", "ends_sentence", "load_whisper"]
+__all__ = ["WhisperEngine", "ends_sentence", "joined_numbers", "load_whisper"]
 
 
 _OPEN_ENDINGS = frozenset(
@@ -66,6 +66,30 @@ def ends_sentence(text: str) -> bool:
     return len(words) >= 2 and words[-1] not in _OPEN_ENDINGS
 
 
+_SPLIT_NUMBER = re.compile(r"(?<![\d,.])(\d{1,3}(?:,\d{3})+|\d{3,})\s(\d{1,3})(?!\d|[,.]\d)")
+
+
+def joined_numbers(text: str) -> str:
+    """``text`` with a round number and the smaller number after it written as one number
+    ("ends in 7,700 88" -> "ends in 7788").
+
+    Whisper writes "seven thousand seven hundred ... eighty-eight" as "7,700 88" when the caller
+    pauses inside the number (espeak-ng's caller saying a card's last four digits, 7788), so no
+    four-digit value was heard. Joined only when the first number ends in more zeros than the
+    second has digits, the second has no leading zero and a single space separates them
+    ("1,200 34" -> "1234"; "1985 12", "100 200" and "2,000 050" are left alone).
+    """
+
+    def join(match: re.Match[str]) -> str:
+        head, tail = match.group(1).replace(",", ""), match.group(2)
+        zeros = len(head) - len(head.rstrip("0"))
+        if tail.startswith("0") or len(tail) > zeros or head.strip("0") == "":
+            return match.group(0)
+        return str(int(head) + int(tail))
+
+    return _SPLIT_NUMBER.sub(join, text)
+
+
 _LOOP = 8
 """Consecutive repeats of one token that mark a decoding loop (Whisper's known failure)."""
 
@@ -101,11 +125,12 @@ class WhisperEngine:
         measured too: similar word error, but it dropped the capitals and the final punctuation
         that the end-of-turn check and the name facts read.) When a hinted pass loops (a token
         repeated :data:`_LOOP` times: "1,2,3,3,3,3,..."), the pass is run again without the hint.
+        A number Whisper split at a pause is joined again (:func:`joined_numbers`).
         """
         text = self._decode(pcm16, language, prompt)
         if prompt and _loops(text):
             text = self._decode(pcm16, language, None)
-        return text
+        return joined_numbers(text)
 
     def _decode(self, pcm16: np.ndarray, language: str, prompt: str | None) -> str:
         audio = pcm16.astype(np.float32) / 32768.0
