@@ -134,7 +134,7 @@ def speech_end_s(audio: np.ndarray) -> float:
 class Stack:
     """The agent's compiled prompt and the three local providers, built and warmed once."""
 
-    def __init__(self, agent_path: Path, *, llm_threads: int | None = None) -> None:
+    def __init__(self, agent_path: Path, *, llm_threads: int | None = None, burst_threads: int | None = None) -> None:
         from voiceagent import templating
         from voiceagent.config.load import load_agent
         from voiceagent.engine.compiler import compile_agent
@@ -173,7 +173,7 @@ class Stack:
             vocabulary=agent_vocabulary(self.agent),
             complete_eou_ms=self.agent.stt.sentence_eou_ms,
         )
-        self.llm = LocalLLM(n_threads=llm_threads)
+        self.llm = LocalLLM(n_threads=llm_threads, burst_threads=burst_threads)
         self.llm.prestart()
         self.tts = local_tts_for(self.agent.language)
         self.runner = ToolRunner(
@@ -415,7 +415,7 @@ def print_table(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
-    stack = Stack(Path(args.agent), llm_threads=args.llm_threads)
+    stack = Stack(Path(args.agent), llm_threads=args.llm_threads, burst_threads=args.burst_threads)
     rows: list[dict[str, Any]] = []
     try:
         warm_s = await stack.warm()
@@ -451,6 +451,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "repeat": args.repeat,
         "prefill_interim": args.prefill_interim,
         "llm_threads": stack.llm.n_threads,
+        "burst_threads": stack.llm.burst_threads,
         "direct_tool_calls": direct,
         "summary_ms": summary,
         "turns": rows,
@@ -463,6 +464,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="passes over the turn set")
     parser.add_argument(
         "--llm-threads", type=int, default=None, help="llama.cpp decoding threads (default: LocalLLM's, half the cores)"
+    )
+    parser.add_argument(
+        "--burst-threads",
+        type=int,
+        default=None,
+        help="decoding threads for each completion's first sentence (default: LocalLLM's; 0: off)",
     )
     parser.add_argument(
         "--prefill-interim", action="store_true", help="prefill the LLM with each STT interim (proposed session hook)"

@@ -109,3 +109,37 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
     assert seen["cmd"][1:3] == ["-m", "voiceagent.providers.local.llama_child"] and "--cache" not in seen["cmd"]
     assert CACHE_DIR_ENV not in seen["env"]
     plain.log_path.unlink()
+
+
+@pytest.mark.needs_local("llama_cpp")
+def test_the_server_gets_burst_threads_only_above_its_own_count(tmp_path, monkeypatch):
+    import subprocess
+
+    from voiceagent.providers.local import llama_server
+    from voiceagent.providers.local.burst_threads import BURST_ENV
+    from voiceagent.providers.local.llm import LocalLLM
+
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, cmd, **kw):
+            seen.update(cmd=cmd, env=kw["env"])
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setenv(BURST_ENV, "7")  # the parent's own setting never leaks into the child
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"1234")
+    for burst, expected in ((2, "2"), (1, None), (0, None)):
+        server = llama_server.LlamaServer(
+            model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2, burst_threads=burst, prompt_cache=False
+        )
+        server.launch()
+        assert seen["env"].get(BURST_ENV) == expected, burst
+        server.log_path.unlink()
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    default = LocalLLM(model_path=model, prompt_cache=False)
+    assert (default.n_threads, default.burst_threads) == (1, 2)  # two cores: one thread, two for a first sentence
+    assert LocalLLM(model_path=model, burst_threads=0).burst_threads == 0

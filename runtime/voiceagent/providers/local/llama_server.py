@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from voiceagent.providers.base import ProviderError
+from voiceagent.providers.local.burst_threads import BURST_ENV
 from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
 
 __all__ = ["LlamaServer", "prompt_cache_dir"]
@@ -96,6 +97,8 @@ class LlamaServer:
     model_path: the GGUF (None: :func:`voiceagent.providers.local.gguf.ensure_gguf`, joined from
         the PyPI parts on first use).
     n_ctx / n_threads / n_threads_batch: llama.cpp context size (tokens) and thread counts.
+    burst_threads: decoding threads for each completion's first sentence
+        (:mod:`voiceagent.providers.local.burst_threads`; at or below ``n_threads``: off).
     prompt_cache: keep evaluated prompt states on disk across runs (see the module docstring).
     startup_timeout_s: how long :meth:`url` waits for ``GET /v1/models`` to answer.
 
@@ -110,6 +113,7 @@ class LlamaServer:
         n_ctx: int,
         n_threads: int,
         n_threads_batch: int,
+        burst_threads: int = 0,
         prompt_cache: bool = True,
         startup_timeout_s: float = 120.0,
     ) -> None:
@@ -117,6 +121,7 @@ class LlamaServer:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.n_threads_batch = n_threads_batch
+        self.burst_threads = burst_threads
         self.prompt_cache = prompt_cache
         self.startup_timeout_s = startup_timeout_s
         self.proc: subprocess.Popen[bytes] | None = None
@@ -175,6 +180,9 @@ class LlamaServer:
             "False",
         ]
         env = dict(os.environ)
+        env.pop(BURST_ENV, None)
+        if self.burst_threads > self.n_threads:
+            env[BURST_ENV] = str(self.burst_threads)
         if self.prompt_cache:
             self.cache_dir = prompt_cache_dir(Path(self.model_path), self.n_ctx)
             cmd += ["--cache", "true", "--cache_type", "disk", "--cache_size", str(PROMPT_CACHE_BYTES)]

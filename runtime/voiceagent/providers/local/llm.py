@@ -143,6 +143,9 @@ class LocalLLM:
         threads spin-wait, so when STT/TTS or other processes compete for the cores, 2 threads
         on 2 cores fell to 2-7 tokens/s while 1 thread held 19-26 tokens/s (measured here).
     n_threads_batch: prompt-evaluation threads (default: all cores, at most 4).
+    burst_threads: decoding threads for each completion's first sentence, while STT and TTS
+        are idle (default: ``n_threads_batch``; at or below ``n_threads``: off), only for a
+        server started here (:mod:`voiceagent.providers.local.burst_threads`).
     prompt_cache: keep evaluated prompt states on disk across runs
         (:mod:`voiceagent.providers.local.llama_server`); only for a server started here.
     structured: each round is one grammar-constrained decision
@@ -176,6 +179,7 @@ class LocalLLM:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         n_threads_batch: int | None = None,
+        burst_threads: int | None = None,
         prompt_cache: bool = True,
         guided: bool = True,
         structured: bool = True,
@@ -188,6 +192,7 @@ class LocalLLM:
         cores = os.cpu_count() or 1
         self.n_threads = n_threads or max(1, min(4, cores // 2))
         self.n_threads_batch = n_threads_batch or max(1, min(4, cores))
+        self.burst_threads = self.n_threads_batch if burst_threads is None else burst_threads
         self.guided = guided
         self.structured = structured
         self.rounds = StructuredRounds(self._send, constraint="grammar", guided=guided)
@@ -202,6 +207,7 @@ class LocalLLM:
                 n_ctx=n_ctx,
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads_batch,
+                burst_threads=self.burst_threads,
                 prompt_cache=prompt_cache,
                 startup_timeout_s=startup_timeout_s,
             )
