@@ -166,6 +166,11 @@ async def test_an_intent_is_made_without_the_model_and_a_transfer_nobody_asked_f
         ("My name is Ravi Kumar and I live in Pune.", {"full_name": "Ravi Kumar", "city": "Pune"}),
         ("Born April 12th, 1985.", {"dob": "April 12th, 1985"}),
         ("Ravi Kumar, my debit card ends in 7,788.", {"full_name": "Ravi Kumar", "debit_card_last_four": "7788"}),
+        (  # espeak-ng's caller as Whisper heard it: "account" without its first syllable
+            "I was born on 12 April 1985, and my count ended in 4,321.",
+            {"dob": "12 April 1985", "account_last_four": "4321"},
+        ),
+        ("The counter shows 4321.", {}),  # only a word a name word ends with stands for it
         ("Hi, can you help me with my card?", {}),
         ("My number is 4321.", {}),  # a number no factor's words name is left to the model
         ("What's my balance?", {}),

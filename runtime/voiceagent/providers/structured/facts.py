@@ -163,6 +163,14 @@ def _digit_runs(said: str) -> list[tuple[str, list[str]]]:
     return runs
 
 
+def _cue_hits(heard: list[str], cues: set[str]) -> int:
+    """How many of a factor's name words ``cues`` are among the ``heard`` words, a word of five
+    letters or more also counting for a cue it ends: the recognizer drops a first syllable
+    (espeak-ng's "my account ends in 4321" was heard as "my count ended in 4,321").
+    """
+    return sum(1 for cue in cues if any(w == cue or (len(w) >= 5 and cue.endswith(w)) for w in heard))
+
+
 def spotted_facts(said: str, schema: dict[str, Any]) -> dict[str, str]:
     """Digit and date factors read from ``said`` without the model, by the words that name them.
 
@@ -172,7 +180,8 @@ def spotted_facts(said: str, schema: dict[str, Any]) -> dict[str, str]:
     ``account_last_four``; a date ("12 April 1985", "April 12th, 1985", "1985-04-12") goes to the
     one date-like factor (``dob``, ``date_of_birth``); capitalised words after "my name is" /
     "this is" go to the one name-like factor, after "I live in" / "from" to the one city-like
-    factor (:data:`_TEXT_CUES`). The value is kept as the caller said it
+    factor (:data:`_TEXT_CUES`). A name word heard without its first syllable counts ("my count
+    ends in 4321" -> ``account_last_four``). The value is kept as the caller said it
     (the guard normalises it). The 0.5B model copied "7788" into ``account_last_four`` when the
     caller said "card".
     """
@@ -180,8 +189,7 @@ def spotted_facts(said: str, schema: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     digit_factors = {n: set(n.lower().split("_")) - _GENERIC for n in names if _DIGIT_FACTOR.search(n.lower())}
     for run, before in _digit_runs(said):
-        words = set(before)
-        scores = {n: len(words & kw) for n, kw in digit_factors.items()}
+        scores = {n: _cue_hits(before, kw) for n, kw in digit_factors.items()}
         best = max(scores.values(), default=0)
         winners = [n for n, s in scores.items() if s == best]
         if best and len(winners) == 1 and winners[0] not in out:
