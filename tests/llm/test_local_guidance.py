@@ -249,6 +249,23 @@ async def test_a_refusal_after_a_tool_is_asked_again_and_kept_only_when_it_refus
     assert texts == ["Your ticket T-1077 is open.", "Sorry, I can't help with that."]  # better than the fallback
 
 
+async def test_the_answer_after_a_tool_shows_it_is_alive_before_its_retry(support_tools):
+    """The session's round timeout counts until the LLM's first event: a dropped first answer and
+    its retry (two long evaluations of the bank's prompt on a slow machine) must not count as
+    silence, so the first decoded word is yielded at once, as "", while its sentence is checked."""
+    from voiceagent.providers.base import TextDelta
+
+    msgs = _ticket_result("My router is broken. Can you open a support ticket for me?")
+    async with FakeOpenAI() as srv:
+        srv.script(TextReply("Can you open a support ticket for me?"), TextReply("Your ticket T-1077 is open."))
+        llm = LocalLLM(base_url=srv.base_url, structured=False)
+        events, _, _ = await collect(llm, ChatRequest(messages=msgs, tools=support_tools))
+        await llm.aclose()
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert deltas[0] == "" and len(srv.requests) == 2  # alive before the retry was even asked
+    assert "".join(deltas).strip() == "Your ticket T-1077 is open."
+
+
 def _verified_then_looked_up(guard_message: str) -> list[dict]:
     """A conversation after "Ravi Kumar from Pune.": verify_caller answered ``guard_message``, then
     get_account_info returned a balance of 42.5."""

@@ -366,6 +366,7 @@ class LocalLLM:
         answer = _answer_gate(request) if self.guided else None
         calls: list[ToolCallRequest] = []
         spoke = False
+        alive = False
         async for event in client.stream(req, deadline_s=deadline_s):
             if isinstance(event, ToolCallRequest):
                 if req.tool_choice != "none":
@@ -376,7 +377,10 @@ class LocalLLM:
                 text = answer.feed(text) if answer else text
                 spoke = spoke or bool(text.strip())
                 text = person.feed(text) if person else text
-                if text:
+                if text or not alive:
+                    # the first decoded word is yielded at once (as "" while its sentence is
+                    # still checked): the session's round timeout counts until the model answers
+                    alive = True
                     yield TextDelta(text)
                 continue
             if isinstance(event, Usage):
