@@ -97,3 +97,13 @@ async def run_session(
     ) as call:
         reason = await asyncio.wait_for(call.run(), timeout)
     return call.session, reason
+
+
+async def wait_for(predicate: Any, timeout: float = 2.0) -> None:
+    """Wait until ``predicate()`` is true (polled every 5 ms), at most ``timeout`` s."""
+
+    async def loop() -> None:
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(loop(), timeout)

@@ -5,18 +5,10 @@ fully played utterance is never "interrupted"."""
 import asyncio
 import contextlib
 
-from engine_helpers import make_agent, run_session
+from engine_helpers import make_agent, run_session, wait_for
 from voiceagent.engine.events import EventLog
 from voiceagent.providers.base import STTEvent
 from voiceagent.testing.fakes import FakeLLM, FakeSTT, FakeTransport, FakeTTS
-
-
-async def wait_for(predicate, timeout=2.0):
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(loop(), timeout)
 
 
 class SwallowingTransport(FakeTransport):

@@ -4,7 +4,7 @@ import asyncio
 import json
 
 import pytest
-from engine_helpers import RecordingRunner, make_agent, run_call, run_session
+from engine_helpers import RecordingRunner, make_agent, run_call, run_session, wait_for
 from voiceagent.config.validate import validate_paths
 from voiceagent.engine.compiler import CompileError, compile_agent
 from voiceagent.engine.events import EventLog
@@ -14,14 +14,6 @@ from voiceagent.providers.base import STTEvent
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
 
 REPLY = ["First sentence here. ", "Second sentence is longer. ", "Third one comes last."]
-
-
-async def wait_for(predicate, timeout=2.0):
-    async def loop():
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(loop(), timeout)
 
 
 async def test_barge_in_keeps_only_what_the_caller_heard():

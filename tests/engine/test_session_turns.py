@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from engine_helpers import RecordingRunner, make_agent, run_session
+from engine_helpers import RecordingRunner, make_agent, run_session, wait_for
 from voiceagent.engine.events import EventLog
 from voiceagent.providers.base import LLMCapabilities, ProviderError, STTEvent, ToolCallRequest
 from voiceagent.testing.fakes import Delay, FakeLLM, FakeSTT, FakeTransport, FakeTTS, tool_call
@@ -67,6 +67,27 @@ async def test_a_filler_is_said_once_a_turn():
         agent, llm, FakeTransport("text", lines=["go"], close_input=True), tts=tts, tools=RecordingRunner()
     )
     assert tts.texts == ["One moment please.", "Done."]
+
+
+async def test_a_filler_said_again_later_in_the_call_is_played_from_memory():
+    agent = make_agent(tools=[{"name": "lookup", "python": "x:y", "filler": "Let me check that."}])
+    llm = FakeLLM([[tool_call("lookup", id="1")], ["Found it."], [tool_call("lookup", id="2")], ["Found that too."]])
+    tts = FakeTTS()
+    transport = FakeTransport("text")
+    events = EventLog()
+    task = asyncio.create_task(run_session(agent, llm, transport, tts=tts, tools=RecordingRunner(), events=events))
+    for line, turns in (("check", 1), ("and this", 2)):
+        transport.send(line)
+        await wait_for(lambda n=turns: len(events.of_type("turn.metrics")) == n)
+    transport.hang_up()
+    await task
+    assert tts.texts == ["Let me check that.", "Found it.", "Found that too."]  # the filler synthesised once
+    assert [e["text"] for e in events.of_type("agent.text")] == [
+        "Let me check that. Found it.",
+        "Let me check that. Found that too.",
+    ]
+    played = b"".join(p.frame.pcm for p in transport.played)
+    assert played.count(tts.pcm_for("Let me check that.")) == 2  # and heard twice, in full
 
 
 async def test_llm_content_replaces_the_filler():

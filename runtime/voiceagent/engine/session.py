@@ -111,7 +111,7 @@ class Session:
             compiled,
             self.flow,
             events,
-            say=self.speaker.say,
+            say=self._say_filler,
             tool_context=self.tool_context,
             tools=tools,
             guard=guard,
@@ -345,9 +345,13 @@ class Session:
             turn.commit(self.history, float("inf"))
             await self._say_fallback(turn)
 
+    async def _say_filler(self, text: str) -> object:
+        """A tool round's filler: a fixed line, synthesised once per call (``Speaker.say(keep=True)``)."""
+        return await self.speaker.say(text, keep=True)
+
     async def _say_fallback(self, turn: Turn) -> None:
         group = turn.new_group()
-        await self.speaker.say(self.agent.behaviour.fallback, group)
+        await self.speaker.say(self.agent.behaviour.fallback, group, keep=True)
         if group.segments:
             group.message = self.history.add_assistant(group.said())
 

@@ -9,6 +9,12 @@ actually heard (fully or partly).
 Without TTS, or when the transport plays no audio, sentences are only shown, and count as
 spoken the moment they are shown.
 
+The runtime's fixed lines (fillers, a builtin's ``say``, the fallback: ``say(..., keep=True)``)
+are synthesised once per call: their frames are kept after the first complete synthesis and
+played again from memory, so the second "Let me check your account." starts at once instead of
+after the TTS's time to first audio (a round trip for a cloud TTS). At most :data:`KEPT_LINES`
+lines are kept; a synthesis that failed or was cut off is never kept.
+
 TTS faults never silence a turn, and the log says only what the caller heard:
 
 * a sentence whose synthesis fails before any audio is replaced by the agent's fallback phrase
@@ -24,15 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from voiceagent.audio import AudioFrame
 from voiceagent.engine.speech import strip_markdown
 from voiceagent.providers.base import TTS, multilingual_of
 from voiceagent.transports.base import Transport
 
 _EPS_MS = 0.5
+KEPT_LINES = 8
+"""Most fixed lines whose audio one call keeps (oldest dropped first)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -50,6 +59,8 @@ class Segment:
     dur_ms: float = 0.0
     done: bool = False
     language: str | None = None
+    keep: bool = False
+    """A fixed line: its audio is kept for the next time it is said (see the module docstring)."""
     fault: str | None = None
     """None, or what a TTS fault did to it: ``replaced`` (the fallback phrase was said instead),
     ``cut`` (synthesis broke off: ``text`` is the part heard) or ``lost`` (nothing was heard)."""
@@ -118,15 +129,17 @@ class Speaker:
         self.fallback = strip_markdown(fallback) if fallback else None
         self._rate_ms = 0.0  # audio ms and characters of sentences synthesised in full
         self._rate_chars = 0
+        self._kept: dict[tuple[str | None, str], list[AudioFrame]] = {}
 
-    async def say(self, text: str, group: object = None) -> Segment | None:
+    async def say(self, text: str, group: object = None, *, keep: bool = False) -> Segment | None:
         """Strip Markdown from ``text``, show it and queue it for speech. Returns the segment, or
-        None when nothing speakable is left.
+        None when nothing speakable is left. ``keep``: a fixed line, synthesised once per call.
         """
         text = strip_markdown(text)
         if not text:
             return None
-        seg = Segment(text=text, audio=self.audio, language=self._language(text) if self._language else None)
+        language = self._language(text) if self._language else None
+        seg = Segment(text=text, audio=self.audio, language=language, keep=keep)
         if self.listener is not None:
             self.listener.on_segment(seg, group)
         await self.transport.show("agent", text)
@@ -221,15 +234,24 @@ class Speaker:
         if self.listener is not None and first_try:
             self.listener.on_tts_request(self._clock_ms())
         assert self.tts is not None  # only audio mode queues segments
+        key = (seg.language, seg.text)
+        kept = self._kept.get(key) if seg.keep else None
         if seg.language is not None and self.multilingual is not None:
             self.last_language = seg.language
+        frames: AsyncIterator[AudioFrame]
+        if kept is not None:
+            frames = _replay(kept)
+        elif seg.language is not None and self.multilingual is not None:
             frames = self.multilingual.synthesize_in(seg.text, seg.language)
         else:
             frames = self.tts.synthesize(seg.text)
+        heard: list[AudioFrame] | None = [] if seg.keep and kept is None else None
         try:
             async for frame in frames:
                 if not frame.pcm:
                     continue
+                if heard is not None:
+                    heard.append(frame)
                 if seg.start_ms is None:
                     seg.start_ms = self._timeline_ms
                     if self.listener is not None:
@@ -241,7 +263,17 @@ class Speaker:
             if isinstance(frames, AsyncGenerator):  # an async generator is closed at once
                 with contextlib.suppress(Exception):
                     await frames.aclose()
+        if heard:  # synthesised in full (a failure or a barge-in raised above)
+            self._kept[key] = heard
+            while len(self._kept) > KEPT_LINES:
+                del self._kept[next(iter(self._kept))]
         seg.done = True
         if seg.fault is None and seg.dur_ms > 0:
             self._rate_ms += seg.dur_ms
             self._rate_chars += len(seg.text)
+
+
+async def _replay(frames: list[AudioFrame]) -> AsyncGenerator[AudioFrame, None]:
+    """Kept frames, as a TTS stream."""
+    for frame in frames:
+        yield frame
