@@ -74,25 +74,31 @@ def test_a_state_that_cannot_be_saved_is_skipped(tmp_path, capsys):
     assert [1] not in cache and "not saved" in capsys.readouterr().err
 
 
-@pytest.mark.needs_local("llama_cpp")  # launch() checks that llama_cpp.server imports
-def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, monkeypatch):
-    """The argv and environment LlamaServer starts llama.cpp with (Popen captured, not run)."""
+@pytest.fixture
+def seen(monkeypatch):
+    """The ``cmd`` and ``env`` LlamaServer last started its child with (Popen captured, not run)."""
     import subprocess
 
-    from voiceagent.providers.local import llama_server
-    from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
-
-    seen = {}
+    captured = {}
 
     class FakePopen:
         def __init__(self, cmd, **kw):
-            seen.update(cmd=cmd, env=kw["env"])
+            captured.update(cmd=cmd, env=kw["env"])
 
         def poll(self):
             return 0
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    return captured
+
+
+@pytest.mark.needs_local("llama_cpp")  # launch() checks that llama_cpp.server imports
+def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, monkeypatch, seen):
+    """The argv and environment LlamaServer starts llama.cpp with (Popen captured, not run)."""
+    from voiceagent.providers.local import llama_server
+    from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = tmp_path / "m.gguf"
     model.write_bytes(b"1234")
     server = llama_server.LlamaServer(model_path=model, n_ctx=2048, n_threads=1, n_threads_batch=2)
@@ -112,23 +118,11 @@ def test_the_server_runs_with_the_lean_cache_in_a_per_model_directory(tmp_path, 
 
 
 @pytest.mark.needs_local("llama_cpp")
-def test_the_server_gets_burst_threads_only_above_its_own_count(tmp_path, monkeypatch):
-    import subprocess
-
+def test_the_server_gets_burst_threads_only_above_its_own_count(tmp_path, monkeypatch, seen):
     from voiceagent.providers.local import llama_server
     from voiceagent.providers.local.burst_threads import BURST_ENV
     from voiceagent.providers.local.llm import LocalLLM
 
-    seen = {}
-
-    class FakePopen:
-        def __init__(self, cmd, **kw):
-            seen.update(cmd=cmd, env=kw["env"])
-
-        def poll(self):
-            return 0
-
-    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     monkeypatch.setenv(BURST_ENV, "7")  # the parent's own setting never leaks into the child
     model = tmp_path / "m.gguf"
     model.write_bytes(b"1234")
