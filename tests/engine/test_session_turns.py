@@ -90,6 +90,21 @@ async def test_a_filler_said_again_later_in_the_call_is_played_from_memory():
     assert played.count(tts.pcm_for("Let me check that.")) == 2  # and heard twice, in full
 
 
+async def test_nothing_after_the_tool_results_is_the_fallback_not_dead_air():
+    agent = make_agent(
+        tools=[{"name": "lookup", "python": "x:y", "filler": "Let me check that."}],
+        behaviour={"fallback": "Sorry, could you say that again?"},
+    )
+    llm = FakeLLM([[tool_call("lookup")], [""]])  # every sentence of the answer was dropped
+    tts = FakeTTS()
+    transport = FakeTransport("text", lines=["check"], close_input=True)
+    session, _ = await run_session(agent, llm, transport, tts=tts, tools=RecordingRunner())
+    assert tts.texts == ["Let me check that.", "Sorry, could you say that again?"]
+    errors = session.events.of_type("error")
+    assert [e["where"] for e in errors] == ["llm"] and "empty reply" in errors[0]["message"]
+    assert session.history.messages[-1] == {"role": "assistant", "content": "Sorry, could you say that again?"}
+
+
 async def test_llm_content_replaces_the_filler():
     agent = make_agent(tools=[{"name": "lookup", "python": "x:y", "filler": "Tool filler."}])
     llm = FakeLLM([["Checking now. ", tool_call("lookup")], ["Done."]])

@@ -186,7 +186,7 @@ class TurnRunner:
 
         Raises:
             providers.base.ProviderError: the LLM failed (the session says the fallback).
-            EmptyReply: the LLM said nothing at all.
+            EmptyReply: the LLM said nothing at all, or nothing after the turn's tool results.
             RoundTimeout: a later round produced nothing within the utterance timeout.
         """
         for round_no in range(self.max_tool_rounds + 1):
@@ -196,7 +196,10 @@ class TurnRunner:
             text = group.said()
             if last or not calls:
                 group.message = self.history.add_assistant(text) if text else None
-                if not turn.segments:
+                # nothing after the tool results (the filler was all): dead air, as if the
+                # LLM had said nothing at all
+                unanswered = round_no > 0 and not group.segments and self.flow.ending is None
+                if not turn.segments or unanswered:
                     # in a final state (the call ends after this turn) nothing said is the
                     # agent's end_call line, not the fallback
                     ends_here = self.flow.is_final and self.flow.ending is None
