@@ -9,11 +9,11 @@ actually heard (fully or partly).
 Without TTS, or when the transport plays no audio, sentences are only shown, and count as
 spoken the moment they are shown.
 
-The runtime's fixed lines (fillers, a builtin's ``say``, the fallback: ``say(..., keep=True)``)
-are synthesised once per call: their frames are kept after the first complete synthesis and
+The runtime's fixed lines (the fillers and the fallback: ``say(..., keep=True)``) are
+synthesised once per call: their frames are kept after the first complete synthesis and
 played again from memory, so the second "Let me check your account." starts at once instead of
 after the TTS's time to first audio (a round trip for a cloud TTS). At most :data:`KEPT_LINES`
-lines are kept; a synthesis that failed or was cut off is never kept.
+lines are kept; a synthesis that failed, broke off or was stopped by barge-in is never kept.
 
 TTS faults never silence a turn, and the log says only what the caller heard:
 
