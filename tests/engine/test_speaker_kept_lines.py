@@ -78,3 +78,14 @@ async def test_at_most_the_newest_kept_lines_are_held(monkeypatch):
         await speaker.say(text, keep=True)
     await speaker.drain()
     assert tts.texts == ["One.", "Two.", "Three.", "One."]  # "One." was dropped for "Three."
+
+
+async def test_the_fallback_is_a_fixed_line_wherever_it_is_said():
+    fallback = "Sorry, could you repeat that?"
+    tts, transport = FakeTTS(fail_on=["Your balance is 42 dollars."]), FakeTransport("audio")
+    speaker = Speaker(transport, tts, clock_ms=lambda: 0.0, on_error=[].append, fallback=fallback)
+    await speaker.say("Your balance is 42 dollars.")  # fails: the fallback is said instead
+    await speaker.say(fallback)  # the session's own fallback later in the call
+    await speaker.drain()
+    assert tts.texts == ["Your balance is 42 dollars.", fallback]  # synthesised once, heard twice
+    assert _pcm(transport) == tts.pcm_for(fallback) * 2

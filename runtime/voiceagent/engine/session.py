@@ -351,7 +351,7 @@ class Session:
 
     async def _say_fallback(self, turn: Turn) -> None:
         group = turn.new_group()
-        await self.speaker.say(self.agent.behaviour.fallback, group, keep=True)
+        await self.speaker.say(self.agent.behaviour.fallback, group)  # a fixed line: the speaker keeps it
         if group.segments:
             group.message = self.history.add_assistant(group.said())
 

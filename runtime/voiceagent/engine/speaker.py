@@ -9,11 +9,12 @@ actually heard (fully or partly).
 Without TTS, or when the transport plays no audio, sentences are only shown, and count as
 spoken the moment they are shown.
 
-The runtime's fixed lines (the fillers and the fallback: ``say(..., keep=True)``) are
-synthesised once per call: their frames are kept after the first complete synthesis and
-played again from memory, so the second "Let me check your account." starts at once instead of
-after the TTS's time to first audio (a round trip for a cloud TTS). At most :data:`KEPT_LINES`
-lines are kept; a synthesis that failed, broke off or was stopped by barge-in is never kept.
+The runtime's fixed lines (the fillers, ``say(..., keep=True)``, and the fallback phrase, also
+where it replaces a sentence whose synthesis failed) are synthesised once per call: their frames
+are kept after the first complete synthesis and played again from memory, so the second "Let me
+check your account." starts at once instead of after the TTS's time to first audio (a round trip
+for a cloud TTS). At most :data:`KEPT_LINES` lines are kept; a synthesis that failed, broke off
+or was stopped by barge-in is never kept.
 
 TTS faults never silence a turn, and the log says only what the caller heard:
 
@@ -235,7 +236,8 @@ class Speaker:
             self.listener.on_tts_request(self._clock_ms())
         assert self.tts is not None  # only audio mode queues segments
         key = (seg.language, seg.text)
-        kept = self._kept.get(key) if seg.keep else None
+        keep = seg.keep or seg.text == self.fallback  # the fallback is a fixed line wherever it is said
+        kept = self._kept.get(key) if keep else None
         if seg.language is not None and self.multilingual is not None:
             self.last_language = seg.language
         frames: AsyncIterator[AudioFrame]
@@ -245,7 +247,7 @@ class Speaker:
             frames = self.multilingual.synthesize_in(seg.text, seg.language)
         else:
             frames = self.tts.synthesize(seg.text)
-        heard: list[AudioFrame] | None = [] if seg.keep and kept is None else None
+        heard: list[AudioFrame] | None = [] if keep and kept is None else None
         try:
             async for frame in frames:
                 if not frame.pcm:
