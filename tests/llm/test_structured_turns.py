@@ -133,6 +133,13 @@ def test_say_streams_as_it_decodes_with_escapes():
 def test_third_person_never_reaches_the_caller():
     assert second_person("Please check the caller's account number.") == "Please check your account number."
     assert second_person("The caller should check the number.") == "You should check the number."
+    assert (
+        second_person("You should check the number 10001 to find their account balance.")
+        == "You should check the number 10001 to find your account balance."
+    )
+    assert second_person("Their card ends in 7788.") == "Your card ends in 7788."
+    assert second_person("Our agents keep their office hours.") == "Our agents keep their office hours."
+    assert second_person("Ask them about theirs.") == "Ask them about theirs."
     person = SecondPerson()
     pieces = ["Please check ", "the ", "call", "er's account ", "number now."]
     assert "".join(person.feed(p) for p in pieces) + person.finish() == "Please check your account number now."
@@ -581,3 +588,20 @@ def test_a_placeholder_or_the_prompts_rules_are_not_spoken(sentence):
 def test_brackets_around_real_words_are_not_placeholders_unless_a_template():
     gate = SentenceGate([], set())
     assert gate.feed("Your plan is Pro (the best one). ").strip() == "Your plan is Pro (the best one)."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "known", "spoken"),
+    [
+        ("The account number 10001 has a balance of $0.", {10001.0}, False),  # found: false, no balance
+        ("You owe 5 rupees.", set(), False),
+        ("Your balance is Rs 0.", set(), False),
+        ("Your balance is $0.", {0.0}, True),  # the tool said balance_due: 0
+        ("Your balance is $42.50.", {42.5}, True),
+        ("You have 2 tickets open.", set(), True),  # a small count, not money
+    ],
+)
+def test_a_sum_of_money_is_checked_whatever_its_size(sentence, known, spoken):
+    gate = SentenceGate([], known)
+    out = gate.feed(sentence + " ") + gate.finish(keep_repeat=False)
+    assert (out.strip() == sentence, gate.invented) == ((True, 0) if spoken else (False, 1))

@@ -10,7 +10,9 @@ a sentence at a time, as the session speaks anyway, so a sentence that passes co
 - a sentence naming one of the offered functions (the model read its prompt out: "... and
   call end_call") is not spoken;
 - a sentence with a number (more than one digit) that neither the caller, the prompt nor a tool
-  result contains is not spoken ("10,000" and "10000.0" are the same number);
+  result contains is not spoken ("10,000" and "10000.0" are the same number); a sum of money
+  is checked whatever its size (after an unknown account's ``found: false`` the model said "The
+  account number 10001 has a balance of $0.");
 - a sentence that reads out text the runtime wrote for the model (five words in a row of the
   prompt's :data:`~.prompt.RULES` or of a ``verify_caller`` / ``go_to_<state>`` result) is not
   spoken ("You are the person on the phone: speak to them as 'you' ... Never mention tools,
@@ -57,6 +59,12 @@ __all__ = [
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_AMOUNT = re.compile(
+    r"(?:[$₹€£]|\b(?:rs\.?|inr|usd|eur|gbp)\s?)\s*(\d[\d,]*(?:\.\d+)?)"
+    r"|(\d[\d,]*(?:\.\d+)?)\s*(?:dollars?|rupees?|euros?|pounds?|cents?)\b",
+    re.IGNORECASE,
+)
+"""A sum of money, whatever its size: "$0", "Rs 5", "7 rupees"."""
 _PLACEHOLDER = re.compile(r"\[[^\]]*[A-Za-z][^\]]*\]|\{\{?\s*\w[\w\s.]*\}\}?|<\w[\w\s]*>")
 """A bracketed placeholder: ``[your full name]``, ``{name}``, ``{{ name }}``, ``<name>``."""
 _REFUSAL = re.compile(
@@ -129,6 +137,11 @@ def numbers_in(text: str) -> set[float]:
         except ValueError:
             continue
     return out
+
+
+def _amounts(text: str) -> set[float]:
+    """The sums of money in ``text`` (:data:`_AMOUNT`), any size: "$0" -> {0.0}."""
+    return {n for match in _AMOUNT.finditer(text) for n in numbers_in(match.group(1) or match.group(2))}
 
 
 def known_numbers(messages: list[dict[str, Any]]) -> set[float]:
@@ -221,7 +234,9 @@ class SentenceGate:
         if any(name in sentence for name in self.tool_names):
             self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
             return ""
-        if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)):
+        if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)) or any(
+            n not in self.numbers for n in _amounts(sentence)
+        ):
             self.invented += 1
             return ""
         if _REFUSAL.search(sentence.strip().replace("\u2019", "'")):

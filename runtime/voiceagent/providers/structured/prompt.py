@@ -28,6 +28,32 @@ from voiceagent.providers.structured.decision import TRANSITION_PREFIX, Decision
 
 __all__ = ["SecondPerson", "example_arguments", "render_decisions", "second_person", "small_model_prompt"]
 
+_OWNED = (
+    "account",
+    "accounts",
+    "balance",
+    "bill",
+    "bills",
+    "card",
+    "number",
+    "plan",
+    "ticket",
+    "name",
+    "date of birth",
+    "details",
+    "identity",
+    "deposits?",
+    "transactions?",
+    "payment",
+    "order",
+    "request",
+    "question",
+    "problem",
+    "issue",
+    "call",
+)
+"""Nouns after which "their" means the caller's (:func:`second_person`)."""
+
 _THIRD = [
     (re.compile(r"\b(?:the|this) (?:caller|customer|user)'s\b", re.I), "your"),
     (re.compile(r"\b(?:the|this) (?:caller|customer|user)s'\b", re.I), "your"),
@@ -36,6 +62,10 @@ _THIRD = [
     (re.compile(r"\b(?:the|this) (?:caller|customer|user) (?:does)\b", re.I), "you do"),
     (re.compile(r"\b(?:the|this) (?:caller|customer|user) (?:should|can|must|will|needs?|wants?)\b", re.I), None),
     (re.compile(r"\b(?:the|this) (?:caller|customer|user)\b", re.I), "you"),
+    # "their" before what a caller owns: the prompt's tool descriptions speak of "the caller's
+    # account number", and the model then said "You should check the number 10001 to find their
+    # account balance." to the caller. Other uses of "their" ("their office hours") stay.
+    (re.compile(rf"\btheir(?= (?:{'|'.join(_OWNED)})\b)", re.I), "your"),
 ]
 
 
@@ -44,7 +74,8 @@ def _case_like(original: str, text: str) -> str:
 
 
 def second_person(text: str) -> str:
-    """``text`` with "the caller" (customer, user) turned into "you"/"your".
+    """``text`` with "the caller" (customer, user) turned into "you"/"your", and "their" before
+    something a caller owns (:data:`_OWNED`: "their account balance") into "your".
 
     Examples: "Please check the caller's account number" -> "Please check your account number";
     "The caller should check the number." -> "You should check the number."
