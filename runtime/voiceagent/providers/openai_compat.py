@@ -9,6 +9,7 @@ https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/wa
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import random
 import time
@@ -170,6 +171,14 @@ class OpenAICompatLLM:
             timeout=timeout_s,
             default_headers=dict(default_headers or {}),
         )
+
+    def with_extra_body(self, extra: Mapping[str, Any]) -> OpenAICompatLLM:
+        """A shallow copy sharing this client's connection pool, with ``extra`` merged into
+        ``extra_body`` (this client is unchanged).
+        """
+        clone = copy.copy(self)
+        clone.extra_body = {**self.extra_body, **extra}
+        return clone
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAICompatLLM(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"

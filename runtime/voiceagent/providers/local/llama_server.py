@@ -37,7 +37,7 @@ from voiceagent.providers.base import ProviderError
 from voiceagent.providers.local.burst_threads import BURST_ENV
 from voiceagent.providers.local.prompt_cache import CACHE_DIR_ENV
 
-__all__ = ["LlamaServer", "prompt_cache_dir"]
+__all__ = ["LlamaServer", "prompt_cache_dir", "single_token_id"]
 
 PROMPT_CACHE_BYTES = 256 << 20
 """Disk budget of the prompt cache (llama-cpp-python evicts the oldest states beyond it)."""
@@ -264,3 +264,20 @@ class LlamaServer:
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None
+
+
+async def single_token_id(base_url: str, text: str) -> int | None:
+    """The id of ``text`` when the server's tokenizer makes it one token, else None.
+
+    Uses llama-cpp-python's ``POST /extras/tokenize`` (special tokens parsed); other servers lack
+    it, and any HTTP error or odd answer gives None. ``base_url``: ``http://HOST:PORT/v1``.
+    Server routes: https://llama-cpp-python.readthedocs.io/en/latest/server/
+    """
+    root = base_url[:-3] if base_url.endswith("/v1") else base_url
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            response = await http.post(f"{root}/extras/tokenize", json={"input": text})
+        tokens = response.json().get("tokens") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], int) else None

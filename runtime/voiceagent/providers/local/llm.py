@@ -26,25 +26,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import jsonschema
-
 from voiceagent.providers.base import (
     ChatRequest,
     LLMCapabilities,
     LLMEvent,
-    ProviderError,
     TextDelta,
     ToolCallRequest,
     Usage,
 )
+from voiceagent.providers.local.call_repair import repaired_call
 from voiceagent.providers.local.chat_format import render_history, required_call_grammar
 from voiceagent.providers.local.guidance import (
     ToolNameGate,
@@ -54,7 +50,7 @@ from voiceagent.providers.local.guidance import (
     grounded,
     without_replies,
 )
-from voiceagent.providers.local.llama_server import LlamaServer
+from voiceagent.providers.local.llama_server import LlamaServer, single_token_id
 from voiceagent.providers.openai_compat import OpenAICompatLLM
 from voiceagent.providers.structured.gates import SentenceGate
 from voiceagent.providers.structured.prompt import SecondPerson
@@ -192,7 +188,7 @@ class LocalLLM:
                 salvage_text_calls=True,
             )
             if self.guided and self.server is not None:  # our llama.cpp server: ask its tokenizer
-                self._call_token = await _single_token(url, "<tool_call>")
+                self._call_token = await single_token_id(url, "<tool_call>")
 
     async def aclose(self) -> None:
         """Close the client and stop the server this object started. Idempotent."""
@@ -278,7 +274,7 @@ class LocalLLM:
         """Stream ``request`` from the server with ``extra`` body fields (structured rounds)."""
         await self.start()
         assert self._client is not None
-        client = _with_extra_body(self._client, extra)
+        client = self._client.with_extra_body(extra)
         client.text_tool_calls = False  # the decision JSON is text here, parsed by the rounds
         async for event in client.stream(request):
             yield event
@@ -289,16 +285,16 @@ class LocalLLM:
         await self.start()
         assert self._client is not None
         req, extra = self._prepare(request, first_try=retry)
-        client = self._client
+        plain = client = self._client
         if extra:
-            client = _with_extra_body(client, extra)
+            client = client.with_extra_body(extra)
         gate = (
             ToolNameGate([t.get("function", {}).get("name") for t in request.tools])
             if self.guided and request.tools
             else None
         )
         person = SecondPerson() if self.guided else None  # "the caller's account" -> "your account"
-        answer = _answer_gate(request) if self.guided else None
+        answer = SentenceGate.for_answer(request.messages) if self.guided else None
         calls: list[ToolCallRequest] = []
         spoke = False
         alive = False
@@ -328,7 +324,9 @@ class LocalLLM:
                     yield TextDelta(tail)
                 kept = 0
                 for written in calls:
-                    call = await self._repaired(written, request, deadline_s)
+                    call = await repaired_call(
+                        written, request, lambda forced: plain.stream(self._prepare(forced)[0], deadline_s=deadline_s)
+                    )
                     if self.guided and not grounded(call, request.tools, request.messages):
                         self.dropped_calls += 1
                         continue
@@ -348,26 +346,6 @@ class LocalLLM:
                         yield event2
                     return
             yield event
-
-    async def _repaired(self, call: ToolCallRequest, request: ChatRequest, deadline_s: float | None) -> ToolCallRequest:
-        """``call`` if its arguments satisfy the tool's JSON schema; else the same call asked for
-        again with output constrained to that schema (llama.cpp grammar; the cached prompt prefix
-        makes this cost only the argument tokens). The weak model often nests or misnames
-        arguments (``{"account": {"type": "savings"}}``).
-        """
-        tool = next((t for t in request.tools if t.get("function", {}).get("name") == call.name), None)
-        schema = (tool or {}).get("function", {}).get("parameters")
-        if not schema or _valid(call.arguments, schema):
-            return call
-        forced = copy.copy(request)
-        forced.tool_choice = {"type": "function", "function": {"name": call.name}}
-        forced.max_tokens = max(64, request.max_tokens)
-        assert self._client is not None
-        with contextlib.suppress(ProviderError):
-            async for event in self._client.stream(self._prepare(forced)[0], deadline_s=deadline_s):
-                if isinstance(event, ToolCallRequest) and event.name == call.name and _valid(event.arguments, schema):
-                    return ToolCallRequest(id=call.id, name=call.name, arguments=event.arguments)
-        return call
 
     async def warm_up(
         self,
@@ -418,51 +396,3 @@ class LocalLLM:
             for key in ("repeats", "dropped_calls", "verify_calls", "invented", "invalid", "intent_calls"):
                 setattr(self.rounds, key, counters[key])
         return time.monotonic() - t0
-
-
-async def _single_token(base_url: str, text: str) -> int | None:
-    """The id of ``text`` when the server's tokenizer makes it one token, else None (llama-cpp-
-    python's ``POST /extras/tokenize``, special tokens parsed; other servers lack it: None).
-    """
-    root = base_url[:-3] if base_url.endswith("/v1") else base_url
-    try:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            response = await http.post(f"{root}/extras/tokenize", json={"input": text})
-        tokens = response.json().get("tokens") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    return tokens[0] if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], int) else None
-
-
-def _answer_gate(request: ChatRequest) -> SentenceGate | None:
-    """The sentence checks of the structured rounds (:class:`SentenceGate`) for the answer after
-    tool results, else None: a sentence that says the caller's latest words back, has a number
-    no message gave or reads out a verification or state-move result is not spoken (after a
-    ticket was opened the 0.5B model said the caller's "Can you open a support ticket for me?"
-    back). Earlier replies are not checked: the answer to a question asked again may rightly be
-    the same words.
-    """
-    messages = request.messages
-    if not messages or messages[-1].get("role") != "tool":
-        return None
-    return SentenceGate.for_reply(messages)
-
-
-def _valid(arguments: str, schema: dict[str, Any]) -> bool:
-    """Whether ``arguments`` (a JSON string) satisfies ``schema`` (JSON Schema, via jsonschema)."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return False
-    try:
-        validator = jsonschema.validators.validator_for(schema)
-        return bool(validator(schema).is_valid(value))
-    except jsonschema.exceptions.SchemaError:
-        return True  # a schema we cannot check is not a reason to call again
-
-
-def _with_extra_body(client: OpenAICompatLLM, extra: dict[str, Any]) -> OpenAICompatLLM:
-    """A shallow copy of ``client`` sharing its connection pool, with more request-body fields."""
-    clone = copy.copy(client)
-    clone.extra_body = {**client.extra_body, **extra}
-    return clone

@@ -205,6 +205,18 @@ class SentenceGate:
             secrets=identity_facts(messages),
         )
 
+    @classmethod
+    def for_answer(cls, messages: list[dict[str, Any]]) -> SentenceGate | None:
+        """The gate for the answer after the tool results that end ``messages``, else None: a
+        sentence that says the caller's latest words back, has a number no message gave or reads
+        out a verification or state-move result is not spoken (after a ticket was opened the
+        0.5B model said the caller's "Can you open a support ticket for me?" back). Earlier
+        replies are not checked: the answer to a question asked again may rightly be the same words.
+        """
+        if not messages or messages[-1].get("role") != "tool":
+            return None
+        return cls.for_reply(messages)
+
     def _reads_out_runtime_text(self, sentence: str) -> bool:
         """A template's blank, five words of the prompt's rules or of a runtime result, or (after
         a verification) a level.
