@@ -138,6 +138,7 @@ def test_third_person_never_reaches_the_caller():
         == "You should check the number 10001 to find your account balance."
     )
     assert second_person("Their card ends in 7788.") == "Your card ends in 7788."
+    assert second_person("I see their deposits and their accountant.") == "I see your deposits and their accountant."
     assert second_person("Our agents keep their office hours.") == "Our agents keep their office hours."
     assert second_person("Ask them about theirs.") == "Ask them about theirs."
     person = SecondPerson()

@@ -60,7 +60,7 @@ __all__ = [
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _AMOUNT = re.compile(
-    r"(?:[$₹€£]|\b(?:rs\.?|inr|usd|eur|gbp)\s?)\s*(\d[\d,]*(?:\.\d+)?)"
+    r"(?:[$₹€£]|\b(?:rs\.?|inr|usd|eur|gbp))\s*(\d[\d,]*(?:\.\d+)?)"
     r"|(\d[\d,]*(?:\.\d+)?)\s*(?:dollars?|rupees?|euros?|pounds?|cents?)\b",
     re.IGNORECASE,
 )
@@ -139,9 +139,12 @@ def numbers_in(text: str) -> set[float]:
     return out
 
 
-def _amounts(text: str) -> set[float]:
-    """The sums of money in ``text`` (:data:`_AMOUNT`), any size: "$0" -> {0.0}."""
-    return {n for match in _AMOUNT.finditer(text) for n in numbers_in(match.group(1) or match.group(2))}
+def _checked_numbers(sentence: str) -> set[float]:
+    """The numbers of ``sentence`` a message must have given: those from 10 up (a "1" or "2" is
+    mostly a count) and every sum of money (:data:`_AMOUNT`: "$0" -> 0.0).
+    """
+    amounts = {n for match in _AMOUNT.finditer(sentence) for n in numbers_in(match.group(1) or match.group(2))}
+    return {n for n in numbers_in(sentence) if n >= 10} | amounts
 
 
 def known_numbers(messages: list[dict[str, Any]]) -> set[float]:
@@ -246,9 +249,7 @@ class SentenceGate:
         if any(name in sentence for name in self.tool_names):
             self.invented += 1  # the prompt's wording read out ("call end_call"), not an answer
             return ""
-        if any(n >= 10 and n not in self.numbers for n in numbers_in(sentence)) or any(
-            n not in self.numbers for n in _amounts(sentence)
-        ):
+        if not _checked_numbers(sentence) <= self.numbers:
             self.invented += 1
             return ""
         if _REFUSAL.search(sentence.strip().replace("\u2019", "'")):

@@ -30,20 +30,18 @@ __all__ = ["SecondPerson", "example_arguments", "render_decisions", "second_pers
 
 _OWNED = (
     "account",
-    "accounts",
     "balance",
     "bill",
-    "bills",
     "card",
     "number",
     "plan",
     "ticket",
     "name",
     "date of birth",
-    "details",
+    "detail",
     "identity",
-    "deposits?",
-    "transactions?",
+    "deposit",
+    "transaction",
     "payment",
     "order",
     "request",
@@ -52,7 +50,7 @@ _OWNED = (
     "issue",
     "call",
 )
-"""Nouns after which "their" means the caller's (:func:`second_person`)."""
+"""Nouns (and their plurals) after which "their" means the caller's (:func:`second_person`)."""
 
 _THIRD = [
     (re.compile(r"\b(?:the|this) (?:caller|customer|user)'s\b", re.I), "your"),
@@ -65,7 +63,7 @@ _THIRD = [
     # "their" before what a caller owns: the prompt's tool descriptions speak of "the caller's
     # account number", and the model then said "You should check the number 10001 to find their
     # account balance." to the caller. Other uses of "their" ("their office hours") stay.
-    (re.compile(rf"\btheir(?= (?:{'|'.join(_OWNED)})\b)", re.I), "your"),
+    (re.compile(rf"\btheir(?= (?:{'|'.join(_OWNED)})s?\b)", re.I), "your"),
 ]
 
 
